@@ -1,0 +1,136 @@
+//! Command-line flags (clap). Only parsing lives here; the work is in the library.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::order::Rule;
+
+/// Exit code when the run finished but some inputs failed (listed on stderr and in reports).
+pub const EXIT_SOME_FAILED: u8 = 3;
+/// Exit code when the run could not be done at all (unreadable source, unwritable output).
+pub const EXIT_ERROR: u8 = 1;
+
+/// Turn folders of DICOM into what annotation platforms can read.
+///
+/// Exit codes: 0 = every input was converted or skipped with a reason; 1 = the run could not be
+/// done (e.g. the source is missing); 2 = invalid command line; 3 = the run finished but some
+/// inputs failed (each is named on stderr and listed under "failed" in the report).
+#[derive(Debug, Parser)]
+#[command(name = "dicomprep", version, propagate_version = true)]
+pub struct Cli {
+    /// Worker threads for CPU work [default: one per core].
+    #[arg(long, short = 'j', global = true, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print no progress bars and no summary (failures are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Also print every skipped file (not DICOM, DICOMDIR, no pixel data) with its reason.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the header of every DICOM file under SRC (never the pixels) and write one JSON
+    /// record per instance (JSON Lines).
+    Scan(ScanArgs),
+    /// Group the DICOM files under SRC into series and volumes and print the slice order.
+    Order(OrderArgs),
+}
+
+/// Flags of `dicomprep scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Folder (scanned recursively) or single file to scan.
+    pub src: PathBuf,
+
+    /// Write the JSON Lines here instead of stdout (written atomically).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Flags of `dicomprep order`.
+#[derive(Debug, Args)]
+pub struct OrderArgs {
+    /// Folder (scanned recursively) or single file to order.
+    pub src: PathBuf,
+
+    /// How slices are ordered within each volume.
+    #[arg(long, value_enum, default_value_t = RuleArg::Darwin)]
+    pub rule: RuleArg,
+
+    /// Output format: the JSON contract, or TSV with one row per slice, skipped and failed file.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+
+    /// Add ordering diagnostics per volume: whether InstanceNumber order agrees with spatial
+    /// order, duplicated positions, slice spacing and gaps that suggest missing slices.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Write JSON on one line instead of indented.
+    #[arg(long)]
+    pub compact: bool,
+
+    /// Write the result here instead of stdout (written atomically).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Slice ordering rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleArg {
+    /// SeriesNumber, InstanceNumber, SliceLocation, ImagePositionPatient (along the slice
+    /// normal), file name (natural order): V7 Darwin's documented rule.
+    Darwin,
+    /// Position along the slice normal, then InstanceNumber, then file name.
+    Spatial,
+    /// InstanceNumber, then file name.
+    Instance,
+}
+
+impl From<RuleArg> for Rule {
+    fn from(rule: RuleArg) -> Rule {
+        match rule {
+            RuleArg::Darwin => Rule::Darwin,
+            RuleArg::Spatial => Rule::Spatial,
+            RuleArg::Instance => Rule::Instance,
+        }
+    }
+}
+
+/// Output formats of `dicomprep order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Tsv,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn order_defaults_to_darwin_json() {
+        let cli = Cli::parse_from(["dicomprep", "order", "in"]);
+        let Command::Order(args) = cli.command else {
+            panic!("not order")
+        };
+        assert_eq!(args.rule, RuleArg::Darwin);
+        assert_eq!(args.format, Format::Json);
+        assert!(!args.explain);
+    }
+}

@@ -1,0 +1,21 @@
+//! Errors that stop a run (per-file problems are [`crate::report::FileIssue`]s instead).
+
+use std::path::PathBuf;
+
+/// A failure that ends the run: the source or an output cannot be used at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source folder or file cannot be read.
+    #[error("cannot read source {}: {source} (check that the path exists and is readable)", path.display())]
+    Source {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// An output file cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}

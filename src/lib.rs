@@ -1,0 +1,46 @@
+//! dicomprep: turn folders of DICOM into what annotation platforms and other non-DICOM targets
+//! can read.
+//!
+//! The pipeline is a chain of small stages exchanging plain structs:
+//! [`source`] lists files, [`scan`] reads headers only (never pixels) in parallel,
+//! [`index`] groups series, [`split`] splits them into volumes, [`order`] orders slices,
+//! [`plan`] assembles the [`report::OrderReport`] contract, and [`output`] writes it.
+//! Everything between the scan and the output is pure code.
+//!
+//! ```no_run
+//! use dicomprep::{order::Rule, plan::{OrderOptions, plan_order}, progress::Progress};
+//!
+//! let scan = dicomprep::scan_source(std::path::Path::new("study/"), &Progress::hidden())?;
+//! let report = plan_order(&scan, "study/", OrderOptions::new(Rule::Darwin));
+//! println!("{} series, {} slices", report.series.len(), report.slice_count());
+//! # Ok::<(), dicomprep::error::Error>(())
+//! ```
+
+pub mod cli;
+pub mod error;
+pub mod explain;
+pub mod index;
+pub mod order;
+pub mod output;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod scan;
+pub mod source;
+pub mod split;
+pub mod synth;
+
+use std::path::Path;
+
+use error::Error;
+use progress::Progress;
+use scan::ScanReport;
+
+/// Lists and scans a local source (folder or single file); files that cannot even be listed are
+/// reported as failed.
+pub fn scan_source(root: &Path, progress: &Progress) -> Result<ScanReport, Error> {
+    let listing = source::list_local(root)?;
+    let mut report = scan::scan_files(&listing.files, progress);
+    report.failed.extend(listing.unreadable);
+    Ok(report)
+}

@@ -1,0 +1,118 @@
+//! The `dicomprep` command: parse flags, run the library, report, exit with the outcome.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+
+use dicomprep::cli::{Cli, Command, EXIT_ERROR, EXIT_SOME_FAILED, Format, OrderArgs, ScanArgs};
+use dicomprep::error::Error;
+use dicomprep::output;
+use dicomprep::plan::{OrderOptions, plan_order};
+use dicomprep::progress::Progress;
+use dicomprep::report::FileIssue;
+use dicomprep::scan::ScanReport;
+use dicomprep::source::list_local;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(threads) = cli.threads {
+        // Fails only if a pool exists already, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build_global();
+    }
+    match run(&cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_SOME_FAILED),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// Runs the command; `Ok(false)` when some inputs failed.
+fn run(cli: &Cli) -> Result<bool, Error> {
+    match &cli.command {
+        Command::Scan(args) => scan(cli, args),
+        Command::Order(args) => order(cli, args),
+    }
+}
+
+fn scan(cli: &Cli, args: &ScanArgs) -> Result<bool, Error> {
+    let started = Instant::now();
+    let report = scan_with_progress(cli, &args.src)?;
+    output::write_to(args.output.as_deref(), |out| {
+        output::write_scan_jsonl(out, &report.instances)
+    })?;
+    print_issues(cli, &report);
+    if !cli.quiet {
+        eprintln!("{}", scan_summary(&report, started));
+    }
+    Ok(report.failed.is_empty())
+}
+
+fn order(cli: &Cli, args: &OrderArgs) -> Result<bool, Error> {
+    let started = Instant::now();
+    let scan = scan_with_progress(cli, &args.src)?;
+    let options = OrderOptions::new(args.rule.into()).with_explain(args.explain);
+    let report = plan_order(&scan, &args.src.to_string_lossy(), options);
+    output::write_to(args.output.as_deref(), |out| match args.format {
+        Format::Json => output::write_order_json(out, &report, args.compact),
+        Format::Tsv => output::write_order_tsv(out, &report),
+    })?;
+    print_issues(cli, &scan);
+    if !cli.quiet {
+        let volumes = report.volumes().count();
+        eprintln!(
+            "{}; {} series, {volumes} volumes, {} slices",
+            scan_summary(&scan, started),
+            report.series.len(),
+            report.slice_count()
+        );
+    }
+    Ok(report.failed.is_empty())
+}
+
+fn scan_with_progress(cli: &Cli, src: &std::path::Path) -> Result<ScanReport, Error> {
+    let listing = list_local(src)?;
+    let progress = Progress::new("scan", listing.files.len() as u64, !cli.quiet);
+    let mut report = dicomprep::scan::scan_files(&listing.files, &progress);
+    progress.finish();
+    report.failed.extend(listing.unreadable);
+    Ok(report)
+}
+
+/// Failures always go to stderr, one line each; skipped files only with `--verbose`.
+fn print_issues(cli: &Cli, report: &ScanReport) {
+    let print =
+        |label: &str, issue: &FileIssue| eprintln!("{label}: {}: {}", issue.path, issue.reason);
+    if cli.verbose {
+        report
+            .skipped
+            .iter()
+            .for_each(|issue| print("skipped", issue));
+    }
+    report
+        .failed
+        .iter()
+        .for_each(|issue| print("failed", issue));
+}
+
+fn scan_summary(report: &ScanReport, started: Instant) -> String {
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = report.total() as f64 / seconds.max(1e-9);
+    let hint = if report.skipped.is_empty() {
+        ""
+    } else {
+        " (-v lists them)"
+    };
+    format!(
+        "{} files in {seconds:.2} s ({rate:.0} files/s): {} DICOM images, {} skipped{hint}, {} failed",
+        report.total(),
+        report.instances.len(),
+        report.skipped.len(),
+        report.failed.len()
+    )
+}

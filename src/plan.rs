@@ -1,0 +1,107 @@
+//! From scanned instances to the ordered series and volumes of an [`OrderReport`]. Pure code.
+
+use rayon::prelude::*;
+
+use crate::explain::diagnose;
+use crate::index::group_series;
+use crate::order::{Rule, SliceKey};
+use crate::report::{OrderReport, SeriesReport, SliceReport, VolumeReport};
+use crate::scan::{InstanceHeader, ScanReport};
+use crate::split::{Volume, split_series};
+
+/// Options of the ordering step.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct OrderOptions {
+    pub rule: Rule,
+    /// Add ordering diagnostics to every volume.
+    pub explain: bool,
+}
+
+impl OrderOptions {
+    /// Options with `rule` and no diagnostics.
+    pub fn new(rule: Rule) -> Self {
+        OrderOptions {
+            rule,
+            explain: false,
+        }
+    }
+
+    /// Turns diagnostics on or off.
+    pub fn with_explain(mut self, explain: bool) -> Self {
+        self.explain = explain;
+        self
+    }
+}
+
+/// Groups, splits and orders the scanned instances; series are processed in parallel.
+pub fn plan_order(scan: &ScanReport, source: &str, options: OrderOptions) -> OrderReport {
+    let instances = &scan.instances;
+    let series = group_series(instances)
+        .into_par_iter()
+        .map(|group| {
+            let first = &instances[group.members[0]];
+            let volumes = split_series(instances, &group.members, options.rule)
+                .into_iter()
+                .map(|volume| volume_report(instances, volume, options.explain))
+                .collect();
+            SeriesReport {
+                study_instance_uid: group.study_instance_uid,
+                series_instance_uid: group.series_instance_uid,
+                series_number: first.series_number,
+                modality: first.modality.clone(),
+                series_description: first.series_description.clone(),
+                volumes,
+            }
+        })
+        .collect();
+    OrderReport {
+        source: source.to_string(),
+        rule: rule_name(options.rule).to_string(),
+        series,
+        skipped: scan.skipped.clone(),
+        failed: scan.failed.clone(),
+    }
+}
+
+/// The name of a rule as the CLI and the report spell it.
+pub fn rule_name(rule: Rule) -> &'static str {
+    match rule {
+        Rule::Darwin => "darwin",
+        Rule::Spatial => "spatial",
+        Rule::Instance => "instance",
+    }
+}
+
+fn volume_report(instances: &[InstanceHeader], volume: Volume, explain: bool) -> VolumeReport {
+    let first = volume.slices.first().map(|s| &instances[s.instance]);
+    let slices: Vec<SliceReport> = volume
+        .slices
+        .iter()
+        .map(|&slice| {
+            let key = SliceKey::of(slice, instances, volume.normal);
+            SliceReport {
+                path: key.path.to_string(),
+                frame: slice.frame,
+                instance_number: key.instance_number,
+                position: key.position.distance(),
+            }
+        })
+        .collect();
+    let diagnostics = explain.then(|| {
+        let values: Vec<_> = slices
+            .iter()
+            .map(|s| (s.instance_number, s.position))
+            .collect();
+        diagnose(&values)
+    });
+    VolumeReport {
+        id: volume.id,
+        split_reason: volume.split_reason,
+        rows: first.and_then(|h| h.rows),
+        columns: first.and_then(|h| h.columns),
+        normal: volume.normal,
+        slices,
+        diagnostics,
+    }
+}

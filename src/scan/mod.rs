@@ -1,0 +1,195 @@
+//! Header scan: reads every file's header up to Pixel Data, in parallel, and accounts for each
+//! file as an instance, a skip or a failure.
+
+pub mod reader;
+pub mod record;
+
+use std::fs::File;
+use std::io::Read;
+
+use rayon::prelude::*;
+
+pub use record::{FrameHeader, InstanceHeader};
+
+use crate::progress::Progress;
+use crate::report::FileIssue;
+use crate::source::SourceFile;
+use reader::{Input, RawHeader, ReadError};
+
+/// Bytes read first; enough for most headers (Siemens CSA headers need more and get it).
+const FIRST_READ: usize = 16 << 10;
+/// A header longer than this before Pixel Data is treated as corrupt (bounds memory per file).
+const MAX_HEADER: u64 = 256 << 20;
+
+/// What the scan made of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScanOutcome {
+    Instance(Box<InstanceHeader>),
+    /// Not an image: not DICOM, a DICOMDIR, or no pixel data.
+    Skipped(FileIssue),
+    /// Should be an image but cannot be read.
+    Failed(FileIssue),
+}
+
+/// Every file of a source, accounted for.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ScanReport {
+    /// Image instances, in source order (sorted by path).
+    pub instances: Vec<InstanceHeader>,
+    pub skipped: Vec<FileIssue>,
+    pub failed: Vec<FileIssue>,
+}
+
+impl ScanReport {
+    /// Number of inputs accounted for.
+    pub fn total(&self) -> usize {
+        self.instances.len() + self.skipped.len() + self.failed.len()
+    }
+}
+
+/// Scans `files` on the current rayon pool, reporting progress.
+pub fn scan_files(files: &[SourceFile], progress: &Progress) -> ScanReport {
+    let outcomes: Vec<ScanOutcome> = files
+        .par_iter()
+        .map_init(
+            || (Vec::with_capacity(FIRST_READ), Vec::new()),
+            |(buf, inflate), file| {
+                let outcome = scan_file(file, buf, inflate);
+                progress.inc(1);
+                outcome
+            },
+        )
+        .collect();
+    let mut report = ScanReport::default();
+    for outcome in outcomes {
+        match outcome {
+            ScanOutcome::Instance(header) => report.instances.push(*header),
+            ScanOutcome::Skipped(issue) => report.skipped.push(issue),
+            ScanOutcome::Failed(issue) => report.failed.push(issue),
+        }
+    }
+    report
+}
+
+/// Scans one file, reading only as many bytes as its header needs. `buf` and `inflate` are
+/// scratch buffers reused across files.
+pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) -> ScanOutcome {
+    let failed = |reason: String| {
+        ScanOutcome::Failed(FileIssue {
+            path: file.relative.clone(),
+            reason,
+        })
+    };
+    let mut handle = match File::open(&file.path) {
+        Ok(handle) => handle,
+        Err(e) => return failed(format!("cannot open: {e}")),
+    };
+    let file_size = match handle.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return failed(format!("cannot stat: {e}")),
+    };
+    buf.clear();
+    let mut wanted = FIRST_READ as u64;
+    loop {
+        let target = wanted.min(file_size);
+        if let Err(e) = read_up_to(&mut handle, buf, target) {
+            return failed(format!("cannot read: {e}"));
+        }
+        // A file that shrank while being read is judged on the bytes it has.
+        let size = if (buf.len() as u64) < target {
+            buf.len() as u64
+        } else {
+            file_size
+        };
+        let input = Input {
+            bytes: buf,
+            file_size: size,
+        };
+        match reader::read_header(input, inflate) {
+            Ok(raw) => return classify(&raw, file, file_size),
+            Err(ReadError::NeedMore(n)) if n > MAX_HEADER => {
+                return failed(format!(
+                    "header is longer than {} MiB before pixel data; not scanned",
+                    MAX_HEADER >> 20
+                ));
+            }
+            Err(ReadError::NeedMore(n)) => wanted = n.max(wanted * 2),
+            Err(err @ ReadError::NotDicom(_)) => {
+                return ScanOutcome::Skipped(FileIssue {
+                    path: file.relative.clone(),
+                    reason: err.to_string(),
+                });
+            }
+            Err(err @ ReadError::Corrupt(_)) => return failed(err.to_string()),
+        }
+    }
+}
+
+/// Reads from `handle` until `buf` holds `target` bytes or the file ends.
+fn read_up_to(handle: &mut File, buf: &mut Vec<u8>, target: u64) -> std::io::Result<()> {
+    let missing = target.saturating_sub(buf.len() as u64);
+    handle.take(missing).read_to_end(buf)?;
+    Ok(())
+}
+
+/// Turns a parsed header into an instance, or says why the file is not one.
+fn classify(raw: &RawHeader<'_>, file: &SourceFile, file_size: u64) -> ScanOutcome {
+    let issue = |reason: String| FileIssue {
+        path: file.relative.clone(),
+        reason,
+    };
+    if raw.is_dicomdir() {
+        return ScanOutcome::Skipped(issue(
+            "DICOMDIR (a media directory: lists files, holds no image)".into(),
+        ));
+    }
+    let Some(pixel_data) = raw.pixel_data else {
+        return ScanOutcome::Skipped(issue(
+            "DICOM without pixel data (not an image: report, plan, structure set, stub…)".into(),
+        ));
+    };
+    let header = match record::decode_instance(raw, file.relative.clone(), file_size) {
+        Ok(header) => header,
+        Err(why) => return ScanOutcome::Failed(issue(why)),
+    };
+    if let Some(why) = pixel_data_problem(&header, raw, pixel_data) {
+        return ScanOutcome::Failed(issue(why));
+    }
+    ScanOutcome::Instance(Box::new(header))
+}
+
+/// Checks a native (uncompressed) Pixel Data length against the file size and the image size.
+fn pixel_data_problem(
+    header: &InstanceHeader,
+    raw: &RawHeader<'_>,
+    pixel: reader::PixelDataInfo,
+) -> Option<String> {
+    let length = u64::from(pixel.length?);
+    if header.transfer_syntax == "1.2.840.10008.1.2.1.99" {
+        return None; // offsets are in the inflated stream
+    }
+    let element_header = if raw.encoding.explicit_vr { 12 } else { 8 };
+    let end = pixel.offset + element_header + length;
+    if end > header.file_size {
+        return Some(format!(
+            "truncated: pixel data declares {length} bytes but the file ends {} bytes short",
+            end - header.file_size
+        ));
+    }
+    let (rows, columns) = header.size()?;
+    let bits = u64::from(header.bits_allocated?);
+    // Native YBR_FULL_422 stores two samples per pixel (Y Y Cb Cr for each pair of pixels).
+    let samples = match (header.samples_per_pixel.unwrap_or(1), header.photometric_interpretation.as_deref()) {
+        (3, Some("YBR_FULL_422")) => 2,
+        (samples, _) => u64::from(samples),
+    };
+    let bits_total =
+        u64::from(rows) * u64::from(columns) * u64::from(header.number_of_frames) * samples * bits;
+    let expected = bits_total.div_ceil(8);
+    (length < expected).then(|| {
+        format!(
+            "pixel data holds {length} bytes but {rows}x{columns}x{} frames x {samples} samples x {bits} bits needs {expected} (truncated?)",
+            header.number_of_frames
+        )
+    })
+}

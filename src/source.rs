@@ -1,0 +1,111 @@
+//! Listing the input files of a local source folder.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::error::Error;
+use crate::report::FileIssue;
+
+/// One file to scan: where to open it and how to name it in reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// Path relative to the source root with `/` separators (the file name when the source is
+    /// a single file).
+    pub relative: String,
+}
+
+/// What a listing found: files to scan, and entries that could not be listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub files: Vec<SourceFile>,
+    pub unreadable: Vec<FileIssue>,
+}
+
+/// Lists every regular file under `root` (recursively, following symlinks, sorted by name), or
+/// `root` itself when it is a file. Entries that cannot be read are reported, not fatal.
+pub fn list_local(root: &Path) -> Result<Listing, Error> {
+    let metadata = std::fs::metadata(root).map_err(|source| Error::Source {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let mut listing = Listing::default();
+    if metadata.is_file() {
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        listing.files.push(SourceFile {
+            path: root.to_path_buf(),
+            relative: name,
+        });
+        return Ok(listing);
+    }
+    for entry in WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() => {
+                let relative = relative_name(root, entry.path());
+                listing.files.push(SourceFile {
+                    path: entry.into_path(),
+                    relative,
+                });
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let path = err
+                    .path()
+                    .map(|p| relative_name(root, p))
+                    .unwrap_or_default();
+                let reason = match err.io_error() {
+                    Some(io) => format!("cannot list: {io}"),
+                    None => format!("cannot list: {err}"),
+                };
+                listing.unreadable.push(FileIssue { path, reason });
+            }
+        }
+    }
+    Ok(listing)
+}
+
+/// `path` relative to `root`, components joined with `/`.
+fn relative_name(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<_> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect();
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_nested_files_with_slash_relative_names_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("b/c")).unwrap();
+        std::fs::write(dir.path().join("b/c/x.dcm"), b"").unwrap();
+        std::fs::write(dir.path().join("a.dcm"), b"").unwrap();
+        let listing = list_local(dir.path()).unwrap();
+        let names: Vec<_> = listing.files.iter().map(|f| f.relative.as_str()).collect();
+        assert_eq!(names, ["a.dcm", "b/c/x.dcm"]);
+        assert!(listing.unreadable.is_empty());
+    }
+
+    #[test]
+    fn a_single_file_is_its_own_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("one.dcm");
+        std::fs::write(&file, b"").unwrap();
+        let listing = list_local(&file).unwrap();
+        assert_eq!(listing.files[0].relative, "one.dcm");
+    }
+
+    #[test]
+    fn a_missing_source_is_a_run_error() {
+        let err = list_local(Path::new("/nonexistent/dicomprep")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/dicomprep"));
+    }
+}
