@@ -89,18 +89,20 @@ _RUNS = re.compile(r"[0-9]+|[^0-9]+")
 # ---------------------------------------------------------------------------
 
 def natural_key(path):
-    """Natural path order key (see module docstring)."""
-    runs = []
+    """Natural path order key (see module docstring).
+
+    Digit runs compare by value, then by length (fewer leading zeros first); every other
+    character compares by its code point, one character at a time, as does a digit run against
+    a non-digit character (a digit run ranks as the byte '0', and no non-digit character lies
+    between '0' and '9'). Ties fall back to the bytes of the whole path.
+    """
+    tokens = []
     for run in _RUNS.findall(path):
         if run[0].isdigit():
-            # Digit runs start with '0'..'9'; all share the first element "0",
-            # so they compare with each other by integer value and with a
-            # non-digit run by first character (non-digit runs never start
-            # with a digit, so "0" vs run never ties).
-            runs.append(("0", int(run)))
+            tokens.append((0x30, int(run), len(run)))
         else:
-            runs.append((run, 0))
-    return (tuple(runs), path.encode("utf-8"))
+            tokens.extend((ord(c), 0, 0) for c in run)
+    return (tuple(tokens), path.encode("utf-8"))
 
 
 def opt(value):

@@ -179,7 +179,10 @@ fn pixel_data_problem(
     let (rows, columns) = header.size()?;
     let bits = u64::from(header.bits_allocated?);
     // Native YBR_FULL_422 stores two samples per pixel (Y Y Cb Cr for each pair of pixels).
-    let samples = match (header.samples_per_pixel.unwrap_or(1), header.photometric_interpretation.as_deref()) {
+    let samples = match (
+        header.samples_per_pixel.unwrap_or(1),
+        header.photometric_interpretation.as_deref(),
+    ) {
         (3, Some("YBR_FULL_422")) => 2,
         (samples, _) => u64::from(samples),
     };

@@ -351,8 +351,14 @@ fn correct_vr_mode(declared: Encoding, dataset: &[u8], file_size: u64) -> Encodi
         Endian::Big => u32::from_be_bytes([dataset[4], dataset[5], dataset[6], dataset[7]]),
     };
     match (declared.explicit_vr, has_vr) {
-        (true, false) => Encoding { explicit_vr: false, ..declared },
-        (false, true) if u64::from(implicit_length) > file_size => Encoding { explicit_vr: true, ..declared },
+        (true, false) => Encoding {
+            explicit_vr: false,
+            ..declared
+        },
+        (false, true) if u64::from(implicit_length) > file_size => Encoding {
+            explicit_vr: true,
+            ..declared
+        },
         _ => declared,
     }
 }

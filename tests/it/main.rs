@@ -1,1 +1,13 @@
+//! Integration tests: one binary (as in ripgrep) running the real `dicomprep` on the real DICOM
+//! files of `test-data/`.
 
+// The order contract on real series, against expectations derived independently with pydicom.
+mod order;
+// Header scan records and the accounting of broken, odd and non-DICOM files.
+mod scan;
+// Exit codes, formats, output files and help text of the command line.
+mod cli;
+// The large-study generator, checked against its own ground truth.
+mod synth;
+// Helpers: paths into test-data, running the binary, reading expectations.
+mod util;
