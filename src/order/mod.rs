@@ -376,4 +376,98 @@ mod tests {
             [1, 0, 2]
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Headers drawn from small value sets so that ties at every level are common.
+        fn arb_header() -> impl Strategy<Value = InstanceHeader> {
+            (
+                proptest::option::of(0i64..3),
+                proptest::option::of(0i64..4),
+                proptest::option::of(prop_oneof![Just(-1.0f64), Just(0.0), Just(2.5)]),
+                proptest::option::of((0i8..3, 0i8..3, 0i8..3)),
+                "[ab]{0,2}[0-9]{0,3}",
+            )
+                .prop_map(|(series, instance, location, position, name)| {
+                    InstanceHeader {
+                        path: name,
+                        series_number: series,
+                        instance_number: instance,
+                        slice_location: location,
+                        image_position_patient: position
+                            .map(|(x, y, z)| [f64::from(x), f64::from(y), f64::from(z)]),
+                        number_of_frames: 1,
+                        ..Default::default()
+                    }
+                })
+        }
+
+        fn sorted_paths(
+            instances: &[InstanceHeader],
+            rule: Rule,
+            normal: Option<[f64; 3]>,
+        ) -> Vec<String> {
+            let mut slices: Vec<SliceRef> = (0..instances.len())
+                .map(|i| SliceRef {
+                    instance: i,
+                    frame: 0,
+                })
+                .collect();
+            order_slices(&mut slices, instances, normal, rule);
+            slices
+                .iter()
+                .map(|s| instances[s.instance].path.clone())
+                .collect()
+        }
+
+        proptest! {
+            /// The order depends only on the headers, never on the order they arrive in.
+            #[test]
+            fn order_is_the_same_for_any_input_permutation(
+                (instances, shuffled) in proptest::collection::vec(arb_header(), 0..40)
+                    .prop_map(|v| {
+                        // Unique paths make the expected order fully determined.
+                        v.into_iter().enumerate().map(|(i, mut h)| { h.path = format!("{}_{i}", h.path); h }).collect::<Vec<_>>()
+                    })
+                    .prop_flat_map(|v| (Just(v.clone()), Just(v).prop_shuffle())),
+                rule in prop_oneof![Just(Rule::Darwin), Just(Rule::Spatial), Just(Rule::Instance)],
+                normal in proptest::option::of(Just([0.0, 0.0, 1.0])),
+            ) {
+                prop_assert_eq!(sorted_paths(&instances, rule, normal), sorted_paths(&shuffled, rule, normal));
+            }
+
+            /// The comparison is a total order: antisymmetric and consistent with equality.
+            #[test]
+            fn comparison_is_antisymmetric(a in arb_header(), b in arb_header()) {
+                let instances = [a, b];
+                for rule in [Rule::Darwin, Rule::Spatial, Rule::Instance] {
+                    let key = |i| SliceKey::of(SliceRef { instance: i, frame: 0 }, &instances, None);
+                    prop_assert_eq!(key(0).compare(&key(1), rule), key(1).compare(&key(0), rule).reverse());
+                }
+            }
+        }
+
+        #[test]
+        fn parallel_sort_of_a_large_volume_matches_one_thread() {
+            let instances: Vec<InstanceHeader> = (0..20_000)
+                .map(|i| InstanceHeader {
+                    path: format!("f{}", (i * 7919) % 20_000),
+                    instance_number: Some((i % 97) as i64),
+                    image_position_patient: Some([0.0, 0.0, f64::from((i % 89) as u32)]),
+                    number_of_frames: 1,
+                    ..Default::default()
+                })
+                .collect();
+            let run = |threads| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap()
+                    .install(|| sorted_paths(&instances, Rule::Darwin, Some([0.0, 0.0, 1.0])))
+            };
+            assert_eq!(run(1), run(2));
+        }
+    }
 }
