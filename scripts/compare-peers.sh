@@ -9,7 +9,7 @@
 #              (default test-data/dicom2nifti/failing/gantrytilting/001/IM-0001-0001.dcm)
 #   SERIES     number of series the slices are spread over (default 1)
 #   BENCH_DIR  where the study is generated (default target/bench-data)
-#   RUNS       warm runs per tool; the median is reported (default 3)
+#   RUNS       timed warm runs per tool, after one untimed; the median is reported (default 3)
 #   COLD=1     also one cold-cache run per tool (drops the page cache before each; root or
 #              passwordless sudo needed, skipped with a message otherwise)
 #
@@ -163,16 +163,23 @@ TOOLS=(
 )
 
 # tool_command LABEL: sets CMD to the argv of that tool (an array, so no eval and no
-# wrapper shell inside the timing), after any untimed preparation it needs.
+# wrapper shell inside the timing), after any untimed preparation it needs. An order JSON
+# from an earlier run is removed first, so a failed run cannot pass the correctness check.
 tool_command() {
+    local out=""
     case "$1" in
-        "dicomprep") CMD=("$DICOMPREP" order "$STUDY" -q -o "$WORK/dicomprep.json") ;;
+        "dicomprep")
+            out="$WORK/dicomprep.json"
+            CMD=("$DICOMPREP" order "$STUDY" -q -o "$out") ;;
         "dicomprep --threads 1")
-            CMD=("$DICOMPREP" order "$STUDY" -q --threads 1 -o "$WORK/dicomprep-t1.json") ;;
+            out="$WORK/dicomprep-t1.json"
+            CMD=("$DICOMPREP" order "$STUDY" -q --threads 1 -o "$out") ;;
         "pydicom (1 process)")
-            CMD=("$PY" scripts/peers/pydicom_order.py "$STUDY" --processes 1 -o "$WORK/pydicom.json") ;;
+            out="$WORK/pydicom.json"
+            CMD=("$PY" scripts/peers/pydicom_order.py "$STUDY" --processes 1 -o "$out") ;;
         "pydicom (2 processes)")
-            CMD=("$PY" scripts/peers/pydicom_order.py "$STUDY" --processes 2 -o "$WORK/pydicom-p2.json") ;;
+            out="$WORK/pydicom-p2.json"
+            CMD=("$PY" scripts/peers/pydicom_order.py "$STUDY" --processes 2 -o "$out") ;;
         "dcm2niix -b o")
             # -b o: BIDS sidecar only, no NIfTI (checked afterwards). A fresh output folder
             # each run, else dcm2niix would add suffixed duplicates.
@@ -184,6 +191,7 @@ tool_command() {
         "read_floor (8 KiB/file)") CMD=("$READ_FLOOR" "$STUDY") ;;
         *) die "unknown tool: $1" ;;
     esac
+    if [[ -n "$out" ]]; then rm -f "$out"; fi
 }
 
 # Page cache drop for cold runs; returns non-zero if not permitted.
@@ -225,14 +233,19 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # Result tables: SECONDS[mode/label], RSS_KB[mode/label], STATUS[mode/label].
 declare -A SECONDS_OF RSS_KB STATUS
 
-# measure MODE: times every tool, RUNS warm runs each (MODE=warm) or one run after a page
-# cache drop (MODE=cold).
+# measure MODE: times every tool: RUNS warm runs each after an untimed one (MODE=warm), or
+# one run after a page cache drop (MODE=cold).
 measure() {
     local mode="$1" label runs i result secs rss rc all_secs max_rss
     for label in "${TOOLS[@]}"; do
         runs="$RUNS"
         [[ "$mode" == cold ]] && runs=1
         all_secs="" max_rss=0 STATUS["$mode/$label"]=ok
+        if [[ "$mode" == warm ]]; then
+            # One untimed run first: even with the files cached, a tool's first run in a
+            # while is slower (its binary/libraries, inode and dentry caches).
+            time_once "$label" >/dev/null
+        fi
         for ((i = 1; i <= runs; i++)); do
             if [[ "$mode" == cold ]]; then drop_caches; fi
             result="$(time_once "$label")"
@@ -317,7 +330,7 @@ print_table() {
     ref="${SECONDS_OF[$mode/dicomprep]}"
     echo
     if [[ "$mode" == warm ]]; then
-        echo "Warm cache, N=$N files, median of $RUNS runs:"
+        echo "Warm cache, N=$N files, median of $RUNS runs (after 1 untimed):"
     else
         echo "Cold cache (page cache dropped before each tool), N=$N files, 1 run:"
     fi
@@ -344,6 +357,7 @@ print_table() {
 
 main() {
     [[ "$N" =~ ^[0-9]+$ && "$N" -gt 0 ]] || die "N_SLICES must be a positive integer, got '$N'"
+    [[ "$RUNS" =~ ^[0-9]+$ && "$RUNS" -gt 0 ]] || die "RUNS must be a positive integer, got '$RUNS'"
     install_native_tools
     install_pydicom
     build
@@ -359,9 +373,11 @@ main() {
     sync
     check_idle
 
-    # One read of the folder so the warm runs all start from the same (cached) state.
-    log "warming the page cache"
-    "$READ_FLOOR" "$STUDY" >/dev/null
+    # Read every file whole once, so the warm runs all start from a fully cached folder:
+    # reading only the headers is not enough, as dcm2niix reads whole files and the others
+    # read different amounts past the header (readahead).
+    log "warming the page cache (reading $STUDY whole)"
+    find "$STUDY" -type f -print0 | xargs -0 cat >/dev/null
 
     measure warm
 

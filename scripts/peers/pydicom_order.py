@@ -122,7 +122,7 @@ def projection(ds):
         r[2] * c[0] - r[0] * c[2],
         r[0] * c[1] - r[1] * c[0],
     )
-    return sum(n * p for n, p in zip(normal, ipp))
+    return normal[0] * ipp[0] + normal[1] * ipp[1] + normal[2] * ipp[2]
 
 
 # ---------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def read_one(root, rel):
     """
     try:
         ds = pydicom.dcmread(os.path.join(root, rel), stop_before_pixels=True)
-    except Exception as exc:  # pydicom raises many exception types on broken input
+    except Exception as exc:  # noqa: BLE001 (pydicom raises many types on broken input)
         return rel, None, f"{type(exc).__name__}: {exc}"
     uid = str(ds.get("SeriesInstanceUID", "") or "").strip()
     key = (
