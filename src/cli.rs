@@ -23,6 +23,11 @@ pub struct Cli {
     #[arg(long, short = 'j', global = true, value_name = "N")]
     pub threads: Option<usize>,
 
+    /// Threads reading headers [default: 4 per worker thread, at least 8]. Reads from a cold
+    /// disk or network file system mostly wait, so more of them in flight is faster.
+    #[arg(long, global = true, value_name = "N")]
+    pub io_threads: Option<usize>,
+
     /// Print no progress bars and no summary (failures are still printed).
     #[arg(long, short, global = true)]
     pub quiet: bool,

@@ -36,11 +36,11 @@ use error::Error;
 use progress::Progress;
 use scan::ScanReport;
 
-/// Lists and scans a local source (folder or single file); files that cannot even be listed are
-/// reported as failed.
+/// Lists and scans a local source (folder or single file) with the default number of reader
+/// threads; files that cannot even be listed are reported as failed.
 pub fn scan_source(root: &Path, progress: &Progress) -> Result<ScanReport, Error> {
     let listing = source::list_local(root)?;
-    let mut report = scan::scan_files(&listing.files, progress);
+    let mut report = scan::scan_files(&listing.files, scan::default_io_threads(), progress);
     report.failed.extend(listing.unreadable);
     Ok(report)
 }

@@ -78,7 +78,10 @@ fn order(cli: &Cli, args: &OrderArgs) -> Result<bool, Error> {
 fn scan_with_progress(cli: &Cli, src: &std::path::Path) -> Result<ScanReport, Error> {
     let listing = list_local(src)?;
     let progress = Progress::new("scan", listing.files.len() as u64, !cli.quiet);
-    let mut report = dicomprep::scan::scan_files(&listing.files, &progress);
+    let io_threads = cli
+        .io_threads
+        .unwrap_or_else(dicomprep::scan::default_io_threads);
+    let mut report = dicomprep::scan::scan_files(&listing.files, io_threads, &progress);
     progress.finish();
     report.failed.extend(listing.unreadable);
     Ok(report)

@@ -47,19 +47,36 @@ impl ScanReport {
     }
 }
 
-/// Scans `files` on the current rayon pool, reporting progress.
-pub fn scan_files(files: &[SourceFile], progress: &Progress) -> ScanReport {
-    let outcomes: Vec<ScanOutcome> = files
-        .par_iter()
-        .map_init(
-            || (Vec::with_capacity(FIRST_READ), Vec::new()),
-            |(buf, inflate), file| {
-                let outcome = scan_file(file, buf, inflate);
-                progress.inc(1);
-                outcome
-            },
-        )
-        .collect();
+/// Threads for reading headers when none are given: reads from a cold disk spend most of their
+/// time waiting, so more reads in flight than cores keep the disk busy (measured on 10,000 cold
+/// files, 2 cores: 0.95 s with 2 threads, 0.60 s with 8; warm-cache time unchanged).
+pub fn default_io_threads() -> usize {
+    (rayon::current_num_threads() * 4).max(8)
+}
+
+/// Scans `files` with `io_threads` reader threads (a pool of their own), reporting progress.
+pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &Progress) -> ScanReport {
+    let scan = || -> Vec<ScanOutcome> {
+        files
+            .par_iter()
+            .map_init(
+                || (Vec::with_capacity(FIRST_READ), Vec::new()),
+                |(buf, inflate), file| {
+                    let outcome = scan_file(file, buf, inflate);
+                    progress.inc(1);
+                    outcome
+                },
+            )
+            .collect()
+    };
+    let outcomes = match rayon::ThreadPoolBuilder::new()
+        .num_threads(io_threads.max(1))
+        .build()
+    {
+        Ok(pool) => pool.install(scan),
+        // Without a pool of its own (thread limit reached), the scan shares the global one.
+        Err(_) => scan(),
+    };
     let mut report = ScanReport::default();
     for outcome in outcomes {
         match outcome {
@@ -125,10 +142,24 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
     }
 }
 
-/// Reads from `handle` until `buf` holds `target` bytes or the file ends.
+/// Reads from `handle` until `buf` holds `target` bytes or the file ends, with as few read calls
+/// as possible (one, normally): consecutive small reads look sequential to the kernel, which then
+/// reads ahead far into the pixel data.
 fn read_up_to(handle: &mut File, buf: &mut Vec<u8>, target: u64) -> std::io::Result<()> {
-    let missing = target.saturating_sub(buf.len() as u64);
-    handle.take(missing).read_to_end(buf)?;
+    let mut filled = buf.len();
+    buf.resize(target as usize, 0);
+    while filled < buf.len() {
+        match handle.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(filled);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(filled);
     Ok(())
 }
 
