@@ -154,7 +154,7 @@ generate_study() {
 # pass by reusing an old one.
 TOOLS=(
     "dicomprep"
-    "dicomprep --threads 1"
+    "dicomprep (1 thread)"
     "pydicom (1 process)"
     "pydicom (2 processes)"
     "dcm2niix -b o"
@@ -171,9 +171,9 @@ tool_command() {
         "dicomprep")
             out="$WORK/dicomprep.json"
             CMD=("$DICOMPREP" order "$STUDY" -q -o "$out") ;;
-        "dicomprep --threads 1")
+        "dicomprep (1 thread)")
             out="$WORK/dicomprep-t1.json"
-            CMD=("$DICOMPREP" order "$STUDY" -q --threads 1 -o "$out") ;;
+            CMD=("$DICOMPREP" order "$STUDY" -q --threads 1 --io-threads 1 -o "$out") ;;
         "pydicom (1 process)")
             out="$WORK/pydicom.json"
             CMD=("$PY" scripts/peers/pydicom_order.py "$STUDY" --processes 1 -o "$out") ;;
@@ -384,7 +384,7 @@ main() {
     echo
     echo "Correctness (against $TRUTH):"
     check_order "dicomprep" "$WORK/dicomprep.json" dicomprep
-    check_order "dicomprep --threads 1" "$WORK/dicomprep-t1.json" dicomprep
+    check_order "dicomprep (1 thread)" "$WORK/dicomprep-t1.json" dicomprep
     check_order "pydicom (1 process)" "$WORK/pydicom.json" pydicom
     check_order "pydicom (2 processes)" "$WORK/pydicom-p2.json" pydicom
     check_dcm2niix_no_nifti
