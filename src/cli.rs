@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::convert::{DEFAULT_LQ_QUALITY, ItemChoice};
 use crate::order::Rule;
+use crate::render::window::WindowChoice;
 
 /// Exit code when the run finished but some inputs failed (listed on stderr and in reports).
 pub const EXIT_SOME_FAILED: u8 = 3;
@@ -48,6 +50,68 @@ pub enum Command {
     Scan(ScanArgs),
     /// Group the DICOM files under SRC into series and volumes and print the slice order.
     Order(OrderArgs),
+    /// Render every volume under SRC to 8-bit images (PNG), LQ frames (JPEG) and thumbnails
+    /// under DEST, with DEST/manifest.json describing every item.
+    Convert(ConvertArgs),
+}
+
+/// Flags of `dicomprep convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Folder (scanned recursively) or single file to convert.
+    pub src: PathBuf,
+
+    /// Destination folder (created). Layout: <study>/<series>/<volume>/..., manifest.json last.
+    #[arg(long, short, value_name = "DIR")]
+    pub dest: PathBuf,
+
+    /// Item kind: `images` makes every slice an image item (PNG + thumbnail); `video` makes every
+    /// volume a video item (HQ PNG + LQ JPEG per slice, one thumbnail); `auto` makes one-slice
+    /// volumes images and the rest videos.
+    #[arg(long = "as", value_enum, default_value_t = ItemsArg::Auto, value_name = "KIND")]
+    pub items: ItemsArg,
+
+    /// VOI window of grey images: `header` (first VOI LUT or window in the header, else
+    /// min-max), `minmax`, `CENTER,WIDTH` (e.g. `40,400`), or a CT preset: lung, mediastinum,
+    /// soft-tissue, abdomen, liver, bone, brain, subdural, stroke. A video uses one window for
+    /// all its frames, chosen from the volume.
+    #[arg(long, default_value = "header", value_parser = parse_window, value_name = "WINDOW")]
+    pub window: WindowChoice,
+
+    /// JPEG quality (1-100) of LQ frames of video items.
+    #[arg(long, default_value_t = DEFAULT_LQ_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub lq_quality: u8,
+
+    /// How slices are ordered within each volume.
+    #[arg(long, value_enum, default_value_t = RuleArg::Darwin)]
+    pub rule: RuleArg,
+
+    /// Rewrite outputs that already exist (by default a re-run with the same settings keeps
+    /// complete outputs and only makes what is missing).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Item kinds of `dicomprep convert --as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ItemsArg {
+    Auto,
+    Images,
+    Video,
+}
+
+impl From<ItemsArg> for ItemChoice {
+    fn from(items: ItemsArg) -> ItemChoice {
+        match items {
+            ItemsArg::Auto => ItemChoice::Auto,
+            ItemsArg::Images => ItemChoice::Images,
+            ItemsArg::Video => ItemChoice::Video,
+        }
+    }
+}
+
+fn parse_window(text: &str) -> Result<WindowChoice, String> {
+    text.parse()
 }
 
 /// Flags of `dicomprep scan`.

@@ -17,6 +17,8 @@
 //! ```
 
 pub mod cli;
+pub mod convert;
+pub mod encode;
 pub mod error;
 pub mod explain;
 pub mod index;
@@ -24,6 +26,7 @@ pub mod order;
 pub mod output;
 pub mod plan;
 pub mod progress;
+pub mod render;
 pub mod report;
 pub mod scan;
 pub mod source;

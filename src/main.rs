@@ -5,7 +5,11 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use dicomprep::cli::{Cli, Command, EXIT_ERROR, EXIT_SOME_FAILED, Format, OrderArgs, ScanArgs};
+use dicomprep::cli::{
+    Cli, Command, ConvertArgs, EXIT_ERROR, EXIT_SOME_FAILED, Format, OrderArgs, ScanArgs,
+};
+use dicomprep::convert::sink::LocalSink;
+use dicomprep::convert::{ConvertOptions, convert};
 use dicomprep::error::Error;
 use dicomprep::output;
 use dicomprep::plan::{OrderOptions, plan_order};
@@ -37,7 +41,83 @@ fn run(cli: &Cli) -> Result<bool, Error> {
     match &cli.command {
         Command::Scan(args) => scan(cli, args),
         Command::Order(args) => order(cli, args),
+        Command::Convert(args) => convert_command(cli, args),
     }
+}
+
+fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
+    let started = Instant::now();
+    let scan = scan_with_progress(cli, &args.src)?;
+    let sink = LocalSink::new(&args.dest).map_err(|source| Error::Output {
+        path: args.dest.clone(),
+        source,
+    })?;
+    let options = ConvertOptions {
+        items: args.items.into(),
+        window: args.window,
+        rule: args.rule.into(),
+        lq_quality: args.lq_quality,
+        overwrite: args.overwrite,
+    };
+    // Files are opened relative to the source folder (its parent for a single file).
+    let base = if args.src.is_file() {
+        args.src.parent().unwrap_or(&args.src).to_path_buf()
+    } else {
+        args.src.clone()
+    };
+    let progress = Progress::new(
+        "render",
+        scan.instances
+            .iter()
+            .map(|h| u64::from(h.number_of_frames))
+            .sum(),
+        !cli.quiet,
+    );
+    let report =
+        convert(&base, &scan, &sink, &options, &progress).map_err(|source| Error::Output {
+            path: args.dest.join("manifest.json"),
+            source,
+        })?;
+    progress.finish();
+    let manifest = &report.manifest;
+    let print =
+        |label: &str, issue: &FileIssue| eprintln!("{label}: {}: {}", issue.path, issue.reason);
+    if cli.verbose {
+        manifest
+            .skipped
+            .iter()
+            .for_each(|issue| print("skipped", issue));
+    }
+    manifest
+        .failed
+        .iter()
+        .for_each(|issue| print("failed", issue));
+    if !cli.quiet {
+        if report.settings_changed {
+            eprintln!(
+                "note: settings differ from the previous run in {}; outputs were rewritten",
+                args.dest.display()
+            );
+        }
+        let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{} items ({frames} frames) in {seconds:.2} s ({:.0} frames/s): {} files written, {} kept from an earlier run; {} skipped{}, {} failed",
+            manifest.items.len(),
+            frames as f64 / seconds.max(1e-9),
+            report.written,
+            report.reused,
+            manifest.skipped.len(),
+            if manifest.skipped.is_empty() {
+                ""
+            } else {
+                " (-v lists them)"
+            },
+            manifest.failed.len()
+        );
+        eprintln!("see {}", args.dest.join("manifest.json").display());
+    }
+    Ok(manifest.failed.is_empty())
 }
 
 fn scan(cli: &Cli, args: &ScanArgs) -> Result<bool, Error> {

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use crate::explain::diagnose;
-use crate::index::group_series;
+use crate::index::{SeriesGroup, group_series};
 use crate::order::{Rule, SliceKey};
 use crate::report::{OrderReport, SeriesReport, SliceReport, VolumeReport};
 use crate::scan::{InstanceHeader, ScanReport};
@@ -34,20 +34,39 @@ impl OrderOptions {
     }
 }
 
+/// A series with its ordered volumes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedSeries {
+    pub group: SeriesGroup,
+    pub volumes: Vec<Volume>,
+}
+
 /// Groups, splits and orders the scanned instances; series are processed in parallel.
-pub fn plan_order(scan: &ScanReport, source: &str, options: OrderOptions) -> OrderReport {
-    let instances = &scan.instances;
-    let series = group_series(instances)
+pub fn plan_volumes(instances: &[InstanceHeader], rule: Rule) -> Vec<PlannedSeries> {
+    group_series(instances)
         .into_par_iter()
         .map(|group| {
-            let first = &instances[group.members[0]];
-            let volumes = split_series(instances, &group.members, options.rule)
+            let volumes = split_series(instances, &group.members, rule);
+            PlannedSeries { group, volumes }
+        })
+        .collect()
+}
+
+/// The `order` report: the planned volumes with their slices spelled out.
+pub fn plan_order(scan: &ScanReport, source: &str, options: OrderOptions) -> OrderReport {
+    let instances = &scan.instances;
+    let series = plan_volumes(instances, options.rule)
+        .into_par_iter()
+        .map(|planned| {
+            let first = &instances[planned.group.members[0]];
+            let volumes = planned
+                .volumes
                 .into_iter()
                 .map(|volume| volume_report(instances, volume, options.explain))
                 .collect();
             SeriesReport {
-                study_instance_uid: group.study_instance_uid,
-                series_instance_uid: group.series_instance_uid,
+                study_instance_uid: planned.group.study_instance_uid,
+                series_instance_uid: planned.group.series_instance_uid,
                 series_number: first.series_number,
                 modality: first.modality.clone(),
                 series_description: first.series_description.clone(),

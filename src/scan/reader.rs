@@ -137,6 +137,8 @@ pub struct RawHeader<'a> {
     pub media_storage_sop_class: Option<String>,
     /// Encoding the dataset was read with.
     pub encoding: Encoding,
+    /// The dataset is written in the other VR mode than its transfer syntax declares.
+    pub vr_mode_corrected: bool,
     /// Kept top-level elements, in file order.
     pub elements: Vec<RawElement<'a>>,
     /// Kept elements of the Shared Functional Groups Sequence.
@@ -217,6 +219,7 @@ pub fn read_header<'a>(
     let dataset_start = cursor.pos;
     let ts = meta.transfer_syntax.as_deref();
 
+    let mut vr_mode_corrected = false;
     let (mut cursor, encoding) = if ts == Some(TS_DEFLATED) {
         if !input.is_complete() {
             return Err(ReadError::NeedMore(input.file_size));
@@ -234,14 +237,16 @@ pub fn read_header<'a>(
             Some(_) => EXPLICIT_LE,
             None => sniff_encoding(&bytes[dataset_start..]).unwrap_or(IMPLICIT_LE),
         };
-        let encoding = correct_vr_mode(encoding, &bytes[dataset_start..], input.file_size);
-        (Cursor::new(input, dataset_start, encoding), encoding)
+        let corrected = correct_vr_mode(encoding, &bytes[dataset_start..], input.file_size);
+        vr_mode_corrected = corrected != encoding;
+        (Cursor::new(input, dataset_start, corrected), corrected)
     };
 
     let mut header = RawHeader {
         transfer_syntax: meta.transfer_syntax,
         media_storage_sop_class: meta.media_storage_sop_class,
         encoding,
+        vr_mode_corrected,
         elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
         shared_group: Vec::new(),
         per_frame_groups: Vec::new(),
@@ -304,6 +309,7 @@ fn read_without_meta(input: Input<'_>) -> Result<RawHeader<'_>, ReadError> {
         transfer_syntax: None,
         media_storage_sop_class: None,
         encoding,
+        vr_mode_corrected: false,
         elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
         shared_group: Vec::new(),
         per_frame_groups: Vec::new(),

@@ -76,6 +76,10 @@ pub struct InstanceHeader {
     pub acquisition_number: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temporal_position_identifier: Option<i64>,
+    /// The dataset is written in the other VR mode than its transfer syntax declares (read
+    /// anyway, as pydicom does; most decoders cannot).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vr_mode_corrected: bool,
     /// Byte offset of the Pixel Data element header (in the inflated stream for Deflated files).
     pub pixel_data_offset: u64,
     /// Per-frame values of enhanced multi-frame objects (shared functional groups folded in);
@@ -240,6 +244,7 @@ pub fn decode_instance(
         echo_number: find(&raw.elements, tags::ECHO_NUMBERS).and_then(parse_int),
         acquisition_number: int(tags::ACQUISITION_NUMBER),
         temporal_position_identifier: int(tags::TEMPORAL_POSITION_IDENTIFIER),
+        vr_mode_corrected: raw.vr_mode_corrected,
         pixel_data_offset: raw.pixel_data.map_or(0, |p| p.offset),
         frames,
     })

@@ -1,0 +1,91 @@
+//! `manifest.json`: the single record of what a conversion produced (field names are a public
+//! contract; the upload and payload stages read it).
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::FileIssue;
+
+/// Current manifest format version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// Everything a conversion wrote, and every input it did not convert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    /// The options the outputs were made with; a re-run with other options rewrites them.
+    pub settings: Settings,
+    pub items: Vec<Item>,
+    pub skipped: Vec<FileIssue>,
+    pub failed: Vec<FileIssue>,
+}
+
+/// Options that change output bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// `auto`, `images` or `video`.
+    pub item_kind: String,
+    /// `header`, `minmax` or `C,W`.
+    pub window: String,
+    /// The ordering rule.
+    pub rule: String,
+    /// JPEG quality of LQ frames.
+    pub lq_quality: u8,
+}
+
+/// An annotation item: one image, or one volume shown as a video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Item {
+    pub name: String,
+    pub kind: ItemKind,
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    /// Volume id within the series (from `dicomprep order`).
+    pub volume: String,
+    pub series_number: Option<i64>,
+    pub modality: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    /// Key of the image, or of the video file.
+    pub storage_key: String,
+    pub thumbnail_key: String,
+    /// Frames in slice order.
+    pub frames: Vec<FrameEntry>,
+    /// The VOI window applied to grey frames, when one window applies to the whole item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowUsed>,
+}
+
+/// Image or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Image,
+    Video,
+}
+
+/// One frame of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameEntry {
+    /// Source file, relative to SRC.
+    pub path: String,
+    /// 0-based frame within the source file.
+    pub frame: u32,
+    /// Lossless PNG (for image items, the image itself).
+    pub hq_key: String,
+    /// JPEG for playback; `null` for image items.
+    pub lq_key: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub hq_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lq_bytes: Option<u64>,
+}
+
+/// A window as applied (LINEAR unless `function` says otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowUsed {
+    pub center: f64,
+    pub width: f64,
+    /// `header`, `minmax`, `fixed` or `lut` (a VOI LUT table).
+    pub source: String,
+}

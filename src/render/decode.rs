@@ -1,0 +1,599 @@
+//! Decoding one frame of a DICOM file into stored sample values.
+//!
+//! Encapsulated (compressed) pixel data goes through dicom-pixeldata's codecs, one frame at a
+//! time. Native pixel data is read by this module directly from the Pixel Data element, which
+//! closes gaps of the crate as it comes: uncompressed YBR_FULL_422, 32-bit samples, 1-bit
+//! samples, and PALETTE COLOR (applied here).
+
+use std::path::Path;
+
+use dicom_core::value::PrimitiveValue;
+use dicom_core::{DataDictionary, Tag};
+use dicom_dictionary_std::tags;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
+
+use super::lut::{LutTable, ModalityLut, Voi, VoiFunction, Window};
+
+/// Why a frame could not be decoded (one line, naming what to look at).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+/// Stored values of one frame, before any LUT.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Samples {
+    /// Grey integers, masked to BitsStored and sign-extended when signed.
+    Grey(Vec<i64>),
+    /// Interleaved 8-bit RGB (colour spaces already converted, palettes applied).
+    Rgb(Vec<u8>),
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    pub samples: Samples,
+}
+
+/// LUT-related attributes read from the file (values that the scan does not keep).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LutAttributes {
+    /// Modality LUT Sequence, when present (it replaces rescale).
+    pub modality_table: Option<LutTable>,
+    /// First VOI LUT Sequence item, when present.
+    pub voi_table: Option<LutTable>,
+    /// VOI LUT Function of the first window.
+    pub voi_function: VoiFunction,
+}
+
+/// A DICOM file opened for rendering, pixels included.
+pub struct DicomImage {
+    object: DefaultDicomObject,
+    transfer_syntax: String,
+    rows: u32,
+    columns: u32,
+    frames: u32,
+    samples_per_pixel: u16,
+    bits_allocated: u16,
+    bits_stored: u16,
+    signed: bool,
+    planar: bool,
+    photometric: String,
+    palette: Option<[LutTable; 3]>,
+    pub luts: LutAttributes,
+}
+
+const NATIVE_SYNTAXES: &[&str] = &[
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+];
+
+impl DicomImage {
+    /// Opens `path` whole (header and pixels).
+    pub fn open(path: &Path) -> Result<Self, DecodeError> {
+        let object = OpenFileOptions::new()
+            .open_file(path)
+            .map_err(|e| DecodeError(format!("cannot open as DICOM: {e}")))?;
+        let transfer_syntax = object
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .to_string();
+        let uint = |tag| int_value(&object, tag);
+        let (Some(rows), Some(columns)) = (uint(tags::ROWS), uint(tags::COLUMNS)) else {
+            return Err(DecodeError("no Rows/Columns".into()));
+        };
+        let bits_allocated = uint(tags::BITS_ALLOCATED).unwrap_or(16) as u16;
+        let photometric = text_value(&object, tags::PHOTOMETRIC_INTERPRETATION)
+            .unwrap_or_else(|| "MONOCHROME2".into());
+        let palette = if photometric == "PALETTE COLOR" {
+            Some(read_palette(&object)?)
+        } else {
+            None
+        };
+        let luts = LutAttributes {
+            modality_table: first_item(&object, tags::MODALITY_LUT_SEQUENCE).and_then(read_lut),
+            voi_table: first_item(&object, tags::VOILUT_SEQUENCE).and_then(read_lut),
+            voi_function: text_value(&object, tags::VOILUT_FUNCTION)
+                .map(|f| VoiFunction::from_code(&f))
+                .unwrap_or_default(),
+        };
+        Ok(DicomImage {
+            transfer_syntax,
+            rows: rows as u32,
+            columns: columns as u32,
+            frames: uint(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32,
+            samples_per_pixel: uint(tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u16,
+            bits_allocated,
+            bits_stored: uint(tags::BITS_STORED).map_or(bits_allocated, |b| b as u16),
+            signed: uint(tags::PIXEL_REPRESENTATION) == Some(1),
+            planar: uint(tags::PLANAR_CONFIGURATION) == Some(1),
+            photometric,
+            palette,
+            luts,
+            object,
+        })
+    }
+
+    /// Transfer syntax UID of the file.
+    pub fn transfer_syntax(&self) -> &str {
+        &self.transfer_syntax
+    }
+
+    /// Whether low values are white.
+    pub fn is_monochrome1(&self) -> bool {
+        self.photometric == "MONOCHROME1"
+    }
+
+    /// Decodes frame `frame` (0-based).
+    pub fn frame(&self, frame: u32) -> Result<Frame, DecodeError> {
+        if frame >= self.frames {
+            return Err(DecodeError(format!(
+                "frame {frame} out of range ({} frames)",
+                self.frames
+            )));
+        }
+        let pixels = self.pixel_count();
+        let samples = if NATIVE_SYNTAXES.contains(&self.transfer_syntax.as_str()) {
+            self.native_frame(frame, pixels)?
+        } else {
+            self.encapsulated_frame(frame, pixels)?
+        };
+        Ok(Frame {
+            width: self.columns,
+            height: self.rows,
+            samples,
+        })
+    }
+
+    fn pixel_count(&self) -> usize {
+        self.rows as usize * self.columns as usize
+    }
+
+    fn encapsulated_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
+        let decoded = self.object.decode_pixel_data_frame(frame).map_err(|e| {
+            DecodeError(format!(
+                "cannot decode pixel data of transfer syntax {} ({}): {e}",
+                self.transfer_syntax,
+                transfer_syntax_name(&self.transfer_syntax)
+            ))
+        })?;
+        let data = decoded.data();
+        if self.samples_per_pixel == 3 {
+            // Codecs hand out interleaved RGB whatever the stored colour space.
+            let bytes = self.bytes_per_sample();
+            return rgb_from_interleaved(data, pixels, bytes, self.bits_stored);
+        }
+        self.grey_or_palette(data, 0, pixels)
+    }
+
+    fn native_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
+        let element = self
+            .object
+            .element(tags::PIXEL_DATA)
+            .map_err(|_| DecodeError("no native Pixel Data element".into()))?;
+        let Some(primitive) = element.value().primitive() else {
+            return Err(DecodeError(
+                "Pixel Data is encapsulated under a native transfer syntax".into(),
+            ));
+        };
+        // Borrowed for 8/16-bit data: only this frame is copied, however many frames the file has.
+        let data = primitive.to_bytes();
+        let spp = self.samples_per_pixel as usize;
+        if self.bits_allocated == 1 {
+            return self.grey_or_palette(&data, frame as usize * pixels, pixels);
+        }
+        let bytes = self.bytes_per_sample();
+        let ybr422 = self.photometric == "YBR_FULL_422" && spp == 3;
+        let frame_len = if ybr422 {
+            pixels * 2 * bytes
+        } else {
+            pixels * spp * bytes
+        };
+        let start = frame as usize * frame_len;
+        let Some(frame_data) = data.get(start..start + frame_len) else {
+            return Err(DecodeError(format!(
+                "pixel data holds {} bytes, frame {frame} needs bytes {start}..{}",
+                data.len(),
+                start + frame_len
+            )));
+        };
+        let mut frame_data = std::borrow::Cow::Borrowed(frame_data);
+        // 32-bit samples read as OW words from a big-endian file come out word-swapped.
+        let big_endian = self.transfer_syntax == "1.2.840.10008.1.2.2";
+        if big_endian && self.bits_allocated == 32 && matches!(primitive, PrimitiveValue::U16(_)) {
+            for sample in frame_data.to_mut().chunks_exact_mut(4) {
+                sample.rotate_left(2);
+            }
+        }
+        match (spp, self.photometric.as_str()) {
+            (1, _) => self.grey_or_palette(&frame_data, 0, pixels),
+            (3, "YBR_FULL_422") => Ok(Samples::Rgb(ybr_422_to_rgb(&frame_data, pixels))),
+            (3, photometric) => {
+                let interleaved = if self.planar {
+                    interleave_planes(&frame_data, pixels, bytes)
+                } else {
+                    frame_data.into_owned()
+                };
+                let rgb = rgb_from_interleaved(&interleaved, pixels, bytes, self.bits_stored)?;
+                match (photometric, rgb) {
+                    ("YBR_FULL", Samples::Rgb(ybr)) => Ok(Samples::Rgb(ybr_to_rgb(&ybr))),
+                    (_, rgb) => Ok(rgb),
+                }
+            }
+            (n, photometric) => Err(DecodeError(format!(
+                "{n} samples per pixel ({photometric}) are not supported"
+            ))),
+        }
+    }
+
+    fn bytes_per_sample(&self) -> usize {
+        usize::from(self.bits_allocated.div_ceil(8))
+    }
+
+    /// Grey samples starting at pixel `first` (bit-addressed for 1-bit data), or RGB through the palette.
+    fn grey_or_palette(
+        &self,
+        data: &[u8],
+        first: usize,
+        pixels: usize,
+    ) -> Result<Samples, DecodeError> {
+        let grey = grey_samples(
+            data,
+            first,
+            pixels,
+            self.bits_allocated,
+            self.bits_stored,
+            self.signed,
+        )?;
+        match &self.palette {
+            None => Ok(Samples::Grey(grey)),
+            Some([red, green, blue]) => {
+                let to8 = |table: &LutTable, v: f64| {
+                    (table.lookup(v) / table.max_output() * 255.0).round() as u8
+                };
+                let mut rgb = Vec::with_capacity(pixels * 3);
+                for v in grey {
+                    let v = v as f64;
+                    rgb.extend_from_slice(&[to8(red, v), to8(green, v), to8(blue, v)]);
+                }
+                Ok(Samples::Rgb(rgb))
+            }
+        }
+    }
+}
+
+impl DicomImage {
+    /// The default modality LUT of this file given the scanned rescale values.
+    pub fn modality_lut(&self, slope: Option<f64>, intercept: Option<f64>) -> ModalityLut {
+        match &self.luts.modality_table {
+            Some(table) => ModalityLut::Table(table.clone()),
+            None => ModalityLut::Rescale {
+                slope: slope.unwrap_or(1.0),
+                intercept: intercept.unwrap_or(0.0),
+            },
+        }
+    }
+
+    /// The header's first VOI: a VOI LUT table wins over a window (as in dicom-rs).
+    pub fn header_voi(&self, center: Option<f64>, width: Option<f64>) -> Option<Voi> {
+        if let Some(table) = &self.luts.voi_table {
+            return Some(Voi::Table(table.clone()));
+        }
+        let (center, width) = (center?, width?);
+        Some(Voi::Window(Window {
+            center,
+            width,
+            function: self.luts.voi_function,
+        }))
+    }
+}
+
+/// Extracts `pixels` grey samples starting at sample `first`, masked and sign-extended.
+pub fn grey_samples(
+    data: &[u8],
+    first: usize,
+    pixels: usize,
+    bits_allocated: u16,
+    bits_stored: u16,
+    signed: bool,
+) -> Result<Vec<i64>, DecodeError> {
+    let short = || {
+        DecodeError(format!(
+            "pixel data too short for {pixels} samples of {bits_allocated} bits"
+        ))
+    };
+    let bits_stored = u32::from(bits_stored.clamp(1, bits_allocated.max(1)));
+    let mask: u64 = if bits_stored >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits_stored) - 1
+    };
+    let extend = |raw: u64| -> i64 {
+        let v = raw & mask;
+        if signed && bits_stored < 64 && v & (1 << (bits_stored - 1)) != 0 {
+            v as i64 - (1i64 << bits_stored)
+        } else {
+            v as i64
+        }
+    };
+    match bits_allocated {
+        1 => {
+            let end_bit = first + pixels;
+            if data.len() * 8 < end_bit {
+                return Err(short());
+            }
+            Ok((first..end_bit)
+                .map(|i| i64::from((data[i / 8] >> (i % 8)) & 1))
+                .collect())
+        }
+        8 | 16 | 32 => {
+            let width = usize::from(bits_allocated / 8);
+            let slice = data
+                .get(first * width..(first + pixels) * width)
+                .ok_or_else(short)?;
+            Ok(slice
+                .chunks_exact(width)
+                .map(|c| {
+                    let raw = match width {
+                        1 => u64::from(c[0]),
+                        2 => u64::from(u16::from_le_bytes([c[0], c[1]])),
+                        _ => u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                    };
+                    extend(raw)
+                })
+                .collect())
+        }
+        other => Err(DecodeError(format!(
+            "BitsAllocated {other} is not supported"
+        ))),
+    }
+}
+
+/// Interleaved RGB of 8, 16 or 32-bit samples to 8-bit (deeper samples keep their top 8 stored bits).
+fn rgb_from_interleaved(
+    data: &[u8],
+    pixels: usize,
+    bytes: usize,
+    bits_stored: u16,
+) -> Result<Samples, DecodeError> {
+    let needed = pixels * 3 * bytes;
+    let data = data.get(..needed).ok_or_else(|| {
+        DecodeError(format!(
+            "colour pixel data holds {} bytes, needs {needed}",
+            data.len()
+        ))
+    })?;
+    if bytes == 1 {
+        return Ok(Samples::Rgb(data.to_vec()));
+    }
+    let shift = u32::from(bits_stored.max(8)) - 8;
+    Ok(Samples::Rgb(
+        data.chunks_exact(bytes)
+            .map(|c| {
+                let v = match bytes {
+                    2 => u64::from(u16::from_le_bytes([c[0], c[1]])),
+                    _ => u64::from(u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                };
+                (v >> shift).min(255) as u8
+            })
+            .collect(),
+    ))
+}
+
+/// Planar configuration 1 (RRR…GGG…BBB…) to interleaved.
+fn interleave_planes(data: &[u8], pixels: usize, bytes: usize) -> Vec<u8> {
+    let plane = pixels * bytes;
+    let mut out = Vec::with_capacity(plane * 3);
+    for p in 0..pixels {
+        for c in 0..3 {
+            let at = c * plane + p * bytes;
+            out.extend_from_slice(&data[at..at + bytes]);
+        }
+    }
+    out
+}
+
+/// Full-range YCbCr (YBR_FULL) to RGB, as in JPEG/JFIF.
+fn ybr_to_rgb(ybr: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ybr.len());
+    for px in ybr.chunks_exact(3) {
+        out.extend_from_slice(&ycbcr_pixel(px[0], px[1], px[2]));
+    }
+    out
+}
+
+/// Native YBR_FULL_422: each pair of pixels is stored as Y1 Y2 Cb Cr.
+fn ybr_422_to_rgb(data: &[u8], pixels: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pixels * 3);
+    for pair in data.chunks_exact(4) {
+        let [y1, y2, cb, cr] = [pair[0], pair[1], pair[2], pair[3]];
+        out.extend_from_slice(&ycbcr_pixel(y1, cb, cr));
+        out.extend_from_slice(&ycbcr_pixel(y2, cb, cr));
+    }
+    out.truncate(pixels * 3);
+    out
+}
+
+fn ycbcr_pixel(y: u8, cb: u8, cr: u8) -> [u8; 3] {
+    let (y, cb, cr) = (f64::from(y), f64::from(cb) - 128.0, f64::from(cr) - 128.0);
+    let clamp = |v: f64| v.round().clamp(0.0, 255.0) as u8;
+    [
+        clamp(y + 1.402 * cr),
+        clamp(y - 0.344136 * cb - 0.714136 * cr),
+        clamp(y + 1.772 * cb),
+    ]
+}
+
+fn int_value(object: &DefaultDicomObject, tag: Tag) -> Option<i64> {
+    object.element(tag).ok()?.to_int::<i64>().ok()
+}
+
+fn text_value(object: &DefaultDicomObject, tag: Tag) -> Option<String> {
+    let text = object.element(tag).ok()?.to_str().ok()?.trim().to_string();
+    (!text.is_empty()).then_some(text)
+}
+
+fn first_item(object: &DefaultDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
+    object.element(tag).ok()?.items()?.first()
+}
+
+/// Reads LUT Descriptor + LUT Data of a Modality/VOI LUT Sequence item.
+fn read_lut<D: DataDictionary + Clone>(item: &InMemDicomObject<D>) -> Option<LutTable> {
+    let descriptor: Vec<i64> = item
+        .element(tags::LUT_DESCRIPTOR)
+        .ok()?
+        .to_multi_int()
+        .ok()?;
+    lut_from(
+        &descriptor,
+        item.element(tags::LUT_DATA).ok()?.value().primitive()?,
+    )
+}
+
+/// Builds a table from a descriptor (entries, first mapped value, bits) and its data; 8-bit
+/// entries may come packed in bytes or one per 16-bit word.
+fn lut_from(descriptor: &[i64], data: &PrimitiveValue) -> Option<LutTable> {
+    let [entries, first, bits] = descriptor.get(..3)?.try_into().ok()?;
+    let entries = if entries == 0 {
+        65536
+    } else {
+        entries as usize
+    };
+    let bytes = data.to_bytes();
+    let values: Vec<f64> = if bits <= 8 && bytes.len() == entries {
+        bytes.iter().map(|&b| f64::from(b)).collect()
+    } else {
+        bytes
+            .chunks_exact(2)
+            .take(entries)
+            .map(|c| f64::from(u16::from_le_bytes([c[0], c[1]])))
+            .collect()
+    };
+    (!values.is_empty()).then(|| LutTable {
+        first: first as f64,
+        values,
+        bits: bits.clamp(1, 16) as u32,
+    })
+}
+
+fn read_palette(object: &DefaultDicomObject) -> Result<[LutTable; 3], DecodeError> {
+    let channel = |descriptor: Tag, data: Tag, name: &str| -> Result<LutTable, DecodeError> {
+        let missing = || {
+            DecodeError(format!(
+                "PALETTE COLOR without a usable {name} palette (segmented palettes are not supported)"
+            ))
+        };
+        let descriptor: Vec<i64> = object
+            .element(descriptor)
+            .ok()
+            .and_then(|e| e.to_multi_int().ok())
+            .ok_or_else(missing)?;
+        let element = object.element(data).map_err(|_| missing())?;
+        element
+            .value()
+            .primitive()
+            .and_then(|p| lut_from(&descriptor, p))
+            .ok_or_else(missing)
+    };
+    Ok([
+        channel(
+            tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::RED_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            "red",
+        )?,
+        channel(
+            tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::GREEN_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            "green",
+        )?,
+        channel(
+            tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DESCRIPTOR,
+            tags::BLUE_PALETTE_COLOR_LOOKUP_TABLE_DATA,
+            "blue",
+        )?,
+    ])
+}
+
+/// A short name for the transfer syntaxes users meet, for error messages.
+pub fn transfer_syntax_name(uid: &str) -> &'static str {
+    match uid {
+        "1.2.840.10008.1.2" => "Implicit VR Little Endian",
+        "1.2.840.10008.1.2.1" => "Explicit VR Little Endian",
+        "1.2.840.10008.1.2.2" => "Explicit VR Big Endian",
+        "1.2.840.10008.1.2.1.99" => "Deflated Explicit VR Little Endian",
+        "1.2.840.10008.1.2.4.50" => "JPEG Baseline",
+        "1.2.840.10008.1.2.4.51" => "JPEG Extended (12-bit)",
+        "1.2.840.10008.1.2.4.57" => "JPEG Lossless",
+        "1.2.840.10008.1.2.4.70" => "JPEG Lossless SV1",
+        "1.2.840.10008.1.2.4.80" => "JPEG-LS Lossless",
+        "1.2.840.10008.1.2.4.81" => "JPEG-LS Near-Lossless",
+        "1.2.840.10008.1.2.4.90" => "JPEG 2000 Lossless",
+        "1.2.840.10008.1.2.4.91" => "JPEG 2000",
+        "1.2.840.10008.1.2.5" => "RLE Lossless",
+        _ => "unknown transfer syntax",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grey_samples_mask_and_sign_extend() {
+        // 12 bits stored in 16, signed: 0x0FFF is -1, 0xF001 masks to 0x001.
+        let data = [0xFF, 0x0F, 0x01, 0xF0];
+        assert_eq!(
+            grey_samples(&data, 0, 2, 16, 12, true).unwrap(),
+            vec![-1, 1]
+        );
+        assert_eq!(
+            grey_samples(&data, 0, 2, 16, 12, false).unwrap(),
+            vec![4095, 1]
+        );
+        assert_eq!(grey_samples(&[0x80], 0, 1, 8, 8, true).unwrap(), vec![-128]);
+        assert!(grey_samples(&data, 0, 3, 16, 16, false).is_err());
+    }
+
+    #[test]
+    fn one_bit_samples_are_lsb_first_and_frame_addressed() {
+        let data = [0b0000_0101, 0b1000_0000];
+        assert_eq!(
+            grey_samples(&data, 0, 4, 1, 1, false).unwrap(),
+            vec![1, 0, 1, 0]
+        );
+        assert_eq!(
+            grey_samples(&data, 12, 4, 1, 1, false).unwrap(),
+            vec![0, 0, 0, 1]
+        );
+    }
+
+    #[test]
+    fn colour_conversions() {
+        assert_eq!(ycbcr_pixel(128, 128, 128), [128, 128, 128]);
+        assert_eq!(ycbcr_pixel(255, 128, 128), [255, 255, 255]);
+        let red = ycbcr_pixel(76, 85, 255);
+        assert!(red[0] > 250 && red[1] < 5 && red[2] < 5, "{red:?}");
+        assert_eq!(
+            ybr_422_to_rgb(&[10, 20, 128, 128], 2),
+            vec![10, 10, 10, 20, 20, 20]
+        );
+        assert_eq!(
+            interleave_planes(&[1, 2, 3, 4, 5, 6], 2, 1),
+            vec![1, 3, 5, 2, 4, 6]
+        );
+    }
+
+    #[test]
+    fn deep_rgb_keeps_the_top_stored_bits() {
+        let data = 0xFFFFu16.to_le_bytes().repeat(3);
+        assert_eq!(
+            rgb_from_interleaved(&data, 1, 2, 16).unwrap(),
+            Samples::Rgb(vec![255, 255, 255])
+        );
+    }
+}
