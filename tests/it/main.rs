@@ -9,5 +9,7 @@ mod scan;
 mod cli;
 // The large-study generator, checked against its own ground truth.
 mod synth;
+// Thumbnails and encoders against the real ImageMagick on PNGs rendered from real DICOM.
+mod thumbnail;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
