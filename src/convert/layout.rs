@@ -81,7 +81,8 @@ fn safe_label(label: &str) -> String {
         && label
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !label.starts_with('.');
+        && !label.starts_with('.')
+        && !label.contains("..");
     if valid {
         label.to_string()
     } else {
