@@ -5,6 +5,7 @@
 //! closes gaps of the crate as it comes: uncompressed YBR_FULL_422, 32-bit samples, 1-bit
 //! samples, and PALETTE COLOR (applied here).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use dicom_core::value::PrimitiveValue;
@@ -14,6 +15,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 
 use super::lut::{LutTable, ModalityLut, Voi, VoiFunction, Window};
+use super::rle;
 
 /// Why a frame could not be decoded (one line, naming what to look at).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,7 +79,7 @@ impl DicomImage {
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
         let object = OpenFileOptions::new()
             .open_file(path)
-            .map_err(|e| DecodeError(format!("cannot open as DICOM: {e}")))?;
+            .map_err(|e| DecodeError(format!("cannot open as DICOM: {}", error_chain(&e))))?;
         let transfer_syntax = object
             .meta()
             .transfer_syntax()
@@ -155,11 +157,18 @@ impl DicomImage {
     }
 
     fn encapsulated_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
+        if let Some(samples) = self.libjpeg_frame(frame, pixels) {
+            return samples;
+        }
+        if self.transfer_syntax == "1.2.840.10008.1.2.5" {
+            return self.rle_frame(frame, pixels);
+        }
         let decoded = self.object.decode_pixel_data_frame(frame).map_err(|e| {
             DecodeError(format!(
-                "cannot decode pixel data of transfer syntax {} ({}): {e}",
+                "cannot decode pixel data of transfer syntax {} ({}): {}",
                 self.transfer_syntax,
-                transfer_syntax_name(&self.transfer_syntax)
+                transfer_syntax_name(&self.transfer_syntax),
+                error_chain(&e)
             ))
         })?;
         let data = decoded.data();
@@ -169,6 +178,58 @@ impl DicomImage {
             return rgb_from_interleaved(data, pixels, bytes, self.bits_stored);
         }
         self.grey_or_palette(data, 0, pixels)
+    }
+
+    /// JPEG Baseline frames in YCbCr or grey go through libjpeg (mozjpeg), the decoder DCMTK
+    /// and most viewers share: its IDCT and fancy chroma upsampling match theirs, where
+    /// jpeg-decoder differs by a few grey levels on some pixels. `None` means "not this path".
+    fn libjpeg_frame(&self, frame: u32, pixels: usize) -> Option<Result<Samples, DecodeError>> {
+        let ycbcr_or_grey = self.photometric.starts_with("YBR_FULL") || self.samples_per_pixel == 1;
+        if self.transfer_syntax != "1.2.840.10008.1.2.4.50"
+            || !ycbcr_or_grey
+            || self.bits_allocated != 8
+        {
+            return None;
+        }
+        let value = self.object.element(tags::PIXEL_DATA).ok()?.value();
+        let fragments = value.fragments()?;
+        let bytes: Vec<u8> = if fragments.len() == self.frames as usize {
+            fragments[frame as usize].clone()
+        } else if self.frames == 1 {
+            fragments.concat()
+        } else {
+            return None; // several fragments per frame: left to dicom-pixeldata
+        };
+        let grey = self.samples_per_pixel == 1;
+        let decoded = std::panic::catch_unwind(|| -> std::io::Result<(usize, usize, Vec<u8>)> {
+            let decompress = mozjpeg::Decompress::new_mem(&bytes)?;
+            let mut started = if grey {
+                decompress.grayscale()?
+            } else {
+                decompress.rgb()?
+            };
+            let (width, height) = (started.width(), started.height());
+            let data = started.read_scanlines::<u8>()?;
+            started.finish()?;
+            Ok((width, height, data))
+        });
+        Some(match decoded {
+            Ok(Ok((width, height, data))) if width * height == pixels => Ok(if grey {
+                Samples::Grey(data.into_iter().map(i64::from).collect())
+            } else {
+                Samples::Rgb(data)
+            }),
+            Ok(Ok((width, height, _))) => Err(DecodeError(format!(
+                "JPEG frame {frame} is {width}x{height}, the header says {}x{}",
+                self.columns, self.rows
+            ))),
+            Ok(Err(e)) => Err(DecodeError(format!(
+                "JPEG Baseline frame {frame} does not decode: {e}"
+            ))),
+            Err(_) => Err(DecodeError(format!(
+                "JPEG Baseline frame {frame} is corrupt (libjpeg error)"
+            ))),
+        })
     }
 
     fn native_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
@@ -202,7 +263,7 @@ impl DicomImage {
                 start + frame_len
             )));
         };
-        let mut frame_data = std::borrow::Cow::Borrowed(frame_data);
+        let mut frame_data = Cow::Borrowed(frame_data);
         // 32-bit samples read as OW words from a big-endian file come out word-swapped.
         let big_endian = self.transfer_syntax == "1.2.840.10008.1.2.2";
         if big_endian && self.bits_allocated == 32 && matches!(primitive, PrimitiveValue::U16(_)) {
@@ -210,14 +271,25 @@ impl DicomImage {
                 sample.rotate_left(2);
             }
         }
-        match (spp, self.photometric.as_str()) {
-            (1, _) => self.grey_or_palette(&frame_data, 0, pixels),
-            (3, "YBR_FULL_422") => Ok(Samples::Rgb(ybr_422_to_rgb(&frame_data, pixels))),
+        self.samples_from_native(&frame_data, pixels, self.planar)
+    }
+
+    /// Samples of one frame laid out as native pixel data (little-endian samples).
+    fn samples_from_native(
+        &self,
+        frame_data: &[u8],
+        pixels: usize,
+        planar: bool,
+    ) -> Result<Samples, DecodeError> {
+        let bytes = self.bytes_per_sample();
+        match (self.samples_per_pixel, self.photometric.as_str()) {
+            (1, _) => self.grey_or_palette(frame_data, 0, pixels),
+            (3, "YBR_FULL_422") => Ok(Samples::Rgb(ybr_422_to_rgb(frame_data, pixels))),
             (3, photometric) => {
-                let interleaved = if self.planar {
-                    interleave_planes(&frame_data, pixels, bytes)
+                let interleaved = if planar {
+                    interleave_planes(frame_data, pixels, bytes)
                 } else {
-                    frame_data.into_owned()
+                    frame_data.to_vec()
                 };
                 let rgb = rgb_from_interleaved(&interleaved, pixels, bytes, self.bits_stored)?;
                 match (photometric, rgb) {
@@ -229,6 +301,33 @@ impl DicomImage {
                 "{n} samples per pixel ({photometric}) are not supported"
             ))),
         }
+    }
+
+    /// RLE Lossless, decoded here for every bit depth (dicom-pixeldata's decoder stops at 16).
+    fn rle_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
+        let element = self
+            .object
+            .element(tags::PIXEL_DATA)
+            .map_err(|_| DecodeError("no Pixel Data".into()))?;
+        let fragments = element
+            .value()
+            .fragments()
+            .ok_or_else(|| DecodeError("RLE Pixel Data is not encapsulated".into()))?;
+        let fragment = fragments.get(frame as usize).ok_or_else(|| {
+            DecodeError(format!(
+                "RLE frame {frame} missing: {} fragments",
+                fragments.len()
+            ))
+        })?;
+        let native = rle::decode_frame(
+            fragment,
+            pixels,
+            usize::from(self.samples_per_pixel),
+            self.bytes_per_sample(),
+        )
+        .map_err(|e| DecodeError(format!("RLE frame {frame}: {e}")))?;
+        // RLE segments come one per sample, so the result is planar only when asked to be interleaved.
+        self.samples_from_native(&native, pixels, false)
     }
 
     fn bytes_per_sample(&self) -> usize {
@@ -517,6 +616,21 @@ fn read_palette(object: &DefaultDicomObject) -> Result<[LutTable; 3], DecodeErro
             "blue",
         )?,
     ])
+}
+
+/// An error and its sources, joined with ": " (the crates' top-level messages are vague).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        let message = inner.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = inner.source();
+    }
+    text
 }
 
 /// A short name for the transfer syntaxes users meet, for error messages.

@@ -95,9 +95,10 @@ impl Window {
         }
     }
 
-    /// The window that maps `min` to black and `max` to white (DCMTK `+Wm`).
+    /// The window that maps `min` to black and `max` to white, as DCMTK's `+Wm` does
+    /// (center = (min + max + 1) / 2, width = max - min + 1).
     pub fn min_max(min: f64, max: f64) -> Self {
-        Window::linear((min + max) / 2.0, (max - min).max(0.0) + 1.0)
+        Window::linear((min + max + 1.0) / 2.0, (max - min).max(0.0) + 1.0)
     }
 
     /// Maps a modality value to `0.0 ..= 255.0` (PS3.3 C.11.2.1.2).

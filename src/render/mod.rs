@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod image;
 pub mod lut;
+pub mod rle;
 pub mod thumbnail;
 pub mod window;
 

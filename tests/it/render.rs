@@ -1,0 +1,198 @@
+//! Rendering fidelity against DCMTK, the reference renderer (installed by scripts/setup.sh).
+
+use std::path::Path;
+use std::process::Command;
+
+use dicomprep::convert::manifest::Manifest;
+
+use crate::util::{data, run};
+
+/// A decoded 8-bit PNG: width, height, samples per pixel, samples.
+type Png = (u32, u32, usize, Vec<u8>);
+
+fn decode_png(path: &Path) -> Png {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}", path.display());
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, info.color_type.samples(), buf)
+}
+
+/// dicomprep's image of frame 0 of `file` under `window`.
+fn ours(file: &str, window: &str) -> Png {
+    let dest = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "convert",
+        data(file).to_str().unwrap(),
+        "--dest",
+        dest.path().to_str().unwrap(),
+        "--as",
+        "images",
+        "--window",
+        window,
+        "-q",
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{file}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dest.path().join("manifest.json")).unwrap()).unwrap();
+    let item = manifest
+        .items
+        .iter()
+        .find(|i| i.frames[0].frame == 0)
+        .expect("frame 0 rendered");
+    decode_png(&dest.path().join(&item.storage_key))
+}
+
+/// DCMTK's 8-bit PNG of frame 0 of `file` with the given VOI option (`+Wi 1` or `+Wm`),
+/// overlays off (`-O`).
+fn dcmtk(file: &str, voi: &[&str]) -> Png {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dcmtk.png");
+    // dcmj2pnm decodes JPEG and RLE; dcml2pnm decodes JPEG-LS.
+    for tool in ["dcmj2pnm", "dcml2pnm"] {
+        let status = Command::new(tool)
+            .args(["+on", "-O"])
+            .args(voi)
+            .arg(data(file))
+            .arg(&out)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("{tool} not runnable ({e}): run scripts/setup.sh, which installs dcmtk")
+            });
+        if status.success() {
+            return decode_png(&out);
+        }
+    }
+    panic!("DCMTK cannot render {file}")
+}
+
+/// Fails unless the images have the same geometry and ≥ 99.9% of samples within 1 grey level.
+fn assert_close(file: &str, window: &str, ours: &Png, reference: &Png) {
+    assert_eq!(
+        (ours.0, ours.1, ours.2),
+        (reference.0, reference.1, reference.2),
+        "{file} {window}: geometry"
+    );
+    let close = ours
+        .3
+        .iter()
+        .zip(&reference.3)
+        .filter(|(a, b)| a.abs_diff(**b) <= 1)
+        .count();
+    let share = close as f64 / ours.3.len() as f64;
+    let worst = ours
+        .3
+        .iter()
+        .zip(&reference.3)
+        .map(|(a, b)| a.abs_diff(*b))
+        .max()
+        .unwrap_or(0);
+    assert!(
+        share >= 0.999,
+        "{file} --window {window}: {:.4}% within 1 level (worst {worst})",
+        share * 100.0
+    );
+}
+
+/// Files DCMTK decodes, one per transfer syntax, photometric interpretation and bit depth
+/// that the test data holds; `true` when the header has a window.
+const CASES: &[(&str, bool)] = &[
+    ("pydicom/CT_small.dcm", false),
+    ("pydicom/MR_small.dcm", true),
+    ("pydicom/MR_small_implicit.dcm", true),
+    ("pydicom/MR_small_bigendian.dcm", true),
+    ("pydicom/MR_small_RLE.dcm", true),
+    ("pydicom/MR_small_jpeg_ls_lossless.dcm", true),
+    ("pydicom/JPEGLSNearLossless_16.dcm", false),
+    ("pydicom/image_dfl.dcm", false),
+    ("pydicom/examples_overlay.dcm", true),
+    ("pydicom/liver_1frame.dcm", false),
+    ("pydicom/rtdose_1frame.dcm", false),
+    ("pydicom/dicomdirtests/77654033/CR1/6154", true),
+    ("pydicom/SC_rgb_jpeg_gdcm.dcm", false),
+    ("pydicom/SC_rgb_rle.dcm", false),
+    ("pydicom/SC_rgb_rle_16bit.dcm", false),
+    ("pydicom/SC_rgb_rle_32bit.dcm", false),
+    ("pydicom/rtdose_rle_1frame.dcm", false),
+    ("pydicom/SC_rgb_dcmtk_+eb+cy+s2.dcm", false),
+    ("pydicom/SC_ybr_full_422_uncompressed.dcm", false),
+    ("pydicom/SC_rgb_small_odd_big_endian.dcm", false),
+    ("pydicom/examples_palette.dcm", false),
+    ("pydicom/examples_rgb_color.dcm", false),
+    ("pydicom/examples_ybr_color.dcm", false),
+    (
+        "dicom2nifti/failing/gantrytilting/001/IM-0001-0001.dcm",
+        false,
+    ),
+    ("dicom2nifti/ge/anatomical/001/IM-0001-0112-0001.dcm", false),
+    ("dcm_qa_ts/In/1.dcm", true),
+    ("dcm_qa_ts/In/2.dcm", true),
+    ("dcm_qa_ts/In/3.dcm", true),
+    ("dcm_qa_ts/In/4.dcm", true),
+    ("dcm_qa_ts/In/5.dcm", true),
+    ("dcm_qa_ts/In/6.dcm", true),
+    ("dcm_qa_ts/In/7.dcm", true),
+    ("dcm_qa_ts/In/8.dcm", true),
+];
+
+#[test]
+fn min_max_window_matches_dcmtk() {
+    let mut failures = Vec::new();
+    for (file, _) in CASES {
+        let result = std::panic::catch_unwind(|| {
+            assert_close(
+                file,
+                "minmax",
+                &ours(file, "minmax"),
+                &dcmtk(file, &["+Wm"]),
+            )
+        });
+        if let Err(e) = result {
+            failures.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn header_window_matches_dcmtk() {
+    let mut failures = Vec::new();
+    for (file, _) in CASES.iter().filter(|(_, windowed)| *windowed) {
+        let result = std::panic::catch_unwind(|| {
+            assert_close(
+                file,
+                "header",
+                &ours(file, "header"),
+                &dcmtk(file, &["+Wi", "1"]),
+            )
+        });
+        if let Err(e) = result {
+            failures.push(e.downcast_ref::<String>().cloned().unwrap_or_default());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// DCMTK 3.6.7 renders the big-endian copy of this 32-bit dose differently from the little-endian
+/// one although their values are equal (pydicom reads both as 1249000, 1249000, 1250000, …), so
+/// the big-endian file is checked against the little-endian rendering instead.
+#[test]
+fn big_endian_32_bit_dose_renders_like_its_little_endian_twin() {
+    let little = ours("pydicom/rtdose_1frame.dcm", "minmax");
+    let big = ours("pydicom/rtdose_expb_1frame.dcm", "minmax");
+    assert_eq!(little, big);
+    assert_close(
+        "pydicom/rtdose_1frame.dcm",
+        "minmax",
+        &little,
+        &dcmtk("pydicom/rtdose_1frame.dcm", &["+Wm"]),
+    );
+}
