@@ -3,7 +3,9 @@
 # Idempotent: installs only what is missing; uses sudo when not root.
 set -euo pipefail
 
-packages=(build-essential pkg-config)
+# build: C/C++ toolchain, cmake (CharLS for JPEG-LS), nasm (libjpeg-turbo SIMD in mozjpeg)
+# tests: dcmtk and imagemagick are the reference renderers the tests compare against
+packages=(build-essential pkg-config cmake nasm dcmtk imagemagick)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -115,8 +115,16 @@ pub fn convert(
         .get(layout::MANIFEST_KEY)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let settings_changed = previous.as_ref().is_some_and(|m| m.settings != settings);
+    // Windows of videos whose outputs are all kept are carried over from the earlier manifest.
+    let previous_windows = previous
+        .iter()
+        .filter(|_| !settings_changed)
+        .flat_map(|m| &m.items)
+        .filter_map(|item| Some((item.storage_key.clone(), item.window.clone()?)))
+        .collect();
     let context = Context {
         base: source_base.to_path_buf(),
+        previous_windows,
         instances: &scan.instances,
         sink,
         options,
@@ -190,6 +198,7 @@ struct SliceOutput {
 /// Everything the per-volume work needs.
 struct Context<'a> {
     base: PathBuf,
+    previous_windows: BTreeMap<String, WindowUsed>,
     instances: &'a [InstanceHeader],
     sink: &'a dyn Sink,
     options: &'a ConvertOptions,
@@ -204,6 +213,8 @@ enum VolumeWindow {
     Shared(Option<Voi>, (f64, f64), &'static str),
     /// Each image chooses its own (image items).
     PerFrame,
+    /// Nothing is rendered: every output exists; the window recorded for it before.
+    Kept(Option<WindowUsed>),
 }
 
 impl Context<'_> {
@@ -243,7 +254,12 @@ impl Context<'_> {
                 .all(|i| keys(i).iter().all(|k| self.sink.size(k).is_some()));
         let window = match kind {
             ItemKind::Image => VolumeWindow::PerFrame,
-            ItemKind::Video if all_present => VolumeWindow::PerFrame, // nothing will be rendered
+            ItemKind::Video if all_present => {
+                match self.previous_windows.get(&layout::video_key(&prefix)) {
+                    Some(window) => VolumeWindow::Kept(Some(window.clone())),
+                    None => self.volume_window(volume, middle),
+                }
+            }
             ItemKind::Video => self.volume_window(volume, middle),
         };
 
@@ -431,7 +447,7 @@ impl Context<'_> {
                 *range,
                 image.is_monochrome1(),
             ),
-            (VolumeWindow::PerFrame, Samples::Grey(values)) => {
+            (VolumeWindow::PerFrame | VolumeWindow::Kept(_), Samples::Grey(values)) => {
                 let (lo, hi) = min_max(values).unwrap_or((0, 0));
                 let range = modality_range(&modality, lo, hi);
                 let (center, width) = frame_window(header, frame);
@@ -546,6 +562,7 @@ impl Context<'_> {
                     window_used(voi.as_ref(), *range, source, &self.options.window)
                 }
                 VolumeWindow::PerFrame => None,
+                VolumeWindow::Kept(window) => window.clone(),
             },
         };
         match kind {
