@@ -14,6 +14,7 @@ use dicom_object::OpenFileOptions;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::render::decode::{DicomImage, Samples};
 use crate::scan::reader::{Input, read_header};
 
 /// How generated files are laid out.
@@ -77,30 +78,26 @@ pub fn generate(options: &SynthOptions) -> Result<GroundTruth, SynthError> {
         path: path.display().to_string(),
         reason,
     };
-    let template = &options.template;
-    let bytes = fs::read(template).map_err(|e| fail(template, e.to_string()))?;
+    fs::create_dir_all(&options.out).map_err(|e| fail(&options.out, e.to_string()))?;
+    let template =
+        native_template(&options.template, &options.out).map_err(|e| fail(&options.template, e))?;
+    let bytes = fs::read(&template).map_err(|e| fail(&template, e.to_string()))?;
     let mut inflate = Vec::new();
     let input = Input {
         bytes: &bytes,
         file_size: bytes.len() as u64,
     };
     let pixel = match read_header(input, &mut inflate) {
-        Ok(raw) if raw.transfer_syntax.as_deref() == Some("1.2.840.10008.1.2.1.99") => {
-            return Err(fail(
-                template,
-                "Deflated templates are not supported".into(),
-            ));
-        }
         Ok(raw) => raw
             .pixel_data
-            .ok_or_else(|| fail(template, "template has no pixel data".into()))?,
-        Err(err) => return Err(fail(template, err.to_string())),
+            .ok_or_else(|| fail(&template, "template has no pixel data".into()))?,
+        Err(err) => return Err(fail(&template, err.to_string())),
     };
     let pixel_tail = &bytes[pixel.offset as usize..];
     let header = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
-        .open_file(template)
-        .map_err(|e| fail(template, e.to_string()))?;
+        .open_file(&template)
+        .map_err(|e| fail(&template, e.to_string()))?;
 
     let series_count = options.series.max(1);
     let mut rng = SplitMix64(options.seed);
@@ -128,7 +125,6 @@ pub fn generate(options: &SynthOptions) -> Result<GroundTruth, SynthError> {
         })
         .collect();
 
-    fs::create_dir_all(&options.out).map_err(|e| fail(&options.out, e.to_string()))?;
     if options.layout == Layout::SeriesFolders {
         for folder in &series_folders {
             let dir = options.out.join(folder);
@@ -202,6 +198,54 @@ pub fn generate(options: &SynthOptions) -> Result<GroundTruth, SynthError> {
     let json = serde_json::to_vec_pretty(&truth).map_err(|e| fail(&truth_path, e.to_string()))?;
     fs::write(&truth_path, json).map_err(|e| fail(&truth_path, e.to_string()))?;
     Ok(truth)
+}
+
+const NATIVE_SYNTAXES: [&str; 3] = [
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+];
+
+/// The template as a file in a native transfer syntax: the file itself when it is one, else a
+/// copy with its (grey, single-frame) pixels decoded once and stored as Explicit VR Little
+/// Endian beside the study (`<out>.template.dcm`), so real compressed CT slices can serve.
+fn native_template(path: &Path, out: &Path) -> Result<PathBuf, String> {
+    let mut object = dicom_object::open_file(path).map_err(|e| e.to_string())?;
+    let syntax = object.meta().transfer_syntax().trim_end_matches('\0');
+    if NATIVE_SYNTAXES.contains(&syntax) {
+        return Ok(path.to_path_buf());
+    }
+    let image = DicomImage::open(path).map_err(|e| e.to_string())?;
+    let Samples::Grey(values) = image.frame(0).map_err(|e| e.to_string())?.samples else {
+        return Err("only grey templates can be decoded to a native transfer syntax".into());
+    };
+    // Two's complement u16 words hold signed samples too; BitsStored is kept.
+    let words: Vec<u16> = values.to_vec().iter().map(|&v| v as u16).collect();
+    let put = |object: &mut dicom_object::DefaultDicomObject, tag, vr, value| {
+        object.put(DataElement::new(tag, vr, value));
+    };
+    put(
+        &mut object,
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U16(words.into()),
+    );
+    put(
+        &mut object,
+        tags::BITS_ALLOCATED,
+        VR::US,
+        PrimitiveValue::from(16u16),
+    );
+    put(
+        &mut object,
+        tags::NUMBER_OF_FRAMES,
+        VR::IS,
+        PrimitiveValue::from("1"),
+    );
+    object.update_meta(|meta| meta.transfer_syntax = "1.2.840.10008.1.2.1".into());
+    let native = out.with_extension("template.dcm");
+    object.write_to_file(&native).map_err(|e| e.to_string())?;
+    Ok(native)
 }
 
 /// Where the ground truth of a study generated into `out` is written: `<out>.truth.json`.

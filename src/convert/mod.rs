@@ -14,13 +14,14 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::encode::{jpeg::encode_jpeg, png::encode_png};
+use crate::encode::jpeg::{Huffman, encode_jpeg};
+use crate::encode::png::encode_png;
 use crate::index::SeriesGroup;
 use crate::order::Rule;
 use crate::plan::{plan_volumes, rule_name};
 use crate::progress::Progress;
 use crate::render::decode::{DicomImage, Samples};
-use crate::render::lut::{ModalityLut, Voi, min_max};
+use crate::render::lut::{ModalityLut, Voi};
 use crate::render::thumbnail::encode_thumbnail;
 use crate::render::window::{WindowChoice, choose_mapping, modality_range};
 use crate::render::{Image8, render_frame};
@@ -326,7 +327,7 @@ impl Context<'_> {
                         let Samples::Grey(values) = image.frame(frame).ok()?.samples else {
                             return None;
                         };
-                        let (lo, hi) = min_max(&values)?;
+                        let (lo, hi) = values.min_max()?;
                         Some(modality_range(
                             &frame_modality(&image, header, frame),
                             lo,
@@ -448,7 +449,7 @@ impl Context<'_> {
                 image.is_monochrome1(),
             ),
             (VolumeWindow::PerFrame | VolumeWindow::Kept(_), Samples::Grey(values)) => {
-                let (lo, hi) = min_max(values).unwrap_or((0, 0));
+                let (lo, hi) = values.min_max().unwrap_or((0, 0));
                 let range = modality_range(&modality, lo, hi);
                 let (center, width) = frame_window(header, frame);
                 let voi = image.header_voi(center, width);
@@ -490,8 +491,8 @@ impl Context<'_> {
                 None
             }
             ItemKind::Video => {
-                let lq =
-                    encode_jpeg(rendered, self.options.lq_quality).map_err(|e| e.to_string())?;
+                let lq = encode_jpeg(rendered, self.options.lq_quality, Huffman::Standard)
+                    .map_err(|e| e.to_string())?;
                 put(&keys[1], &lq)?;
                 written += 1;
                 if index == middle {

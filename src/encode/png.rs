@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use png::{BitDepth, ColorType, Compression, Encoder};
+use png::{BitDepth, ColorType, Compression, DeflateCompression, Encoder, Filter};
 
 use crate::render::image::{Channels, Image8};
 
@@ -46,26 +46,42 @@ pub(crate) fn check_layout(image: &Image8, format: &str) -> Result<(), EncodeErr
 
 /// Encodes `image` as an 8-bit greyscale or RGB PNG, losslessly, without ancillary chunks.
 ///
-/// Uses [`Compression::Fast`]: fdeflate's PNG-tuned compressor with adaptive row filters.
-/// Measured on a real 512x512 grey CT slice (`/work/shared/notes/dependencies.md` §8):
-/// `Fast` takes 0.17 ms for 23.0 KB, `Fastest` (Up filter only) 0.08 ms for 27.4 KB, and the
-/// default `Balanced` (zlib level 6) 3.1 ms for 20.1 KB. Both fast modes are far below the
-/// cost of decoding and rendering a DICOM frame (milliseconds), so the 0.1 ms saved by
-/// `Fastest` is invisible while its files are 19% larger; `Balanced` would make PNG
-/// encoding the slowest step for only 13% less.
+/// Compression settings, chosen by measurement (png 0.18, release, one thread; sizes and
+/// times of the `test-data/thumbnails/` fixtures):
+///
+/// | setting | CT head 512x512 grey | MR overlay 484x300 grey | US 640x480 RGB | US 320x240 RGB |
+/// |---|---|---|---|---|
+/// | `Compression::Fastest` (fdeflate, Up filter) | 27.4 KB 0.12 ms | 73.1 KB 0.17 ms | 370 KB 0.99 ms | 118 KB 0.21 ms |
+/// | `Compression::Fast` (fdeflate, adaptive) | **23.0 KB 0.23 ms** | **60.1 KB 0.24 ms** | 292 KB 1.0 ms | 97.0 KB 0.29 ms |
+/// | zlib level 1, adaptive | 25.1 KB 0.74 ms | 63.3 KB 1.4 ms | **181 KB 3.1 ms** | **61.9 KB 0.95 ms** |
+/// | zlib level 3, adaptive | 21.2 KB 1.5 ms | 62.7 KB 3.0 ms | 154 KB 8.3 ms | 55.7 KB 2.6 ms |
+/// | `Compression::Balanced` (zlib 6, the default) | 20.2 KB 2.8 ms | 61.3 KB 7.3 ms | 156 KB 25 ms | 54.7 KB 7.3 ms |
+///
+/// - Grey: `Fast`. fdeflate's PNG-tuned compressor is as small as zlib at any level up to 3
+///   (smaller on MR) for a tenth of the time; `Fastest` saves 0.1 ms for 19% more bytes,
+///   `Balanced` saves 12% for 12x the time.
+/// - RGB (ultrasound, secondary captures: flat backgrounds, text, colour overlays): zlib
+///   level 1. fdeflate's matching is too short for these, so `Fast` files are 1.6x larger;
+///   level 1 costs about 2 ms more per 640x480 frame, levels above it save little for much
+///   more time.
 pub fn encode_png(image: &Image8) -> Result<Vec<u8>, EncodeError> {
     check_layout(image, "PNG")?;
-    let color = match image.channels {
-        Channels::Gray => ColorType::Grayscale,
-        Channels::Rgb => ColorType::Rgb,
-    };
     // zlib-ish streams of filtered rows are typically a third to a half of the raw size.
     let mut out = Vec::with_capacity(image.data.len() / 2 + 1024);
     let png_error = |e: png::EncodingError| EncodeError(format!("PNG: {e}"));
     let mut encoder = Encoder::new(&mut out, image.width, image.height);
-    encoder.set_color(color);
     encoder.set_depth(BitDepth::Eight);
-    encoder.set_compression(Compression::Fast);
+    match image.channels {
+        Channels::Gray => {
+            encoder.set_color(ColorType::Grayscale);
+            encoder.set_compression(Compression::Fast);
+        }
+        Channels::Rgb => {
+            encoder.set_color(ColorType::Rgb);
+            encoder.set_deflate_compression(DeflateCompression::Level(1));
+            encoder.set_filter(Filter::Adaptive);
+        }
+    }
     let mut writer = encoder.write_header().map_err(png_error)?;
     writer.write_image_data(&image.data).map_err(png_error)?;
     writer.finish().map_err(png_error)?;

@@ -25,8 +25,8 @@ pub struct DecodeError(pub String);
 /// Stored values of one frame, before any LUT.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Samples {
-    /// Grey integers, masked to BitsStored and sign-extended when signed.
-    Grey(Vec<i64>),
+    /// Grey stored values.
+    Grey(GreyValues),
     /// Interleaved 8-bit RGB (colour spaces already converted, palettes applied).
     Rgb(Vec<u8>),
 }
@@ -215,7 +215,12 @@ impl DicomImage {
         });
         Some(match decoded {
             Ok(Ok((width, height, data))) if width * height == pixels => Ok(if grey {
-                Samples::Grey(data.into_iter().map(i64::from).collect())
+                Samples::Grey(GreyValues::Packed {
+                    bytes: data,
+                    width: 1,
+                    bits_stored: 8,
+                    signed: false,
+                })
             } else {
                 Samples::Rgb(data)
             }),
@@ -341,7 +346,7 @@ impl DicomImage {
         first: usize,
         pixels: usize,
     ) -> Result<Samples, DecodeError> {
-        let grey = grey_samples(
+        let grey = grey_values(
             data,
             first,
             pixels,
@@ -356,7 +361,7 @@ impl DicomImage {
                     (table.lookup(v) / table.max_output() * 255.0).round() as u8
                 };
                 let mut rgb = Vec::with_capacity(pixels * 3);
-                for v in grey {
+                for v in grey.to_vec() {
                     let v = v as f64;
                     rgb.extend_from_slice(&[to8(red, v), to8(green, v), to8(blue, v)]);
                 }
@@ -390,6 +395,100 @@ impl DicomImage {
             function: self.luts.voi_function,
         }))
     }
+}
+
+/// Grey stored values of one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GreyValues {
+    /// 8- or 16-bit samples as stored (little-endian), masked to BitsStored and sign-extended
+    /// as they are read: no widened copy of the frame is made.
+    Packed {
+        bytes: Vec<u8>,
+        width: u8,
+        bits_stored: u16,
+        signed: bool,
+    },
+    /// 1- and 32-bit samples, unpacked, masked and sign-extended.
+    Unpacked(Vec<i64>),
+}
+
+impl GreyValues {
+    /// Calls `f` with every value in pixel order.
+    #[inline]
+    pub fn for_each(&self, mut f: impl FnMut(i64)) {
+        match self {
+            GreyValues::Unpacked(values) => values.iter().for_each(|&v| f(v)),
+            GreyValues::Packed {
+                bytes,
+                width,
+                bits_stored,
+                signed,
+            } => {
+                let bits = u32::from(*bits_stored).clamp(1, u32::from(*width) * 8);
+                let mask = ((1u32 << bits) - 1) as u16;
+                let shift = 16 - bits;
+                match (width, signed) {
+                    (1, false) => bytes.iter().for_each(|&b| f(i64::from(b as u16 & mask))),
+                    (1, true) => bytes
+                        .iter()
+                        .for_each(|&b| f(i64::from(((b as u16 & mask) << shift) as i16 >> shift))),
+                    (_, false) => bytes
+                        .chunks_exact(2)
+                        .for_each(|c| f(i64::from(u16::from_le_bytes([c[0], c[1]]) & mask))),
+                    (_, true) => bytes.chunks_exact(2).for_each(|c| {
+                        let v = u16::from_le_bytes([c[0], c[1]]) & mask;
+                        f(i64::from((v << shift) as i16 >> shift))
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Smallest and largest value, or `None` for an empty frame.
+    pub fn min_max(&self) -> Option<(i64, i64)> {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        self.for_each(|v| {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        });
+        (lo <= hi).then_some((lo, hi))
+    }
+
+    /// Every value, widened.
+    pub fn to_vec(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        self.for_each(|v| out.push(v));
+        out
+    }
+}
+
+/// Grey values of `pixels` samples starting at sample `first` (bit-addressed for 1-bit data).
+pub fn grey_values(
+    data: &[u8],
+    first: usize,
+    pixels: usize,
+    bits_allocated: u16,
+    bits_stored: u16,
+    signed: bool,
+) -> Result<GreyValues, DecodeError> {
+    if matches!(bits_allocated, 8 | 16) {
+        let width = usize::from(bits_allocated / 8);
+        let bytes = data
+            .get(first * width..(first + pixels) * width)
+            .ok_or_else(|| {
+                DecodeError(format!(
+                    "pixel data too short for {pixels} samples of {bits_allocated} bits"
+                ))
+            })?;
+        let bytes = bytes.to_vec();
+        return Ok(GreyValues::Packed {
+            bytes,
+            width: width as u8,
+            bits_stored,
+            signed,
+        });
+    }
+    grey_samples(data, first, pixels, bits_allocated, bits_stored, signed).map(GreyValues::Unpacked)
 }
 
 /// Extracts `pixels` grey samples starting at sample `first`, masked and sign-extended.

@@ -2,6 +2,8 @@
 //! (rescale or table) → VOI (window with its function, or table) → 8-bit, MONOCHROME1 inverted.
 //! Pure code.
 
+use super::decode::GreyValues;
+
 /// How stored values become modality values (Hounsfield units for CT).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModalityLut {
@@ -168,35 +170,29 @@ impl GreyMapping {
         if self.invert { 255 - y } else { y }
     }
 
-    /// Maps integer stored values. When their range is small (always, for ≤16-bit data) a table
-    /// over `min..=max` is built once, so each pixel costs one lookup.
-    pub fn map_integers(&self, stored: &[i64]) -> Vec<u8> {
-        let Some((min, max)) = min_max(stored) else {
+    /// Maps a frame's grey values through a table over their `min..=max` (or per value when
+    /// the range is wide), reading packed samples directly.
+    pub fn map_grey(&self, values: &GreyValues) -> Vec<u8> {
+        let Some((min, max)) = values.min_max() else {
             return Vec::new();
         };
-        let span = (max - min) as u64;
-        if span <= 1 << 20 {
+        let mut out = Vec::with_capacity(match values {
+            GreyValues::Packed { bytes, width, .. } => bytes.len() / usize::from(*width),
+            GreyValues::Unpacked(v) => v.len(),
+        });
+        if ((max - min) as u64) <= 1 << 20 {
             let table: Vec<u8> = (min..=max).map(|v| self.map(v as f64)).collect();
-            stored.iter().map(|&v| table[(v - min) as usize]).collect()
+            values.for_each(|v| out.push(table[(v - min) as usize]));
         } else {
-            stored.iter().map(|&v| self.map(v as f64)).collect()
+            values.for_each(|v| out.push(self.map(v as f64)));
         }
+        out
     }
 
     /// Maps floating-point stored values (Float/Double Float Pixel Data).
     pub fn map_floats(&self, stored: &[f64]) -> Vec<u8> {
         stored.iter().map(|&v| self.map(v)).collect()
     }
-}
-
-/// Smallest and largest value, or `None` for an empty slice.
-pub fn min_max(values: &[i64]) -> Option<(i64, i64)> {
-    let first = *values.first()?;
-    Some(
-        values
-            .iter()
-            .fold((first, first), |(lo, hi), &v| (lo.min(v), hi.max(v))),
-    )
 }
 
 #[cfg(test)]
@@ -259,7 +255,10 @@ mod tests {
             voi: Voi::Window(Window::min_max(0.0, 255.0)),
             invert: true,
         };
-        assert_eq!(mapping.map_integers(&[0, 255]), vec![255, 0]);
+        assert_eq!(
+            mapping.map_grey(&GreyValues::Unpacked(vec![0, 255])),
+            vec![255, 0]
+        );
     }
 
     #[test]
@@ -269,7 +268,10 @@ mod tests {
             voi: Voi::Window(Window::min_max(-100.0, 300.0)),
             invert: false,
         };
-        assert_eq!(mapping.map_integers(&[-100, 300, 100]), vec![0, 255, 128]);
+        assert_eq!(
+            mapping.map_grey(&GreyValues::Unpacked(vec![-100, 300, 100])),
+            vec![0, 255, 128]
+        );
     }
 
     #[test]
@@ -300,7 +302,10 @@ mod tests {
             voi: Voi::Window(Window::min_max(0.0, 4e9)),
             invert: false,
         };
-        assert_eq!(mapping.map_integers(&[0, 4_000_000_000]), vec![0, 255]);
-        assert!(mapping.map_integers(&[]).is_empty());
+        assert_eq!(
+            mapping.map_grey(&GreyValues::Unpacked(vec![0, 4_000_000_000])),
+            vec![0, 255]
+        );
+        assert!(mapping.map_grey(&GreyValues::Unpacked(vec![])).is_empty());
     }
 }

@@ -18,7 +18,7 @@ use lut::GreyMapping;
 /// Renders a decoded frame to 8 bits: grey frames through `mapping`, colour frames as they are.
 pub fn render_frame(frame: Frame, mapping: &GreyMapping) -> Image8 {
     let (channels, data) = match frame.samples {
-        Samples::Grey(values) => (Channels::Gray, mapping.map_integers(&values)),
+        Samples::Grey(values) => (Channels::Gray, mapping.map_grey(&values)),
         Samples::Rgb(rgb) => (Channels::Rgb, rgb),
     };
     Image8 {

@@ -9,6 +9,10 @@ mod scan;
 mod cli;
 // The large-study generator, checked against its own ground truth.
 mod synth;
+// Rendered pixels against DCMTK.
+mod render;
+// Conversion: layout, manifest, accounting and resume.
+mod convert;
 // Thumbnails and encoders against the real ImageMagick on PNGs rendered from real DICOM.
 mod thumbnail;
 // Helpers: paths into test-data, running the binary, reading expectations.

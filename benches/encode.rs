@@ -1,0 +1,82 @@
+//! Criterion benches of the encoders and thumbnails on real frames from `test-data/thumbnails/`:
+//! a 512x512 grey CT slice and a 640x480 RGB image (see that folder's README.md).
+//!
+//! Per image: `encode_png`, `encode_jpeg` at quality 50 and 85 (full size), `make_thumbnail`
+//! (resampling only) and `encode_thumbnail` (resampling + JPEG q50). Single-threaded.
+//!
+//!     cargo bench --bench encode
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dicomprep::encode::jpeg::{Huffman, encode_jpeg};
+use dicomprep::encode::png::encode_png;
+use dicomprep::render::thumbnail::{encode_thumbnail, make_thumbnail};
+use dicomprep::render::{Channels, Image8};
+
+/// A fixture PNG (8-bit grey or RGB) as an [`Image8`].
+fn fixture(name: &str) -> Image8 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("test-data/thumbnails")
+        .join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .expect("PNG header");
+    let mut data = vec![0; reader.output_buffer_size().expect("PNG size")];
+    let info = reader.next_frame(&mut data).expect("PNG data");
+    data.truncate(info.buffer_size());
+    let channels = match (info.color_type, info.bit_depth) {
+        (png::ColorType::Grayscale, png::BitDepth::Eight) => Channels::Gray,
+        (png::ColorType::Rgb, png::BitDepth::Eight) => Channels::Rgb,
+        other => panic!("{name}: expected 8-bit grey or RGB, got {other:?}"),
+    };
+    Image8 {
+        width: info.width,
+        height: info.height,
+        channels,
+        data,
+    }
+}
+
+fn bench_image(c: &mut Criterion, label: &str, image: &Image8) {
+    let mut group = c.benchmark_group(format!("encode/{label}"));
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("encode_png", |b| {
+        b.iter(|| encode_png(black_box(image)).unwrap())
+    });
+    group.bench_function("encode_jpeg_q50", |b| {
+        b.iter(|| encode_jpeg(black_box(image), 50, Huffman::Optimized).unwrap())
+    });
+    group.bench_function("encode_jpeg_q85", |b| {
+        b.iter(|| encode_jpeg(black_box(image), 85, Huffman::Optimized).unwrap())
+    });
+    group.bench_function("encode_jpeg_q75_standard_huffman", |b| {
+        b.iter(|| encode_jpeg(black_box(image), 75, Huffman::Standard).unwrap())
+    });
+    group.bench_function("make_thumbnail", |b| {
+        b.iter(|| make_thumbnail(black_box(image)))
+    });
+    group.bench_function("encode_thumbnail", |b| {
+        b.iter(|| encode_thumbnail(black_box(image)).unwrap())
+    });
+    group.finish();
+
+    // Output sizes, for the record next to the timings.
+    eprintln!(
+        "{label}: PNG {} B, JPEG q50 {} B, JPEG q85 {} B, thumbnail {} B",
+        encode_png(image).unwrap().len(),
+        encode_jpeg(image, 50, Huffman::Optimized).unwrap().len(),
+        encode_jpeg(image, 85, Huffman::Optimized).unwrap().len(),
+        encode_thumbnail(image).unwrap().len()
+    );
+}
+
+fn benches(c: &mut Criterion) {
+    bench_image(c, "ct_head_512x512_grey", &fixture("ct_head_512x512.png"));
+    bench_image(c, "rgb_640x480", &fixture("jpeg2k_rgb_640x480.png"));
+}
+
+criterion_group!(encode, benches);
+criterion_main!(encode);
