@@ -2,7 +2,8 @@
 //! a 512x512 grey CT slice and a 640x480 RGB image (see that folder's README.md).
 //!
 //! Per image: `encode_png`, `encode_jpeg` at quality 50 and 85 (full size), `make_thumbnail`
-//! (resampling only) and `encode_thumbnail` (resampling + JPEG q50). Single-threaded.
+//! (resampling only) and `encode_thumbnail` (resampling + JPEG q50); then the whole CPU work of
+//! one slice (window + HQ PNG + LQ JPEG + thumbnail) on a real 16-bit CT frame. Single-threaded.
 //!
 //!     cargo bench --bench encode
 
@@ -12,6 +13,8 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dicomprep::encode::jpeg::{Huffman, encode_jpeg};
 use dicomprep::encode::png::encode_png;
+use dicomprep::render::decode::{DicomImage, Samples};
+use dicomprep::render::lut::{GreyMapping, ModalityLut, Voi, Window};
 use dicomprep::render::thumbnail::{encode_thumbnail, make_thumbnail};
 use dicomprep::render::{Channels, Image8};
 
@@ -73,9 +76,53 @@ fn bench_image(c: &mut Criterion, label: &str, image: &Image8) {
     );
 }
 
+/// The whole per-slice CPU work of `convert` on one real 512x512 16-bit CT frame (693_J2KI,
+/// decoded once): window (modality LUT + VOI to 8 bits), HQ PNG, LQ JPEG and thumbnail.
+fn bench_pipeline(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/pydicom/693_J2KI.dcm");
+    let image = DicomImage::open(&path).expect("open CT");
+    let Samples::Grey(values) = image.frame(0).expect("decode CT").samples else {
+        panic!("grey CT expected");
+    };
+    let mapping = GreyMapping {
+        modality: ModalityLut::Rescale {
+            slope: 1.0,
+            intercept: -1024.0,
+        },
+        voi: Voi::Window(Window::linear(40.0, 400.0)),
+        invert: false,
+    };
+    let frame = Image8 {
+        width: 512,
+        height: 512,
+        channels: Channels::Gray,
+        data: mapping.map_grey(&values),
+    };
+    let mut group = c.benchmark_group("slice/ct_512x512_16bit");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("window", |b| {
+        b.iter(|| mapping.map_grey(black_box(&values)))
+    });
+    group.bench_function("window+png+lq_jpeg+thumbnail", |b| {
+        b.iter(|| {
+            let rendered = mapping.map_grey(black_box(&values));
+            let image = Image8 {
+                data: rendered,
+                ..frame.clone()
+            };
+            let hq = encode_png(&image).unwrap();
+            let lq = encode_jpeg(&image, 75, Huffman::Standard).unwrap();
+            let thumbnail = encode_thumbnail(&image).unwrap();
+            (hq.len(), lq.len(), thumbnail.len())
+        })
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     bench_image(c, "ct_head_512x512_grey", &fixture("ct_head_512x512.png"));
     bench_image(c, "rgb_640x480", &fixture("jpeg2k_rgb_640x480.png"));
+    bench_pipeline(c);
 }
 
 criterion_group!(encode, benches);

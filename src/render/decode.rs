@@ -215,12 +215,7 @@ impl DicomImage {
         });
         Some(match decoded {
             Ok(Ok((width, height, data))) if width * height == pixels => Ok(if grey {
-                Samples::Grey(GreyValues::Packed {
-                    bytes: data,
-                    width: 1,
-                    bits_stored: 8,
-                    signed: false,
-                })
+                Samples::Grey(GreyValues::packed(data, false, 8, false))
             } else {
                 Samples::Rgb(data)
             }),
@@ -397,15 +392,21 @@ impl DicomImage {
     }
 }
 
-/// Grey stored values of one frame.
+/// Grey stored values of one frame, with their range (computed once, used by every window).
 #[derive(Debug, Clone, PartialEq)]
-pub enum GreyValues {
+pub struct GreyValues {
+    storage: GreyStorage,
+    range: Option<(i64, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum GreyStorage {
     /// 8- or 16-bit samples as stored (little-endian), masked to BitsStored and sign-extended
     /// as they are read: no widened copy of the frame is made.
     Packed {
         bytes: Vec<u8>,
-        width: u8,
-        bits_stored: u16,
+        wide: bool,
+        bits: u32,
         signed: bool,
     },
     /// 1- and 32-bit samples, unpacked, masked and sign-extended.
@@ -413,50 +414,134 @@ pub enum GreyValues {
 }
 
 impl GreyValues {
-    /// Calls `f` with every value in pixel order.
-    #[inline]
-    pub fn for_each(&self, mut f: impl FnMut(i64)) {
-        match self {
-            GreyValues::Unpacked(values) => values.iter().for_each(|&v| f(v)),
-            GreyValues::Packed {
-                bytes,
-                width,
-                bits_stored,
-                signed,
-            } => {
-                let bits = u32::from(*bits_stored).clamp(1, u32::from(*width) * 8);
-                let mask = ((1u32 << bits) - 1) as u16;
-                let shift = 16 - bits;
-                match (width, signed) {
-                    (1, false) => bytes.iter().for_each(|&b| f(i64::from(b as u16 & mask))),
-                    (1, true) => bytes
-                        .iter()
-                        .for_each(|&b| f(i64::from(((b as u16 & mask) << shift) as i16 >> shift))),
-                    (_, false) => bytes
-                        .chunks_exact(2)
-                        .for_each(|c| f(i64::from(u16::from_le_bytes([c[0], c[1]]) & mask))),
-                    (_, true) => bytes.chunks_exact(2).for_each(|c| {
-                        let v = u16::from_le_bytes([c[0], c[1]]) & mask;
-                        f(i64::from((v << shift) as i16 >> shift))
-                    }),
-                }
-            }
+    /// 8-bit (`wide` false) or 16-bit little-endian samples with `bits_stored` significant bits.
+    pub fn packed(bytes: Vec<u8>, wide: bool, bits_stored: u16, signed: bool) -> Self {
+        let bits = u32::from(bits_stored).clamp(1, if wide { 16 } else { 8 });
+        Self::with_range(GreyStorage::Packed {
+            bytes,
+            wide,
+            bits,
+            signed,
+        })
+    }
+
+    /// Values already widened.
+    pub fn unpacked(values: Vec<i64>) -> Self {
+        Self::with_range(GreyStorage::Unpacked(values))
+    }
+
+    fn with_range(storage: GreyStorage) -> Self {
+        let mut values = GreyValues {
+            storage,
+            range: None,
+        };
+        values.range = values.fold_range();
+        values
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match &self.storage {
+            GreyStorage::Packed { bytes, wide, .. } => bytes.len() / if *wide { 2 } else { 1 },
+            GreyStorage::Unpacked(values) => values.len(),
         }
+    }
+
+    /// Whether the frame has no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Smallest and largest value, or `None` for an empty frame.
     pub fn min_max(&self) -> Option<(i64, i64)> {
+        self.range
+    }
+
+    /// Calls `f` with every value in pixel order.
+    #[inline]
+    pub fn for_each(&self, mut f: impl FnMut(i64)) {
+        match &self.storage {
+            GreyStorage::Unpacked(values) => values.iter().for_each(|&v| f(v)),
+            GreyStorage::Packed { .. } => self.packed_for_each(|v| f(i64::from(v))),
+        }
+    }
+
+    /// Packed samples as i32, with the loop specialised per layout so it vectorises.
+    #[inline]
+    fn packed_for_each(&self, mut f: impl FnMut(i32)) {
+        let GreyStorage::Packed {
+            bytes,
+            wide,
+            bits,
+            signed,
+        } = &self.storage
+        else {
+            return;
+        };
+        let mask = ((1u32 << bits) - 1) as u16;
+        let shift = 16 - bits;
+        match (wide, signed) {
+            (false, false) => bytes
+                .iter()
+                .for_each(|&b| f(i32::from(u16::from(b) & mask))),
+            (false, true) => bytes
+                .iter()
+                .for_each(|&b| f(i32::from(((u16::from(b) & mask) << shift) as i16 >> shift))),
+            (true, false) => bytes
+                .chunks_exact(2)
+                .for_each(|c| f(i32::from(u16::from_le_bytes([c[0], c[1]]) & mask))),
+            (true, true) => bytes.chunks_exact(2).for_each(|c| {
+                f(i32::from(
+                    ((u16::from_le_bytes([c[0], c[1]]) & mask) << shift) as i16 >> shift,
+                ))
+            }),
+        }
+    }
+
+    fn fold_range(&self) -> Option<(i64, i64)> {
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        self.for_each(|v| {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        });
+        match &self.storage {
+            GreyStorage::Unpacked(values) => values.iter().for_each(|&v| {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }),
+            GreyStorage::Packed { .. } => {
+                let (mut lo32, mut hi32) = (i32::MAX, i32::MIN);
+                self.packed_for_each(|v| {
+                    lo32 = lo32.min(v);
+                    hi32 = hi32.max(v);
+                });
+                (lo, hi) = (i64::from(lo32), i64::from(hi32));
+            }
+        }
         (lo <= hi).then_some((lo, hi))
+    }
+
+    /// Maps every value through `table`, whose entry 0 is for value `min` (all values must lie
+    /// in `min..min + table.len()`), into `out`, one byte per value.
+    pub fn map_table(&self, table: &[u8], min: i64, out: &mut Vec<u8>) {
+        out.clear();
+        out.resize(self.len(), 0);
+        match &self.storage {
+            GreyStorage::Unpacked(values) => {
+                for (o, &v) in out.iter_mut().zip(values) {
+                    *o = table[(v - min) as usize];
+                }
+            }
+            GreyStorage::Packed { .. } => {
+                let (min, mut slots) = (min as i32, out.iter_mut());
+                self.packed_for_each(|v| {
+                    if let Some(slot) = slots.next() {
+                        *slot = table[(v - min) as usize];
+                    }
+                });
+            }
+        }
     }
 
     /// Every value, widened.
     pub fn to_vec(&self) -> Vec<i64> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.len());
         self.for_each(|v| out.push(v));
         out
     }
@@ -480,15 +565,14 @@ pub fn grey_values(
                     "pixel data too short for {pixels} samples of {bits_allocated} bits"
                 ))
             })?;
-        let bytes = bytes.to_vec();
-        return Ok(GreyValues::Packed {
-            bytes,
-            width: width as u8,
+        return Ok(GreyValues::packed(
+            bytes.to_vec(),
+            width == 2,
             bits_stored,
             signed,
-        });
+        ));
     }
-    grey_samples(data, first, pixels, bits_allocated, bits_stored, signed).map(GreyValues::Unpacked)
+    grey_samples(data, first, pixels, bits_allocated, bits_stored, signed).map(GreyValues::unpacked)
 }
 
 /// Extracts `pixels` grey samples starting at sample `first`, masked and sign-extended.

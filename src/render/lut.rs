@@ -176,22 +176,16 @@ impl GreyMapping {
         let Some((min, max)) = values.min_max() else {
             return Vec::new();
         };
-        let mut out = Vec::with_capacity(match values {
-            GreyValues::Packed { bytes, width, .. } => bytes.len() / usize::from(*width),
-            GreyValues::Unpacked(v) => v.len(),
-        });
         if ((max - min) as u64) <= 1 << 20 {
             let table: Vec<u8> = (min..=max).map(|v| self.map(v as f64)).collect();
-            values.for_each(|v| out.push(table[(v - min) as usize]));
+            let mut out = Vec::new();
+            values.map_table(&table, min, &mut out);
+            out
         } else {
+            let mut out = Vec::with_capacity(values.len());
             values.for_each(|v| out.push(self.map(v as f64)));
+            out
         }
-        out
-    }
-
-    /// Maps floating-point stored values (Float/Double Float Pixel Data).
-    pub fn map_floats(&self, stored: &[f64]) -> Vec<u8> {
-        stored.iter().map(|&v| self.map(v)).collect()
     }
 }
 
@@ -256,7 +250,7 @@ mod tests {
             invert: true,
         };
         assert_eq!(
-            mapping.map_grey(&GreyValues::Unpacked(vec![0, 255])),
+            mapping.map_grey(&GreyValues::unpacked(vec![0, 255])),
             vec![255, 0]
         );
     }
@@ -269,7 +263,7 @@ mod tests {
             invert: false,
         };
         assert_eq!(
-            mapping.map_grey(&GreyValues::Unpacked(vec![-100, 300, 100])),
+            mapping.map_grey(&GreyValues::unpacked(vec![-100, 300, 100])),
             vec![0, 255, 128]
         );
     }
@@ -303,9 +297,9 @@ mod tests {
             invert: false,
         };
         assert_eq!(
-            mapping.map_grey(&GreyValues::Unpacked(vec![0, 4_000_000_000])),
+            mapping.map_grey(&GreyValues::unpacked(vec![0, 4_000_000_000])),
             vec![0, 255]
         );
-        assert!(mapping.map_grey(&GreyValues::Unpacked(vec![])).is_empty());
+        assert!(mapping.map_grey(&GreyValues::unpacked(vec![])).is_empty());
     }
 }
