@@ -102,6 +102,11 @@ pub fn write_to(
     match path {
         None => write_stdout(write),
         Some(p) if p == Path::new("-") => write_stdout(write),
+        // A device or pipe (`-o /dev/null`, `-o >(gzip)`) is written in place: renaming a
+        // temporary file over it would replace the device node with a regular file.
+        Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => {
+            write_in_place(path, write)
+        }
         Some(path) => write_atomically(path, write),
     }
 }
@@ -118,6 +123,18 @@ fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<
             source,
         }),
     }
+}
+
+fn write_in_place(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Error> {
+    let error = |source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = BufWriter::new(File::options().write(true).open(path).map_err(error)?);
+    write(&mut out).and_then(|()| out.flush()).map_err(error)
 }
 
 fn write_atomically(
@@ -156,6 +173,22 @@ mod tests {
         write_to(Some(&path), |out| out.write_all(b"{}")).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"{}");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn devices_are_written_in_place_never_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let null = Path::new("/dev/null");
+        if !std::fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
+            return; // no /dev/null to check against on this system
+        }
+        write_to(Some(null), |out| out.write_all(b"discarded")).unwrap();
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 
     #[test]
