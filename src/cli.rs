@@ -86,6 +86,11 @@ pub struct ConvertArgs {
     #[arg(long, value_enum, default_value_t = RuleArg::Darwin)]
     pub rule: RuleArg,
 
+    /// Burn overlays (60xx planes: annotations, ROIs) into the images, in white. Off by
+    /// default, as DCMTK's `-O`.
+    #[arg(long)]
+    pub overlays: bool,
+
     /// Rewrite outputs that already exist (by default a re-run with the same settings keeps
     /// complete outputs and only makes what is missing).
     #[arg(long)]

@@ -58,6 +58,7 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         rule: args.rule.into(),
         lq_quality: args.lq_quality,
         overwrite: args.overwrite,
+        overlays: args.overlays,
     };
     // Files are opened relative to the source folder (its parent for a single file).
     let base = if args.src.is_file() {

@@ -30,6 +30,9 @@ pub struct Settings {
     pub rule: String,
     /// JPEG quality of LQ frames.
     pub lq_quality: u8,
+    /// Overlays (60xx) burned into the images.
+    #[serde(default)]
+    pub overlays: bool,
 }
 
 /// An annotation item: one image, or one volume shown as a video.

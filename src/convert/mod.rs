@@ -24,7 +24,7 @@ use crate::render::decode::{DicomImage, Samples};
 use crate::render::lut::{ModalityLut, Voi};
 use crate::render::thumbnail::encode_thumbnail;
 use crate::render::window::{WindowChoice, choose_mapping, modality_range};
-use crate::render::{Image8, render_frame};
+use crate::render::{Image8, burn_overlays, render_frame};
 use crate::report::FileIssue;
 use crate::scan::{InstanceHeader, ScanReport};
 use crate::split::Volume;
@@ -53,6 +53,8 @@ pub struct ConvertOptions {
     pub lq_quality: u8,
     /// Rewrite outputs even when they exist.
     pub overwrite: bool,
+    /// Burn overlays (60xx) into the images.
+    pub overlays: bool,
 }
 
 impl Default for ConvertOptions {
@@ -63,6 +65,7 @@ impl Default for ConvertOptions {
             rule: Rule::Darwin,
             lq_quality: DEFAULT_LQ_QUALITY,
             overwrite: false,
+            overlays: false,
         }
     }
 }
@@ -87,6 +90,7 @@ impl ConvertOptions {
             },
             rule: rule_name(self.rule).into(),
             lq_quality: self.lq_quality,
+            overlays: self.overlays,
         }
     }
 }
@@ -462,7 +466,12 @@ impl Context<'_> {
                 )
             }
         };
-        Ok(render_frame(decoded, &mapping))
+        let mut rendered = render_frame(decoded, &mapping);
+        if self.options.overlays {
+            let planes = image.overlays().map_err(|e| e.to_string())?;
+            burn_overlays(&mut rendered, &planes, frame);
+        }
+        Ok(rendered)
     }
 
     fn write_slice(

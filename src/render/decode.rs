@@ -12,7 +12,7 @@ use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataDictionary, Tag};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
-use dicom_pixeldata::PixelDecoder;
+use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 
 use super::lut::{LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
@@ -367,6 +367,13 @@ impl DicomImage {
 }
 
 impl DicomImage {
+    /// The overlay planes (60xx) of the file.
+    pub fn overlays(&self) -> Result<Vec<OverlayPlane>, DecodeError> {
+        self.object
+            .decode_overlays()
+            .map_err(|e| DecodeError(format!("cannot read overlays: {}", error_chain(&e))))
+    }
+
     /// The default modality LUT of this file given the scanned rescale values.
     pub fn modality_lut(&self, slope: Option<f64>, intercept: Option<f64>) -> ModalityLut {
         match &self.luts.modality_table {

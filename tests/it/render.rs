@@ -22,6 +22,11 @@ fn decode_png(path: &Path) -> Png {
 
 /// dicomprep's image of frame 0 of `file` under `window`.
 fn ours(file: &str, window: &str) -> Png {
+    ours_with(file, window, &[])
+}
+
+/// Same, with extra `convert` flags.
+fn ours_with(file: &str, window: &str, extra: &[&str]) -> Png {
     let dest = tempfile::tempdir().unwrap();
     let output = run(&[
         "convert",
@@ -33,7 +38,10 @@ fn ours(file: &str, window: &str) -> Png {
         "--window",
         window,
         "-q",
-    ]);
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .collect::<Vec<_>>());
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -53,13 +61,18 @@ fn ours(file: &str, window: &str) -> Png {
 /// DCMTK's 8-bit PNG of frame 0 of `file` with the given VOI option (`+Wi 1` or `+Wm`),
 /// overlays off (`-O`).
 fn dcmtk(file: &str, voi: &[&str]) -> Png {
+    dcmtk_with(file, &[&["-O"], voi].concat())
+}
+
+/// DCMTK's 8-bit PNG of frame 0 of `file` with the given options.
+fn dcmtk_with(file: &str, options: &[&str]) -> Png {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dcmtk.png");
     // dcmj2pnm decodes JPEG and RLE; dcml2pnm decodes JPEG-LS.
     for tool in ["dcmj2pnm", "dcml2pnm"] {
         let status = Command::new(tool)
-            .args(["+on", "-O"])
-            .args(voi)
+            .arg("+on")
+            .args(options)
             .arg(data(file))
             .arg(&out)
             .stderr(std::process::Stdio::null())
@@ -195,4 +208,19 @@ fn big_endian_32_bit_dose_renders_like_its_little_endian_twin() {
         &little,
         &dcmtk("pydicom/rtdose_1frame.dcm", &["+Wm"]),
     );
+}
+
+/// `--overlays` burns the 60xx planes in as DCMTK shows them by default (without `-O`), and
+/// without it the image equals DCMTK's `-O` rendering (checked above).
+#[test]
+fn overlays_burn_in_like_dcmtk() {
+    let file = "pydicom/examples_overlay.dcm";
+    let with = ours_with(file, "header", &["--overlays"]);
+    assert_close(
+        file,
+        "header --overlays",
+        &with,
+        &dcmtk_with(file, &["+Wi", "1"]),
+    );
+    assert_ne!(with, ours(file, "header"), "the overlay changes pixels");
 }
