@@ -81,18 +81,7 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         })?;
     progress.finish();
     let manifest = &report.manifest;
-    let print =
-        |label: &str, issue: &FileIssue| eprintln!("{label}: {}: {}", issue.path, issue.reason);
-    if cli.verbose {
-        manifest
-            .skipped
-            .iter()
-            .for_each(|issue| print("skipped", issue));
-    }
-    manifest
-        .failed
-        .iter()
-        .for_each(|issue| print("failed", issue));
+    print_issues(cli, &manifest.skipped, &manifest.failed);
     if !cli.quiet {
         if report.settings_changed {
             eprintln!(
@@ -127,7 +116,7 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<bool, Error> {
     output::write_to(args.output.as_deref(), |out| {
         output::write_scan_jsonl(out, &report.instances)
     })?;
-    print_issues(cli, &report);
+    print_issues(cli, &report.skipped, &report.failed);
     if !cli.quiet {
         eprintln!("{}", scan_summary(&report, started));
     }
@@ -143,7 +132,7 @@ fn order(cli: &Cli, args: &OrderArgs) -> Result<bool, Error> {
         Format::Json => output::write_order_json(out, &report, args.compact),
         Format::Tsv => output::write_order_tsv(out, &report),
     })?;
-    print_issues(cli, &scan);
+    print_issues(cli, &scan.skipped, &scan.failed);
     if !cli.quiet {
         let volumes = report.volumes().count();
         eprintln!(
@@ -169,19 +158,13 @@ fn scan_with_progress(cli: &Cli, src: &std::path::Path) -> Result<ScanReport, Er
 }
 
 /// Failures always go to stderr, one line each; skipped files only with `--verbose`.
-fn print_issues(cli: &Cli, report: &ScanReport) {
+fn print_issues(cli: &Cli, skipped: &[FileIssue], failed: &[FileIssue]) {
     let print =
         |label: &str, issue: &FileIssue| eprintln!("{label}: {}: {}", issue.path, issue.reason);
     if cli.verbose {
-        report
-            .skipped
-            .iter()
-            .for_each(|issue| print("skipped", issue));
+        skipped.iter().for_each(|issue| print("skipped", issue));
     }
-    report
-        .failed
-        .iter()
-        .for_each(|issue| print("failed", issue));
+    failed.iter().for_each(|issue| print("failed", issue));
 }
 
 fn scan_summary(report: &ScanReport, started: Instant) -> String {

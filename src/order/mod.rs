@@ -404,24 +404,6 @@ mod tests {
                 })
         }
 
-        fn sorted_paths(
-            instances: &[InstanceHeader],
-            rule: Rule,
-            normal: Option<[f64; 3]>,
-        ) -> Vec<String> {
-            let mut slices: Vec<SliceRef> = (0..instances.len())
-                .map(|i| SliceRef {
-                    instance: i,
-                    frame: 0,
-                })
-                .collect();
-            order_slices(&mut slices, instances, normal, rule);
-            slices
-                .iter()
-                .map(|s| instances[s.instance].path.clone())
-                .collect()
-        }
-
         proptest! {
             /// The order depends only on the headers, never on the order they arrive in.
             #[test]
@@ -435,7 +417,7 @@ mod tests {
                 rule in prop_oneof![Just(Rule::Darwin), Just(Rule::Spatial), Just(Rule::Instance)],
                 normal in proptest::option::of(Just([0.0, 0.0, 1.0])),
             ) {
-                prop_assert_eq!(sorted_paths(&instances, rule, normal), sorted_paths(&shuffled, rule, normal));
+                prop_assert_eq!(ordered(&instances, rule, normal), ordered(&shuffled, rule, normal));
             }
 
             /// The comparison is a total order: antisymmetric and consistent with equality.
@@ -465,7 +447,7 @@ mod tests {
                     .num_threads(threads)
                     .build()
                     .unwrap()
-                    .install(|| sorted_paths(&instances, Rule::Darwin, Some([0.0, 0.0, 1.0])))
+                    .install(|| ordered(&instances, Rule::Darwin, Some([0.0, 0.0, 1.0])).join("\n"))
             };
             assert_eq!(run(1), run(2));
         }
