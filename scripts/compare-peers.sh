@@ -1,26 +1,50 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of DICOM header scanning + slice ordering: dicomprep against
 # pydicom, dcm2niix, gdcmscanner and the raw I/O floor, on one synthetic study, in one run.
+# Optionally also rendering (the RENDER section): `dicomprep convert` against DCMTK's
+# dcmj2pnm, pydicom + numpy + Pillow and ImageMagick's mogrify, on a second study.
 #
-# Usage: scripts/compare-peers.sh [N_SLICES]          (default 10000)
+# Usage: scripts/compare-peers.sh [N_SLICES]            scanning only (default 10000 files)
+#        scripts/compare-peers.sh --render [N_SLICES]   rendering only (default 300 slices)
+#        RENDER=1 scripts/compare-peers.sh [N_SLICES]   scanning, then rendering RENDER_N slices
 #
 # Environment:
-#   TEMPLATE   real single-frame DICOM every slice is made from
+#   TEMPLATE   real single-frame DICOM every slice of the scan study is made from
+#   RENDER_TEMPLATE  the same for the render study (default: a real CT head slice)
 #              (default test-data/dicom2nifti/failing/gantrytilting/001/IM-0001-0001.dcm)
 #   SERIES     number of series the slices are spread over (default 1)
 #   BENCH_DIR  where the study is generated (default target/bench-data)
 #   RUNS       timed warm runs per tool, after one untimed; the median is reported (default 3)
 #   COLD=1     also one cold-cache run per tool (drops the page cache before each; root or
 #              passwordless sudo needed, skipped with a message otherwise)
+#   RENDER=1   also run the RENDER section after the scan one
+#   RENDER_N   slices of the rendering study when RENDER=1 (default 300)
+#   SLOW_SECONDS  rendering: a tool whose untimed first run takes longer than this is not
+#              run again; that run is reported (default 20)
 #
 # It installs what is missing (dcm2niix, libgdcm-tools, GNU time via apt; pydicom in a venv
-# at target/peers-venv), builds dicomprep and its examples, generates the study once, checks
+# at target/peers-venv; for rendering also dcmtk and imagemagick via apt, numpy and Pillow
+# in the venv), builds dicomprep and its examples, generates the study once, checks
 # that dicomprep's and pydicom's orders match the generator's ground truth, and prints a
-# table of seconds, files/s, speed relative to dicomprep and peak RSS.
+# table of seconds, files/s, speed relative to dicomprep and peak RSS. The RENDER section
+# checks dicomprep's manifest and every tool's file count, compares one slice's pixels
+# across tools, and prints the same kind of table in slices/s plus the project's targets.
 set -euo pipefail
 
+SCAN=1
+RENDER="${RENDER:-0}"
+RENDER_N="${RENDER_N:-300}"
+if [[ "${1:-}" == --render ]]; then
+    SCAN=0 RENDER=1 RENDER_N="${2:-300}"
+    set -- # no scan study: N below is unused
+fi
 N="${1:-10000}"
+SLOW_SECONDS="${SLOW_SECONDS:-20}"
 TEMPLATE="${TEMPLATE:-test-data/dicom2nifti/failing/gantrytilting/001/IM-0001-0001.dcm}"
+# Rendering needs real image content: the scan template's pixels are scrambled noise (a worst
+# case for every encoder). 693_J2KI is a real 512x512 16-bit CT head slice, JPEG 2000 coded;
+# the generator decodes it once and writes native slices.
+RENDER_TEMPLATE="${RENDER_TEMPLATE:-test-data/pydicom/693_J2KI.dcm}"
 SERIES="${SERIES:-1}"
 BENCH_DIR="${BENCH_DIR:-target/bench-data}"
 RUNS="${RUNS:-3}"
@@ -36,12 +60,16 @@ PY="$VENV/bin/python"
 DICOMPREP="target/release/dicomprep"
 GEN_STUDY="target/release/examples/gen_study"
 READ_FLOOR="target/release/examples/read_floor"
+# The rendering study: one series, as the scan study generated once and reused.
+RSTUDY="$BENCH_DIR/ct_head$RENDER_N"
 # The tags gdcmscanner is asked for: SeriesInstanceUID, InstanceNumber, ImagePositionPatient.
 GDCM_TAGS=(-t "0020,000e" -t "0020,0013" -t "0020,0032")
 
 # Scratch space for outputs and timings, removed on exit whatever happens.
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/compare-peers.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
+# Rendering outputs, one folder per tool (the last run's output stays for the checks).
+RWORK="$WORK/render"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -61,6 +89,10 @@ install_native_tools() {
     command -v dcm2niix >/dev/null || missing+=(dcm2niix)
     command -v gdcmscanner >/dev/null || missing+=(libgdcm-tools)
     [[ -x /usr/bin/time ]] || missing+=(time)  # GNU time, for peak RSS
+    if [[ "$RENDER" == 1 ]]; then
+        command -v dcmj2pnm >/dev/null || missing+=(dcmtk)
+        command -v mogrify >/dev/null || missing+=(imagemagick)
+    fi
     if ((${#missing[@]})); then
         log "installing ${missing[*]} with apt"
         as_root apt-get update -qq
@@ -68,20 +100,33 @@ install_native_tools() {
     fi
 }
 
-# pydicom in its own venv, so the system Python stays untouched.
-install_pydicom() {
-    if [[ -x "$PY" ]] && "$PY" -c 'import pydicom' 2>/dev/null; then
-        return
+# pydicom (and for rendering numpy and Pillow) in its own venv, so the system Python stays
+# untouched. Only what is missing is installed.
+install_python_peers() {
+    local packages=(pydicom) missing=() package
+    if [[ "$RENDER" == 1 ]]; then packages+=(numpy pillow); fi
+    if [[ ! -x "$PY" ]]; then
+        log "creating $VENV"
+        python3 -m venv "$VENV"
+        "$PY" -m pip install -q --upgrade pip
     fi
-    log "creating $VENV with pydicom"
-    python3 -m venv "$VENV"
-    "$PY" -m pip install -q --upgrade pip
-    "$PY" -m pip install -q pydicom
+    for package in "${packages[@]}"; do
+        # The import name of pillow is PIL.
+        "$PY" -c "import ${package/pillow/PIL}" 2>/dev/null || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]} into $VENV"
+        "$PY" -m pip install -q "${missing[@]}"
+    fi
 }
 
 build() {
     log "building dicomprep and its examples (release)"
     cargo build --release --bin dicomprep --examples
+    # Time private copies: another build in the same target/ (someone at work on the code)
+    # would otherwise swap the binaries between runs.
+    cp "$DICOMPREP" "$READ_FLOOR" "$WORK/"
+    DICOMPREP="$WORK/dicomprep" READ_FLOOR="$WORK/read_floor"
 }
 
 print_versions() {
@@ -91,6 +136,12 @@ print_versions() {
     # dcm2niix prints its banner and exits non-zero for --version.
     echo "  $(dcm2niix --version 2>&1 | grep -m1 -i version || true)"
     echo "  $(gdcmscanner --version 2>&1 | head -n1 || true)"
+    if [[ "$RENDER" == 1 ]]; then
+        echo "  $("$PY" -c 'import numpy, PIL; print(f"numpy {numpy.__version__}, Pillow {PIL.__version__}")')"
+        echo "  DCMTK $(dcmj2pnm --version 2>&1 | grep -m1 -o 'dcmj2pnm v[^ ]*' || true)"
+        echo "  $(mogrify -version | head -n1 | sed 's/^Version: //')," \
+            "$(identify -list resource | awk '/Thread/ {print $2}') threads by default"
+    fi
 }
 
 print_machine() {
@@ -122,28 +173,42 @@ check_idle() {
 
 count_files() { find "$1" -type f | wc -l; }
 
-# Generates the study unless a complete one (N files + truth) is already there.
+# generate_study DIR COUNT SERIES [TEMPLATE]: generates COUNT slices in SERIES series into DIR (truth in
+# DIR.truth.json) unless a complete study (COUNT files + truth) is already there.
 generate_study() {
-    if [[ -d "$STUDY" && -f "$TRUTH" ]] && [[ "$(count_files "$STUDY")" -eq "$N" ]]; then
-        log "reusing $STUDY ($N files)"
+    local dir="$1" count="$2" series="$3"
+    local truth="$dir.truth.json"
+    if [[ -d "$dir" && -f "$truth" ]] && [[ "$(count_files "$dir")" -eq "$count" ]]; then
+        log "reusing $dir ($count files)"
         return
     fi
-    [[ -f "$TEMPLATE" ]] || die "template not found: $TEMPLATE"
+    local template="${4:-$TEMPLATE}"
+    [[ -f "$template" ]] || die "template not found: $template"
     mkdir -p "$BENCH_DIR"
     # A stale or partial study would mix with the new one: start clean.
-    rm -rf "$STUDY" "$TRUTH"
+    rm -rf "$dir" "$truth"
 
-    # Every slice is the template plus a few KiB of changed header; 10% margin on top.
-    local need_kb avail_kb
-    need_kb=$(( ($(stat -c %s "$TEMPLATE") + 4096) * N * 11 / 10 / 1024 ))
+    # Every slice is the template (decompressed: at least 512x512x2 bytes) plus a few KiB of
+    # changed header; 10% margin on top.
+    local need_kb avail_kb slice_bytes
+    slice_bytes=$(stat -c %s "$template")
+    ((slice_bytes > 524288)) || slice_bytes=524288
+    need_kb=$(( (slice_bytes + 4096) * count * 11 / 10 / 1024 ))
     avail_kb="$(df -Pk "$BENCH_DIR" | awk 'NR == 2 {print $4}')"
     if ((avail_kb < need_kb)); then
-        die "not enough disk for $N slices in $BENCH_DIR: need ~$((need_kb / 1024)) MiB, have $((avail_kb / 1024)) MiB"
+        die "not enough disk for $count slices in $BENCH_DIR: need ~$((need_kb / 1024)) MiB, have $((avail_kb / 1024)) MiB"
     fi
 
-    log "generating $N slices in $SERIES series into $STUDY (~$((need_kb / 1024)) MiB)"
-    "$GEN_STUDY" --template "$TEMPLATE" --out "$STUDY" --slices "$N" --series "$SERIES" \
+    log "generating $count slices in $series series into $dir (~$((need_kb / 1024)) MiB)"
+    "$GEN_STUDY" --template "$template" --out "$dir" --slices "$count" --series "$series" \
         --layout flat --seed 1
+}
+
+# Reads every file of a study whole once, so that the warm runs all start from a fully
+# cached folder.
+warm_cache() {
+    log "warming the page cache (reading $1 whole)"
+    find "$1" -type f -print0 | xargs -0 cat >/dev/null
 }
 
 # ---------------------------------------------------------------------------
@@ -204,18 +269,33 @@ drop_caches() {
     fi
 }
 
-# time_once LABEL: runs the tool once, output discarded; prints "seconds peak_rss_kb exit".
+# Jiffies (1/100 s) the CPUs spent busy or stolen by the hypervisor since boot: the fields
+# after "cpu" in /proc/stat, less idle and iowait.
+busy_jiffies() {
+    local cpu
+    read -r -a cpu </proc/stat
+    echo $((cpu[1] + cpu[2] + cpu[3] + cpu[6] + cpu[7] + cpu[8]))
+}
+
+# time_once BUILDER LABEL: runs the tool once, output discarded; prints "seconds peak_rss_kb
+# exit foreign_cpu_seconds". BUILDER (tool_command or render_command) sets CMD for LABEL.
 # Wall time comes from bash's microsecond clock ($EPOCHREALTIME; GNU time's %e has only
 # centiseconds); peak RSS from GNU time (%M: the largest single process, so for the pydicom
-# pool it is the biggest worker or the parent, not their sum).
+# pool it is the biggest worker or the parent, not their sum). Foreign CPU is the CPU time
+# the machine spent during the run beyond the tool's own user + system time: other
+# processes (a build), steal, kernel writeback; a few hundredths of a second is normal.
 time_once() {
-    local start end rc=0 CMD=()
-    tool_command "$1"
+    local start end before after rc=0 CMD=()
+    "$1" "$2"
+    before="$(busy_jiffies)"
     start="$EPOCHREALTIME"
-    /usr/bin/time -f '%M' -o "$WORK/rss" "${CMD[@]}" >/dev/null 2>"$WORK/stderr" || rc=$?
+    /usr/bin/time -f '%M %U %S' -o "$WORK/rss" "${CMD[@]}" >/dev/null 2>"$WORK/stderr" || rc=$?
     end="$EPOCHREALTIME"
-    # The RSS is the last line of the -o file (GNU time prepends a note on non-zero exit).
-    echo "$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", e - s}') $(tail -n1 "$WORK/rss") $rc"
+    after="$(busy_jiffies)"
+    # The figures are the last line of the -o file (GNU time prepends a note on non-zero exit).
+    tail -n1 "$WORK/rss" | awk -v s="$start" -v e="$end" -v rc="$rc" -v j="$((after - before))" '{
+        foreign = j / 100 - $2 - $3
+        printf "%.3f %s %s %.2f\n", e - s, $1, rc, (foreign > 0 ? foreign : 0) }'
 }
 
 # A run is acceptable on exit 0 (any tool) or 3 (dicomprep/pydicom: some files failed,
@@ -244,12 +324,12 @@ measure() {
         if [[ "$mode" == warm ]]; then
             # One untimed run first: even with the files cached, a tool's first run in a
             # while is slower (its binary/libraries, inode and dentry caches).
-            time_once "$label" >/dev/null
+            time_once tool_command "$label" >/dev/null
         fi
         for ((i = 1; i <= runs; i++)); do
             if [[ "$mode" == cold ]]; then drop_caches; fi
-            result="$(time_once "$label")"
-            read -r secs rss rc <<<"$result"
+            result="$(time_once tool_command "$label")"
+            read -r secs rss rc _ <<<"$result"
             check_exit "$label" "$rc"
             [[ "$rc" -eq 0 || "$rc" -eq 3 ]] || STATUS["$mode/$label"]="exit $rc"
             all_secs+="$secs"$'\n'
@@ -354,18 +434,346 @@ print_table() {
 }
 
 # ---------------------------------------------------------------------------
+# RENDER section: DICOM -> 8-bit PNG / JPEG / thumbnails
+# ---------------------------------------------------------------------------
 
-main() {
-    [[ "$N" =~ ^[0-9]+$ && "$N" -gt 0 ]] || die "N_SLICES must be a positive integer, got '$N'"
-    [[ "$RUNS" =~ ^[0-9]+$ && "$RUNS" -gt 0 ]] || die "RUNS must be a positive integer, got '$RUNS'"
-    install_native_tools
-    install_pydicom
-    build
-    generate_study
+# The rendering tools, in table order; the first one is the reference of the ratios.
+RENDER_TOOLS=(
+    "dicomprep video"
+    "dicomprep video -j1"
+    "dicomprep images"
+    "dicomprep images -j1"
+    "dcmj2pnm (xargs -P 2)"
+    "pydicom+Pillow (2 processes)"
+    "mogrify (default threads)"
+    "mogrify -limit thread 1"
+)
+# mogrify's input: dicomprep's HQ PNGs, copied once (untimed) by prepare_mogrify_input.
+MOGRIFY_DIR="$RWORK/mogrify"
+MOGRIFY_ARGS=(-resize "356x200>" -format jpg -quality 50)
 
+# stash PATH...: moves PATHs into a fresh folder under $RWORK/trash instead of deleting them
+# (everything goes on exit). Deleting thousands of files just before a timed run slows the
+# files it creates: ext4 without a journal (as on some VMs) skips inodes freed in the last
+# 60-360 s when allocating, one inode table lookup each, so every run would pay for the
+# previous run's deletions (12% of dicomprep's time at 300 slices in a profile, more at 1000).
+stash() {
+    (($#)) || return 0
+    mkdir -p "$RWORK/trash"
+    mv -t "$(mktemp -d "$RWORK/trash/XXXXXX")" -- "$@"
+}
+
+# render_command LABEL: sets CMD to the argv of that rendering tool, after moving its
+# previous output away (so nothing is reused: dicomprep also gets --overwrite) and flushing
+# the previous run's writes to disk (so their writeback does not land in this run's time).
+render_command() {
+    local out="$RWORK/${1//[^a-zA-Z0-9]/_}"
+    case "$1" in
+        "dicomprep video")
+            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as video -q --overwrite) ;;
+        "dicomprep video -j1")
+            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as video -q --overwrite -j 1) ;;
+        "dicomprep images")
+            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as images -q --overwrite) ;;
+        "dicomprep images -j1")
+            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as images -q --overwrite -j 1) ;;
+        "dcmj2pnm (xargs -P 2)")
+            # One dcmj2pnm process per file, two at a time (both cores); +on: 8-bit PNG,
+            # +Wm: min-max window. The file list (bare names: the study is flat) is made
+            # untimed in render_section.
+            CMD=(xargs -0 -a "$RWORK/files.list" -P 2 -I{} dcmj2pnm +on +Wm "$RSTUDY/{}" "$out/{}.png") ;;
+        "pydicom+Pillow (2 processes)")
+            CMD=("$PY" scripts/peers/pydicom_render.py "$RSTUDY" "$out" --processes 2 --png-level 1) ;;
+        "mogrify (default threads)")
+            out="$MOGRIFY_DIR"
+            CMD=(mogrify "${MOGRIFY_ARGS[@]}" "$MOGRIFY_DIR"/*.png) ;;
+        "mogrify -limit thread 1")
+            out="$MOGRIFY_DIR"
+            CMD=(mogrify -limit thread 1 "${MOGRIFY_ARGS[@]}" "$MOGRIFY_DIR"/*.png) ;;
+        *) die "unknown rendering tool: $1" ;;
+    esac
+    if [[ "$out" == "$MOGRIFY_DIR" ]]; then
+        # mogrify writes NAME.jpg beside NAME.png: move the last run's thumbnails only.
+        local jpgs=()
+        mapfile -t jpgs < <(find "$MOGRIFY_DIR" -name '*.jpg')
+        stash "${jpgs[@]}"
+    else
+        if [[ -e "$out" ]]; then stash "$out"; fi
+        mkdir -p "$out"
+    fi
+    sync
+}
+
+# The folder render_command writes LABEL's output to.
+render_out() { echo "$RWORK/${1//[^a-zA-Z0-9]/_}"; }
+
+# Renders the study once with dicomprep (untimed), copies its HQ PNGs into $MOGRIFY_DIR
+# (flat) as mogrify's input, and checks from its size that the outputs of every timed run
+# fit on disk (they are all kept until exit, see stash).
+prepare_render_outputs() {
+    local src="$RWORK/mogrify-source" copied used_kb need_kb avail_kb
+    log "rendering mogrify's input PNGs with dicomprep (untimed)"
+    "$DICOMPREP" convert "$RSTUDY" --dest "$src" --as video -q --overwrite
+    mkdir -p "$MOGRIFY_DIR"
+    # One volume, so the frame names (00000.png, ...) are unique.
+    find "$src" -path '*/frames/hq/*.png' -exec cp -t "$MOGRIFY_DIR" {} +
+    copied="$(find "$MOGRIFY_DIR" -name '*.png' | wc -l)"
+    ((copied == RENDER_N)) || die "expected $RENDER_N PNGs for mogrify, got $copied"
+
+    # No tool writes more than 10% over dicomprep's video output (HQ + LQ per slice).
+    used_kb="$(du -sk "$src" | cut -f1)"
+    stash "$src"
+    need_kb=$((used_kb * 11 * (RUNS + 1) * ${#RENDER_TOOLS[@]} / 10))
+    avail_kb="$(df -Pk "$WORK" | awk 'NR == 2 {print $4}')"
+    if ((avail_kb < need_kb)); then
+        die "not enough disk in $WORK for the rendering outputs: need ~$((need_kb / 1024)) MiB, have $((avail_kb / 1024)) MiB"
+    fi
+}
+
+# measure_render: one untimed run per tool, then RUNS timed runs (median). A tool whose
+# untimed run took more than SLOW_SECONDS is not run again: that run is reported instead.
+declare -A RUNS_OF FOREIGN_PCT
+measure_render() {
+    local label i result
+    for label in "${RENDER_TOOLS[@]}"; do
+        STATUS["render/$label"]=ok RSS_KB["render/$label"]=0 FOREIGN_PCT["$label"]=0
+        R_SECS=""
+        result="$(time_once render_command "$label")"
+        if awk -v lim="$SLOW_SECONDS" '{exit !($1 > lim)}' <<<"$result"; then
+            RUNS_OF["$label"]="1 (slow)"
+            record_render_run "$label" "$result"
+        else
+            RUNS_OF["$label"]="$RUNS"
+            check_exit "$label" "$(cut -d' ' -f3 <<<"$result")"
+            for ((i = 1; i <= RUNS; i++)); do
+                record_render_run "$label" "$(time_once render_command "$label")"
+            done
+        fi
+        SECONDS_OF["render/$label"]="$(printf '%s' "$R_SECS" | median)"
+        log "render: $label: $(printf '%s' "$R_SECS" | tr '\n' ' ')s"
+    done
+}
+
+# record_render_run LABEL RESULT: adds one time_once result to LABEL's figures: its seconds
+# to R_SECS, the largest RSS and share of foreign CPU (percent of all cores) to the tables.
+# The first 0.05 s of foreign CPU is not counted: /proc/stat and GNU time count in
+# hundredths, which on a run of a few hundredths would look like a busy machine.
+record_render_run() {
+    local label="$1" secs rss rc foreign pct max_rss max_pct
+    read -r secs rss rc foreign <<<"$2"
+    check_exit "$label" "$rc"
+    [[ "$rc" -eq 0 ]] || STATUS["render/$label"]="exit $rc"
+    R_SECS+="$secs"$'\n'
+    # (Labels hold spaces and parentheses: compared through plain variables, not in (( )).)
+    max_rss="${RSS_KB[render/$label]}" max_pct="${FOREIGN_PCT[$label]}"
+    if ((rss > max_rss)); then RSS_KB["render/$label"]="$rss"; fi
+    pct="$(awk -v f="$foreign" -v s="$secs" -v c="$(nproc)" 'BEGIN {
+        f = (f > 0.05 ? f - 0.05 : 0); printf "%.0f", (s > 0 ? 100 * f / (s * c) : 0) }')"
+    if ((pct > max_pct)); then FOREIGN_PCT["$label"]="$pct"; fi
+}
+
+# count_out LABEL NAME_GLOB: how many files named like NAME_GLOB LABEL's last run wrote.
+count_out() { find "$(render_out "$1")" -type f -name "$2" | wc -l; }
+
+# expect_count NAME GOT WHAT: prints OK or MISMATCH for a file count against RENDER_N.
+expect_count() {
+    if (("$2" == RENDER_N)); then
+        echo "$1: OK ($2 $3)"
+    else
+        echo "$1: MISMATCH ($2 $3, expected $RENDER_N)"
+    fi
+}
+
+# check_manifest LABEL KIND: DEST/manifest.json must list RENDER_N frames (KIND video: in
+# video items, with an LQ JPEG each; KIND images: one image item per slice), and every HQ,
+# LQ and thumbnail key it names must exist.
+check_manifest() {
+    "$PY" - "$(render_out "$1")" "$2" "$RENDER_N" "$1" <<'EOF'
+import json, os, sys
+
+dest, kind, n, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+try:
+    items = json.load(open(os.path.join(dest, "manifest.json")))["items"]
+except (OSError, ValueError, KeyError) as exc:
+    print(f"{name}: MISMATCH (no readable manifest: {exc})")
+    sys.exit(0)
+frames = [f for item in items for f in item["frames"]]
+keys = [f["hq_key"] for f in frames] + [f["lq_key"] for f in frames if f.get("lq_key")]
+keys += [item["thumbnail_key"] for item in items if item.get("thumbnail_key")]
+missing = [k for k in keys if not os.path.isfile(os.path.join(dest, k))]
+lq = sum(1 for f in frames if f.get("lq_key"))
+thumbs = sum(1 for item in items if item.get("thumbnail_key"))
+problems = []
+if len(frames) != n:
+    problems.append(f"{len(frames)} frames, expected {n}")
+if {item["kind"] for item in items} != {"video" if kind == "video" else "image"}:
+    problems.append("item kinds " + ",".join(sorted({item["kind"] for item in items})))
+if kind == "video" and lq != n:
+    problems.append(f"{lq} LQ frames, expected {n}")
+if missing:
+    problems.append(f"{len(missing)} listed files missing, e.g. {missing[0]}")
+summary = f"manifest lists {len(frames)} frames in {len(items)} {kind.rstrip('s')} item(s): " \
+          f"{len(frames)} PNG, {lq} LQ JPEG, {thumbs} thumbnail(s), all on disk"
+print(f"{name}: " + (f"MISMATCH ({'; '.join(problems)})" if problems else f"OK ({summary})"))
+EOF
+}
+
+# check_pixels: the first slice of dicomprep's video (its HQ PNG) against dcmj2pnm's and
+# pydicom's PNG of the same file: identical, or how many pixels differ and by how much.
+# dicomprep and pydicom_render.py use the header's window when there is one, dcmj2pnm +Wm
+# always the min-max one: that case is reported as not comparable.
+check_pixels() {
+    "$PY" - "$RSTUDY" "$(render_out "dicomprep video")" "$(render_out "dcmj2pnm (xargs -P 2)")" \
+        "$(render_out "pydicom+Pillow (2 processes)")" <<'EOF'
+import json, os, sys
+import numpy as np
+import pydicom
+from PIL import Image
+
+study, dest, dcmtk, pyd = sys.argv[1:5]
+try:
+    frame = json.load(open(os.path.join(dest, "manifest.json")))["items"][0]["frames"][0]
+    ours = np.asarray(Image.open(os.path.join(dest, frame["hq_key"])), dtype=np.int16)
+except (OSError, ValueError, KeyError, IndexError) as exc:
+    print(f"pixels: cannot read dicomprep's first frame: {exc}")
+    sys.exit(0)
+header = pydicom.dcmread(os.path.join(study, frame["path"]), stop_before_pixels=True)
+windowed = "WindowCenter" in header and "WindowWidth" in header
+for name, path in (("dcmj2pnm +Wm", os.path.join(dcmtk, frame["path"] + ".png")),
+                   ("pydicom+Pillow", os.path.join(pyd, "hq", frame["path"].replace("/", "_") + ".png"))):
+    try:
+        theirs = np.asarray(Image.open(path), dtype=np.int16)
+    except OSError as exc:
+        print(f"pixels, slice 0 vs {name}: MISMATCH (cannot read: {exc})")
+        continue
+    if theirs.shape != ours.shape:
+        print(f"pixels, slice 0 vs {name}: MISMATCH (shape {theirs.shape} vs {ours.shape})")
+        continue
+    diff = np.abs(theirs - ours)
+    n = int((diff > 0).sum())
+    note = ""
+    if windowed and name.startswith("dcmj2pnm"):
+        note = (f" (not comparable: dicomprep uses the header window {header.WindowCenter}/"
+                f"{header.WindowWidth}, +Wm the min-max one)")
+    print(f"pixels, slice 0 vs {name}: " + ("OK (identical)" if n == 0 else
+          f"{n} of {diff.size} pixels differ, by at most {int(diff.max())}") + note)
+EOF
+}
+
+check_render() {
     echo
-    print_machine
-    print_versions
+    echo "Correctness (N=$RENDER_N slices; the last run of each tool):"
+    check_manifest "dicomprep video" video
+    check_manifest "dicomprep video -j1" video
+    check_manifest "dicomprep images" images
+    check_manifest "dicomprep images -j1" images
+    expect_count "dcmj2pnm (xargs -P 2)" "$(count_out "dcmj2pnm (xargs -P 2)" '*.png')" PNG
+    local pyd
+    pyd="$(render_out "pydicom+Pillow (2 processes)")"
+    expect_count "pydicom+Pillow, PNG" "$(find "$pyd/hq" -name '*.png' | wc -l)" "HQ PNG"
+    expect_count "pydicom+Pillow, JPEG" "$(find "$pyd/lq" -name '*.jpg' | wc -l)" "LQ JPEG"
+    expect_count "pydicom+Pillow, thumbnails" "$(find "$pyd/thumbnails" -name '*.jpg' | wc -l)" "thumbnail JPEG"
+    expect_count "mogrify (last: -limit thread 1)" "$(find "$MOGRIFY_DIR" -name '*.jpg' | wc -l)" "JPEG thumbnails"
+    check_pixels
+}
+
+# ratio_text ME THEM: "dicomprep is 3.1x faster" (THEM took longer) or "... slower".
+ratio_text() {
+    awk -v me="$1" -v them="$2" 'BEGIN {
+        if (me <= 0 || them <= 0) print "n/a"
+        else if (them >= me) printf "dicomprep is %.1fx faster", them / me
+        else printf "dicomprep is %.1fx slower", me / them }'
+}
+
+# rate_of LABEL: slices (or images) per second of a rendering tool.
+rate_of() { awk -v n="$RENDER_N" -v s="${SECONDS_OF[render/$1]}" 'BEGIN {printf "%.0f", (s > 0 ? n / s : 0)}'; }
+
+print_render_table() {
+    local label secs ratio busy ref="${SECONDS_OF[render/dicomprep video]}"
+    echo
+    echo "Rendering, warm cache, N=$RENDER_N slices (512x512 16-bit CT), median of $RUNS runs after" \
+        "1 untimed (a tool slower than ${SLOW_SECONDS} s: its 1 run):"
+    printf '%-30s | %8s | %8s | %-37s | %11s | %s\n' tool seconds slices/s "vs dicomprep video" "peak RSS MB" runs
+    printf '%s\n' "-------------------------------+----------+----------+---------------------------------------+-------------+-----------"
+    for label in "${RENDER_TOOLS[@]}"; do
+        secs="${SECONDS_OF[render/$label]}"
+        if [[ "$label" == "dicomprep video" ]]; then ratio="(reference)"; else ratio="$(ratio_text "$ref" "$secs")"; fi
+        [[ "${STATUS[render/$label]}" == ok ]] || ratio+=" [${STATUS[render/$label]}]"
+        busy="${FOREIGN_PCT[$label]}"
+        if ((busy > 5)); then ratio+=" [busy $busy%]"; fi
+        printf '%-30s | %8.3f | %8s | %-37s | %11.1f | %s\n' "$label" "$secs" "$(rate_of "$label")" "$ratio" \
+            "$(awk -v k="${RSS_KB[render/$label]}" 'BEGIN {print k / 1024}')" "${RUNS_OF[$label]}"
+    done
+    echo "(mogrify rows: images/s, PNG in, thumbnail JPEG out. [busy N%]: in its worst run, N% of"
+    echo " the machine's CPU went to something else (another process, steal, writeback): skewed)"
+}
+
+# times_ratio FAST SLOW: SLOW / FAST, one decimal (how many times faster FAST is).
+times_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (a > 0 ? b / a : 0)}'; }
+
+# target_line WHAT VALUE TARGET UNIT: "WHAT: VALUE UNIT, target >= TARGET UNIT: MET|NOT MET".
+target_line() {
+    awk -v what="$1" -v v="$2" -v t="$3" -v unit="$4" 'BEGIN {
+        printf "  %s: %s%s, target >= %s%s: %s\n", what, v, unit, t, unit, (v + 0 >= t + 0 ? "MET" : "NOT MET") }'
+}
+
+print_render_targets() {
+    local video pyd images mog images1 mog1
+    video="${SECONDS_OF[render/dicomprep video]}"
+    pyd="${SECONDS_OF[render/pydicom+Pillow (2 processes)]}"
+    images="${SECONDS_OF[render/dicomprep images]}"
+    images1="${SECONDS_OF[render/dicomprep images -j1]}"
+    mog="${SECONDS_OF[render/mogrify (default threads)]}"
+    mog1="${SECONDS_OF[render/mogrify -limit thread 1]}"
+    echo
+    echo "Targets:"
+    target_line "dicomprep video (HQ PNG + LQ JPEG + thumbnail)" "$(rate_of "dicomprep video")" 1000 " slices/s"
+    target_line "dicomprep video vs pydicom+Pillow (2 processes)" "$(times_ratio "$video" "$pyd")" 9 "x"
+    target_line "thumbnails: dicomprep images vs mogrify (default threads)" "$(times_ratio "$images" "$mog")" 10 "x"
+    echo "    (same on one core: dicomprep images -j1 vs mogrify -limit thread 1: $(times_ratio "$images1" "$mog1")x)"
+    echo "    dicomprep's images mode reads the DICOM, windows it, writes the PNG and the thumbnail:"
+    echo "    a superset of mogrify's work (decode PNG, resize, write JPEG), so its thumbnail-only"
+    echo "    throughput is higher than this ratio shows."
+    local label busy skewed=()
+    for label in "${RENDER_TOOLS[@]}"; do
+        busy="${FOREIGN_PCT[$label]}"
+        if ((busy > 5)); then skewed+=("$label"); fi
+    done
+    if ((${#skewed[@]})); then
+        echo "  WARNING: other load skewed ${#skewed[@]} row(s) (marked [busy N%]): re-run on an idle machine"
+    fi
+}
+
+# The whole RENDER section: study, warm-up, timings, checks, table, targets.
+render_section() {
+    echo
+    echo "RENDER: $RSTUDY ($RENDER_N files, 1 series, $(du -sh "$RSTUDY" | cut -f1)), outputs in $WORK" \
+        "($(df -T "$WORK" | awk 'NR == 2 {print $2}'))"
+    sync
+    check_idle
+    warm_cache "$RSTUDY"
+    mkdir -p "$RWORK"
+    find "$RSTUDY" -type f -printf '%P\0' >"$RWORK/files.list"
+    prepare_render_outputs
+
+    measure_render
+    check_render
+    print_render_table
+    print_render_targets
+    echo
+    echo "Notes: dicomprep video = per slice HQ PNG + LQ JPEG (q75), one thumbnail per volume;" \
+        "images = per slice PNG + thumbnail JPEG (q50). pydicom+Pillow does per slice PNG" \
+        "(Pillow compress_level=1) + JPEG q75 + thumbnail (fit 356x200, JPEG q50): a thumbnail" \
+        "per slice more than dicomprep's video mode. dcmj2pnm writes only the PNG (libpng's default" \
+        "zlib level), one process per file, 2 at a time (xargs -P 2). -j1 sets dicomprep's worker" \
+        "threads only (header reads keep their default I/O threads). Peak RSS is that of the largest" \
+        "single process."
+}
+
+# ---------------------------------------------------------------------------
+
+# The scan section: study, warm-up, timings, order checks, tables.
+scan_section() {
     echo "Study: $STUDY ($N files, $SERIES series, $(du -sh "$STUDY" | cut -f1))"
 
     # A freshly generated study is still being written back to disk: let that finish first,
@@ -376,8 +784,7 @@ main() {
     # Read every file whole once, so the warm runs all start from a fully cached folder:
     # reading only the headers is not enough, as dcm2niix reads whole files and the others
     # read different amounts past the header (readahead).
-    log "warming the page cache (reading $STUDY whole)"
-    find "$STUDY" -type f -print0 | xargs -0 cat >/dev/null
+    warm_cache "$STUDY"
 
     measure warm
 
@@ -405,6 +812,23 @@ main() {
         "one JSON sidecar per series; gdcmscanner only extracts the 3 tags (no ordering);" \
         "read_floor only reads the first 8 KiB of each file (the I/O floor)." \
         "Peak RSS is that of the largest single process."
+}
+
+main() {
+    [[ "$N" =~ ^[0-9]+$ && "$N" -gt 0 ]] || die "N_SLICES must be a positive integer, got '$N'"
+    [[ "$RENDER_N" =~ ^[0-9]+$ && "$RENDER_N" -gt 0 ]] || die "the rendering N_SLICES must be a positive integer, got '$RENDER_N'"
+    [[ "$RUNS" =~ ^[0-9]+$ && "$RUNS" -gt 0 ]] || die "RUNS must be a positive integer, got '$RUNS'"
+    install_native_tools
+    install_python_peers
+    build
+    if [[ "$SCAN" == 1 ]]; then generate_study "$STUDY" "$N" "$SERIES"; fi
+    if [[ "$RENDER" == 1 ]]; then generate_study "$RSTUDY" "$RENDER_N" 1 "$RENDER_TEMPLATE"; fi
+
+    echo
+    print_machine
+    print_versions
+    if [[ "$SCAN" == 1 ]]; then scan_section; fi
+    if [[ "$RENDER" == 1 ]]; then render_section; fi
 }
 
 main "$@"
