@@ -55,11 +55,12 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 
 import pydicom
 from pydicom.multival import MultiValue
+
+from dicom_keys import get_float, get_int, missing_last, natural_key, projection
 
 DEFAULT_CASES = [
     "dicom2nifti/siemens/anatomical",
@@ -81,78 +82,6 @@ PIXEL_TAGS = [0x7FE00010, 0x7FE00008, 0x7FE00009]  # PixelData, Float.., DoubleF
 
 NO_SERIES_UID = "(no SeriesInstanceUID)"
 
-_RUNS = re.compile(r"[0-9]+|[^0-9]+")
-
-
-# ---------------------------------------------------------------------------
-# Sort-key helpers
-# ---------------------------------------------------------------------------
-
-def natural_key(path):
-    """Natural path order key (see module docstring).
-
-    Digit runs compare by value, then by length (fewer leading zeros first); every other
-    character compares by its code point, one character at a time, as does a digit run against
-    a non-digit character (a digit run ranks as the byte '0', and no non-digit character lies
-    between '0' and '9'). Ties fall back to the bytes of the whole path.
-    """
-    tokens = []
-    for run in _RUNS.findall(path):
-        if run[0].isdigit():
-            tokens.append((0x30, int(run), len(run)))
-        else:
-            tokens.extend((ord(c), 0, 0) for c in run)
-    return (tuple(tokens), path.encode("utf-8"))
-
-
-def opt(value):
-    """Wrap an optional value so that missing (None) sorts after any value."""
-    return (0, value) if value is not None else (1, 0)
-
-
-# ---------------------------------------------------------------------------
-# Attribute extraction (tolerant: malformed values count as missing)
-# ---------------------------------------------------------------------------
-
-def get_int(ds, keyword):
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        if isinstance(value, (list, tuple, MultiValue)):
-            value = value[0]
-        return int(value)
-    except (ValueError, TypeError, IndexError):
-        return None
-
-
-def get_float(ds, keyword):
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        if isinstance(value, (list, tuple, MultiValue)):
-            value = value[0]
-        value = float(value)
-        return value if math.isfinite(value) else None
-    except (ValueError, TypeError, IndexError):
-        return None
-
-
-def get_floats(ds, keyword, count):
-    """Return a list of `count` floats, or None if absent/malformed."""
-    try:
-        value = ds.get(keyword)
-        if value is None:
-            return None
-        values = [float(v) for v in value]
-        if len(values) != count or not all(math.isfinite(v) for v in values):
-            return None
-        return values
-    except (ValueError, TypeError):
-        return None
-
-
 def get_ints(ds, keyword):
     """All integer values of a (possibly multi-valued) IS/US attribute."""
     try:
@@ -164,21 +93,6 @@ def get_ints(ds, keyword):
         return [int(v) for v in value]
     except (ValueError, TypeError):
         return []
-
-
-def projection(ds):
-    """Signed distance of the slice along its normal, or None."""
-    iop = get_floats(ds, "ImageOrientationPatient", 6)
-    ipp = get_floats(ds, "ImagePositionPatient", 3)
-    if iop is None or ipp is None:
-        return None
-    r, c = iop[0:3], iop[3:6]
-    normal = (
-        r[1] * c[2] - r[2] * c[1],
-        r[2] * c[0] - r[0] * c[2],
-        r[0] * c[1] - r[1] * c[0],
-    )
-    return normal[0] * ipp[0] + normal[1] * ipp[1] + normal[2] * ipp[2]
 
 
 def round_position(value):
@@ -231,29 +145,29 @@ def list_files(case_dir):
 
 def single_or_list(values):
     """Shared value if all equal, else ascending distinct list (None last)."""
-    distinct = sorted(set(values), key=opt)
+    distinct = sorted(set(values), key=missing_last)
     return distinct[0] if len(distinct) == 1 else distinct
 
 
 def describe_series(entries):
     """entries: list of dicts with path + extracted attributes."""
     by_instance = sorted(
-        entries, key=lambda e: (opt(e["instance"]), natural_key(e["path"])))
+        entries, key=lambda e: (missing_last(e["instance"]), natural_key(e["path"])))
     by_space = sorted(
         entries,
-        key=lambda e: (opt(e["proj"]), opt(e["instance"]),
+        key=lambda e: (missing_last(e["proj"]), missing_last(e["instance"]),
                        natural_key(e["path"])))
     by_darwin = sorted(
         entries,
-        key=lambda e: (opt(e["series_number"]), opt(e["instance"]),
-                       opt(e["slice_location"]), opt(e["proj"]),
+        key=lambda e: (missing_last(e["series_number"]), missing_last(e["instance"]),
+                       missing_last(e["slice_location"]), missing_last(e["proj"]),
                        natural_key(e["path"])))
 
     counts = {}
     for e in entries:
         pos = None if e["proj"] is None else round_position(e["proj"])
         counts[pos] = counts.get(pos, 0) + 1
-    positions = [[p, counts[p]] for p in sorted(counts, key=opt)]
+    positions = [[p, counts[p]] for p in sorted(counts, key=missing_last)]
 
     echoes = set()
     for e in entries:
@@ -266,7 +180,7 @@ def describe_series(entries):
         "files": len(entries),
         "rows": single_or_list([e["rows"] for e in entries]),
         "columns": single_or_list([e["columns"] for e in entries]),
-        "echoes": sorted(echoes, key=opt),
+        "echoes": sorted(echoes, key=missing_last),
         "positions": positions,
         "instance": [e["path"] for e in by_instance],
         "spatial": [e["path"] for e in by_space],

@@ -27,103 +27,19 @@ some files could not be read (as dicomprep's).
 
 import argparse
 import json
-import math
 import os
-import re
 import sys
 import time
 from multiprocessing import Pool
 
 import pydicom
-from pydicom.multival import MultiValue
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from dicom_keys import get_float, get_int, missing_last, natural_key, projection  # noqa: E402
 
 # Files per Pool task: big enough that inter-process overhead (pickling the paths in and
 # the small result tuples out) is negligible, small enough to balance the workers.
 CHUNK_SIZE = 256
-
-_RUNS = re.compile(r"[0-9]+|[^0-9]+")
-
-
-# ---------------------------------------------------------------------------
-# Sort keys
-# ---------------------------------------------------------------------------
-
-def natural_key(path):
-    """Natural path order: digit runs compare as integers, the rest as strings.
-
-    Digit runs become ("0", int) and other runs (run, 0): a digit run then compares with
-    a non-digit run by first character, as in scripts/expected-order.py. The whole path
-    (as UTF-8) breaks the remaining ties ("01" vs "1").
-    """
-    runs = tuple(("0", int(r)) if r[0].isdigit() else (r, 0) for r in _RUNS.findall(path))
-    return (runs, path.encode("utf-8"))
-
-
-def missing_last(value):
-    """Wrap an optional value so that None sorts after every present value."""
-    return (0, value) if value is not None else (1, 0)
-
-
-# ---------------------------------------------------------------------------
-# Attribute extraction: tolerant, a malformed value counts as missing
-# ---------------------------------------------------------------------------
-
-def _first(value):
-    """The first value of a multi-valued attribute, or the value itself."""
-    if isinstance(value, (list, tuple, MultiValue)):
-        return value[0]
-    return value
-
-
-def get_int(ds, keyword):
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        return int(_first(value))
-    except (ValueError, TypeError, IndexError):
-        return None
-
-
-def get_float(ds, keyword):
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        value = float(_first(value))
-        return value if math.isfinite(value) else None
-    except (ValueError, TypeError, IndexError):
-        return None
-
-
-def get_floats(ds, keyword, count):
-    """Exactly `count` finite floats, or None."""
-    try:
-        value = ds.get(keyword)
-        if value is None:
-            return None
-        values = [float(v) for v in value]
-    except (ValueError, TypeError):
-        return None
-    if len(values) != count or not all(math.isfinite(v) for v in values):
-        return None
-    return values
-
-
-def projection(ds):
-    """Signed distance of the slice along its normal (row x column), or None."""
-    iop = get_floats(ds, "ImageOrientationPatient", 6)
-    ipp = get_floats(ds, "ImagePositionPatient", 3)
-    if iop is None or ipp is None:
-        return None
-    r, c = iop[0:3], iop[3:6]
-    normal = (
-        r[1] * c[2] - r[2] * c[1],
-        r[2] * c[0] - r[0] * c[2],
-        r[0] * c[1] - r[1] * c[0],
-    )
-    return normal[0] * ipp[0] + normal[1] * ipp[1] + normal[2] * ipp[2]
-
 
 # ---------------------------------------------------------------------------
 # Reading (runs in the worker processes)
