@@ -144,14 +144,7 @@ mod tests {
     }
 
     fn image(width: u32, height: u32, channels: Channels) -> Image8 {
-        let n = channels.count();
-        let mut image = Image8::filled(width, height, channels, 0);
-        for (i, v) in image.data.iter_mut().enumerate() {
-            let (pixel, c) = (i / n, i % n);
-            let (x, y) = (pixel as u32 % width, pixel as u32 / width);
-            *v = (x * 2 + y + c as u32 * 60) as u8;
-        }
-        image
+        Image8::gradient(width, height, channels, (2, 1, 60))
     }
 
     /// Marker segment lengths by marker code, in file order.

@@ -103,14 +103,7 @@ mod tests {
     }
 
     fn gradient(width: u32, height: u32, channels: Channels) -> Image8 {
-        let n = channels.count();
-        let mut image = Image8::filled(width, height, channels, 0);
-        for (i, v) in image.data.iter_mut().enumerate() {
-            let (pixel, c) = (i / n, i % n);
-            let (x, y) = (pixel as u32 % width, pixel as u32 / width);
-            *v = (x * 7 + y * 3 + c as u32 * 50) as u8;
-        }
-        image
+        Image8::gradient(width, height, channels, (7, 3, 50))
     }
 
     #[test]

@@ -41,3 +41,23 @@ impl Image8 {
         }
     }
 }
+
+#[cfg(test)]
+impl Image8 {
+    /// A test pattern: sample = `x * dx + y * dy + channel * dc` (wrapping), for encoder tests.
+    pub(crate) fn gradient(
+        width: u32,
+        height: u32,
+        channels: Channels,
+        (dx, dy, dc): (u32, u32, u32),
+    ) -> Self {
+        let n = channels.count();
+        let mut image = Image8::filled(width, height, channels, 0);
+        for (i, v) in image.data.iter_mut().enumerate() {
+            let (pixel, c) = (i / n, i % n);
+            let (x, y) = (pixel as u32 % width, pixel as u32 / width);
+            *v = (x * dx + y * dy + c as u32 * dc) as u8;
+        }
+        image
+    }
+}
