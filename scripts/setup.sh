@@ -3,9 +3,10 @@
 # Idempotent: installs only what is missing; uses sudo when not root.
 set -euo pipefail
 
-# build: C/C++ toolchain, cmake (CharLS for JPEG-LS), nasm (libjpeg-turbo SIMD in mozjpeg)
-# tests: dcmtk and imagemagick are the reference renderers the tests compare against
-packages=(build-essential pkg-config cmake nasm dcmtk imagemagick)
+# build: C/C++ toolchain, cmake (CharLS for JPEG-LS), nasm (libjpeg-turbo SIMD in mozjpeg),
+#        clang + libclang (bindgen) and FFmpeg's libraries (ffmpeg-next, H.264 via libx264)
+# tests: dcmtk, imagemagick and ffmpeg (ffprobe) are the reference tools the tests compare against
+packages=(build-essential pkg-config cmake nasm clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg dcmtk imagemagick)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -86,6 +86,14 @@ pub struct ConvertArgs {
     #[arg(long, value_enum, default_value_t = RuleArg::Darwin)]
     pub rule: RuleArg,
 
+    /// Frames per second of the MP4 of video items (a volume of N slices lasts N/fps s).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub fps: u32,
+
+    /// x264 constant rate factor of the MP4 (0 = lossless ... 51 = worst).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=51))]
+    pub crf: u8,
+
     /// Burn overlays (60xx planes: annotations, ROIs) into the images, in white. Off by
     /// default, as DCMTK's `-O`.
     #[arg(long)]

@@ -10,6 +10,7 @@ use dicomprep::cli::{
 };
 use dicomprep::convert::sink::LocalSink;
 use dicomprep::convert::{ConvertOptions, convert};
+use dicomprep::encode::video::VideoSettings;
 use dicomprep::error::Error;
 use dicomprep::output;
 use dicomprep::plan::{OrderOptions, plan_order};
@@ -59,6 +60,10 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         lq_quality: args.lq_quality,
         overwrite: args.overwrite,
         overlays: args.overlays,
+        video: VideoSettings {
+            fps: args.fps,
+            crf: args.crf,
+        },
     };
     // Files are opened relative to the source folder (its parent for a single file).
     let base = if args.src.is_file() {

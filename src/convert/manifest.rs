@@ -33,6 +33,11 @@ pub struct Settings {
     /// Overlays (60xx) burned into the images.
     #[serde(default)]
     pub overlays: bool,
+    /// Frames per second and x264 CRF of videos.
+    #[serde(default)]
+    pub fps: u32,
+    #[serde(default)]
+    pub crf: u8,
 }
 
 /// An annotation item: one image, or one volume shown as a video.
@@ -53,6 +58,9 @@ pub struct Item {
     pub thumbnail_key: String,
     /// Frames in slice order.
     pub frames: Vec<FrameEntry>,
+    /// The video file of a video item, measured from the file written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoEntry>,
     /// The VOI window applied to grey frames, when one window applies to the whole item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowUsed>,
@@ -82,6 +90,21 @@ pub struct FrameEntry {
     pub hq_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lq_bytes: Option<u64>,
+}
+
+/// What a video file holds (fields as annotation platforms' video metadata name them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoEntry {
+    pub fps: u32,
+    pub frame_count: u64,
+    /// Seconds: frame_count / fps.
+    pub duration: f64,
+    /// Frame size in the file (odd sides are padded to even).
+    pub width: u32,
+    pub height: u32,
+    pub file_size: u64,
+    pub mime_type: String,
+    pub codec: String,
 }
 
 /// A window as applied (LINEAR unless `function` says otherwise).

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::encode::jpeg::{Huffman, encode_jpeg};
-use crate::encode::png::encode_png;
+use crate::encode::png::{decode_png, encode_png};
+use crate::encode::video::{VideoSettings, VideoWriter, probe};
 use crate::index::SeriesGroup;
 use crate::order::Rule;
 use crate::plan::{plan_volumes, rule_name};
@@ -28,7 +29,9 @@ use crate::render::{Image8, burn_overlays, render_frame};
 use crate::report::FileIssue;
 use crate::scan::{InstanceHeader, ScanReport};
 use crate::split::Volume;
-use manifest::{FrameEntry, Item, ItemKind, MANIFEST_VERSION, Manifest, Settings, WindowUsed};
+use manifest::{
+    FrameEntry, Item, ItemKind, MANIFEST_VERSION, Manifest, Settings, VideoEntry, WindowUsed,
+};
 use sink::Sink;
 
 /// Whether volumes become image items or video items.
@@ -55,6 +58,8 @@ pub struct ConvertOptions {
     pub overwrite: bool,
     /// Burn overlays (60xx) into the images.
     pub overlays: bool,
+    /// Frame rate and quality of the MP4 of video items.
+    pub video: VideoSettings,
 }
 
 impl Default for ConvertOptions {
@@ -66,6 +71,7 @@ impl Default for ConvertOptions {
             lq_quality: DEFAULT_LQ_QUALITY,
             overwrite: false,
             overlays: false,
+            video: VideoSettings::default(),
         }
     }
 }
@@ -91,6 +97,8 @@ impl ConvertOptions {
             rule: rule_name(self.rule).into(),
             lq_quality: self.lq_quality,
             overlays: self.overlays,
+            fps: self.video.fps,
+            crf: self.video.crf,
         }
     }
 }
@@ -297,7 +305,87 @@ impl Context<'_> {
         }
         outputs.sort_by_key(|o| o.index);
         outcome.items = self.items(series, volume, kind, &prefix, &outputs, &window);
+        if let Some(item) = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video) {
+            let wrote_frames = outcome.written > 0;
+            match self.video(item, wrote_frames) {
+                Ok((entry, written)) => {
+                    item.video = Some(entry);
+                    outcome.written += usize::from(written);
+                    outcome.reused += usize::from(!written);
+                }
+                Err(reason) => outcome.failed.push(FileIssue {
+                    path: item.frames[0].path.clone(),
+                    reason: format!("video {}: {reason}", item.storage_key),
+                }),
+            }
+        }
         outcome
+    }
+
+    /// Encodes the item's MP4 from its HQ frames, in slice order, one frame in memory at a
+    /// time (so the video holds exactly the HQ pixels). An existing video is kept when no
+    /// frame was rewritten. Returns the measured video and whether it was written.
+    fn video(&self, item: &Item, frames_rewritten: bool) -> Result<(VideoEntry, bool), String> {
+        let key = &item.storage_key;
+        let temporary = std::env::temp_dir().join(format!(
+            "dicomprep-{}-{:?}.mp4",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let existing = if self.reuse && !frames_rewritten {
+            self.sink.get(key)
+        } else {
+            None
+        };
+        let written = existing.is_none();
+        let bytes = match existing {
+            Some(bytes) => bytes,
+            None => {
+                let result = (|| {
+                    let first = &item.frames[0];
+                    let mut writer = VideoWriter::create(
+                        &temporary,
+                        first.width,
+                        first.height,
+                        self.options.video,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    for frame in &item.frames {
+                        let png = self
+                            .sink
+                            .get(&frame.hq_key)
+                            .ok_or_else(|| format!("{} is missing", frame.hq_key))?;
+                        writer
+                            .push(&decode_png(&png).map_err(|e| e.to_string())?)
+                            .map_err(|e| e.to_string())?;
+                    }
+                    writer.finish().map_err(|e| e.to_string())?;
+                    std::fs::read(&temporary).map_err(|e| e.to_string())
+                })();
+                let _ = std::fs::remove_file(&temporary);
+                let bytes = result?;
+                self.sink
+                    .put(key, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))?;
+                bytes
+            }
+        };
+        // Measured from the file: write the bytes where FFmpeg can open them.
+        std::fs::write(&temporary, &bytes).map_err(|e| e.to_string())?;
+        let info = probe(&temporary);
+        let _ = std::fs::remove_file(&temporary);
+        let info = info.map_err(|e| e.to_string())?;
+        let entry = VideoEntry {
+            fps: info.fps,
+            frame_count: info.frame_count,
+            duration: info.duration,
+            width: info.width,
+            height: info.height,
+            file_size: bytes.len() as u64,
+            mime_type: "video/mp4".into(),
+            codec: "h264".into(),
+        };
+        Ok((entry, written))
     }
 
     /// Chooses one VOI for a whole video: the middle slice's header window, else the volume's
@@ -567,6 +655,7 @@ impl Context<'_> {
             storage_key,
             thumbnail_key,
             frames,
+            video: None,
             window: match window {
                 VolumeWindow::Shared(voi, range, source) => {
                     window_used(voi.as_ref(), *range, source, &self.options.window)

@@ -2,3 +2,4 @@
 
 pub mod jpeg;
 pub mod png;
+pub mod video;

@@ -88,6 +88,35 @@ pub fn encode_png(image: &Image8) -> Result<Vec<u8>, EncodeError> {
     Ok(out)
 }
 
+/// Decodes an 8-bit grey or RGB PNG (as [`encode_png`] writes them) back into an image.
+pub fn decode_png(bytes: &[u8]) -> Result<Image8, EncodeError> {
+    let error = |e: png::DecodingError| EncodeError(format!("PNG: {e}"));
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .map_err(error)?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| EncodeError("PNG: image too large".into()))?;
+    let mut data = vec![0; size];
+    let info = reader.next_frame(&mut data).map_err(error)?;
+    data.truncate(info.buffer_size());
+    let channels = match (info.color_type, info.bit_depth) {
+        (png::ColorType::Grayscale, png::BitDepth::Eight) => Channels::Gray,
+        (png::ColorType::Rgb, png::BitDepth::Eight) => Channels::Rgb,
+        other => {
+            return Err(EncodeError(format!(
+                "PNG: expected 8-bit grey or RGB, found {other:?}"
+            )));
+        }
+    };
+    Ok(Image8 {
+        width: info.width,
+        height: info.height,
+        channels,
+        data,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

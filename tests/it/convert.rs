@@ -55,6 +55,13 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
                     "auto mode: one-slice volumes are images"
                 );
                 assert!(item.storage_key.ends_with("/video.mp4"));
+                let video = item.video.as_ref().expect("a video item has its video");
+                assert_eq!(video.frame_count, item.frames.len() as u64);
+                let size = std::fs::metadata(dest.path().join(&item.storage_key))
+                    .unwrap()
+                    .len();
+                assert_eq!(video.file_size, size);
+                expected_keys.insert(item.storage_key.clone());
             }
         }
         for frame in &item.frames {
@@ -75,7 +82,12 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
     }
     // Exactly the manifest's keys exist: nothing half-written, nothing unlisted.
     let written: BTreeSet<String> = all_files(dest.path()).into_iter().collect();
-    assert_eq!(written, expected_keys);
+    let unlisted: Vec<_> = written.difference(&expected_keys).collect();
+    let missing: Vec<_> = expected_keys.difference(&written).collect();
+    assert!(
+        unlisted.is_empty() && missing.is_empty(),
+        "unlisted {unlisted:?}, missing {missing:?}"
+    );
     // Every input: converted, skipped or failed.
     let skipped: BTreeSet<String> = manifest.skipped.iter().map(|i| i.path.clone()).collect();
     let failed: BTreeSet<String> = manifest.failed.iter().map(|i| i.path.clone()).collect();

@@ -13,6 +13,8 @@ mod synth;
 mod render;
 // Conversion: layout, manifest, accounting and resume.
 mod convert;
+// MP4 videos against ffprobe and ffmpeg.
+mod video;
 // Thumbnails and encoders against the real ImageMagick on PNGs rendered from real DICOM.
 mod thumbnail;
 // Helpers: paths into test-data, running the binary, reading expectations.

@@ -1,0 +1,181 @@
+//! MP4 of video items, checked with the real FFmpeg tools (ffprobe, ffmpeg).
+
+use std::path::Path;
+use std::process::Command;
+
+use dicomprep::convert::manifest::{Item, ItemKind, Manifest};
+use dicomprep::encode::png::decode_png;
+
+use crate::util::{data, run};
+
+fn convert(src: &str, dest: &Path, extra: &[&str]) -> Manifest {
+    let mut args = vec!["convert", src, "--dest", dest.to_str().unwrap(), "-q"];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    assert!(
+        matches!(output.status.code(), Some(0 | 3)),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// ffprobe's view of the video stream and container.
+fn ffprobe(path: &Path) -> serde_json::Value {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-of",
+            "json",
+        ])
+        .args([
+            "-show_entries",
+            "stream=codec_name,pix_fmt,width,height,nb_read_frames,r_frame_rate:format=duration",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs (scripts/setup.sh installs ffmpeg)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The frames of a video decoded to grey PNGs by the ffmpeg CLI, in order.
+fn decoded_frames(video: &Path, out: &Path) -> Vec<Vec<u8>> {
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(video)
+        .args(["-pix_fmt", "gray"])
+        .arg(out.join("f%05d.png"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut names: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| decode_png(&std::fs::read(p).unwrap()).unwrap().data)
+        .collect()
+}
+
+fn psnr(a: &[u8], b: &[u8]) -> f64 {
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0 * 255.0 / mse).log10()
+    }
+}
+
+fn videos(manifest: &Manifest) -> Vec<&Item> {
+    manifest
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Video)
+        .collect()
+}
+
+#[test]
+fn video_metadata_is_what_ffprobe_measures() {
+    let dest = tempfile::tempdir().unwrap();
+    let manifest = convert(
+        data("dicom2nifti/siemens").to_str().unwrap(),
+        dest.path(),
+        &["--fps", "5"],
+    );
+    let items = videos(&manifest);
+    assert!(!items.is_empty());
+    for item in items {
+        let video = item.video.as_ref().unwrap();
+        let probe = ffprobe(&dest.path().join(&item.storage_key));
+        let stream = &probe["streams"][0];
+        assert_eq!(stream["codec_name"], "h264");
+        assert_eq!(stream["pix_fmt"], "yuv420p");
+        assert_eq!(stream["width"], video.width);
+        assert_eq!(stream["height"], video.height);
+        assert_eq!(stream["r_frame_rate"], "5/1");
+        let frames: u64 = stream["nb_read_frames"].as_str().unwrap().parse().unwrap();
+        assert_eq!(frames, item.frames.len() as u64);
+        assert_eq!(video.frame_count, frames);
+        assert_eq!(
+            (video.fps, video.mime_type.as_str(), video.codec.as_str()),
+            (5, "video/mp4", "h264")
+        );
+        let duration: f64 = probe["format"]["duration"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((duration - frames as f64 / 5.0).abs() < 0.01, "{duration}");
+        assert!((video.duration - frames as f64 / 5.0).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn every_video_frame_matches_its_hq_frame() {
+    let dest = tempfile::tempdir().unwrap();
+    let manifest = convert(
+        data("dicom2nifti/hitachi").to_str().unwrap(),
+        dest.path(),
+        &["--as", "video"],
+    );
+    for item in videos(&manifest) {
+        let frames_dir = tempfile::tempdir().unwrap();
+        let decoded = decoded_frames(&dest.path().join(&item.storage_key), frames_dir.path());
+        assert_eq!(decoded.len(), item.frames.len());
+        for (i, (frame, entry)) in decoded.iter().zip(&item.frames).enumerate() {
+            let hq = decode_png(&std::fs::read(dest.path().join(&entry.hq_key)).unwrap()).unwrap();
+            let value = psnr(frame, &hq.data);
+            assert!(
+                value >= 30.0,
+                "{} frame {i}: {value:.1} dB",
+                item.storage_key
+            );
+        }
+    }
+}
+
+#[test]
+fn odd_sizes_are_padded_and_single_slices_are_images_in_auto_mode() {
+    let dest = tempfile::tempdir().unwrap();
+    let file = data("pydicom/SC_rgb_small_odd.dcm");
+    let manifest = convert(file.to_str().unwrap(), dest.path(), &["--as", "video"]);
+    let item = videos(&manifest)[0];
+    let video = item.video.as_ref().unwrap();
+    assert_eq!((item.frames[0].width, item.frames[0].height), (3, 3));
+    assert_eq!(
+        (video.width, video.height),
+        (4, 4),
+        "padded to even, as written in the file"
+    );
+    let probe = ffprobe(&dest.path().join(&item.storage_key));
+    assert_eq!(
+        (
+            probe["streams"][0]["width"].as_u64(),
+            probe["streams"][0]["height"].as_u64()
+        ),
+        (Some(4), Some(4))
+    );
+
+    let auto = tempfile::tempdir().unwrap();
+    let manifest = convert(file.to_str().unwrap(), auto.path(), &[]);
+    assert!(
+        videos(&manifest).is_empty(),
+        "a one-slice volume is an image in auto mode"
+    );
+}
