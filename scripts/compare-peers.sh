@@ -441,6 +441,8 @@ print_table() {
 RENDER_TOOLS=(
     "dicomprep video"
     "dicomprep video -j1"
+    "dicomprep video + MP4"
+    "ffmpeg PNG -> MP4"
     "dicomprep images"
     "dicomprep images -j1"
     "dcmj2pnm (xargs -P 2)"
@@ -470,9 +472,15 @@ render_command() {
     local out="$RWORK/${1//[^a-zA-Z0-9]/_}"
     case "$1" in
         "dicomprep video")
-            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as video -q --overwrite) ;;
+            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as video -q --overwrite --no-mp4) ;;
         "dicomprep video -j1")
-            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as video -q --overwrite -j 1) ;;
+            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as video -q --overwrite --no-mp4 -j 1) ;;
+        "dicomprep video + MP4")
+            # DICOM all the way to the MP4 (plus HQ/LQ frames and thumbnail).
+            CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as video -q --overwrite) ;;
+        "ffmpeg PNG -> MP4")
+            # The ffmpeg CLI over the same HQ frames, already rendered (mogrify's input).
+            CMD=(ffmpeg -v error -y -framerate 10 -i "$MOGRIFY_DIR/%05d.png" -c:v libx264 -pix_fmt yuv420p "$out/video.mp4") ;;
         "dicomprep images")
             CMD=("$DICOMPREP" convert "$RSTUDY" --dest "$out" --as images -q --overwrite) ;;
         "dicomprep images -j1")
@@ -665,6 +673,7 @@ check_render() {
     echo "Correctness (N=$RENDER_N slices; the last run of each tool):"
     check_manifest "dicomprep video" video
     check_manifest "dicomprep video -j1" video
+    check_manifest "dicomprep video + MP4" video
     check_manifest "dicomprep images" images
     check_manifest "dicomprep images -j1" images
     expect_count "dcmj2pnm (xargs -P 2)" "$(count_out "dcmj2pnm (xargs -P 2)" '*.png')" PNG
@@ -730,6 +739,9 @@ print_render_targets() {
     target_line "dicomprep video (HQ PNG + LQ JPEG + thumbnail)" "$(rate_of "dicomprep video")" 1000 " slices/s"
     target_line "dicomprep video vs pydicom+Pillow (2 processes)" "$(times_ratio "$video" "$pyd")" 9 "x"
     target_line "thumbnails: dicomprep images vs mogrify (default threads)" "$(times_ratio "$images" "$mog")" 10 "x"
+    target_line "dicomprep DICOM -> MP4 (+ frames, thumbnail) vs ffmpeg PNG -> MP4" \
+        "$(times_ratio "${SECONDS_OF[render/dicomprep video + MP4]}" "${SECONDS_OF[render/ffmpeg PNG -> MP4]}")" 1 "x"
+    target_line "whole video-mode convert (MP4 + HQ + LQ + thumbnail)" "$(rate_of "dicomprep video + MP4")" 250 " slices/s"
     echo "    (same on one core: dicomprep images -j1 vs mogrify -limit thread 1: $(times_ratio "$images1" "$mog1")x)"
     echo "    dicomprep's images mode reads the DICOM, windows it, writes the PNG and the thumbnail:"
     echo "    a superset of mogrify's work (decode PNG, resize, write JPEG), so its thumbnail-only"

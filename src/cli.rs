@@ -94,6 +94,10 @@ pub struct ConvertArgs {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=51))]
     pub crf: u8,
 
+    /// Write no MP4 for video items (HQ and LQ frames and the thumbnail only).
+    #[arg(long)]
+    pub no_mp4: bool,
+
     /// Burn overlays (60xx planes: annotations, ROIs) into the images, in white. Off by
     /// default, as DCMTK's `-O`.
     #[arg(long)]

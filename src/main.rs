@@ -60,10 +60,10 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         lq_quality: args.lq_quality,
         overwrite: args.overwrite,
         overlays: args.overlays,
-        video: VideoSettings {
+        video: (!args.no_mp4).then_some(VideoSettings {
             fps: args.fps,
             crf: args.crf,
-        },
+        }),
     };
     // Files are opened relative to the source folder (its parent for a single file).
     let base = if args.src.is_file() {

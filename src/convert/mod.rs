@@ -58,8 +58,9 @@ pub struct ConvertOptions {
     pub overwrite: bool,
     /// Burn overlays (60xx) into the images.
     pub overlays: bool,
-    /// Frame rate and quality of the MP4 of video items.
-    pub video: VideoSettings,
+    /// Frame rate and quality of the MP4 of video items; `None` writes frames and thumbnail
+    /// only.
+    pub video: Option<VideoSettings>,
 }
 
 impl Default for ConvertOptions {
@@ -71,7 +72,7 @@ impl Default for ConvertOptions {
             lq_quality: DEFAULT_LQ_QUALITY,
             overwrite: false,
             overlays: false,
-            video: VideoSettings::default(),
+            video: Some(VideoSettings::default()),
         }
     }
 }
@@ -97,8 +98,8 @@ impl ConvertOptions {
             rule: rule_name(self.rule).into(),
             lq_quality: self.lq_quality,
             overlays: self.overlays,
-            fps: self.video.fps,
-            crf: self.video.crf,
+            fps: self.video.map_or(0, |v| v.fps),
+            crf: self.video.map_or(0, |v| v.crf),
         }
     }
 }
@@ -305,9 +306,10 @@ impl Context<'_> {
         }
         outputs.sort_by_key(|o| o.index);
         outcome.items = self.items(series, volume, kind, &prefix, &outputs, &window);
-        if let Some(item) = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video) {
+        let video_item = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video);
+        if let (Some(item), Some(settings)) = (video_item, self.options.video) {
             let wrote_frames = outcome.written > 0;
-            match self.video(item, wrote_frames) {
+            match self.video(item, settings, wrote_frames) {
                 Ok((entry, written)) => {
                     item.video = Some(entry);
                     outcome.written += usize::from(written);
@@ -325,7 +327,12 @@ impl Context<'_> {
     /// Encodes the item's MP4 from its HQ frames, in slice order, one frame in memory at a
     /// time (so the video holds exactly the HQ pixels). An existing video is kept when no
     /// frame was rewritten. Returns the measured video and whether it was written.
-    fn video(&self, item: &Item, frames_rewritten: bool) -> Result<(VideoEntry, bool), String> {
+    fn video(
+        &self,
+        item: &Item,
+        settings: VideoSettings,
+        frames_rewritten: bool,
+    ) -> Result<(VideoEntry, bool), String> {
         let key = &item.storage_key;
         let temporary = std::env::temp_dir().join(format!(
             "dicomprep-{}-{:?}.mp4",
@@ -343,13 +350,9 @@ impl Context<'_> {
             None => {
                 let result = (|| {
                     let first = &item.frames[0];
-                    let mut writer = VideoWriter::create(
-                        &temporary,
-                        first.width,
-                        first.height,
-                        self.options.video,
-                    )
-                    .map_err(|e| e.to_string())?;
+                    let mut writer =
+                        VideoWriter::create(&temporary, first.width, first.height, settings)
+                            .map_err(|e| e.to_string())?;
                     for frame in &item.frames {
                         let png = self
                             .sink
