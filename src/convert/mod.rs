@@ -345,39 +345,27 @@ impl Context<'_> {
             None
         };
         let written = existing.is_none();
-        let bytes = match existing {
-            Some(bytes) => bytes,
-            None => {
-                let result = (|| {
-                    let first = &item.frames[0];
-                    let mut writer =
-                        VideoWriter::create(&temporary, first.width, first.height, settings)
-                            .map_err(|e| e.to_string())?;
-                    for frame in &item.frames {
-                        let png = self
-                            .sink
-                            .get(&frame.hq_key)
-                            .ok_or_else(|| format!("{} is missing", frame.hq_key))?;
-                        writer
-                            .push(&decode_png(&png).map_err(|e| e.to_string())?)
-                            .map_err(|e| e.to_string())?;
-                    }
-                    writer.finish().map_err(|e| e.to_string())?;
-                    std::fs::read(&temporary).map_err(|e| e.to_string())
-                })();
-                let _ = std::fs::remove_file(&temporary);
-                let bytes = result?;
-                self.sink
-                    .put(key, &bytes)
-                    .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))?;
-                bytes
+        // The video is made (or an existing one copied) in a temporary file, where FFmpeg
+        // measures it, then stored under its key.
+        let result = (|| {
+            match &existing {
+                Some(bytes) => std::fs::write(&temporary, bytes).map_err(|e| e.to_string())?,
+                None => self.encode_video(item, settings, &temporary)?,
             }
-        };
-        // Measured from the file: write the bytes where FFmpeg can open them.
-        std::fs::write(&temporary, &bytes).map_err(|e| e.to_string())?;
-        let info = probe(&temporary);
+            let info = probe(&temporary).map_err(|e| e.to_string())?;
+            let bytes = match existing {
+                Some(bytes) => bytes,
+                None => std::fs::read(&temporary).map_err(|e| e.to_string())?,
+            };
+            Ok::<_, String>((info, bytes))
+        })();
         let _ = std::fs::remove_file(&temporary);
-        let info = info.map_err(|e| e.to_string())?;
+        let (info, bytes) = result?;
+        if written {
+            self.sink
+                .put(key, &bytes)
+                .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))?;
+        }
         let entry = VideoEntry {
             fps: info.fps,
             frame_count: info.frame_count,
@@ -389,6 +377,27 @@ impl Context<'_> {
             codec: "h264".into(),
         };
         Ok((entry, written))
+    }
+
+    /// Encodes the item's HQ frames, read back one at a time in slice order, into `path`.
+    fn encode_video(
+        &self,
+        item: &Item,
+        settings: VideoSettings,
+        path: &Path,
+    ) -> Result<(), String> {
+        let first = &item.frames[0];
+        let mut writer = VideoWriter::create(path, first.width, first.height, settings)
+            .map_err(|e| e.to_string())?;
+        for frame in &item.frames {
+            let png = self
+                .sink
+                .get(&frame.hq_key)
+                .ok_or_else(|| format!("{} is missing", frame.hq_key))?;
+            let image = decode_png(&png).map_err(|e| e.to_string())?;
+            writer.push(&image).map_err(|e| e.to_string())?;
+        }
+        writer.finish().map_err(|e| e.to_string())
     }
 
     /// Chooses one VOI for a whole video: the middle slice's header window, else the volume's

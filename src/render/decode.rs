@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 
-use dicom_core::value::PrimitiveValue;
+use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataDictionary, Tag};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
@@ -191,8 +191,7 @@ impl DicomImage {
         {
             return None;
         }
-        let value = self.object.element(tags::PIXEL_DATA).ok()?.value();
-        let fragments = value.fragments()?;
+        let fragments = self.pixel_data().ok()?.fragments()?;
         let bytes: Vec<u8> = if fragments.len() == self.frames as usize {
             fragments[frame as usize].clone()
         } else if self.frames == 1 {
@@ -233,11 +232,7 @@ impl DicomImage {
     }
 
     fn native_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
-        let element = self
-            .object
-            .element(tags::PIXEL_DATA)
-            .map_err(|_| DecodeError("no native Pixel Data element".into()))?;
-        let Some(primitive) = element.value().primitive() else {
+        let Some(primitive) = self.pixel_data()?.primitive() else {
             return Err(DecodeError(
                 "Pixel Data is encapsulated under a native transfer syntax".into(),
             ));
@@ -305,12 +300,8 @@ impl DicomImage {
 
     /// RLE Lossless, decoded here for every bit depth (dicom-pixeldata's decoder stops at 16).
     fn rle_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
-        let element = self
-            .object
-            .element(tags::PIXEL_DATA)
-            .map_err(|_| DecodeError("no Pixel Data".into()))?;
-        let fragments = element
-            .value()
+        let fragments = self
+            .pixel_data()?
             .fragments()
             .ok_or_else(|| DecodeError("RLE Pixel Data is not encapsulated".into()))?;
         let fragment = fragments.get(frame as usize).ok_or_else(|| {
@@ -328,6 +319,14 @@ impl DicomImage {
         .map_err(|e| DecodeError(format!("RLE frame {frame}: {e}")))?;
         // RLE segments come one per sample, so the result is planar only when asked to be interleaved.
         self.samples_from_native(&native, pixels, false)
+    }
+
+    /// The value of the Pixel Data element.
+    fn pixel_data(&self) -> Result<&Value<InMemDicomObject>, DecodeError> {
+        self.object
+            .element(tags::PIXEL_DATA)
+            .map(|element| element.value())
+            .map_err(|_| DecodeError("no Pixel Data element".into()))
     }
 
     fn bytes_per_sample(&self) -> usize {
