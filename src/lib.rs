@@ -31,6 +31,7 @@ pub mod report;
 pub mod scan;
 pub mod source;
 pub mod split;
+pub mod store;
 pub mod synth;
 
 use std::path::Path;

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::report::FileIssue;
+use crate::store::Location;
 
 /// Current manifest format version.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -14,6 +15,12 @@ pub struct Manifest {
     pub version: u32,
     /// The options the outputs were made with; a re-run with other options rewrites them.
     pub settings: Settings,
+    /// Where the DICOM files were read from (frame `path`s are relative to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Location>,
+    /// Where the outputs were written (every key is relative to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Location>,
     pub items: Vec<Item>,
     pub skipped: Vec<FileIssue>,
     pub failed: Vec<FileIssue>,
@@ -50,6 +57,8 @@ pub struct Item {
     /// Volume id within the series (from `dicomprep order`).
     pub volume: String,
     pub series_number: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_description: Option<String>,
     pub modality: Option<String>,
     pub width: u32,
     pub height: u32,

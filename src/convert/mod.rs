@@ -159,6 +159,8 @@ pub fn convert(
     let mut manifest = Manifest {
         version: MANIFEST_VERSION,
         settings,
+        source: None,
+        destination: None,
         items: Vec::new(),
         skipped: scan.skipped.clone(),
         failed: scan.failed.clone(),
@@ -661,6 +663,7 @@ impl Context<'_> {
             series_instance_uid: series.series_instance_uid.clone(),
             volume: volume.id.clone(),
             series_number: first.series_number,
+            series_description: first.series_description.clone(),
             modality: first.modality.clone(),
             width,
             height,
