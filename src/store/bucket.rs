@@ -1,0 +1,375 @@
+//! A blocking facade over an `object_store` bucket prefix, for the rayon pipeline: every call
+//! runs on one shared tokio runtime. Keys given to and returned by [`Bucket`] are relative to the
+//! location's prefix.
+
+use std::io::Write;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{
+    Attribute, Attributes, GetOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
+};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::Semaphore;
+
+use super::connect::{ConnectError, ConnectOptions, connect};
+use super::{Location, content_type};
+
+/// Requests and bytes moved, for the end-of-run summary and benchmarks.
+#[derive(Debug, Default)]
+pub struct IoStats {
+    pub requests: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+}
+
+impl IoStats {
+    fn read(&self, bytes: usize) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.bytes_read.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    /// Key relative to the prefix.
+    pub key: String,
+    pub size: u64,
+}
+
+/// Size and type of a stored object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub content_type: Option<String>,
+}
+
+/// A bucket prefix with blocking calls.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    location: Location,
+    stats: Arc<IoStats>,
+}
+
+/// The runtime all store calls run on (created on first use; two worker threads are plenty for
+/// network I/O).
+fn runtime() -> &'static Handle {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("dicomprep-io")
+                .enable_all()
+                .build()
+                .expect("the I/O runtime cannot start (out of threads?)")
+        })
+        .handle()
+}
+
+impl Bucket {
+    /// Connects to the bucket of `location`.
+    pub fn open(
+        location: &Location,
+        options: &ConnectOptions,
+        create: bool,
+    ) -> Result<Bucket, ConnectError> {
+        Ok(Bucket::with_store(connect(location, options, create)?, location.clone()))
+    }
+
+    /// A bucket over an existing store (e.g. `InMemory` in tests).
+    pub fn with_store(store: Arc<dyn ObjectStore>, location: Location) -> Bucket {
+        Bucket {
+            store,
+            location,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Where this bucket prefix is.
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Requests and bytes so far.
+    pub fn stats(&self) -> &IoStats {
+        &self.stats
+    }
+
+    fn path(&self, key: &str) -> Result<StorePath, String> {
+        let full = self.location.bucket_key(key);
+        StorePath::parse(&full).map_err(|e| format!("invalid key {full:?}: {e}"))
+    }
+
+    /// A readable name of `key` for messages (`s3://bucket/prefix/key`).
+    pub fn describe(&self, key: &str) -> String {
+        self.location.join(key).to_string()
+    }
+
+    /// Every object under the prefix, sorted by key.
+    pub fn list(&self) -> Result<Vec<ListedObject>, String> {
+        let prefix = (!self.location.prefix.is_empty())
+            .then(|| StorePath::parse(&self.location.prefix))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let strip = if self.location.prefix.is_empty() {
+            0
+        } else {
+            self.location.prefix.len() + 1
+        };
+        let store = self.store.clone();
+        let mut objects: Vec<ListedObject> = runtime()
+            .block_on(async move {
+                store
+                    .list(prefix.as_ref())
+                    .map_ok(|meta| ListedObject {
+                        key: meta.location.as_ref()[strip.min(meta.location.as_ref().len())..]
+                            .to_string(),
+                        size: meta.size,
+                    })
+                    .try_collect()
+                    .await
+            })
+            .map_err(|e| format!("cannot list {}: {e}", self.location))?;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    /// Bytes `range` of `key`.
+    pub fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, String> {
+        let path = self.path(key)?;
+        let bytes = runtime()
+            .block_on(self.store.get_range(&path, range))
+            .map_err(|e| format!("cannot read {}: {e}", self.describe(key)))?;
+        self.stats.read(bytes.len());
+        Ok(bytes)
+    }
+
+    /// The whole object, or `None` when there is none.
+    pub fn get(&self, key: &str) -> Result<Option<Bytes>, String> {
+        let path = self.path(key)?;
+        let result = runtime().block_on(async {
+            match self.store.get(&path).await {
+                Ok(result) => result.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        let bytes = result.map_err(|e| format!("cannot read {}: {e}", self.describe(key)))?;
+        if let Some(bytes) = &bytes {
+            self.stats.read(bytes.len());
+        }
+        Ok(bytes)
+    }
+
+    /// Size and content type of `key`, or `None` when there is none.
+    pub fn head(&self, key: &str) -> Result<Option<ObjectInfo>, String> {
+        let path = self.path(key)?;
+        let options = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        let result = runtime().block_on(self.store.get_opts(&path, options));
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(result) => Ok(Some(ObjectInfo {
+                size: result.meta.size,
+                content_type: result
+                    .attributes
+                    .get(&Attribute::ContentType)
+                    .map(|v| v.to_string()),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(format!("cannot read {}: {e}", self.describe(key))),
+        }
+    }
+
+    /// Streams `key` into the file at `destination` (memory stays bounded by the chunk size).
+    pub fn download(&self, key: &str, destination: &Path) -> Result<u64, String> {
+        let path = self.path(key)?;
+        let fail = |e: String| format!("cannot read {}: {e}", self.describe(key));
+        let mut file = std::fs::File::create(destination).map_err(|e| fail(e.to_string()))?;
+        let size = runtime().block_on(async {
+            let mut stream = self
+                .store
+                .get(&path)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_stream();
+            let mut size = 0u64;
+            while let Some(chunk) = stream.try_next().await.map_err(|e| e.to_string())? {
+                file.write_all(&chunk).map_err(|e| e.to_string())?;
+                size += chunk.len() as u64;
+            }
+            Ok::<_, String>(size)
+        });
+        let size = size.map_err(fail)?;
+        self.stats.read(size as usize);
+        Ok(size)
+    }
+
+    /// Stores `bytes` under `key` with the content type of its extension, waiting for the
+    /// result. A PUT is atomic: the key is absent or complete.
+    pub fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let path = self.path(key)?;
+        runtime().block_on(put_object(
+            self.store.clone(),
+            path,
+            bytes,
+            self.stats.clone(),
+        ))
+    }
+
+    /// An upload queue with at most `concurrency` PUTs in flight.
+    pub fn uploader(&self, concurrency: usize) -> Uploader {
+        Uploader {
+            bucket: self.clone(),
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            concurrency: concurrency.max(1) as u32,
+            failures: Arc::default(),
+        }
+    }
+}
+
+async fn put_object(
+    store: Arc<dyn ObjectStore>,
+    path: StorePath,
+    bytes: Vec<u8>,
+    stats: Arc<IoStats>,
+) -> Result<(), String> {
+    let size = bytes.len() as u64;
+    let mut attributes = Attributes::new();
+    attributes.insert(Attribute::ContentType, content_type(path.as_ref()).into());
+    let options = PutOptions {
+        attributes,
+        ..PutOptions::default()
+    };
+    store
+        .put_opts(&path, PutPayload::from(bytes), options)
+        .await
+        .map_err(|e| e.to_string())?;
+    stats.requests.fetch_add(1, Ordering::Relaxed);
+    stats.bytes_written.fetch_add(size, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A key whose upload failed after all retries, and the last error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedUpload {
+    pub key: String,
+    pub error: String,
+}
+
+/// Uploads in the background with bounded concurrency: [`Uploader::put`] returns once the PUT
+/// has a slot (so at most `concurrency` outputs wait in memory), [`Uploader::finish`] waits for
+/// all of them.
+#[derive(Debug)]
+pub struct Uploader {
+    bucket: Bucket,
+    slots: Arc<Semaphore>,
+    concurrency: u32,
+    failures: Arc<Mutex<Vec<FailedUpload>>>,
+}
+
+impl Uploader {
+    /// Queues `bytes` for `key` (blocks while all slots are busy).
+    pub fn put(&self, key: &str, bytes: Vec<u8>) {
+        let path = match self.bucket.path(key) {
+            Ok(path) => path,
+            Err(error) => {
+                self.fail(key, error);
+                return;
+            }
+        };
+        let permit = match runtime().block_on(self.slots.clone().acquire_owned()) {
+            Ok(permit) => permit,
+            Err(e) => {
+                self.fail(key, e.to_string());
+                return;
+            }
+        };
+        let store = self.bucket.store.clone();
+        let stats = self.bucket.stats.clone();
+        let failures = self.failures.clone();
+        let key = key.to_string();
+        runtime().spawn(async move {
+            if let Err(error) = put_object(store, path, bytes, stats).await {
+                lock(&failures).push(FailedUpload { key, error });
+            }
+            drop(permit);
+        });
+    }
+
+    fn fail(&self, key: &str, error: String) {
+        lock(&self.failures).push(FailedUpload {
+            key: key.to_string(),
+            error,
+        });
+    }
+
+    /// Waits until every queued upload is done; returns (and forgets) the failed ones.
+    pub fn finish(&self) -> Vec<FailedUpload> {
+        let all = runtime().block_on(self.slots.acquire_many(self.concurrency));
+        drop(all);
+        std::mem::take(&mut *lock(&self.failures))
+    }
+}
+
+/// Locks a mutex, recovering the data if a thread panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    fn memory_bucket(prefix: &str) -> Bucket {
+        Bucket::with_store(
+            Arc::new(InMemory::new()),
+            Location::parse(&format!("memory://test/{prefix}")).unwrap(),
+        )
+    }
+
+    #[test]
+    fn put_list_get_and_head_under_a_prefix() {
+        let bucket = memory_bucket("out");
+        bucket.put("a/b.png", b"png".to_vec()).unwrap();
+        let uploader = bucket.uploader(2);
+        for i in 0..5 {
+            uploader.put(&format!("a/{i}.jpg"), vec![0; i]);
+        }
+        assert!(uploader.finish().is_empty());
+        let listed = bucket.list().unwrap();
+        assert_eq!(listed.len(), 6);
+        assert_eq!(listed[0].key, "a/0.jpg");
+        assert_eq!(listed[5].key, "a/b.png");
+        assert_eq!(bucket.get("a/b.png").unwrap().unwrap().as_ref(), b"png");
+        assert_eq!(bucket.get("a/none.png").unwrap(), None);
+        let info = bucket.head("a/4.jpg").unwrap().unwrap();
+        assert_eq!(info.size, 4);
+        assert_eq!(info.content_type.as_deref(), Some("image/jpeg"));
+        assert_eq!(bucket.get_range("a/b.png", 1..3).unwrap().as_ref(), b"ng");
+        assert_eq!(bucket.describe("a/b.png"), "memory://test/out/a/b.png");
+    }
+
+    #[test]
+    fn invalid_keys_are_reported_not_uploaded() {
+        let bucket = memory_bucket("");
+        let uploader = bucket.uploader(1);
+        uploader.put("a//../b", vec![1]);
+        let failed = uploader.finish();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].key, "a//../b");
+        assert!(bucket.list().unwrap().is_empty());
+    }
+}
