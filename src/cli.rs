@@ -1,12 +1,14 @@
 //! Command-line flags (clap). Only parsing lives here; the work is in the library.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::convert::{DEFAULT_LQ_QUALITY, ItemChoice};
 use crate::order::Rule;
 use crate::render::window::WindowChoice;
+use crate::store::{Anonymous, ConnectOptions, Location};
 
 /// Exit code when the run finished but some inputs failed (listed on stderr and in reports).
 pub const EXIT_SOME_FAILED: u8 = 3;
@@ -38,8 +40,68 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub verbose: bool,
 
+    #[command(flatten)]
+    pub store: StoreArgs,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How buckets are reached (SRC or DEST given as s3://, gs://, az:// or https URLs).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Unsigned requests: `auto` (default) when no credentials are configured (public buckets
+    /// such as s3://idc-open-data), `yes` always, `no` never (e.g. instance roles).
+    /// Credentials come from each cloud's standard variables and files: AWS_ACCESS_KEY_ID /
+    /// AWS_PROFILE / ~/.aws/credentials, GOOGLE_APPLICATION_CREDENTIALS / gcloud ADC,
+    /// AZURE_STORAGE_ACCOUNT_NAME + AZURE_STORAGE_ACCOUNT_KEY or AZURE_STORAGE_SAS_KEY.
+    #[arg(long, global = true, value_enum, default_value_t = AnonymousArg::Auto)]
+    pub anonymous: AnonymousArg,
+
+    /// Requests in flight at once against a bucket (header reads while scanning, uploads
+    /// while converting).
+    #[arg(long, global = true, default_value_t = 64, value_name = "N")]
+    pub concurrency: usize,
+
+    /// Retries of a failed request (throttling, 5xx, timeouts, resets), with exponential backoff.
+    #[arg(long, global = true, default_value_t = 10, value_name = "N")]
+    pub retries: usize,
+
+    /// Stop retrying a request after this many seconds.
+    #[arg(long, global = true, default_value_t = 180, value_name = "SECONDS")]
+    pub retry_timeout: u64,
+
+    /// Timeout of one request, in seconds (a stalled request is retried).
+    #[arg(long, global = true, default_value_t = 60, value_name = "SECONDS")]
+    pub request_timeout: u64,
+}
+
+impl StoreArgs {
+    /// The connection options these flags give.
+    pub fn connect_options(&self) -> ConnectOptions {
+        ConnectOptions {
+            anonymous: match self.anonymous {
+                AnonymousArg::Auto => Anonymous::Auto,
+                AnonymousArg::Yes => Anonymous::Yes,
+                AnonymousArg::No => Anonymous::No,
+            },
+            max_retries: self.retries,
+            retry_timeout: Duration::from_secs(self.retry_timeout),
+            request_timeout: Duration::from_secs(self.request_timeout.max(1)),
+        }
+    }
+}
+
+/// Values of `--anonymous`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AnonymousArg {
+    Auto,
+    Yes,
+    No,
+}
+
+fn parse_location(text: &str) -> Result<Location, String> {
+    Location::parse(text).map_err(|e| e.reason)
 }
 
 /// The subcommands.
@@ -58,12 +120,15 @@ pub enum Command {
 /// Flags of `dicomprep convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Folder (scanned recursively) or single file to convert.
-    pub src: PathBuf,
+    /// Folder (scanned recursively), single file, or bucket prefix (s3://bucket/prefix,
+    /// gs://..., az://container/prefix, https URL, file:///path) to convert.
+    #[arg(value_parser = parse_location)]
+    pub src: Location,
 
-    /// Destination folder (created). Layout: <study>/<series>/<volume>/..., manifest.json last.
-    #[arg(long, short, value_name = "DIR")]
-    pub dest: PathBuf,
+    /// Destination folder (created) or bucket prefix (s3://, gs://, az://, https, file://).
+    /// Layout: <study>/<series>/<volume>/..., manifest.json last.
+    #[arg(long, short, value_name = "DEST", value_parser = parse_location)]
+    pub dest: Location,
 
     /// Item kind: `images` makes every slice an image item (PNG + thumbnail); `video` makes every
     /// volume a video item (HQ PNG + LQ JPEG per slice, one thumbnail); `auto` makes one-slice
@@ -134,8 +199,10 @@ fn parse_window(text: &str) -> Result<WindowChoice, String> {
 /// Flags of `dicomprep scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Folder (scanned recursively) or single file to scan.
-    pub src: PathBuf,
+    /// Folder (scanned recursively), single file, or bucket prefix (s3://, gs://, az://,
+    /// https, file://) to scan.
+    #[arg(value_parser = parse_location)]
+    pub src: Location,
 
     /// Write the JSON Lines here instead of stdout (written atomically).
     #[arg(long, short, value_name = "FILE")]
@@ -145,8 +212,10 @@ pub struct ScanArgs {
 /// Flags of `dicomprep order`.
 #[derive(Debug, Args)]
 pub struct OrderArgs {
-    /// Folder (scanned recursively) or single file to order.
-    pub src: PathBuf,
+    /// Folder (scanned recursively), single file, or bucket prefix (s3://, gs://, az://,
+    /// https, file://) to order.
+    #[arg(value_parser = parse_location)]
+    pub src: Location,
 
     /// How slices are ordered within each volume.
     #[arg(long, value_enum, default_value_t = RuleArg::Darwin)]

@@ -12,6 +12,11 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A bucket (or the local folder behind a URL) cannot be reached or listed.
+    #[error(
+        "cannot use {location}: {reason} (check the URL, the credentials in the environment, and --anonymous)"
+    )]
+    Store { location: String, reason: String },
     /// An output file cannot be written.
     #[error("cannot write {}: {source}", path.display())]
     Output {

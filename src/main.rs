@@ -8,7 +8,7 @@ use clap::Parser;
 use dicomprep::cli::{
     Cli, Command, ConvertArgs, EXIT_ERROR, EXIT_SOME_FAILED, Format, OrderArgs, ScanArgs,
 };
-use dicomprep::convert::sink::LocalSink;
+use dicomprep::convert::sink::{BucketSink, LocalSink, Sink};
 use dicomprep::convert::{ConvertOptions, convert};
 use dicomprep::encode::video::VideoSettings;
 use dicomprep::error::Error;
@@ -17,7 +17,8 @@ use dicomprep::plan::{OrderOptions, plan_order};
 use dicomprep::progress::Progress;
 use dicomprep::report::FileIssue;
 use dicomprep::scan::ScanReport;
-use dicomprep::source::list_local;
+use dicomprep::source::{Source, list_local};
+use dicomprep::store::{Bucket, Location};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -48,11 +49,23 @@ fn run(cli: &Cli) -> Result<bool, Error> {
 
 fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
     let started = Instant::now();
-    let scan = scan_with_progress(cli, &args.src)?;
-    let sink = LocalSink::new(&args.dest).map_err(|source| Error::Output {
-        path: args.dest.clone(),
-        source,
-    })?;
+    let source = open_source(cli, &args.src)?;
+    let scan = scan_with_progress(cli, &source)?;
+    let sink: Box<dyn Sink> = match args.dest.local_path() {
+        Some(path) => Box::new(LocalSink::new(&path).map_err(|source| Error::Output {
+            path: path.clone(),
+            source,
+        })?),
+        None => {
+            let bucket = open_bucket(cli, &args.dest, true)?;
+            Box::new(
+                BucketSink::new(bucket, cli.store.concurrency).map_err(|reason| Error::Store {
+                    location: args.dest.to_string(),
+                    reason,
+                })?,
+            )
+        }
+    };
     let options = ConvertOptions {
         items: args.items.into(),
         window: args.window,
@@ -65,12 +78,6 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
             crf: args.crf,
         }),
     };
-    // Files are opened relative to the source folder (its parent for a single file).
-    let base = if args.src.is_file() {
-        args.src.parent().unwrap_or(&args.src).to_path_buf()
-    } else {
-        args.src.clone()
-    };
     let progress = Progress::new(
         "render",
         scan.instances
@@ -79,11 +86,13 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
             .sum(),
         !cli.quiet,
     );
-    let report =
-        convert(&base, &scan, &sink, &options, &progress).map_err(|source| Error::Output {
-            path: args.dest.join("manifest.json"),
+    let manifest_at = sink.describe("manifest.json");
+    let report = convert(&source, &scan, sink.as_ref(), &options, &progress).map_err(|source| {
+        Error::Output {
+            path: manifest_at.clone().into(),
             source,
-        })?;
+        }
+    })?;
     progress.finish();
     let manifest = &report.manifest;
     print_issues(cli, &manifest.skipped, &manifest.failed);
@@ -91,7 +100,7 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         if report.settings_changed {
             eprintln!(
                 "note: settings differ from the previous run in {}; outputs were rewritten",
-                args.dest.display()
+                args.dest
             );
         }
         let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
@@ -110,14 +119,15 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
             },
             manifest.failed.len()
         );
-        eprintln!("see {}", args.dest.join("manifest.json").display());
+        eprintln!("see {manifest_at}");
     }
     Ok(manifest.failed.is_empty())
 }
 
 fn scan(cli: &Cli, args: &ScanArgs) -> Result<bool, Error> {
     let started = Instant::now();
-    let report = scan_with_progress(cli, &args.src)?;
+    let source = open_source(cli, &args.src)?;
+    let report = scan_with_progress(cli, &source)?;
     output::write_to(args.output.as_deref(), |out| {
         output::write_scan_jsonl(out, &report.instances)
     })?;
@@ -130,9 +140,10 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<bool, Error> {
 
 fn order(cli: &Cli, args: &OrderArgs) -> Result<bool, Error> {
     let started = Instant::now();
-    let scan = scan_with_progress(cli, &args.src)?;
+    let source = open_source(cli, &args.src)?;
+    let scan = scan_with_progress(cli, &source)?;
     let options = OrderOptions::new(args.rule.into()).with_explain(args.explain);
-    let report = plan_order(&scan, &args.src.to_string_lossy(), options);
+    let report = plan_order(&scan, &args.src.to_string(), options);
     output::write_to(args.output.as_deref(), |out| match args.format {
         Format::Json => output::write_order_json(out, &report, args.compact),
         Format::Tsv => output::write_order_tsv(out, &report),
@@ -150,16 +161,49 @@ fn order(cli: &Cli, args: &OrderArgs) -> Result<bool, Error> {
     Ok(report.failed.is_empty())
 }
 
-fn scan_with_progress(cli: &Cli, src: &std::path::Path) -> Result<ScanReport, Error> {
-    let listing = list_local(src)?;
-    let progress = Progress::new("scan", listing.files.len() as u64, !cli.quiet);
-    let io_threads = cli
-        .io_threads
-        .unwrap_or_else(dicomprep::scan::default_io_threads);
-    let mut report = dicomprep::scan::scan_files(&listing.files, io_threads, &progress);
-    progress.finish();
-    report.failed.extend(listing.unreadable);
-    Ok(report)
+/// The source at `location`: a local folder or file, or a bucket prefix.
+fn open_source(cli: &Cli, location: &Location) -> Result<Source, Error> {
+    Ok(match location.local_path() {
+        Some(path) => Source::local(&path),
+        None => Source::Bucket(open_bucket(cli, location, false)?),
+    })
+}
+
+fn open_bucket(cli: &Cli, location: &Location, create: bool) -> Result<Bucket, Error> {
+    Bucket::open(location, &cli.store.connect_options(), create).map_err(|e| Error::Store {
+        location: e.location,
+        reason: e.reason,
+    })
+}
+
+fn scan_with_progress(cli: &Cli, source: &Source) -> Result<ScanReport, Error> {
+    let visible = !cli.quiet;
+    match source {
+        Source::Local { root } => {
+            let listing = list_local(root)?;
+            let progress = Progress::new("scan", listing.files.len() as u64, visible);
+            let io_threads = cli
+                .io_threads
+                .unwrap_or_else(dicomprep::scan::default_io_threads);
+            let mut report = dicomprep::scan::scan_files(&listing.files, io_threads, &progress);
+            progress.finish();
+            report.failed.extend(listing.unreadable);
+            Ok(report)
+        }
+        Source::Bucket(bucket) => {
+            let listing = Progress::spinner("list", visible);
+            let objects = bucket.list().map_err(|reason| Error::Store {
+                location: bucket.location().to_string(),
+                reason,
+            })?;
+            listing.finish();
+            let progress = Progress::new("scan", objects.len() as u64, visible);
+            let report =
+                dicomprep::scan::scan_objects(bucket, &objects, cli.store.concurrency, &progress);
+            progress.finish();
+            Ok(report)
+        }
+    }
 }
 
 /// Failures always go to stderr, one line each; skipped files only with `--verbose`.

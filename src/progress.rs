@@ -22,6 +22,17 @@ impl Progress {
         Progress(bar)
     }
 
+    /// A spinner for work of unknown length (e.g. listing a bucket).
+    pub fn spinner(what: &str, visible: bool) -> Self {
+        let bar = ProgressBar::with_draw_target(None, Self::target(visible));
+        let style = ProgressStyle::with_template("{prefix:>6} {spinner} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_prefix(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Progress(bar)
+    }
+
     /// A bar that never draws (library use, tests).
     pub fn hidden() -> Self {
         Progress(ProgressBar::hidden())

@@ -1,11 +1,74 @@
-//! Listing the input files of a local source folder.
+//! Sources of DICOM files: a local folder (or one file) or a bucket prefix. Listing, and
+//! opening one file for rendering.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use walkdir::WalkDir;
 
 use crate::error::Error;
+use crate::render::decode::DicomImage;
 use crate::report::FileIssue;
+use crate::store::{Bucket, Location};
+
+/// Where the files of a run are read from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A local folder, or a single file; names are relative to the folder (the file's parent
+    /// for a single file).
+    Local { root: PathBuf },
+    /// Objects under a bucket prefix; names are keys relative to the prefix.
+    Bucket(Bucket),
+}
+
+impl Source {
+    /// The local source at `root` (a folder or a single file).
+    pub fn local(root: &Path) -> Source {
+        Source::Local {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The folder names are relative to (local sources).
+    fn base(root: &Path) -> &Path {
+        match root.parent() {
+            Some(parent) if root.is_file() => parent,
+            _ => root,
+        }
+    }
+
+    /// Where the source's names are relative to: the folder (a single file's parent), or the
+    /// bucket prefix.
+    pub fn location(&self) -> Location {
+        match self {
+            Source::Local { root } => Location::local(Source::base(root).to_path_buf()),
+            Source::Bucket(bucket) => bucket.location().clone(),
+        }
+    }
+
+    /// Opens the file named `relative` for decoding. Objects are downloaded (streamed) to a
+    /// temporary file first, read, and the file removed: memory holds one object at a time.
+    pub fn open_image(&self, relative: &str) -> Result<DicomImage, String> {
+        match self {
+            Source::Local { root } => {
+                DicomImage::open(&Source::base(root).join(relative)).map_err(|e| e.to_string())
+            }
+            Source::Bucket(bucket) => {
+                static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
+                let temporary = std::env::temp_dir().join(format!(
+                    "dicomprep-{}-{}.dcm",
+                    std::process::id(),
+                    DOWNLOADS.fetch_add(1, Ordering::Relaxed)
+                ));
+                let image = bucket
+                    .download(relative, &temporary)
+                    .and_then(|_| DicomImage::open(&temporary).map_err(|e| e.to_string()));
+                let _ = std::fs::remove_file(&temporary);
+                image
+            }
+        }
+    }
+}
 
 /// One file to scan: where to open it and how to name it in reports.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,13 +9,14 @@ pub mod layout;
 pub mod manifest;
 pub mod sink;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 
 use rayon::prelude::*;
 
 use crate::encode::jpeg::{Huffman, encode_jpeg};
-use crate::encode::png::{decode_png, encode_png};
+use crate::encode::png::encode_png;
 use crate::encode::video::{VideoSettings, VideoWriter, probe};
 use crate::index::SeriesGroup;
 use crate::order::Rule;
@@ -28,6 +29,7 @@ use crate::render::window::{WindowChoice, choose_mapping, modality_range};
 use crate::render::{Image8, burn_overlays, render_frame};
 use crate::report::FileIssue;
 use crate::scan::{InstanceHeader, ScanReport};
+use crate::source::Source;
 use crate::split::Volume;
 use manifest::{
     FrameEntry, Item, ItemKind, MANIFEST_VERSION, Manifest, Settings, VideoEntry, WindowUsed,
@@ -116,9 +118,9 @@ pub struct ConvertReport {
     pub settings_changed: bool,
 }
 
-/// Renders every planned volume of `scan` (files under `source_base`) into `sink`.
+/// Renders every planned volume of `scan` (files read from `source`) into `sink`.
 pub fn convert(
-    source_base: &Path,
+    source: &Source,
     scan: &ScanReport,
     sink: &dyn Sink,
     options: &ConvertOptions,
@@ -129,20 +131,14 @@ pub fn convert(
         .get(layout::MANIFEST_KEY)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let settings_changed = previous.as_ref().is_some_and(|m| m.settings != settings);
-    // Windows of videos whose outputs are all kept are carried over from the earlier manifest.
-    let previous_windows = previous
-        .iter()
-        .filter(|_| !settings_changed)
-        .flat_map(|m| &m.items)
-        .filter_map(|item| Some((item.storage_key.clone(), item.window.clone()?)))
-        .collect();
+    let reuse = !options.overwrite && !settings_changed;
     let context = Context {
-        base: source_base.to_path_buf(),
-        previous_windows,
+        source,
+        previous: Previous::from_manifest(previous.as_ref().filter(|_| reuse)),
         instances: &scan.instances,
         sink,
         options,
-        reuse: !options.overwrite && !settings_changed,
+        reuse,
         progress,
     };
 
@@ -159,8 +155,8 @@ pub fn convert(
     let mut manifest = Manifest {
         version: MANIFEST_VERSION,
         settings,
-        source: None,
-        destination: None,
+        source: Some(source.location()),
+        destination: Some(sink.location()),
         items: Vec::new(),
         skipped: scan.skipped.clone(),
         failed: scan.failed.clone(),
@@ -175,19 +171,87 @@ pub fn convert(
             failed_paths.entry(issue.path).or_insert(issue.reason);
         }
     }
+    // Items whose outputs did not all arrive are left out (a re-run makes them again).
+    let failed_uploads: BTreeMap<String, String> =
+        sink.flush().into_iter().map(|f| (f.key, f.error)).collect();
+    manifest.items.retain(|item| {
+        let Some((key, error)) = item_keys(item).find_map(|k| failed_uploads.get_key_value(k))
+        else {
+            return true;
+        };
+        for frame in &item.frames {
+            failed_paths
+                .entry(frame.path.clone())
+                .or_insert_with(|| format!("upload of {} failed: {error}", sink.describe(key)));
+        }
+        false
+    });
+    written -= failed_uploads.len().min(written);
     manifest.failed.extend(
         failed_paths
             .into_iter()
             .map(|(path, reason)| FileIssue { path, reason }),
     );
     let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-    sink.put_durable(layout::MANIFEST_KEY, &json)?;
+    sink.put_durable(layout::MANIFEST_KEY, json)?;
     Ok(ConvertReport {
         manifest,
         written,
         reused,
         settings_changed,
     })
+}
+
+/// Every key an item refers to.
+fn item_keys(item: &Item) -> impl Iterator<Item = &str> {
+    let video = item.video.is_some().then_some(item.storage_key.as_str());
+    [item.thumbnail_key.as_str()]
+        .into_iter()
+        .chain(video)
+        .chain(
+            item.frames
+                .iter()
+                .flat_map(|f| std::iter::once(f.hq_key.as_str()).chain(f.lq_key.as_deref())),
+        )
+}
+
+/// What the previous run's manifest recorded (when its outputs may be kept).
+#[derive(Debug, Default)]
+struct Previous {
+    /// Sizes of frames and videos, by key.
+    sizes: HashMap<String, u64>,
+    /// Windows of videos, by video key.
+    windows: HashMap<String, WindowUsed>,
+    /// Video entries, by video key.
+    videos: HashMap<String, VideoEntry>,
+}
+
+impl Previous {
+    fn from_manifest(manifest: Option<&Manifest>) -> Previous {
+        let mut previous = Previous::default();
+        for item in manifest.iter().flat_map(|m| &m.items) {
+            for frame in &item.frames {
+                previous.sizes.insert(frame.hq_key.clone(), frame.hq_bytes);
+                if let (Some(key), Some(size)) = (&frame.lq_key, frame.lq_bytes) {
+                    previous.sizes.insert(key.clone(), size);
+                }
+            }
+            if let Some(window) = &item.window {
+                previous
+                    .windows
+                    .insert(item.storage_key.clone(), window.clone());
+            }
+            if let Some(video) = &item.video {
+                previous
+                    .sizes
+                    .insert(item.storage_key.clone(), video.file_size);
+                previous
+                    .videos
+                    .insert(item.storage_key.clone(), video.clone());
+            }
+        }
+        previous
+    }
 }
 
 /// What converting one volume produced.
@@ -213,8 +277,8 @@ struct SliceOutput {
 
 /// Everything the per-volume work needs.
 struct Context<'a> {
-    base: PathBuf,
-    previous_windows: BTreeMap<String, WindowUsed>,
+    source: &'a Source,
+    previous: Previous,
     instances: &'a [InstanceHeader],
     sink: &'a dyn Sink,
     options: &'a ConvertOptions,
@@ -233,7 +297,56 @@ enum VolumeWindow {
     Kept(Option<WindowUsed>),
 }
 
+/// How one volume is converted: its kind, keys and window.
+struct VolumePlan<'v> {
+    volume: &'v Volume,
+    kind: ItemKind,
+    prefix: String,
+    middle: usize,
+    window: VolumeWindow,
+}
+
+impl VolumePlan<'_> {
+    /// The keys slice `index` writes.
+    fn keys(&self, index: usize) -> Vec<String> {
+        let prefix = &self.prefix;
+        match self.kind {
+            ItemKind::Image => vec![
+                layout::image_key(prefix, index),
+                layout::image_thumbnail_key(prefix, index),
+            ],
+            ItemKind::Video => {
+                let mut keys = vec![layout::hq_key(prefix, index), layout::lq_key(prefix, index)];
+                if index == self.middle {
+                    keys.push(layout::video_thumbnail_key(prefix));
+                }
+                keys
+            }
+        }
+    }
+}
+
+/// Slices rendered together: enough to keep every thread busy, few enough to bound memory.
+fn chunk_len() -> usize {
+    (rayon::current_num_threads() * 4).max(8)
+}
+
+/// The decoded files of the current chunk (a multi-frame file stays open across chunks).
+type OpenFiles = HashMap<usize, Result<Arc<DicomImage>, String>>;
+
 impl Context<'_> {
+    /// Whether `key` holds a complete output of an earlier run: present, and of the size the
+    /// earlier manifest recorded for it (when it recorded one).
+    fn kept(&self, key: &str) -> bool {
+        self.reuse
+            && self.sink.size(key).is_some_and(|size| {
+                self.previous
+                    .sizes
+                    .get(key)
+                    .is_none_or(|&recorded| recorded == size)
+            })
+    }
+
     fn volume(&self, series: &SeriesGroup, volume: &Volume) -> VolumeOutcome {
         let kind = match self.options.items {
             ItemChoice::Images => ItemKind::Image,
@@ -247,31 +360,32 @@ impl Context<'_> {
             &volume.id,
         );
         let middle = volume.slices.len() / 2;
-        let keys = |index: usize| -> Vec<String> {
-            match kind {
-                ItemKind::Image => vec![
-                    layout::image_key(&prefix, index),
-                    layout::image_thumbnail_key(&prefix, index),
-                ],
-                ItemKind::Video => {
-                    let mut keys = vec![
-                        layout::hq_key(&prefix, index),
-                        layout::lq_key(&prefix, index),
-                    ];
-                    if index == middle {
-                        keys.push(layout::video_thumbnail_key(&prefix));
-                    }
-                    keys
-                }
-            }
+        let mut plan = VolumePlan {
+            volume,
+            kind,
+            prefix,
+            middle,
+            window: VolumeWindow::PerFrame,
         };
-        let all_present = self.reuse
-            && (0..volume.slices.len())
-                .all(|i| keys(i).iter().all(|k| self.sink.size(k).is_some()));
-        let window = match kind {
+        let frames_kept: Vec<bool> = (0..volume.slices.len())
+            .map(|i| plan.keys(i).iter().all(|k| self.kept(k)))
+            .collect();
+        let all_kept = frames_kept.iter().all(|&k| k);
+        let video_key = layout::video_key(&plan.prefix);
+        let kept_video = match (kind, self.options.video) {
+            (ItemKind::Video, Some(_)) if all_kept && self.kept(&video_key) => {
+                self.previous.videos.get(&video_key).cloned()
+            }
+            _ => None,
+        };
+        let encode = match (kind, self.options.video) {
+            (ItemKind::Video, Some(settings)) if kept_video.is_none() => Some(settings),
+            _ => None,
+        };
+        plan.window = match kind {
             ItemKind::Image => VolumeWindow::PerFrame,
-            ItemKind::Video if all_present => {
-                match self.previous_windows.get(&layout::video_key(&prefix)) {
+            ItemKind::Video if all_kept && encode.is_none() => {
+                match self.previous.windows.get(&video_key) {
                     Some(window) => VolumeWindow::Kept(Some(window.clone())),
                     None => self.volume_window(volume, middle),
                 }
@@ -279,127 +393,160 @@ impl Context<'_> {
             ItemKind::Video => self.volume_window(volume, middle),
         };
 
-        // Slices grouped by file, so each file is opened once.
-        let mut by_file: BTreeMap<usize, Vec<(usize, u32)>> = BTreeMap::new();
-        for (index, slice) in volume.slices.iter().enumerate() {
-            by_file
-                .entry(slice.instance)
-                .or_default()
-                .push((index, slice.frame));
-        }
-        let results: Vec<Result<SliceOutput, FileIssue>> = by_file
-            .into_par_iter()
-            .flat_map_iter(|(instance, frames)| {
-                self.file_slices(instance, &frames, kind, &prefix, middle, &window, &keys)
-            })
-            .collect();
-
         let mut outcome = VolumeOutcome::default();
         let mut outputs: Vec<SliceOutput> = Vec::new();
-        for result in results {
-            match result {
-                Ok(output) => {
-                    outcome.written += output.written;
-                    outcome.reused += output.reused;
-                    outputs.push(output);
+        let video = std::thread::scope(|scope| {
+            let (frames, received) = mpsc::sync_channel::<Image8>(chunk_len());
+            let encoder =
+                encode.map(|settings| scope.spawn(move || encode_stream(received, settings)));
+            let mut open = OpenFiles::new();
+            let indices: Vec<usize> = (0..volume.slices.len()).collect();
+            for chunk in indices.chunks(chunk_len()) {
+                let needs_pixels = |i: usize| encode.is_some() || !frames_kept[i];
+                for result in self.render_chunk(&plan, chunk, &needs_pixels, &mut open) {
+                    match result {
+                        Ok((output, image)) => {
+                            outcome.written += output.written;
+                            outcome.reused += output.reused;
+                            outputs.push(output);
+                            if let (Some(image), true) = (image, encode.is_some()) {
+                                // The encoder only stops early on an error it reports.
+                                let _ = frames.send(image);
+                            }
+                        }
+                        Err(issue) => outcome.failed.push(issue),
+                    }
                 }
-                Err(issue) => outcome.failed.push(issue),
             }
-        }
-        outputs.sort_by_key(|o| o.index);
-        outcome.items = self.items(series, volume, kind, &prefix, &outputs, &window);
+            drop(frames);
+            encoder.map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err("the video encoder stopped unexpectedly".into()))
+            })
+        });
+        outcome.items = self.items(series, &plan, &outputs);
         let video_item = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video);
-        if let (Some(item), Some(settings)) = (video_item, self.options.video) {
-            let wrote_frames = outcome.written > 0;
-            match self.video(item, settings, wrote_frames) {
-                Ok((entry, written)) => {
-                    item.video = Some(entry);
-                    outcome.written += usize::from(written);
-                    outcome.reused += usize::from(!written);
-                }
-                Err(reason) => outcome.failed.push(FileIssue {
-                    path: item.frames[0].path.clone(),
-                    reason: format!("video {}: {reason}", item.storage_key),
-                }),
+        match (video_item, kept_video, video) {
+            (Some(item), Some(entry), _) => {
+                item.video = Some(entry);
+                outcome.reused += 1;
             }
+            (Some(item), None, Some(Ok((entry, bytes)))) => {
+                match self.put(&item.storage_key, bytes) {
+                    Ok(()) => {
+                        item.video = Some(entry);
+                        outcome.written += 1;
+                    }
+                    Err(reason) => outcome.failed.push(FileIssue {
+                        path: item.frames[0].path.clone(),
+                        reason,
+                    }),
+                }
+            }
+            (Some(item), None, Some(Err(reason))) => outcome.failed.push(FileIssue {
+                path: item.frames[0].path.clone(),
+                reason: format!("video {}: {reason}", item.storage_key),
+            }),
+            _ => {}
         }
         outcome
     }
 
-    /// Encodes the item's MP4 from its HQ frames, in slice order, one frame in memory at a
-    /// time (so the video holds exactly the HQ pixels). An existing video is kept when no
-    /// frame was rewritten. Returns the measured video and whether it was written.
-    fn video(
-        &self,
-        item: &Item,
-        settings: VideoSettings,
-        frames_rewritten: bool,
-    ) -> Result<(VideoEntry, bool), String> {
-        let key = &item.storage_key;
-        let temporary = std::env::temp_dir().join(format!(
-            "dicomprep-{}-{:?}.mp4",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let existing = if self.reuse && !frames_rewritten {
-            self.sink.get(key)
-        } else {
-            None
-        };
-        let written = existing.is_none();
-        // The video is made (or an existing one copied) in a temporary file, where FFmpeg
-        // measures it, then stored under its key.
-        let result = (|| {
-            match &existing {
-                Some(bytes) => std::fs::write(&temporary, bytes).map_err(|e| e.to_string())?,
-                None => self.encode_video(item, settings, &temporary)?,
-            }
-            let info = probe(&temporary).map_err(|e| e.to_string())?;
-            let bytes = match existing {
-                Some(bytes) => bytes,
-                None => std::fs::read(&temporary).map_err(|e| e.to_string())?,
-            };
-            Ok::<_, String>((info, bytes))
-        })();
-        let _ = std::fs::remove_file(&temporary);
-        let (info, bytes) = result?;
-        if written {
-            self.sink
-                .put(key, &bytes)
-                .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))?;
-        }
-        let entry = VideoEntry {
-            fps: info.fps,
-            frame_count: info.frame_count,
-            duration: info.duration,
-            width: info.width,
-            height: info.height,
-            file_size: bytes.len() as u64,
-            mime_type: "video/mp4".into(),
-            codec: "h264".into(),
-        };
-        Ok((entry, written))
+    /// Stores `bytes` under `key`.
+    fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        self.sink
+            .put(key, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))
     }
 
-    /// Encodes the item's HQ frames, read back one at a time in slice order, into `path`.
-    fn encode_video(
+    /// Renders and writes slices `chunk` of a volume in parallel, in slice order; returns each
+    /// slice's outputs and, when it was rendered, its image (for the video).
+    fn render_chunk(
         &self,
-        item: &Item,
-        settings: VideoSettings,
-        path: &Path,
-    ) -> Result<(), String> {
-        let first = &item.frames[0];
-        let mut writer = VideoWriter::create(path, first.width, first.height, settings)
-            .map_err(|e| e.to_string())?;
-        for frame in &item.frames {
-            let png = self
-                .sink
-                .get(&frame.hq_key)
-                .ok_or_else(|| format!("{} is missing", frame.hq_key))?;
-            let image = decode_png(&png).map_err(|e| e.to_string())?;
-            writer.push(&image).map_err(|e| e.to_string())?;
+        plan: &VolumePlan,
+        chunk: &[usize],
+        needs_pixels: &(dyn Fn(usize) -> bool + Sync),
+        open: &mut OpenFiles,
+    ) -> Vec<Result<(SliceOutput, Option<Image8>), FileIssue>> {
+        let slices = &plan.volume.slices;
+        let wanted: BTreeSet<usize> = chunk
+            .iter()
+            .filter(|&&i| needs_pixels(i))
+            .map(|&i| slices[i].instance)
+            .collect();
+        open.retain(|instance, _| wanted.contains(instance));
+        let opened: Vec<(usize, Result<Arc<DicomImage>, String>)> = wanted
+            .iter()
+            .filter(|instance| !open.contains_key(instance))
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|&instance| (instance, self.open_instance(instance)))
+            .collect();
+        open.extend(opened);
+        let open = &*open;
+        chunk
+            .par_iter()
+            .map(|&index| {
+                let slice = slices[index];
+                let header = &self.instances[slice.instance];
+                let fail = |reason: String| FileIssue {
+                    path: header.path.clone(),
+                    reason: if header.number_of_frames > 1 {
+                        format!("frame {}: {reason}", slice.frame)
+                    } else {
+                        reason
+                    },
+                };
+                let result = if needs_pixels(index) {
+                    let image = open
+                        .get(&slice.instance)
+                        .cloned()
+                        .unwrap_or_else(|| Err("not opened".into()));
+                    image
+                        .and_then(|image| {
+                            self.render_slice(&image, header, slice.frame, &plan.window)
+                        })
+                        .and_then(|rendered| {
+                            let output = self.write_slice(&rendered, index, plan)?;
+                            Ok((output, Some(rendered)))
+                        })
+                        .map_err(fail)
+                } else {
+                    Ok((self.kept_slice(plan, index), None))
+                };
+                self.progress.inc(1);
+                result
+            })
+            .collect()
+    }
+
+    /// Opens the file of `instance` for decoding.
+    fn open_instance(&self, instance: usize) -> Result<Arc<DicomImage>, String> {
+        let header = &self.instances[instance];
+        if header.vr_mode_corrected {
+            return Err(format!(
+                "not rendered: the dataset is written in the other VR mode than transfer syntax {} declares",
+                header.transfer_syntax
+            ));
         }
-        writer.finish().map_err(|e| e.to_string())
+        self.source.open_image(&header.path).map(Arc::new)
+    }
+
+    /// The outputs of a slice whose every output is kept from an earlier run.
+    fn kept_slice(&self, plan: &VolumePlan, index: usize) -> SliceOutput {
+        let header = &self.instances[plan.volume.slices[index].instance];
+        let keys = plan.keys(index);
+        let size = |key: &String| self.sink.size(key).unwrap_or(0);
+        SliceOutput {
+            index,
+            width: u32::from(header.columns.unwrap_or(0)),
+            height: u32::from(header.rows.unwrap_or(0)),
+            hq_bytes: size(&keys[0]),
+            lq_bytes: (plan.kind == ItemKind::Video).then(|| size(&keys[1])),
+            written: 0,
+            reused: keys.len(),
+        }
     }
 
     /// Chooses one VOI for a whole video: the middle slice's header window, else the volume's
@@ -411,7 +558,7 @@ impl Context<'_> {
         if self.options.window == WindowChoice::Header {
             let slice = volume.slices[middle];
             let header = &self.instances[slice.instance];
-            if let Ok(image) = DicomImage::open(&self.base.join(&header.path)) {
+            if let Ok(image) = self.source.open_image(&header.path) {
                 let (center, width) = frame_window(header, slice.frame);
                 if let Some(voi) = image.header_voi(center, width) {
                     return VolumeWindow::Shared(Some(voi), (0.0, 0.0), "header");
@@ -426,7 +573,7 @@ impl Context<'_> {
             .into_par_iter()
             .filter_map(|(instance, frames)| {
                 let header = &self.instances[instance];
-                let image = DicomImage::open(&self.base.join(&header.path)).ok()?;
+                let image = self.source.open_image(&header.path).ok()?;
                 frames
                     .iter()
                     .filter_map(|&frame| {
@@ -447,91 +594,6 @@ impl Context<'_> {
                 |a, b| (a.0.min(b.0), a.1.max(b.1)),
             );
         VolumeWindow::Shared(None, range, "minmax")
-    }
-
-    /// Renders and writes the given frames of one file.
-    #[allow(clippy::too_many_arguments)]
-    fn file_slices(
-        &self,
-        instance: usize,
-        frames: &[(usize, u32)],
-        kind: ItemKind,
-        prefix: &str,
-        middle: usize,
-        window: &VolumeWindow,
-        keys: &(dyn Fn(usize) -> Vec<String> + Sync),
-    ) -> Vec<Result<SliceOutput, FileIssue>> {
-        let header = &self.instances[instance];
-        let fail = |frame: u32, reason: String| {
-            let reason = if header.number_of_frames > 1 {
-                format!("frame {frame}: {reason}")
-            } else {
-                reason
-            };
-            FileIssue {
-                path: header.path.clone(),
-                reason,
-            }
-        };
-        // Reuse: every output of every frame present.
-        if self.reuse {
-            let existing: Option<Vec<SliceOutput>> = frames
-                .iter()
-                .map(|&(index, _)| {
-                    let sizes: Vec<u64> = keys(index)
-                        .iter()
-                        .map(|k| self.sink.size(k))
-                        .collect::<Option<_>>()?;
-                    Some(SliceOutput {
-                        index,
-                        width: u32::from(header.columns.unwrap_or(0)),
-                        height: u32::from(header.rows.unwrap_or(0)),
-                        hq_bytes: sizes[0],
-                        lq_bytes: (kind == ItemKind::Video).then(|| sizes[1]),
-                        written: 0,
-                        reused: sizes.len(),
-                    })
-                })
-                .collect();
-            if let Some(existing) = existing {
-                self.progress.inc(frames.len() as u64);
-                return existing.into_iter().map(Ok).collect();
-            }
-        }
-        if header.vr_mode_corrected {
-            self.progress.inc(frames.len() as u64);
-            let reason = format!(
-                "not rendered: the dataset is written in the other VR mode than transfer syntax {} declares",
-                header.transfer_syntax
-            );
-            return frames
-                .iter()
-                .map(|&(_, frame)| Err(fail(frame, reason.clone())))
-                .collect();
-        }
-        let image = match DicomImage::open(&self.base.join(&header.path)) {
-            Ok(image) => image,
-            Err(e) => {
-                self.progress.inc(frames.len() as u64);
-                return frames
-                    .iter()
-                    .map(|&(_, frame)| Err(fail(frame, e.to_string())))
-                    .collect();
-            }
-        };
-        frames
-            .par_iter()
-            .map(|&(index, frame)| {
-                let result = self
-                    .render_slice(&image, header, frame, window)
-                    .and_then(|rendered| {
-                        self.write_slice(&rendered, index, kind, prefix, middle, keys)
-                    })
-                    .map_err(|reason| fail(frame, reason));
-                self.progress.inc(1);
-                result
-            })
-            .collect()
     }
 
     fn render_slice(
@@ -576,65 +638,59 @@ impl Context<'_> {
         Ok(rendered)
     }
 
+    /// Encodes and stores the outputs of one rendered slice (outputs kept from an earlier run
+    /// are not written again).
     fn write_slice(
         &self,
         rendered: &Image8,
         index: usize,
-        kind: ItemKind,
-        prefix: &str,
-        middle: usize,
-        keys: &(dyn Fn(usize) -> Vec<String> + Sync),
+        plan: &VolumePlan,
     ) -> Result<SliceOutput, String> {
-        let keys = keys(index);
-        let put = |key: &str, bytes: &[u8]| {
-            self.sink
-                .put(key, bytes)
-                .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))
+        let keys = plan.keys(index);
+        let (mut written, mut reused) = (0, 0);
+        let mut store = |key: &str, bytes: Vec<u8>| {
+            if self.kept(key) {
+                reused += 1;
+                return Ok(());
+            }
+            written += 1;
+            self.put(key, bytes)
         };
         let hq = encode_png(rendered).map_err(|e| e.to_string())?;
-        put(&keys[0], &hq)?;
-        let mut written = 1;
-        let lq_bytes = match kind {
+        let hq_bytes = hq.len() as u64;
+        store(&keys[0], hq)?;
+        let lq_bytes = match plan.kind {
             ItemKind::Image => {
                 let thumbnail = encode_thumbnail(rendered).map_err(|e| e.to_string())?;
-                put(&keys[1], &thumbnail)?;
-                written += 1;
+                store(&keys[1], thumbnail)?;
                 None
             }
             ItemKind::Video => {
                 let lq = encode_jpeg(rendered, self.options.lq_quality, Huffman::Standard)
                     .map_err(|e| e.to_string())?;
-                put(&keys[1], &lq)?;
-                written += 1;
-                if index == middle {
+                let lq_bytes = lq.len() as u64;
+                store(&keys[1], lq)?;
+                if index == plan.middle {
                     let thumbnail = encode_thumbnail(rendered).map_err(|e| e.to_string())?;
-                    put(&layout::video_thumbnail_key(prefix), &thumbnail)?;
-                    written += 1;
+                    store(&keys[2], thumbnail)?;
                 }
-                Some(lq.len() as u64)
+                Some(lq_bytes)
             }
         };
         Ok(SliceOutput {
             index,
             width: rendered.width,
             height: rendered.height,
-            hq_bytes: hq.len() as u64,
+            hq_bytes,
             lq_bytes,
             written,
-            reused: 0,
+            reused,
         })
     }
 
     /// Manifest items of a volume: one per slice for images, one for a video.
-    fn items(
-        &self,
-        series: &SeriesGroup,
-        volume: &Volume,
-        kind: ItemKind,
-        prefix: &str,
-        outputs: &[SliceOutput],
-        window: &VolumeWindow,
-    ) -> Vec<Item> {
+    fn items(&self, series: &SeriesGroup, plan: &VolumePlan, outputs: &[SliceOutput]) -> Vec<Item> {
+        let (volume, kind, prefix, window) = (plan.volume, plan.kind, &plan.prefix, &plan.window);
         let first = &self.instances[series.members[0]];
         let series_key = layout::safe_uid(&series.series_instance_uid);
         let frame_entry = |output: &SliceOutput, hq_key: String, lq_key: Option<String>| {
@@ -724,6 +780,52 @@ impl Context<'_> {
             }
         }
     }
+}
+
+/// Encodes the frames received, in order, into an MP4 (in a temporary file, where FFmpeg
+/// measures it); returns the measured video and its bytes.
+fn encode_stream(
+    frames: mpsc::Receiver<Image8>,
+    settings: VideoSettings,
+) -> Result<(VideoEntry, Vec<u8>), String> {
+    static VIDEOS: AtomicU64 = AtomicU64::new(0);
+    let temporary = std::env::temp_dir().join(format!(
+        "dicomprep-{}-{}.mp4",
+        std::process::id(),
+        VIDEOS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut writer: Option<VideoWriter> = None;
+        for image in frames {
+            let writer = match &mut writer {
+                Some(writer) => writer,
+                None => writer.insert(
+                    VideoWriter::create(&temporary, image.width, image.height, settings)
+                        .map_err(|e| e.to_string())?,
+                ),
+            };
+            writer.push(&image).map_err(|e| e.to_string())?;
+        }
+        writer
+            .ok_or("no frame could be rendered")?
+            .finish()
+            .map_err(|e| e.to_string())?;
+        let info = probe(&temporary).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&temporary).map_err(|e| e.to_string())?;
+        let entry = VideoEntry {
+            fps: info.fps,
+            frame_count: info.frame_count,
+            duration: info.duration,
+            width: info.width,
+            height: info.height,
+            file_size: bytes.len() as u64,
+            mime_type: "video/mp4".into(),
+            codec: "h264".into(),
+        };
+        Ok((entry, bytes))
+    })();
+    let _ = std::fs::remove_file(&temporary);
+    result
 }
 
 /// The window a video was rendered with, for the manifest.

@@ -1,22 +1,31 @@
-//! Where outputs go. Local folders now; object stores implement the same trait later.
+//! Where outputs go: a local folder, or a bucket prefix through an upload queue.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::store::{Bucket, FailedUpload, Location, Uploader};
 
 /// A destination for keyed outputs. Writes are all-or-nothing: a key is either absent or
 /// complete, never partial.
 pub trait Sink: Sync {
     /// Size in bytes of the complete output under `key`, if there is one.
     fn size(&self, key: &str) -> Option<u64>;
-    /// Stores `bytes` under `key`, replacing what was there.
-    fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()>;
-    /// Stores `bytes` under `key` durably (flushed to stable storage before it becomes visible).
-    fn put_durable(&self, key: &str, bytes: &[u8]) -> std::io::Result<()>;
+    /// Stores `bytes` under `key`, replacing what was there. A sink may queue the write: its
+    /// failure is then reported by [`Sink::flush`].
+    fn put(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()>;
+    /// Waits for queued writes; returns those that failed.
+    fn flush(&self) -> Vec<FailedUpload>;
+    /// Stores `bytes` under `key` durably, after every queued write (flushed to stable
+    /// storage before it becomes visible).
+    fn put_durable(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()>;
     /// The complete output under `key`, if there is one.
     fn get(&self, key: &str) -> Option<Vec<u8>>;
     /// Human-readable location of `key`, for messages.
     fn describe(&self, key: &str) -> String;
+    /// Where the sink writes.
+    fn location(&self) -> Location;
 }
 
 /// A local folder: each output is written to a temporary file beside its final name and renamed,
@@ -49,12 +58,16 @@ impl Sink for LocalSink {
             .map(|m| m.len())
     }
 
-    fn put(&self, key: &str, bytes: &[u8]) -> std::io::Result<()> {
-        self.write(key, bytes, false)
+    fn put(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.write(key, &bytes, false)
     }
 
-    fn put_durable(&self, key: &str, bytes: &[u8]) -> std::io::Result<()> {
-        self.write(key, bytes, true)
+    fn flush(&self) -> Vec<FailedUpload> {
+        Vec::new()
+    }
+
+    fn put_durable(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.write(key, &bytes, true)
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -63,6 +76,68 @@ impl Sink for LocalSink {
 
     fn describe(&self, key: &str) -> String {
         self.path(key).display().to_string()
+    }
+
+    fn location(&self) -> Location {
+        Location::local(self.root.clone())
+    }
+}
+
+/// A bucket prefix. The existing keys are listed once at the start (one request per thousand
+/// keys instead of one per output); outputs go through an upload queue with bounded
+/// concurrency; a PUT is atomic, so no key is ever partial.
+#[derive(Debug)]
+pub struct BucketSink {
+    bucket: Bucket,
+    existing: HashMap<String, u64>,
+    uploads: Uploader,
+}
+
+impl BucketSink {
+    /// A sink writing under `bucket`'s prefix with at most `concurrency` uploads in flight.
+    pub fn new(bucket: Bucket, concurrency: usize) -> Result<Self, String> {
+        let existing = bucket
+            .list()?
+            .into_iter()
+            .map(|object| (object.key, object.size))
+            .collect();
+        let uploads = bucket.uploader(concurrency);
+        Ok(BucketSink {
+            bucket,
+            existing,
+            uploads,
+        })
+    }
+}
+
+impl Sink for BucketSink {
+    fn size(&self, key: &str) -> Option<u64> {
+        self.existing.get(key).copied()
+    }
+
+    fn put(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.uploads.put(key, bytes);
+        Ok(())
+    }
+
+    fn flush(&self) -> Vec<FailedUpload> {
+        self.uploads.finish()
+    }
+
+    fn put_durable(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.bucket.put(key, bytes).map_err(std::io::Error::other)
+    }
+
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.bucket.get(key).ok().flatten().map(|b| b.to_vec())
+    }
+
+    fn describe(&self, key: &str) -> String {
+        self.bucket.describe(key)
+    }
+
+    fn location(&self) -> Location {
+        self.bucket.location().clone()
     }
 }
 
@@ -105,7 +180,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sink = LocalSink::new(&dir.path().join("out")).unwrap();
         assert_eq!(sink.size("a/b.png"), None);
-        sink.put("a/b.png", b"12345").unwrap();
+        sink.put("a/b.png", b"12345".to_vec()).unwrap();
         assert_eq!(sink.size("a/b.png"), Some(5));
         let names: Vec<_> = fs::read_dir(dir.path().join("out/a"))
             .unwrap()

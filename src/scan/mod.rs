@@ -14,10 +14,14 @@ pub use record::{FrameHeader, InstanceHeader};
 use crate::progress::Progress;
 use crate::report::FileIssue;
 use crate::source::SourceFile;
+use crate::store::{Bucket, ListedObject};
 use reader::{Input, RawHeader, ReadError};
 
 /// Bytes read first; enough for most headers (Siemens CSA headers need more and get it).
 const FIRST_READ: usize = 16 << 10;
+/// Bytes of an object fetched first: a ranged GET costs a round trip whatever its size, so
+/// the first one covers nearly every header, Siemens CSA included.
+const FIRST_OBJECT_READ: u64 = 64 << 10;
 /// A header longer than this before Pixel Data is treated as corrupt (bounds memory per file).
 const MAX_HEADER: u64 = 256 << 20;
 
@@ -69,14 +73,23 @@ pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &Progress) 
             )
             .collect()
     };
-    let outcomes = match rayon::ThreadPoolBuilder::new()
-        .num_threads(io_threads.max(1))
+    collect(in_pool(io_threads, scan))
+}
+
+/// Runs `work` in a pool of `threads` threads of its own (or the global pool when no thread
+/// can be started).
+fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
         .build()
     {
-        Ok(pool) => pool.install(scan),
-        // Without a pool of its own (thread limit reached), the scan shares the global one.
-        Err(_) => scan(),
-    };
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
+}
+
+/// Sorts outcomes into a report, keeping their order.
+fn collect(outcomes: Vec<ScanOutcome>) -> ScanReport {
     let mut report = ScanReport::default();
     for outcome in outcomes {
         match outcome {
@@ -88,8 +101,8 @@ pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &Progress) 
     report
 }
 
-/// Scans one file, reading only as many bytes as its header needs. `buf` and `inflate` are
-/// scratch buffers reused across files.
+/// Scans one local file, reading only as many bytes as its header needs. `buf` and `inflate`
+/// are scratch buffers reused across files.
 pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) -> ScanOutcome {
     let failed = |reason: String| {
         ScanOutcome::Failed(FileIssue {
@@ -97,20 +110,120 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
             reason,
         })
     };
-    let mut handle = match File::open(&file.path) {
+    let handle = match File::open(&file.path) {
         Ok(handle) => handle,
         Err(e) => return failed(format!("cannot open: {e}")),
     };
-    let file_size = match handle.metadata() {
+    let size = match handle.metadata() {
         Ok(m) => m.len(),
         Err(e) => return failed(format!("cannot stat: {e}")),
     };
+    let mut reader = LocalHeader { handle, size };
+    scan_header(&mut reader, &file.relative, FIRST_READ as u64, buf, inflate)
+}
+
+/// Scans one object of a bucket with ranged GETs: one request for a typical header (the first
+/// range is larger than for local files, since a request costs far more than the bytes).
+pub fn scan_object(
+    bucket: &Bucket,
+    object: &ListedObject,
+    buf: &mut Vec<u8>,
+    inflate: &mut Vec<u8>,
+) -> ScanOutcome {
+    let mut reader = ObjectHeader { bucket, object };
+    scan_header(&mut reader, &object.key, FIRST_OBJECT_READ, buf, inflate)
+}
+
+/// Scans the objects of a bucket with `concurrency` requests in flight.
+pub fn scan_objects(
+    bucket: &Bucket,
+    objects: &[ListedObject],
+    concurrency: usize,
+    progress: &Progress,
+) -> ScanReport {
+    let scan = || -> Vec<ScanOutcome> {
+        objects
+            .par_iter()
+            .map_init(
+                || (Vec::with_capacity(FIRST_OBJECT_READ as usize), Vec::new()),
+                |(buf, inflate), object| {
+                    let outcome = scan_object(bucket, object, buf, inflate);
+                    progress.inc(1);
+                    outcome
+                },
+            )
+            .collect()
+    };
+    collect(in_pool(concurrency, scan))
+}
+
+/// Where header bytes come from: a local file or an object.
+trait HeaderSource {
+    /// Size of the whole file.
+    fn size(&self) -> u64;
+    /// Extends `buf` (the file's first bytes) to `target` bytes, or to the end of the file.
+    fn fill(&mut self, buf: &mut Vec<u8>, target: u64) -> Result<(), String>;
+}
+
+struct LocalHeader {
+    handle: File,
+    size: u64,
+}
+
+impl HeaderSource for LocalHeader {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn fill(&mut self, buf: &mut Vec<u8>, target: u64) -> Result<(), String> {
+        read_up_to(&mut self.handle, buf, target).map_err(|e| format!("cannot read: {e}"))
+    }
+}
+
+struct ObjectHeader<'a> {
+    bucket: &'a Bucket,
+    object: &'a ListedObject,
+}
+
+impl HeaderSource for ObjectHeader<'_> {
+    fn size(&self) -> u64 {
+        self.object.size
+    }
+
+    fn fill(&mut self, buf: &mut Vec<u8>, target: u64) -> Result<(), String> {
+        let start = buf.len() as u64;
+        if start < target {
+            let bytes = self
+                .bucket
+                .get_range(&self.object.key, start..target)
+                .map_err(|e| format!("cannot read: {e}"))?;
+            buf.extend_from_slice(&bytes);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a header from `source`, growing the read only when the header is longer.
+fn scan_header(
+    source: &mut dyn HeaderSource,
+    relative: &str,
+    first_read: u64,
+    buf: &mut Vec<u8>,
+    inflate: &mut Vec<u8>,
+) -> ScanOutcome {
+    let failed = |reason: String| {
+        ScanOutcome::Failed(FileIssue {
+            path: relative.to_string(),
+            reason,
+        })
+    };
+    let file_size = source.size();
     buf.clear();
-    let mut wanted = FIRST_READ as u64;
+    let mut wanted = first_read;
     loop {
         let target = wanted.min(file_size);
-        if let Err(e) = read_up_to(&mut handle, buf, target) {
-            return failed(format!("cannot read: {e}"));
+        if let Err(reason) = source.fill(buf, target) {
+            return failed(reason);
         }
         // A file that shrank while being read is judged on the bytes it has.
         let size = if (buf.len() as u64) < target {
@@ -123,7 +236,7 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
             file_size: size,
         };
         match reader::read_header(input, inflate) {
-            Ok(raw) => return classify(&raw, file, file_size),
+            Ok(raw) => return classify(&raw, relative, file_size),
             Err(ReadError::NeedMore(n)) if n > MAX_HEADER => {
                 return failed(format!(
                     "header is longer than {} MiB before pixel data; not scanned",
@@ -133,7 +246,7 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
             Err(ReadError::NeedMore(n)) => wanted = n.max(wanted * 2),
             Err(err @ ReadError::NotDicom(_)) => {
                 return ScanOutcome::Skipped(FileIssue {
-                    path: file.relative.clone(),
+                    path: relative.to_string(),
                     reason: err.to_string(),
                 });
             }
@@ -164,9 +277,9 @@ fn read_up_to(handle: &mut File, buf: &mut Vec<u8>, target: u64) -> std::io::Res
 }
 
 /// Turns a parsed header into an instance, or says why the file is not one.
-fn classify(raw: &RawHeader<'_>, file: &SourceFile, file_size: u64) -> ScanOutcome {
+fn classify(raw: &RawHeader<'_>, relative: &str, file_size: u64) -> ScanOutcome {
     let issue = |reason: String| FileIssue {
-        path: file.relative.clone(),
+        path: relative.to_string(),
         reason,
     };
     if raw.is_dicomdir() {
@@ -179,7 +292,7 @@ fn classify(raw: &RawHeader<'_>, file: &SourceFile, file_size: u64) -> ScanOutco
             "DICOM without pixel data (not an image: report, plan, structure set, stub…)".into(),
         ));
     };
-    let header = match record::decode_instance(raw, file.relative.clone(), file_size) {
+    let header = match record::decode_instance(raw, relative.to_string(), file_size) {
         Ok(header) => header,
         Err(why) => return ScanOutcome::Failed(issue(why)),
     };

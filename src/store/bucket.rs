@@ -81,7 +81,10 @@ impl Bucket {
         options: &ConnectOptions,
         create: bool,
     ) -> Result<Bucket, ConnectError> {
-        Ok(Bucket::with_store(connect(location, options, create)?, location.clone()))
+        Ok(Bucket::with_store(
+            connect(location, options, create)?,
+            location.clone(),
+        ))
     }
 
     /// A bucket over an existing store (e.g. `InMemory` in tests).
@@ -325,7 +328,9 @@ impl Uploader {
 
 /// Locks a mutex, recovering the data if a thread panicked while holding it.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -101,17 +101,16 @@ pub fn connect(
                 .with_retry(retry)
                 .with_client_options(client)
                 .with_skip_signature(anonymous);
-            if let Some((key, secret)) = aws_profile_credentials(&environment, home()) {
-                if !has(&environment, "AWS_ACCESS_KEY_ID") {
-                    builder = builder
-                        .with_access_key_id(key)
-                        .with_secret_access_key(secret);
-                }
+            if let Some((key, secret)) = aws_profile_credentials(&environment, home())
+                && !has(&environment, "AWS_ACCESS_KEY_ID")
+            {
+                builder = builder
+                    .with_access_key_id(key)
+                    .with_secret_access_key(secret);
             }
             if let Some(region) = &location.region {
                 builder = builder.with_region(region);
-            } else if !has(&environment, "AWS_REGION") && !has(&environment, "AWS_DEFAULT_REGION")
-            {
+            } else if !has(&environment, "AWS_REGION") && !has(&environment, "AWS_DEFAULT_REGION") {
                 builder = builder.with_region("us-east-1");
             }
             Arc::new(builder.build().map_err(|e| fail(e.to_string()))?)
@@ -216,13 +215,11 @@ fn profile_keys(text: &str, profile: &str) -> Option<(String, String)> {
     for line in text.lines().map(str::trim) {
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             in_profile = name.trim() == profile;
-        } else if in_profile {
-            if let Some((name, value)) = line.split_once('=') {
-                match name.trim() {
-                    "aws_access_key_id" => key = Some(value.trim().to_string()),
-                    "aws_secret_access_key" => secret = Some(value.trim().to_string()),
-                    _ => {}
-                }
+        } else if in_profile && let Some((name, value)) = line.split_once('=') {
+            match name.trim() {
+                "aws_access_key_id" => key = Some(value.trim().to_string()),
+                "aws_secret_access_key" => secret = Some(value.trim().to_string()),
+                _ => {}
             }
         }
     }
@@ -270,7 +267,10 @@ mod tests {
     #[test]
     fn aws_credentials_file_profiles() {
         let text = "[default]\naws_access_key_id = AK\naws_secret_access_key=SK\n\n[other]\naws_access_key_id=O\naws_secret_access_key=OS\n";
-        assert_eq!(profile_keys(text, "default"), Some(("AK".into(), "SK".into())));
+        assert_eq!(
+            profile_keys(text, "default"),
+            Some(("AK".into(), "SK".into()))
+        );
         assert_eq!(profile_keys(text, "other"), Some(("O".into(), "OS".into())));
         assert_eq!(profile_keys(text, "missing"), None);
         let dir = tempfile::tempdir().unwrap();
