@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
 # Installs the system packages dicomprep needs to build and test on Debian/Ubuntu.
 # Idempotent: installs only what is missing; uses sudo when not root.
+#
+#   scripts/setup.sh          build dependencies and the reference tools
+#   scripts/setup.sh --test   also the object-store servers the tests start: the moto S3
+#                             server (PyPI) and Azurite (npm), under .emulators/
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_servers=false
+[ "${1:-}" = "--test" ] && with_servers=true
 
 # build: C/C++ toolchain, cmake (CharLS for JPEG-LS), nasm (libjpeg-turbo SIMD in mozjpeg),
 #        clang + libclang (bindgen) and FFmpeg's libraries (ffmpeg-next, H.264 via libx264)
 # tests: dcmtk, imagemagick and ffmpeg (ffprobe) are the reference tools the tests compare against
 packages=(build-essential pkg-config cmake nasm clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg dcmtk imagemagick)
+# test servers: Python (venv) for moto, Node.js and npm for Azurite
+if $with_servers; then
+  command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-venv)
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -24,4 +37,16 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found. Install Rust 1.88 or newer (https://rustup.rs) and re-run." >&2
   exit 1
+fi
+
+if $with_servers; then
+  if [ ! -x .emulators/venv/bin/moto_server ] || [ ! -x .emulators/venv/bin/python ]; then
+    echo "setup: installing the moto S3 server and azure-storage-blob into .emulators/venv" >&2
+    python3 -m venv .emulators/venv
+    .emulators/venv/bin/pip install -q "moto[server]==5.*" "azure-storage-blob==12.*"
+  fi
+  if [ ! -x .emulators/node_modules/.bin/azurite-blob ]; then
+    echo "setup: installing Azurite into .emulators/node_modules" >&2
+    npm install --prefix .emulators --no-audit --no-fund --silent "azurite@3"
+  fi
 fi

@@ -6,6 +6,7 @@ pub mod record;
 
 use std::fs::File;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -22,6 +23,8 @@ const FIRST_READ: usize = 16 << 10;
 /// Bytes of an object fetched first: a ranged GET costs a round trip whatever its size, so
 /// the first one covers nearly every header, Siemens CSA included.
 const FIRST_OBJECT_READ: u64 = 64 << 10;
+/// The first range never grows beyond this.
+const MAX_OBJECT_READ: u64 = 1 << 20;
 /// A header longer than this before Pixel Data is treated as corrupt (bounds memory per file).
 const MAX_HEADER: u64 = 256 << 20;
 
@@ -122,32 +125,43 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
     scan_header(&mut reader, &file.relative, FIRST_READ as u64, buf, inflate)
 }
 
-/// Scans one object of a bucket with ranged GETs: one request for a typical header (the first
-/// range is larger than for local files, since a request costs far more than the bytes).
+/// Scans one object of a bucket with ranged GETs of `first_read` bytes and more only when the
+/// header is longer. Returns the outcome and the bytes fetched.
 pub fn scan_object(
     bucket: &Bucket,
     object: &ListedObject,
+    first_read: u64,
     buf: &mut Vec<u8>,
     inflate: &mut Vec<u8>,
-) -> ScanOutcome {
+) -> (ScanOutcome, u64) {
     let mut reader = ObjectHeader { bucket, object };
-    scan_header(&mut reader, &object.key, FIRST_OBJECT_READ, buf, inflate)
+    let outcome = scan_header(&mut reader, &object.key, first_read, buf, inflate);
+    (outcome, buf.len() as u64)
 }
 
-/// Scans the objects of a bucket with `concurrency` requests in flight.
+/// Scans the objects of a bucket with `concurrency` requests in flight: one ranged GET for a
+/// typical header. The first range starts larger than for local files (a request costs far more
+/// than its bytes) and grows to the longest header met, since the files of a series have
+/// headers of about one size (e.g. 122 KB for Siemens EPI).
 pub fn scan_objects(
     bucket: &Bucket,
     objects: &[ListedObject],
     concurrency: usize,
     progress: &Progress,
 ) -> ScanReport {
+    let first_read = AtomicU64::new(FIRST_OBJECT_READ);
     let scan = || -> Vec<ScanOutcome> {
         objects
             .par_iter()
             .map_init(
-                || (Vec::with_capacity(FIRST_OBJECT_READ as usize), Vec::new()),
+                || (Vec::new(), Vec::new()),
                 |(buf, inflate), object| {
-                    let outcome = scan_object(bucket, object, buf, inflate);
+                    let wanted = first_read.load(Ordering::Relaxed);
+                    let (outcome, fetched) = scan_object(bucket, object, wanted, buf, inflate);
+                    if fetched > wanted && fetched < object.size {
+                        let grown = fetched.next_multiple_of(16 << 10).min(MAX_OBJECT_READ);
+                        first_read.fetch_max(grown, Ordering::Relaxed);
+                    }
                     progress.inc(1);
                     outcome
                 },

@@ -227,8 +227,14 @@ impl Bucket {
             self.store.clone(),
             path,
             bytes,
+            self.typed(),
             self.stats.clone(),
         ))
+    }
+
+    /// Whether objects carry a Content-Type (every store but local folders).
+    fn typed(&self) -> bool {
+        !self.location.is_local()
     }
 
     /// An upload queue with at most `concurrency` PUTs in flight.
@@ -242,15 +248,19 @@ impl Bucket {
     }
 }
 
+/// PUTs one object; `typed` sets its Content-Type (local folders keep none).
 async fn put_object(
     store: Arc<dyn ObjectStore>,
     path: StorePath,
     bytes: Vec<u8>,
+    typed: bool,
     stats: Arc<IoStats>,
 ) -> Result<(), String> {
     let size = bytes.len() as u64;
     let mut attributes = Attributes::new();
-    attributes.insert(Attribute::ContentType, content_type(path.as_ref()).into());
+    if typed {
+        attributes.insert(Attribute::ContentType, content_type(path.as_ref()).into());
+    }
     let options = PutOptions {
         attributes,
         ..PutOptions::default()
@@ -300,11 +310,12 @@ impl Uploader {
             }
         };
         let store = self.bucket.store.clone();
+        let typed = self.bucket.typed();
         let stats = self.bucket.stats.clone();
         let failures = self.failures.clone();
         let key = key.to_string();
         runtime().spawn(async move {
-            if let Err(error) = put_object(store, path, bytes, stats).await {
+            if let Err(error) = put_object(store, path, bytes, typed, stats).await {
                 lock(&failures).push(FailedUpload { key, error });
             }
             drop(permit);

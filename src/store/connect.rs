@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::AmazonS3Builder;
-use object_store::azure::MicrosoftAzureBuilder;
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 
 use super::{Location, Scheme};
 
@@ -77,9 +77,10 @@ pub fn connect(
         max_retries: options.max_retries,
         retry_timeout: options.retry_timeout,
     };
-    let client = ClientOptions::new()
-        .with_timeout(options.request_timeout)
-        .with_connect_timeout(Duration::from_secs(10));
+    // Timeouts go in as configuration keys: a whole `ClientOptions` would replace what the
+    // environment set (e.g. AWS_ALLOW_HTTP).
+    let timeout = format!("{}s", options.request_timeout.as_secs().max(1));
+    let connect_timeout = "10s";
     let environment: Vec<(String, String)> = std::env::vars().collect();
     let anonymous = match options.anonymous {
         Anonymous::Yes => true,
@@ -99,7 +100,14 @@ pub fn connect(
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(&location.bucket)
                 .with_retry(retry)
-                .with_client_options(client)
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                    &timeout,
+                )
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                    connect_timeout,
+                )
                 .with_skip_signature(anonymous);
             if let Some((key, secret)) = aws_profile_credentials(&environment, home())
                 && !has(&environment, "AWS_ACCESS_KEY_ID")
@@ -119,7 +127,11 @@ pub fn connect(
             GoogleCloudStorageBuilder::from_env()
                 .with_bucket_name(&location.bucket)
                 .with_retry(retry)
-                .with_client_options(client)
+                .with_config(GoogleConfigKey::Client(ClientConfigKey::Timeout), &timeout)
+                .with_config(
+                    GoogleConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                    connect_timeout,
+                )
                 .with_skip_signature(anonymous)
                 .build()
                 .map_err(|e| fail(e.to_string()))?,
@@ -128,7 +140,11 @@ pub fn connect(
             let mut builder = MicrosoftAzureBuilder::from_env()
                 .with_container_name(&location.bucket)
                 .with_retry(retry)
-                .with_client_options(client)
+                .with_config(AzureConfigKey::Client(ClientConfigKey::Timeout), &timeout)
+                .with_config(
+                    AzureConfigKey::Client(ClientConfigKey::ConnectTimeout),
+                    connect_timeout,
+                )
                 .with_skip_signature(anonymous);
             if let Some(account) = &location.account {
                 builder = builder.with_account(account);

@@ -17,5 +17,9 @@ mod convert;
 mod video;
 // Thumbnails and encoders against the real ImageMagick on PNGs rendered from real DICOM.
 mod thumbnail;
+// Object stores (moto S3, Azurite, file://, in-memory): one contract for all.
+mod stores;
+// The S3 and Azure servers the store tests start.
+mod emulators;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

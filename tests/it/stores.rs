@@ -1,0 +1,282 @@
+//! One contract for every store (moto S3, Azurite, `file://` folders, in-memory): convert a
+//! test-data folder from store to store, get exactly the outputs of a local run, every manifest
+//! key present with its recorded size and content type, and kill-and-resume ending with the
+//! outputs of an uninterrupted run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use dicomprep::convert::manifest::Manifest;
+use dicomprep::convert::sink::BucketSink;
+use dicomprep::convert::{ConvertOptions, convert};
+use dicomprep::progress::Progress;
+use dicomprep::source::Source;
+use dicomprep::store::{Bucket, Location, content_type};
+use object_store::memory::InMemory;
+
+use crate::emulators::{Azure, Folder, S3, TestStore};
+use crate::util::{all_files, data, dicomprep};
+
+const CASE: &str = "dcm_qa_nih";
+
+/// Outputs (key -> bytes, manifest excluded) and manifest of a local conversion of the case.
+fn reference() -> &'static (BTreeMap<String, Vec<u8>>, Manifest) {
+    static REFERENCE: OnceLock<(BTreeMap<String, Vec<u8>>, Manifest)> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let dest = tempfile::tempdir().unwrap();
+        let output = dicomprep()
+            .args(["-q", "convert"])
+            .arg(data(CASE))
+            .arg("--dest")
+            .arg(dest.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let mut files: BTreeMap<String, Vec<u8>> = all_files(dest.path())
+            .into_iter()
+            .map(|f| (f.clone(), std::fs::read(dest.path().join(&f)).unwrap()))
+            .collect();
+        let manifest = serde_json::from_slice(&files.remove("manifest.json").unwrap()).unwrap();
+        (files, manifest)
+    })
+}
+
+/// Every object under `bucket`, with its bytes; the manifest separately. Temporary files of
+/// writes a kill interrupted in a local folder (`.<name>.<pid>.<thread>.part`) are ignored, as
+/// every reader of the layout must.
+fn contents(bucket: &Bucket) -> (BTreeMap<String, Vec<u8>>, Option<Manifest>) {
+    let mut objects: BTreeMap<String, Vec<u8>> = bucket
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|o| !o.key.ends_with(".part"))
+        .map(|o| {
+            let bytes = bucket.get(&o.key).unwrap().unwrap().to_vec();
+            (o.key, bytes)
+        })
+        .collect();
+    let manifest = objects
+        .remove("manifest.json")
+        .map(|bytes| serde_json::from_slice(&bytes).unwrap());
+    (objects, manifest)
+}
+
+/// Uploads every file under `dir` to `bucket`, keyed by relative path.
+fn upload_tree(bucket: &Bucket, dir: &Path) {
+    for file in all_files(dir) {
+        bucket
+            .put(&file, std::fs::read(dir.join(&file)).unwrap())
+            .unwrap();
+    }
+}
+
+fn convert_command(store: &dyn TestStore, src: &str, dest: &str) -> std::process::Command {
+    let mut command = dicomprep();
+    command
+        .args(["convert", src, "--dest", dest, "--concurrency", "8"])
+        .envs(store.env());
+    command
+}
+
+fn run_convert(store: &dyn TestStore, src: &str, dest: &str) -> Output {
+    convert_command(store, src, dest).output().unwrap()
+}
+
+/// The converted outputs under `bucket` equal the local reference, byte for byte, and the
+/// manifest describes the same items. Videos are compared by what the manifest measured (frame
+/// count, size, rate): x264 does not always give the same bytes for the same frames.
+fn assert_same_as_local(bucket: &Bucket, destination: &str) {
+    let (expected, expected_manifest) = reference();
+    let (objects, manifest) = contents(bucket);
+    let manifest = manifest.expect("manifest.json written");
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !objects.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = objects
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "keys differ from a local run: missing {missing:?}, extra {extra:?}"
+    );
+    for (key, bytes) in expected.iter().filter(|(k, _)| !k.ends_with(".mp4")) {
+        assert!(objects[key] == *bytes, "{key} differs from the local run");
+    }
+    let comparable = |manifest: &Manifest| {
+        let mut items = manifest.items.clone();
+        for video in items.iter_mut().filter_map(|i| i.video.as_mut()) {
+            video.file_size = 0;
+        }
+        items
+    };
+    assert_eq!(comparable(&manifest), comparable(expected_manifest));
+    assert_eq!(manifest.skipped, expected_manifest.skipped);
+    assert_eq!(manifest.failed, expected_manifest.failed);
+    assert_eq!(
+        manifest.destination,
+        Some(Location::parse(destination).unwrap())
+    );
+}
+
+/// Every key of the manifest exists with the size it records and the right Content-Type.
+fn assert_manifest_keys_stored(bucket: &Bucket, manifest: &Manifest) {
+    let mut checked = 0;
+    for item in &manifest.items {
+        let mut expect = vec![(item.thumbnail_key.clone(), None)];
+        if let Some(video) = &item.video {
+            expect.push((item.storage_key.clone(), Some(video.file_size)));
+        }
+        for frame in &item.frames {
+            expect.push((frame.hq_key.clone(), Some(frame.hq_bytes)));
+            if let Some(lq) = &frame.lq_key {
+                expect.push((lq.clone(), frame.lq_bytes));
+            }
+        }
+        for (key, size) in expect {
+            let info = bucket
+                .head(&key)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{key} missing"));
+            if let Some(size) = size {
+                assert_eq!(info.size, size, "{key}");
+            }
+            let wanted = content_type(&key);
+            if bucket.location().scheme != dicomprep::store::Scheme::File {
+                assert_eq!(info.content_type.as_deref(), Some(wanted), "{key}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} keys checked");
+}
+
+/// The whole contract on one store.
+fn contract(store: &dyn TestStore) {
+    upload_tree(&store.bucket("in"), &data(CASE));
+    let (src, dest) = (store.url("in"), store.url("out"));
+    let output = run_convert(store, &src, &dest);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let out = store.bucket("out");
+    assert_same_as_local(&out, &dest);
+    let manifest = contents(&out).1.unwrap();
+    assert_manifest_keys_stored(&out, &manifest);
+    assert_eq!(manifest.source, Some(Location::parse(&src).unwrap()));
+
+    // A re-run keeps everything; an output of the wrong size is made again.
+    let again = run_convert(store, &src, &dest);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains(" 0 files written"), "{stderr}");
+    let item = &manifest.items[0];
+    let (damaged, rewritten) = match &item.frames[0].lq_key {
+        // An LQ frame of a video: the frame and the video are made again.
+        Some(lq) => (lq.clone(), 2),
+        None => (item.thumbnail_key.clone(), 1),
+    };
+    out.put(&damaged, b"partial".to_vec()).unwrap();
+    let repaired = run_convert(store, &src, &dest);
+    let stderr = String::from_utf8_lossy(&repaired.stderr);
+    assert!(
+        stderr.contains(&format!(" {rewritten} files written")),
+        "{stderr}"
+    );
+    assert_same_as_local(&out, &dest);
+
+    // Killed at several points, then finished: exactly the outputs of an uninterrupted run.
+    let resumed = store.url("resumed");
+    for delay in [300, 900, 1500] {
+        let mut child = convert_command(store, &src, &resumed)
+            .arg("-q")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    let finished = run_convert(store, &src, &resumed);
+    assert_eq!(finished.status.code(), Some(0), "{finished:?}");
+    assert_same_as_local(&store.bucket("resumed"), &resumed);
+}
+
+#[test]
+fn s3_store_contract() {
+    contract(&S3::start("dicomprep"));
+}
+
+#[test]
+fn azure_store_contract() {
+    contract(&Azure::start("dicomprep"));
+}
+
+#[test]
+fn file_url_store_contract() {
+    contract(&Folder {
+        root: tempfile::tempdir().unwrap(),
+    });
+}
+
+#[test]
+fn in_memory_store_contract() {
+    let store = Arc::new(InMemory::new());
+    let bucket = |prefix: &str| {
+        Bucket::with_store(
+            store.clone(),
+            Location::parse(&format!("memory://mem/{prefix}")).unwrap(),
+        )
+    };
+    upload_tree(&bucket("in"), &data(CASE));
+    let source = Source::Bucket(bucket("in"));
+    let scanner = bucket("in");
+    let objects = scanner.list().unwrap();
+    let scan = dicomprep::scan::scan_objects(&scanner, &objects, 8, &Progress::hidden());
+    // One listing, then one ranged GET per file, but for the first few long Siemens headers
+    // (122 KB) met before the first range grew (at most one per request in flight).
+    let requests = scanner.stats().requests.load(Ordering::Relaxed);
+    let files = objects.len() as u64;
+    assert!(
+        requests > files && requests <= 1 + files + 8,
+        "{requests} requests for {files} files"
+    );
+    let sink = BucketSink::new(bucket("out"), 8).unwrap();
+    let report = convert(
+        &source,
+        &scan,
+        &sink,
+        &ConvertOptions::default(),
+        &Progress::hidden(),
+    )
+    .unwrap();
+    assert_same_as_local(&bucket("out"), "memory://mem/out");
+    assert_manifest_keys_stored(&bucket("out"), &report.manifest);
+}
+
+#[test]
+fn an_unreachable_store_is_a_clean_run_error() {
+    let port = crate::emulators::free_port();
+    let output = dicomprep()
+        .args(["convert"])
+        .arg(data(CASE))
+        .args([
+            "--dest",
+            "s3://nowhere/out",
+            "--retries",
+            "1",
+            "--retry-timeout",
+            "2",
+        ])
+        .args(["--request-timeout", "2"])
+        .envs(S3::env_for(format!("http://127.0.0.1:{port}")))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("s3://nowhere/out"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("testing"), "credentials leaked: {stderr}");
+}
