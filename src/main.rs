@@ -105,18 +105,20 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         }
         let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
         let seconds = started.elapsed().as_secs_f64();
+        let hint = if manifest.skipped.is_empty() {
+            ""
+        } else {
+            " (-v lists them)"
+        };
         eprintln!(
-            "{} items ({frames} frames) in {seconds:.2} s ({:.0} frames/s): {} files written, {} kept from an earlier run; {} skipped{}, {} failed",
+            "{} items ({frames} frames) in {seconds:.2} s ({:.0} frames/s): {} files written ({}), {} kept from an earlier run; {} of DICOM read; {} skipped{hint}, {} failed",
             manifest.items.len(),
             frames as f64 / seconds.max(1e-9),
             report.written,
+            human_bytes(report.bytes_written),
             report.reused,
+            human_bytes(report.bytes_read),
             manifest.skipped.len(),
-            if manifest.skipped.is_empty() {
-                ""
-            } else {
-                " (-v lists them)"
-            },
             manifest.failed.len()
         );
         eprintln!("see {manifest_at}");
@@ -203,6 +205,22 @@ fn scan_with_progress(cli: &Cli, source: &Source) -> Result<ScanReport, Error> {
             progress.finish();
             Ok(report)
         }
+    }
+}
+
+/// `12.3 MB`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

@@ -1,17 +1,28 @@
-//! Progress bars on stderr, shown only to a person watching a terminal.
+//! Progress on stderr: a bar on a terminal, a plain line every few seconds otherwise (logs of
+//! batch jobs), nothing when quiet.
 
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A progress bar that stays hidden when stderr is not a terminal or output is quiet.
+/// Seconds between plain progress lines when stderr is not a terminal.
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
+/// Progress of one stage, counting items (files or frames).
 #[derive(Debug, Clone)]
-pub struct Progress(ProgressBar);
+pub struct Progress {
+    bar: ProgressBar,
+    /// Plain lines instead of a bar: when the last one was printed.
+    plain: Option<Arc<Mutex<Instant>>>,
+}
 
 impl Progress {
-    /// A bar counting `total` items of `what` (e.g. "scan").
+    /// Progress over `total` items of `what` (e.g. "scan").
     pub fn new(what: &str, total: u64, visible: bool) -> Self {
-        let bar = ProgressBar::with_draw_target(Some(total), Self::target(visible));
+        let (target, plain) = Self::target(visible);
+        let bar = ProgressBar::with_draw_target(Some(total), target);
         let style = ProgressStyle::with_template(
             "{prefix:>6} [{bar:30}] {human_pos}/{human_len} files {per_sec} eta {eta}",
         )
@@ -19,40 +30,90 @@ impl Progress {
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_prefix(what.to_string());
-        Progress(bar)
+        Progress { bar, plain }
     }
 
     /// A spinner for work of unknown length (e.g. listing a bucket).
     pub fn spinner(what: &str, visible: bool) -> Self {
-        let bar = ProgressBar::with_draw_target(None, Self::target(visible));
+        let (target, plain) = Self::target(visible);
+        let bar = ProgressBar::with_draw_target(None, target);
         let style = ProgressStyle::with_template("{prefix:>6} {spinner} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
         bar.set_style(style);
         bar.set_prefix(what.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        Progress(bar)
+        if plain.is_none() {
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        Progress { bar, plain }
     }
 
-    /// A bar that never draws (library use, tests).
+    /// Progress that never shows (library use, tests).
     pub fn hidden() -> Self {
-        Progress(ProgressBar::hidden())
-    }
-
-    fn target(visible: bool) -> ProgressDrawTarget {
-        if visible && std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
+        Progress {
+            bar: ProgressBar::hidden(),
+            plain: None,
         }
     }
 
-    /// Advances the bar.
+    fn target(visible: bool) -> (ProgressDrawTarget, Option<Arc<Mutex<Instant>>>) {
+        match (visible, std::io::stderr().is_terminal()) {
+            (true, true) => (ProgressDrawTarget::stderr(), None),
+            (true, false) => (
+                ProgressDrawTarget::hidden(),
+                Some(Arc::new(Mutex::new(Instant::now()))),
+            ),
+            (false, _) => (ProgressDrawTarget::hidden(), None),
+        }
+    }
+
+    /// Advances by `n` items.
     pub fn inc(&self, n: u64) {
-        self.0.inc(n);
+        self.bar.inc(n);
+        let Some(last) = &self.plain else { return };
+        let Ok(mut last) = last.try_lock() else {
+            return;
+        };
+        if last.elapsed() >= PLAIN_EVERY {
+            *last = Instant::now();
+            eprintln!("{}", self.line());
+        }
+    }
+
+    /// The plain progress line: `render: 1200/5000 (24%), 310/s, about 12 s left`.
+    fn line(&self) -> String {
+        let position = self.bar.position();
+        let rate = self.bar.per_sec();
+        match self.bar.length() {
+            Some(total) if total > 0 => format!(
+                "{}: {position}/{total} ({:.0}%), {rate:.0}/s, about {} s left",
+                self.bar.prefix(),
+                100.0 * position as f64 / total as f64,
+                self.bar.eta().as_secs()
+            ),
+            _ => format!("{}: {position}, {rate:.0}/s", self.bar.prefix()),
+        }
     }
 
     /// Removes the bar from the terminal.
     pub fn finish(&self) {
-        self.0.finish_and_clear();
+        self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_say_position_total_and_rate() {
+        let progress = Progress {
+            bar: ProgressBar::with_draw_target(Some(200), ProgressDrawTarget::hidden()),
+            plain: None,
+        };
+        progress.bar.set_prefix("render");
+        progress.inc(50);
+        let line = progress.line();
+        assert!(line.starts_with("render: 50/200 (25%), "), "{line}");
+        assert!(line.ends_with(" s left"), "{line}");
     }
 }

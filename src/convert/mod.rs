@@ -116,6 +116,10 @@ pub struct ConvertReport {
     pub reused: usize,
     /// Whether earlier outputs were made with other settings and were rewritten.
     pub settings_changed: bool,
+    /// Bytes of outputs written (the manifest included).
+    pub bytes_written: u64,
+    /// Bytes of DICOM files read for rendering.
+    pub bytes_read: u64,
 }
 
 /// Renders every planned volume of `scan` (files read from `source`) into `sink`.
@@ -140,6 +144,8 @@ pub fn convert(
         options,
         reuse,
         progress,
+        bytes_written: AtomicU64::new(0),
+        bytes_read: AtomicU64::new(0),
     };
 
     let planned = plan_volumes(&scan.instances, options.rule);
@@ -193,12 +199,15 @@ pub fn convert(
             .map(|(path, reason)| FileIssue { path, reason }),
     );
     let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+    let manifest_bytes = json.len() as u64;
     sink.put_durable(layout::MANIFEST_KEY, json)?;
     Ok(ConvertReport {
         manifest,
         written,
         reused,
         settings_changed,
+        bytes_written: context.bytes_written.into_inner() + manifest_bytes,
+        bytes_read: context.bytes_read.into_inner(),
     })
 }
 
@@ -284,6 +293,8 @@ struct Context<'a> {
     options: &'a ConvertOptions,
     reuse: bool,
     progress: &'a Progress,
+    bytes_written: AtomicU64,
+    bytes_read: AtomicU64,
 }
 
 /// The VOI choice for a volume: fixed for every frame of a video, or decided per frame.
@@ -455,6 +466,8 @@ impl Context<'_> {
 
     /// Stores `bytes` under `key`.
     fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        self.bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.sink
             .put(key, bytes)
             .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))
@@ -530,7 +543,14 @@ impl Context<'_> {
                 header.transfer_syntax
             ));
         }
-        self.source.open_image(&header.path).map(Arc::new)
+        self.open_image(header).map(Arc::new)
+    }
+
+    /// Opens (downloads, for buckets) the file of `header` for decoding.
+    fn open_image(&self, header: &InstanceHeader) -> Result<DicomImage, String> {
+        self.bytes_read
+            .fetch_add(header.file_size, Ordering::Relaxed);
+        self.source.open_image(&header.path)
     }
 
     /// The outputs of a slice whose every output is kept from an earlier run.
@@ -558,7 +578,7 @@ impl Context<'_> {
         if self.options.window == WindowChoice::Header {
             let slice = volume.slices[middle];
             let header = &self.instances[slice.instance];
-            if let Ok(image) = self.source.open_image(&header.path) {
+            if let Ok(image) = self.open_image(header) {
                 let (center, width) = frame_window(header, slice.frame);
                 if let Some(voi) = image.header_voi(center, width) {
                     return VolumeWindow::Shared(Some(voi), (0.0, 0.0), "header");
@@ -573,7 +593,7 @@ impl Context<'_> {
             .into_par_iter()
             .filter_map(|(instance, frames)| {
                 let header = &self.instances[instance];
-                let image = self.source.open_image(&header.path).ok()?;
+                let image = self.open_image(header).ok()?;
                 frames
                     .iter()
                     .filter_map(|&frame| {
