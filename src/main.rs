@@ -1,6 +1,7 @@
 //! The `dicomprep` command: parse flags, run the library, report, exit with the outcome.
 
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use clap::Parser;
@@ -135,7 +136,7 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<bool, Error> {
     })?;
     print_issues(cli, &report.skipped, &report.failed);
     if !cli.quiet {
-        eprintln!("{}", scan_summary(&report, started));
+        eprintln!("{}{}", scan_summary(&report, started), requests(&source));
     }
     Ok(report.failed.is_empty())
 }
@@ -155,7 +156,7 @@ fn order(cli: &Cli, args: &OrderArgs) -> Result<bool, Error> {
         let volumes = report.volumes().count();
         eprintln!(
             "{}; {} series, {volumes} volumes, {} slices",
-            scan_summary(&scan, started),
+            scan_summary(&scan, started) + &requests(&source),
             report.series.len(),
             report.slice_count()
         );
@@ -232,6 +233,21 @@ fn print_issues(cli: &Cli, skipped: &[FileIssue], failed: &[FileIssue]) {
         skipped.iter().for_each(|issue| print("skipped", issue));
     }
     failed.iter().for_each(|issue| print("failed", issue));
+}
+
+/// `; 10001 requests, 1.00 per file` for a bucket source (none for local folders).
+fn requests(source: &Source) -> String {
+    let Source::Bucket(bucket) = source else {
+        return String::new();
+    };
+    let stats = bucket.stats();
+    let requests = stats.requests.load(Ordering::Relaxed);
+    let objects = stats.objects.load(Ordering::Relaxed).max(1);
+    format!(
+        "; {requests} requests ({:.2} per file, {} read)",
+        requests as f64 / objects as f64,
+        human_bytes(stats.bytes_read.load(Ordering::Relaxed))
+    )
 }
 
 fn scan_summary(report: &ScanReport, started: Instant) -> String {

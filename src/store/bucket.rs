@@ -24,6 +24,8 @@ use super::{Location, content_type};
 #[derive(Debug, Default)]
 pub struct IoStats {
     pub requests: AtomicU64,
+    /// Objects listed.
+    pub objects: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_written: AtomicU64,
 }
@@ -141,7 +143,12 @@ impl Bucket {
                     .await
             })
             .map_err(|e| format!("cannot list {}: {e}", self.location))?;
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        // The clouds list 1,000 keys (Azure: 5,000) per request.
+        let pages = objects.len().div_ceil(1000).max(1) as u64;
+        self.stats.requests.fetch_add(pages, Ordering::Relaxed);
+        self.stats
+            .objects
+            .fetch_add(objects.len() as u64, Ordering::Relaxed);
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }
