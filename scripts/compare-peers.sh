@@ -6,6 +6,8 @@
 #
 # Usage: scripts/compare-peers.sh [N_SLICES]            scanning only (default 10000 files)
 #        scripts/compare-peers.sh --render [N_SLICES]   rendering only (default 300 slices)
+#        scripts/compare-peers.sh --store [N_SLICES]    header scans from the moto S3 server on
+#                                                       loopback against local disk, same study
 #        RENDER=1 scripts/compare-peers.sh [N_SLICES]   scanning, then rendering RENDER_N slices
 #
 # Environment:
@@ -32,11 +34,15 @@
 set -euo pipefail
 
 SCAN=1
+STORE=0
 RENDER="${RENDER:-0}"
 RENDER_N="${RENDER_N:-300}"
 if [[ "${1:-}" == --render ]]; then
     SCAN=0 RENDER=1 RENDER_N="${2:-300}"
     set -- # no scan study: N below is unused
+elif [[ "${1:-}" == --store ]]; then
+    SCAN=0 STORE=1
+    shift
 fi
 N="${1:-10000}"
 SLOW_SECONDS="${SLOW_SECONDS:-20}"
@@ -826,6 +832,71 @@ scan_section() {
         "Peak RSS is that of the largest single process."
 }
 
+# ---------------------------------------------------------------------------
+# The store section: the same header scan from the moto S3 server on loopback and from the
+# local disk (page cache warm), with the requests dicomprep made per file.
+
+# Starts moto on a free port (installed by scripts/setup.sh --test); sets MOTO_PORT.
+start_moto() {
+    scripts/setup.sh --test >&2
+    MOTO_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    .emulators/venv/bin/moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+    MOTO_PID=$!
+    trap 'kill "$MOTO_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$MOTO_PORT") 2>/dev/null && return
+        sleep 0.1
+    done
+    die "moto did not start (see $WORK/moto.log)"
+}
+
+# Uploads the study to s3://bench/study on moto (boto3 comes with moto).
+upload_study() {
+    log "uploading $STUDY to the S3 server (moto keeps it in memory)"
+    .emulators/venv/bin/python - "$STUDY" "$MOTO_PORT" <<'PY'
+import concurrent.futures, os, sys
+import boto3
+root, port = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+s3.create_bucket(Bucket="bench")
+files = sorted(os.path.join(d, f) for d, _, names in os.walk(root) for f in names)
+def put(path):
+    s3.upload_file(path, "bench", "study/" + os.path.relpath(path, root))
+with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    list(pool.map(put, files))
+PY
+}
+
+store_section() {
+    echo "Study: $STUDY ($N files, $(du -sh "$STUDY" | cut -f1)), scanned with 'dicomprep scan'"
+    start_moto
+    upload_study
+    warm_cache "$STUDY"
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_ALLOW_HTTP=true \
+        AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+    local label src i secs all summary
+    printf '\n%-28s %10s %10s  %s\n' "source" "seconds" "files/s" "requests"
+    for label in "local disk" "S3 (moto, loopback)"; do
+        src="$STUDY"
+        [[ "$label" == S3* ]] && src="s3://bench/study"
+        "$DICOMPREP" scan "$src" -o /dev/null 2>/dev/null || true # untimed first run
+        all=""
+        for ((i = 1; i <= RUNS; i++)); do
+            local start="$EPOCHREALTIME"
+            "$DICOMPREP" scan "$src" -o /dev/null 2>"$WORK/stderr" || check_exit "$label" "$?"
+            all+="$(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN {printf "%.3f", e - s}')"$'\n'
+        done
+        secs="$(printf '%s' "$all" | median)"
+        summary="$(tail -n1 "$WORK/stderr" | grep -o '[0-9]* requests ([0-9.]* per file' || echo "-")"
+        printf '%-28s %10s %10.0f  %s\n' "$label" "$secs" "$(awk -v n="$N" -v s="$secs" 'BEGIN {print n / s}')" "${summary:+$summary)}"
+    done
+    echo
+    echo "Notes: median of $RUNS runs after an untimed one; local files warm in the page cache;" \
+        "moto is a single Python process, so the S3 figure is bound by the server, not by dicomprep" \
+        "(dicomprep's default of 64 requests in flight)."
+}
+
 main() {
     [[ "$N" =~ ^[0-9]+$ && "$N" -gt 0 ]] || die "N_SLICES must be a positive integer, got '$N'"
     [[ "$RENDER_N" =~ ^[0-9]+$ && "$RENDER_N" -gt 0 ]] || die "the rendering N_SLICES must be a positive integer, got '$RENDER_N'"
@@ -833,13 +904,14 @@ main() {
     install_native_tools
     install_python_peers
     build
-    if [[ "$SCAN" == 1 ]]; then generate_study "$STUDY" "$N" "$SERIES"; fi
+    if [[ "$SCAN" == 1 || "$STORE" == 1 ]]; then generate_study "$STUDY" "$N" "$SERIES"; fi
     if [[ "$RENDER" == 1 ]]; then generate_study "$RSTUDY" "$RENDER_N" 1 "$RENDER_TEMPLATE"; fi
 
     echo
     print_machine
     print_versions
     if [[ "$SCAN" == 1 ]]; then scan_section; fi
+    if [[ "$STORE" == 1 ]]; then store_section; fi
     if [[ "$RENDER" == 1 ]]; then render_section; fi
 }
 

@@ -21,5 +21,7 @@ mod thumbnail;
 mod stores;
 // The S3 and Azure servers the store tests start.
 mod emulators;
+// A fault-injecting proxy in front of the S3 server.
+mod fault_proxy;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dicomprep::convert::manifest::Manifest;
 use dicomprep::convert::sink::BucketSink;
@@ -19,6 +19,7 @@ use dicomprep::store::{Bucket, Location, content_type};
 use object_store::memory::InMemory;
 
 use crate::emulators::{Azure, Folder, S3, TestStore};
+use crate::fault_proxy::{FaultProxy, Faults};
 use crate::util::{all_files, data, dicomprep};
 
 const CASE: &str = "dcm_qa_nih";
@@ -279,4 +280,110 @@ fn an_unreachable_store_is_a_clean_run_error() {
     assert!(stderr.contains("s3://nowhere/out"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("testing"), "credentials leaked: {stderr}");
+}
+
+#[test]
+fn s3_throttling_drops_and_stalls_are_retried_until_the_run_completes() {
+    let s3 = S3::start("faulty");
+    let proxy = FaultProxy::start(
+        s3.server.port,
+        Faults {
+            every: 4,
+            stall: Duration::from_secs(3),
+            always_fail: Vec::new(),
+        },
+    );
+    let dest = "s3://faulty/out";
+    let started = Instant::now();
+    let output = dicomprep()
+        .args(["-q", "convert"])
+        .arg(data(CASE))
+        .args([
+            "--dest",
+            dest,
+            "--concurrency",
+            "8",
+            "--request-timeout",
+            "2",
+        ])
+        .envs(S3::env_for(proxy.endpoint()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(started.elapsed() < Duration::from_secs(120));
+    assert_same_as_local(&s3.bucket("out"), dest);
+    let injected = &proxy.injected;
+    for (what, count) in [
+        ("503 SlowDown", &injected.slow_down),
+        ("dropped connections", &injected.dropped),
+        ("stalls", &injected.stalled),
+    ] {
+        assert!(count.load(Ordering::Relaxed) > 3, "too few {what}");
+    }
+}
+
+#[test]
+fn a_key_that_always_fails_is_reported_by_name_while_the_rest_completes() {
+    let s3 = S3::start("failing");
+    let (expected, expected_manifest) = reference();
+    let victim = expected_manifest
+        .items
+        .iter()
+        .find(|i| i.video.is_none())
+        .expect("an image item")
+        .clone();
+    let proxy = FaultProxy::start(
+        s3.server.port,
+        Faults {
+            always_fail: vec![victim.storage_key.clone()],
+            ..Faults::default()
+        },
+    );
+    let dest = "s3://failing/out";
+    let output = dicomprep()
+        .args(["convert"])
+        .arg(data(CASE))
+        .args(["--dest", dest, "--retries", "2", "--retry-timeout", "10"])
+        .envs(S3::env_for(proxy.endpoint()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "upload of s3://failing/out/{}",
+            victim.storage_key
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("500"), "the last error is named: {stderr}");
+    let out = s3.bucket("out");
+    let (objects, manifest) = contents(&out);
+    let manifest = manifest.expect("manifest written");
+    assert!(
+        manifest
+            .items
+            .iter()
+            .all(|i| i.storage_key != victim.storage_key)
+    );
+    assert!(
+        manifest
+            .failed
+            .iter()
+            .any(|f| f.path == victim.frames[0].path)
+    );
+    assert!(!objects.contains_key(&victim.storage_key));
+    for key in expected.keys().filter(|k| **k != victim.storage_key) {
+        assert!(objects.contains_key(key), "{key} missing");
+    }
+    // Without the fault, a re-run completes the set.
+    let output = dicomprep()
+        .args(["-q", "convert"])
+        .arg(data(CASE))
+        .args(["--dest", dest])
+        .envs(s3.env())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_same_as_local(&out, dest);
 }
