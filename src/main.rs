@@ -9,6 +9,8 @@ use clap::Parser;
 use dicomprep::cli::{
     Cli, Command, ConvertArgs, EXIT_ERROR, EXIT_SOME_FAILED, Format, OrderArgs, ScanArgs,
 };
+use dicomprep::convert::layout::REPORT_KEY;
+use dicomprep::convert::run_report::{RunReport, Totals};
 use dicomprep::convert::sink::{BucketSink, LocalSink, Sink};
 use dicomprep::convert::{ConvertOptions, convert};
 use dicomprep::encode::video::VideoSettings;
@@ -96,6 +98,22 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
     })?;
     progress.finish();
     let manifest = &report.manifest;
+    let totals = Totals {
+        outputs_written: report.written,
+        outputs_kept: report.reused,
+        bytes_written: report.bytes_written,
+        bytes_read: report.bytes_read,
+        seconds: started.elapsed().as_secs_f64(),
+        ..Totals::default()
+    };
+    let run_report = RunReport::new(manifest, &report.issues, totals);
+    let report_at = sink.describe(REPORT_KEY);
+    let json = serde_json::to_vec_pretty(&run_report).map_err(std::io::Error::other);
+    json.and_then(|json| sink.put_durable(REPORT_KEY, json))
+        .map_err(|source| Error::Output {
+            path: report_at.clone().into(),
+            source,
+        })?;
     print_issues(cli, &manifest.skipped, &manifest.failed);
     if !cli.quiet {
         if report.settings_changed {
@@ -122,7 +140,7 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
             manifest.skipped.len(),
             manifest.failed.len()
         );
-        eprintln!("see {manifest_at}");
+        eprintln!("see {manifest_at} (items) and {report_at} (every input)");
     }
     Ok(manifest.failed.is_empty())
 }

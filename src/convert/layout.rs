@@ -9,13 +9,17 @@
 //!     thumbnail.jpg             video items: thumbnail of the middle slice
 //!     video.mp4                 video items: the video (written by the video stage)
 //! manifest.json
+//! report.json
 //! ```
 //! Keys derive from UIDs and volume ids only, never from patient data. A UID that is not a
 //! valid UID (digits and dots, at most 64 characters) is replaced by `x` and a hash of it, so no
 //! header value can add path separators, `..` or control characters to a key.
 
-/// Key of the manifest, written last.
+/// Key of the manifest, written after every output.
 pub const MANIFEST_KEY: &str = "manifest.json";
+
+/// Key of the run report (every input accounted for), written after the manifest.
+pub const REPORT_KEY: &str = "report.json";
 
 /// The folder of one volume's outputs: `<study>/<series>/<volume>`.
 pub fn volume_prefix(study_uid: &str, series_uid: &str, volume_id: &str) -> String {

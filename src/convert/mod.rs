@@ -7,6 +7,7 @@
 
 pub mod layout;
 pub mod manifest;
+pub mod run_report;
 pub mod sink;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -34,6 +35,7 @@ use crate::split::Volume;
 use manifest::{
     FrameEntry, Item, ItemKind, MANIFEST_VERSION, Manifest, Settings, VideoEntry, WindowUsed,
 };
+use run_report::{Stage, StageIssues};
 use sink::Sink;
 
 /// Whether volumes become image items or video items.
@@ -120,6 +122,8 @@ pub struct ConvertReport {
     pub bytes_written: u64,
     /// Bytes of DICOM files read for rendering.
     pub bytes_read: u64,
+    /// Skipped and failed inputs by stage, for the run report.
+    pub issues: StageIssues,
 }
 
 /// Renders every planned volume of `scan` (files read from `source`) into `sink`.
@@ -168,13 +172,24 @@ pub fn convert(
         failed: scan.failed.clone(),
     };
     let (mut written, mut reused) = (0, 0);
+    let mut issues = StageIssues {
+        skipped: scan.skipped.clone(),
+        failed: scan
+            .failed
+            .iter()
+            .map(|i| (Stage::Scan, i.clone()))
+            .collect(),
+    };
     let mut failed_paths: BTreeMap<String, String> = BTreeMap::new();
     for outcome in outcomes {
         manifest.items.extend(outcome.items);
         written += outcome.written;
         reused += outcome.reused;
         for issue in outcome.failed {
-            failed_paths.entry(issue.path).or_insert(issue.reason);
+            failed_paths
+                .entry(issue.path.clone())
+                .or_insert(issue.reason.clone());
+            issues.failed.push((Stage::Render, issue));
         }
     }
     // Items whose outputs did not all arrive are left out (a re-run makes them again).
@@ -185,10 +200,16 @@ pub fn convert(
         else {
             return true;
         };
+        let reason = format!("upload of {} failed: {error}", sink.describe(key));
         for frame in &item.frames {
             failed_paths
                 .entry(frame.path.clone())
-                .or_insert_with(|| format!("upload of {} failed: {error}", sink.describe(key)));
+                .or_insert_with(|| reason.clone());
+            let issue = FileIssue {
+                path: frame.path.clone(),
+                reason: reason.clone(),
+            };
+            issues.failed.push((Stage::Upload, issue));
         }
         false
     });
@@ -208,6 +229,7 @@ pub fn convert(
         settings_changed,
         bytes_written: context.bytes_written.into_inner() + manifest_bytes,
         bytes_read: context.bytes_read.into_inner(),
+        issues,
     })
 }
 

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use dicomprep::convert::manifest::{ItemKind, Manifest};
+use dicomprep::convert::run_report::{RunReport, Status};
 
 use crate::util::{all_files, data, order, run};
 
@@ -23,10 +24,11 @@ fn convert(src: &Path, dest: &Path, extra: &[&str]) -> (Manifest, String) {
     (manifest, stderr)
 }
 
-/// Every file under `dir`, with its bytes.
+/// Every file under `dir`, with its bytes (but the run report, which holds timings).
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     all_files(dir)
         .into_iter()
+        .filter(|f| f != "report.json")
         .map(|f| (f.clone(), std::fs::read(dir.join(&f)).unwrap()))
         .collect()
 }
@@ -37,7 +39,8 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
     let dest = tempfile::tempdir().unwrap();
     let (manifest, _) = convert(&src, dest.path(), &["-q"]);
     assert_eq!(manifest.version, 1);
-    let mut expected_keys = BTreeSet::from(["manifest.json".to_string()]);
+    let mut expected_keys =
+        BTreeSet::from(["manifest.json".to_string(), "report.json".to_string()]);
     let mut converted = BTreeSet::new();
     for item in &manifest.items {
         assert!(item.width > 0 && item.height > 0);
@@ -101,6 +104,28 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
         accounted,
         all_files(&src).into_iter().collect::<BTreeSet<_>>()
     );
+
+    // report.json: every input exactly once, with the status and stage the manifest implies.
+    let report: RunReport =
+        serde_json::from_slice(&std::fs::read(dest.path().join("report.json")).unwrap()).unwrap();
+    let paths: Vec<&str> = report.inputs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths.len(), accounted.len());
+    assert!(paths.iter().copied().eq(accounted.iter().map(String::as_str)));
+    for entry in &report.inputs {
+        let expected = if failed.contains(&entry.path) {
+            Status::Failed
+        } else if skipped.contains(&entry.path) {
+            Status::Skipped
+        } else {
+            Status::Converted
+        };
+        assert_eq!(entry.status, expected, "{}", entry.path);
+        assert_eq!(entry.reason.is_some(), expected != Status::Converted);
+        assert_eq!(entry.stage.is_some(), expected != Status::Converted);
+    }
+    assert_eq!(report.totals.inputs, accounted.len());
+    assert_eq!(report.totals.items, manifest.items.len());
+    assert!(report.totals.bytes_written > 0 && report.totals.seconds > 0.0);
 }
 
 #[test]

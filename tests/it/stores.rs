@@ -42,6 +42,7 @@ fn reference() -> &'static (BTreeMap<String, Vec<u8>>, Manifest) {
             .map(|f| (f.clone(), std::fs::read(dest.path().join(&f)).unwrap()))
             .collect();
         let manifest = serde_json::from_slice(&files.remove("manifest.json").unwrap()).unwrap();
+        assert!(files.remove("report.json").is_some());
         (files, manifest)
     })
 }
@@ -63,6 +64,7 @@ fn contents(bucket: &Bucket) -> (BTreeMap<String, Vec<u8>>, Option<Manifest>) {
     let manifest = objects
         .remove("manifest.json")
         .map(|bytes| serde_json::from_slice(&bytes).unwrap());
+    objects.remove("report.json");
     (objects, manifest)
 }
 

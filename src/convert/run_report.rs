@@ -1,0 +1,230 @@
+//! `report.json`: every input of a conversion accounted for (converted, skipped or failed, with
+//! the stage and the reason) and the run's totals. Pure code; field names are a public contract.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::Manifest;
+use crate::report::FileIssue;
+
+/// Current report format version.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Where an input stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Listing and header reading.
+    Scan,
+    /// Decoding, windowing, encoding (images and videos).
+    Render,
+    /// Writing to the destination.
+    Upload,
+}
+
+/// What became of one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Converted,
+    Skipped,
+    Failed,
+}
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputEntry {
+    /// Relative to the source.
+    pub path: String,
+    pub status: Status,
+    /// The stage that skipped or failed it (absent for converted inputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub inputs: usize,
+    pub converted: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub items: usize,
+    pub frames: usize,
+    pub outputs_written: usize,
+    pub outputs_kept: usize,
+    pub bytes_written: u64,
+    pub bytes_read: u64,
+    pub seconds: f64,
+}
+
+/// The run report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub version: u32,
+    pub totals: Totals,
+    /// Every input, sorted by path.
+    pub inputs: Vec<InputEntry>,
+}
+
+/// Problems of a run, by the stage that found them.
+#[derive(Debug, Clone, Default)]
+pub struct StageIssues {
+    pub skipped: Vec<FileIssue>,
+    pub failed: Vec<(Stage, FileIssue)>,
+}
+
+impl RunReport {
+    /// Accounts for every input: failed (first stage and reason) over skipped over converted.
+    /// `totals` gives the counters the manifest does not hold; its input counts are filled in.
+    pub fn new(manifest: &Manifest, issues: &StageIssues, mut totals: Totals) -> RunReport {
+        let mut inputs: BTreeMap<&str, InputEntry> = BTreeMap::new();
+        for frame in manifest.items.iter().flat_map(|i| &i.frames) {
+            inputs.insert(
+                &frame.path,
+                InputEntry {
+                    path: frame.path.clone(),
+                    status: Status::Converted,
+                    stage: None,
+                    reason: None,
+                },
+            );
+        }
+        for issue in &issues.skipped {
+            inputs.insert(&issue.path, entry(issue, Status::Skipped, Stage::Scan));
+        }
+        let mut failed: Vec<&(Stage, FileIssue)> = issues.failed.iter().collect();
+        failed.sort_by_key(|(stage, _)| *stage);
+        for (stage, issue) in failed {
+            match inputs.get(issue.path.as_str()) {
+                Some(e) if e.status == Status::Failed => {}
+                _ => {
+                    inputs.insert(&issue.path, entry(issue, Status::Failed, *stage));
+                }
+            }
+        }
+        let inputs: Vec<InputEntry> = inputs.into_values().collect();
+        let count = |status| inputs.iter().filter(|e| e.status == status).count();
+        totals.inputs = inputs.len();
+        totals.converted = count(Status::Converted);
+        totals.skipped = count(Status::Skipped);
+        totals.failed = count(Status::Failed);
+        totals.items = manifest.items.len();
+        totals.frames = manifest.items.iter().map(|i| i.frames.len()).sum();
+        RunReport {
+            version: REPORT_VERSION,
+            totals,
+            inputs,
+        }
+    }
+}
+
+fn entry(issue: &FileIssue, status: Status, stage: Stage) -> InputEntry {
+    InputEntry {
+        path: issue.path.clone(),
+        status,
+        stage: Some(stage),
+        reason: Some(issue.reason.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::manifest::{FrameEntry, Item, ItemKind, Settings};
+
+    fn issue(path: &str, reason: &str) -> FileIssue {
+        FileIssue {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn manifest(paths: &[&str]) -> Manifest {
+        let frames = paths
+            .iter()
+            .map(|p| FrameEntry {
+                path: p.to_string(),
+                frame: 0,
+                hq_key: format!("{p}.png"),
+                lq_key: None,
+                width: 1,
+                height: 1,
+                hq_bytes: 1,
+                lq_bytes: None,
+            })
+            .collect();
+        Manifest {
+            version: 1,
+            settings: Settings {
+                item_kind: "auto".into(),
+                window: "header".into(),
+                rule: "darwin".into(),
+                lq_quality: 75,
+                overlays: false,
+                fps: 10,
+                crf: 20,
+            },
+            source: None,
+            destination: None,
+            items: vec![Item {
+                name: "n".into(),
+                kind: ItemKind::Video,
+                study_instance_uid: "1".into(),
+                series_instance_uid: "2".into(),
+                volume: "0".into(),
+                series_number: None,
+                series_description: None,
+                modality: None,
+                width: 1,
+                height: 1,
+                storage_key: "k".into(),
+                thumbnail_key: "t".into(),
+                frames,
+                video: None,
+                window: None,
+            }],
+            skipped: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_input_once_with_its_stage() {
+        let issues = StageIssues {
+            skipped: vec![issue("readme.txt", "not DICOM")],
+            failed: vec![
+                (Stage::Upload, issue("b.dcm", "upload failed")),
+                (Stage::Render, issue("b.dcm", "frame 2: corrupt")),
+                (Stage::Scan, issue("c.dcm", "truncated")),
+            ],
+        };
+        let report = RunReport::new(&manifest(&["a.dcm", "b.dcm"]), &issues, Totals::default());
+        let statuses: Vec<_> = report
+            .inputs
+            .iter()
+            .map(|e| (e.path.as_str(), e.status, e.stage))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("a.dcm", Status::Converted, None),
+                ("b.dcm", Status::Failed, Some(Stage::Render)),
+                ("c.dcm", Status::Failed, Some(Stage::Scan)),
+                ("readme.txt", Status::Skipped, Some(Stage::Scan)),
+            ]
+        );
+        assert_eq!(
+            (
+                report.totals.inputs,
+                report.totals.converted,
+                report.totals.failed
+            ),
+            (4, 1, 2)
+        );
+        assert_eq!(report.totals.frames, 2);
+    }
+}
