@@ -24,6 +24,7 @@ pub mod explain;
 pub mod index;
 pub mod order;
 pub mod output;
+pub mod payload;
 pub mod plan;
 pub mod progress;
 pub mod render;

@@ -754,6 +754,7 @@ impl Context<'_> {
                 VolumeWindow::PerFrame => None,
                 VolumeWindow::Kept(window) => window.clone(),
             },
+            hls: None,
         };
         match kind {
             ItemKind::Image => outputs
