@@ -27,6 +27,7 @@ pub mod output;
 pub mod payload;
 pub mod plan;
 pub mod progress;
+pub mod register;
 pub mod render;
 pub mod report;
 pub mod scan;

@@ -78,11 +78,12 @@ pub fn encord_object_url(
     }
 }
 
-/// Percent-encodes a key for a URL (object URLs may not contain whitespace); `/` is kept.
+/// Percent-encodes what a URL path may not hold (whitespace, `%`, `?`, `#`, non-ASCII...);
+/// RFC 3986 path characters (`/`, unreserved, sub-delims, `:`, `@`) are kept as they are.
 fn encode_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+        if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
             out.push(byte as char);
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -164,8 +165,8 @@ mod tests {
     fn encord_urls_have_no_whitespace_and_unusable_locations_say_what_to_do() {
         let gs = at("gs://b");
         assert_eq!(
-            encord_object_url(&gs, "a b/c+d.png", UrlStyle::Default).unwrap(),
-            "gs://b/a%20b/c%2Bd.png"
+            encord_object_url(&gs, "a b/c+(1)%?.png", UrlStyle::Default).unwrap(),
+            "gs://b/a%20b/c+(1)%25%3F.png"
         );
         for (loc, hint) in [
             (at("s3://b/p"), "REGION"),
