@@ -196,12 +196,12 @@ impl EncordSpec {
 
     /// The CSV layout: one block per data type.
     pub fn to_csv(&self) -> String {
-        // (title heading, rows of (url, title, createVideo)).
-        let mut blocks: Vec<(&str, Vec<(&str, &str, bool)>)> = Vec::new();
-        blocks.push(("Image group title", group_rows(&self.image_groups)));
-        blocks.push(("Image title", upload_rows(&self.images)));
-        blocks.push(("Video title", upload_rows(&self.videos)));
-        blocks.push(("Series title", group_rows(&self.dicom_series)));
+        let mut blocks: Vec<(&str, Vec<CsvRow>)> = vec![
+            ("Image group title", group_rows(&self.image_groups)),
+            ("Image title", upload_rows(&self.images)),
+            ("Video title", upload_rows(&self.videos)),
+            ("Series title", group_rows(&self.dicom_series)),
+        ];
         blocks.retain(|(_, rows)| !rows.is_empty());
         let mixed = blocks.len() > 1;
         let mut csv = String::new();
@@ -227,8 +227,11 @@ impl EncordSpec {
     }
 }
 
-/// CSV rows `(url, title, createVideo)` of groups.
-fn group_rows(groups: &[Group]) -> Vec<(&str, &str, bool)> {
+/// A CSV row: object URL, title, createVideo.
+type CsvRow<'a> = (&'a str, &'a str, bool);
+
+/// CSV rows of groups.
+fn group_rows(groups: &[Group]) -> Vec<CsvRow<'_>> {
     groups
         .iter()
         .flat_map(|g| {
@@ -240,8 +243,8 @@ fn group_rows(groups: &[Group]) -> Vec<(&str, &str, bool)> {
         .collect()
 }
 
-/// CSV rows `(url, title, createVideo)` of videos or images.
-fn upload_rows(uploads: &[Upload]) -> Vec<(&str, &str, bool)> {
+/// CSV rows of videos or images.
+fn upload_rows(uploads: &[Upload]) -> Vec<CsvRow<'_>> {
     uploads
         .iter()
         .map(|u| (u.object_url.as_str(), u.title.as_str(), false))

@@ -242,10 +242,7 @@ pub(crate) fn source<'a>(
 }
 
 /// Items grouped by `key`, groups in order of first appearance, items in manifest order.
-pub(crate) fn group_items<'a>(
-    items: &'a [Item],
-    key: impl Fn(&Item) -> &str,
-) -> Vec<Vec<&'a Item>> {
+pub(crate) fn group_items(items: &[Item], key: impl Fn(&Item) -> &str) -> Vec<Vec<&Item>> {
     let mut groups: Vec<Vec<&Item>> = Vec::new();
     for item in items {
         match groups.iter_mut().find(|g| key(g[0]) == key(item)) {

@@ -970,11 +970,10 @@ fn register_bisque_uploads_each_image_then_creates_the_dataset() {
             .strip_prefix("multipart/form-data; boundary=")
             .unwrap();
         let png = std::fs::read(dest.join(key)).unwrap();
-        let mut expected =
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"")
-                .into_bytes();
-        assert!(request.body.starts_with(&expected));
-        expected = format!("\"\r\nContent-Type: image/png\r\n\r\n").into_bytes();
+        let head =
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"");
+        assert!(request.body.starts_with(head.as_bytes()));
+        let mut expected = b"\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
         expected.extend_from_slice(&png);
         expected.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         assert!(
