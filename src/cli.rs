@@ -572,12 +572,6 @@ pub struct ResumeArgs {
     /// what it lists is not sent again, so an interrupted run can simply be repeated.
     #[arg(long, value_name = "FILE")]
     pub result: Option<PathBuf>,
-
-    /// Attempts per request (1 = no retry). 429 and 5xx answers and connection failures are
-    /// retried with exponential backoff and jitter, honouring Retry-After, for at most 5
-    /// minutes per request.
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=20), value_name = "N")]
-    pub attempts: u32,
 }
 
 /// Flags of `dicomprep register darwin`.

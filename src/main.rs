@@ -104,7 +104,7 @@ fn register_darwin_command(cli: &Cli, args: &RegisterDarwinArgs) -> Result<bool,
             EndpointArg::Readwrite => Endpoint::Readwrite,
         },
         batch_size: usize::from(args.batch_size),
-        retry: retry_policy(&args.resume),
+        retry: retry_policy(cli),
     };
     let mut notify = |message: &str| eprintln!("{message}");
     if args.dry_run {
@@ -164,7 +164,7 @@ fn register_bisque_command(cli: &Cli, args: &RegisterBisqueArgs) -> Result<bool,
     let target = bisque_register::BisqueTarget {
         base_url: args.url.clone(),
         user: args.user.clone(),
-        retry: retry_policy(&args.resume),
+        retry: retry_policy(cli),
     };
     let password = secret(bisque_register::PASSWORD_VAR, "BisQue password")?;
     let mut result = load_result(&args.resume)?;
@@ -229,9 +229,14 @@ fn secret(var: &'static str, what: &'static str) -> Result<String, RegisterError
         .ok_or(RegisterError::MissingSecret { var, what })
 }
 
-fn retry_policy(args: &ResumeArgs) -> RetryPolicy {
+/// Retries as the global --retries, --retry-timeout and --request-timeout say.
+fn retry_policy(cli: &Cli) -> RetryPolicy {
     RetryPolicy {
-        max_attempts: args.attempts,
+        max_attempts: u32::try_from(cli.store.retries)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1),
+        max_total: std::time::Duration::from_secs(cli.store.retry_timeout),
+        request_timeout: std::time::Duration::from_secs(cli.store.request_timeout),
         ..RetryPolicy::default()
     }
 }

@@ -56,6 +56,29 @@ impl PayloadKind {
     }
 }
 
+impl std::str::FromStr for PayloadKind {
+    type Err = String;
+
+    /// Parses a [`PayloadKind::cli_name`] (for `convert --payload darwin-readonly,encord`).
+    fn from_str(text: &str) -> Result<PayloadKind, String> {
+        ALL_KINDS
+            .into_iter()
+            .find(|kind| kind.cli_name() == text.trim())
+            .ok_or_else(|| {
+                let names: Vec<&str> = ALL_KINDS.iter().map(|k| k.cli_name()).collect();
+                format!("unknown payload {text:?}; use one of {}", names.join(", "))
+            })
+    }
+}
+
+/// Every payload kind, in the order the CLI lists them.
+pub const ALL_KINDS: [PayloadKind; 4] = [
+    PayloadKind::DarwinReadonly,
+    PayloadKind::DarwinReadwrite,
+    PayloadKind::Encord,
+    PayloadKind::Bisque,
+];
+
 /// Where a Darwin item is placed in the dataset's folder tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PathFrom {
@@ -386,15 +409,10 @@ mod tests {
             encord_format: EncordFormat::Csv,
             ..PayloadOptions::default()
         };
-        let names: Vec<String> = [
-            PayloadKind::DarwinReadonly,
-            PayloadKind::DarwinReadwrite,
-            PayloadKind::Encord,
-            PayloadKind::Bisque,
-        ]
-        .into_iter()
-        .map(|kind| build(kind, &m, &opts).unwrap().remove(0).0)
-        .collect();
+        let names: Vec<String> = ALL_KINDS
+            .into_iter()
+            .map(|kind| build(kind, &m, &opts).unwrap().remove(0).0)
+            .collect();
         assert_eq!(
             names,
             [
@@ -403,6 +421,18 @@ mod tests {
                 "encord.csv",
                 "bisque.json"
             ]
+        );
+    }
+
+    #[test]
+    fn kinds_parse_from_their_cli_names() {
+        for kind in ALL_KINDS {
+            assert_eq!(kind.cli_name().parse::<PayloadKind>(), Ok(kind));
+        }
+        let err = "darwin".parse::<PayloadKind>().unwrap_err();
+        assert!(
+            err.contains("darwin-readonly, darwin-readwrite, encord, bisque"),
+            "{err}"
         );
     }
 

@@ -64,7 +64,7 @@ pub fn register_bisque(
     notify: &mut dyn FnMut(&str),
 ) -> Result<BisqueOutcome, RegisterError> {
     let base = target.base_url.trim_end_matches('/');
-    let client = super::http::client()?;
+    let client = super::http::client(&target.retry)?;
     let save = |result: &BisqueResult| match result_path {
         Some(path) => write_json(path, result),
         None => Ok(()),

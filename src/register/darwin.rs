@@ -181,7 +181,7 @@ pub fn register_darwin(
     };
     result.blocked.clear();
     let url = target.url();
-    let client = super::http::client()?;
+    let client = super::http::client(&target.retry)?;
     for batch in pending.chunks(target.batch_size.clamp(1, MAX_BATCH)) {
         let mut body = payload.as_object().cloned().unwrap_or_default();
         body.insert(

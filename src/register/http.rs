@@ -9,7 +9,7 @@ use reqwest::header::RETRY_AFTER;
 
 use super::RegisterError;
 
-/// How long and how often to retry.
+/// How long and how often to retry, and how long one attempt may take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryPolicy {
     /// Attempts per request, the first included.
@@ -20,6 +20,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Longest total wait for one request.
     pub max_total: Duration,
+    /// Timeout of one attempt (a stalled attempt is retried).
+    pub request_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -29,6 +31,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_total: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -55,12 +58,12 @@ pub struct Reply {
     pub body: String,
 }
 
-/// A client with a user agent and timeouts.
-pub fn client() -> Result<Client, RegisterError> {
+/// A client with a user agent and the policy's timeout per attempt.
+pub fn client(policy: &RetryPolicy) -> Result<Client, RegisterError> {
     Client::builder()
         .user_agent(concat!("dicomprep/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(300))
+        .connect_timeout(policy.request_timeout.min(Duration::from_secs(30)))
+        .timeout(policy.request_timeout)
         .build()
         .map_err(|source| RegisterError::Http {
             url: "(client setup)".into(),
