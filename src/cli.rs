@@ -607,9 +607,16 @@ pub struct RegisterDarwinArgs {
     pub batch_size: u16,
 
     /// Send nothing: check that every key the payload references (files, thumbnails,
-    /// frames, segments) exists under --keys-root, and exit 1 naming the missing ones.
+    /// frames, segments) exists, in --bucket (one HEAD request per key) or under --keys-root,
+    /// and exit 1 naming the missing ones.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Dry run: the bucket Darwin reads (s3://BUCKET, gs://BUCKET,
+    /// https://ACCOUNT.blob.core.windows.net/CONTAINER); the payload's keys are looked up in it
+    /// with the credentials of the environment (see --anonymous).
+    #[arg(long, value_name = "URL", conflicts_with = "keys_root")]
+    pub bucket: Option<String>,
 
     /// Dry run: the local folder the payload's keys are relative to [default: the payload
     /// file's folder, where `convert` writes payloads next to the manifest].

@@ -108,20 +108,11 @@ fn register_darwin_command(cli: &Cli, args: &RegisterDarwinArgs) -> Result<bool,
     };
     let mut notify = |message: &str| eprintln!("{message}");
     if args.dry_run {
-        let root = args
-            .keys_root
-            .clone()
-            .unwrap_or_else(|| parent_folder(&args.payload));
-        let exists = |key: &str| match std::fs::metadata(root.join(key)) {
-            Ok(meta) => Ok(meta.is_file()),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(err) => Err(err.to_string()),
-        };
-        let checked = darwin_register::check_keys(&payload, &exists, &mut notify)?;
+        let (exists, place) = key_check(cli, args)?;
+        let checked = darwin_register::check_keys(&payload, &*exists, &mut notify)?;
         if !cli.quiet {
             eprintln!(
-                "dry run: all {checked} referenced keys exist under {}; nothing was sent to {}",
-                root.display(),
+                "dry run: all {checked} referenced keys exist in {place}; nothing was sent to {}",
                 target.url()
             );
         }
@@ -148,6 +139,35 @@ fn register_darwin_command(cli: &Cli, args: &RegisterDarwinArgs) -> Result<bool,
         );
     }
     Ok(outcome.blocked.is_empty())
+}
+
+/// How a dry run checks that a key exists (HEAD in `--bucket`, or a file under
+/// `--keys-root`), and a name of that place for messages.
+type KeyCheck = Box<dyn Fn(&str) -> Result<bool, String>>;
+
+fn key_check(cli: &Cli, args: &RegisterDarwinArgs) -> Result<(KeyCheck, String), Error> {
+    if let Some(url) = &args.bucket {
+        let mut location = parse_location(url, "--bucket")?;
+        location.prefix.clear();
+        let bucket = open_bucket(cli, &location, false)?;
+        let place = location.to_string();
+        let check = move |key: &str| {
+            let key = payload::keys::bucket_key_of_darwin_key(&location, key)?;
+            bucket.head(key).map(|info| info.is_some())
+        };
+        return Ok((Box::new(check), place));
+    }
+    let root = args
+        .keys_root
+        .clone()
+        .unwrap_or_else(|| parent_folder(&args.payload));
+    let place = root.display().to_string();
+    let check = move |key: &str| match std::fs::metadata(root.join(key)) {
+        Ok(meta) => Ok(meta.is_file()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err.to_string()),
+    };
+    Ok((Box::new(check), place))
 }
 
 /// `dicomprep register bisque`.

@@ -36,6 +36,23 @@ pub fn darwin_storage_key(location: &Location, relative: &str) -> String {
     key.trim_start_matches('/').to_string()
 }
 
+/// The object key inside the bucket of `location` that a Darwin `storage_key` names: the
+/// inverse of [`darwin_storage_key`] (for Azure, the leading container name is removed).
+pub fn bucket_key_of_darwin_key<'a>(location: &Location, key: &'a str) -> Result<&'a str, String> {
+    match location.scheme {
+        Scheme::Az => key
+            .strip_prefix(location.bucket.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(|| {
+                format!(
+                    "Azure storage keys start with the container name, {:?}",
+                    location.bucket
+                )
+            }),
+        Scheme::S3 | Scheme::Gs | Scheme::File | Scheme::Memory => Ok(key),
+    }
+}
+
 /// The Encord object URL of `relative` (a key relative to `location`).
 pub fn encord_object_url(
     location: &Location,
@@ -128,6 +145,17 @@ mod tests {
         assert_eq!(darwin_storage_key(&at("s3://b"), "/a.png"), "a.png");
         assert_eq!(darwin_storage_key(&at("/tmp/out"), "x/a.png"), "x/a.png");
         assert_eq!(darwin_storage_key(&at("az://c"), "a.png"), "c/a.png");
+    }
+
+    #[test]
+    fn darwin_keys_map_back_to_bucket_keys() {
+        for url in ["s3://b/p", "gs://b/p", "az://cont/p"] {
+            let location = at(url);
+            let key = darwin_storage_key(&location, "x/y.png");
+            assert_eq!(bucket_key_of_darwin_key(&location, &key), Ok("p/x/y.png"));
+        }
+        let err = bucket_key_of_darwin_key(&at("az://cont"), "other/x.png").unwrap_err();
+        assert!(err.contains("\"cont\""), "{err}");
     }
 
     #[test]

@@ -608,9 +608,21 @@ fn payloads_of_a_conversion_reference_existing_files_with_their_real_sizes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The same through the object-store HEAD path (a local folder as the bucket).
+    let out = dry(&["--bucket", dest.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let removed = items[0]["sections"][1]["storage_lq_key"].as_str().unwrap();
     std::fs::remove_file(dest.join(removed)).unwrap();
     let out = dry(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("missing: {removed}")), "{stderr}");
+    let out = dry(&["--bucket", dest.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&format!("missing: {removed}")), "{stderr}");
