@@ -194,50 +194,43 @@ fn slot(
 
 /// An image, or a video with one section per slice.
 fn file_v1(item: &Item, dest: &Location) -> Result<ReadonlyFile, PayloadError> {
-    let key = |relative: &str| darwin_storage_key(dest, relative);
-    let file = ReadonlyFile {
-        kind: String::new(),
-        storage_key: key(&item.storage_key),
-        storage_thumbnail_key: key(&item.thumbnail_key),
-        height: None,
-        width: None,
-        size_bytes: None,
-        sections: None,
-    };
-    match item.kind {
-        ItemKind::Image => Ok(ReadonlyFile {
-            kind: "image".into(),
-            height: Some(item.height),
-            width: Some(item.width),
-            ..file
-        }),
+    let (kind, height, width, sections) = match item.kind {
+        ItemKind::Image => ("image", Some(item.height), Some(item.width), None),
         ItemKind::Video => {
             require_mp4(item)?;
-            let sections = item
-                .frames
-                .iter()
-                .enumerate()
-                .map(|(index, frame)| {
-                    let lq = frame.lq_key.as_deref().ok_or_else(|| PayloadError::Item {
-                        item: item.name.clone(),
-                        reason: format!("frame {} has no LQ key (lq_key)", index + 1),
-                    })?;
-                    Ok(Section {
-                        section_index: index as u32 + 1,
-                        height: frame.height,
-                        width: frame.width,
-                        storage_hq_key: key(&frame.hq_key),
-                        storage_lq_key: key(lq),
-                    })
-                })
-                .collect::<Result<_, PayloadError>>()?;
-            Ok(ReadonlyFile {
-                kind: "video".into(),
-                sections: Some(sections),
-                ..file
-            })
+            ("video", None, None, Some(sections(item, dest)?))
         }
-    }
+    };
+    Ok(ReadonlyFile {
+        kind: kind.into(),
+        storage_key: darwin_storage_key(dest, &item.storage_key),
+        storage_thumbnail_key: darwin_storage_key(dest, &item.thumbnail_key),
+        height,
+        width,
+        size_bytes: None,
+        sections,
+    })
+}
+
+/// One section per frame, in slice order, `section_index` from 1.
+fn sections(item: &Item, dest: &Location) -> Result<Vec<Section>, PayloadError> {
+    item.frames
+        .iter()
+        .enumerate()
+        .map(|(index, frame)| {
+            let lq = frame.lq_key.as_deref().ok_or_else(|| PayloadError::Item {
+                item: item.name.clone(),
+                reason: format!("frame {} has no LQ key (lq_key)", index + 1),
+            })?;
+            Ok(Section {
+                section_index: index as u32 + 1,
+                height: frame.height,
+                width: frame.width,
+                storage_hq_key: darwin_storage_key(dest, &frame.hq_key),
+                storage_lq_key: darwin_storage_key(dest, lq),
+            })
+        })
+        .collect()
 }
 
 /// The schema v2 video slot of `item`, from its HLS outputs.

@@ -239,14 +239,14 @@ pub(crate) fn destination<'a>(
     manifest: &'a Manifest,
     options: &'a PayloadOptions,
 ) -> Result<&'a Location, PayloadError> {
-    options
+    let found = options
         .destination
         .as_ref()
-        .or(manifest.destination.as_ref())
-        .ok_or(PayloadError::MissingLocation {
-            which: "destination",
-            what: "outputs",
-        })
+        .or(manifest.destination.as_ref());
+    found.ok_or(PayloadError::MissingLocation {
+        which: "destination",
+        what: "outputs",
+    })
 }
 
 /// The source location: the override, else the manifest's.
@@ -254,14 +254,11 @@ pub(crate) fn source<'a>(
     manifest: &'a Manifest,
     options: &'a PayloadOptions,
 ) -> Result<&'a Location, PayloadError> {
-    options
-        .source
-        .as_ref()
-        .or(manifest.source.as_ref())
-        .ok_or(PayloadError::MissingLocation {
-            which: "source",
-            what: "DICOM files",
-        })
+    let found = options.source.as_ref().or(manifest.source.as_ref());
+    found.ok_or(PayloadError::MissingLocation {
+        which: "source",
+        what: "DICOM files",
+    })
 }
 
 /// Items grouped by `key`, groups in order of first appearance, items in manifest order.
