@@ -182,8 +182,16 @@ pub fn register_darwin(
     result.blocked.clear();
     let url = target.url();
     let client = super::http::client(&target.retry)?;
+    // The envelope (slugs, options) without the items, copied once.
+    let envelope: Map<String, Value> = payload
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(field, _)| *field != "items")
+        .map(|(field, value)| (field.clone(), value.clone()))
+        .collect();
     for batch in pending.chunks(target.batch_size.clamp(1, MAX_BATCH)) {
-        let mut body = payload.as_object().cloned().unwrap_or_default();
+        let mut body = envelope.clone();
         body.insert(
             "items".into(),
             Value::Array(batch.iter().map(|item| (*item).clone()).collect()),
