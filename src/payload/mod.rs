@@ -13,9 +13,14 @@
 //! use dicomprep::payload::{build, PayloadKind, PayloadOptions};
 //! # let manifest: dicomprep::convert::manifest::Manifest = serde_json::from_str(
 //! #   r#"{"version":1,"settings":{"item_kind":"auto","window":"header","rule":"darwin",
-//! #   "lq_quality":75},"items":[],"skipped":[],"failed":[]}"#).unwrap();
+//! #   "lq_quality":75},"destination":{"scheme":"s3","bucket":"b","prefix":"out"},
+//! #   "items":[],"skipped":[],"failed":[]}"#).unwrap();
+//! // `manifest` is a conversion's manifest.json, read with serde_json.
 //! let files = build(PayloadKind::DarwinReadonly, &manifest, &PayloadOptions::default())?;
-//! assert_eq!(files[0].0, "darwin-readonly.json");
+//! let (name, bytes) = &files[0];
+//! assert_eq!(name, "darwin-readonly.json");
+//! let body: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+//! assert_eq!(body["dataset_slug"], ""); // left for `register darwin --dataset-slug`
 //! # Ok::<(), dicomprep::payload::PayloadError>(())
 //! ```
 
