@@ -23,4 +23,16 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// An input file (manifest, payload) cannot be used.
+    #[error("cannot use {}: {reason}", path.display())]
+    Input { path: PathBuf, reason: String },
+    /// A payload cannot be built from the manifest.
+    #[error("{}: {source}", path.display())]
+    Payload {
+        path: PathBuf,
+        source: crate::payload::PayloadError,
+    },
+    /// A registration failed.
+    #[error(transparent)]
+    Register(#[from] crate::register::RegisterError),
 }

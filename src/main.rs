@@ -7,17 +7,23 @@ use std::time::Instant;
 use clap::Parser;
 
 use dicomprep::cli::{
-    Cli, Command, ConvertArgs, EXIT_ERROR, EXIT_SOME_FAILED, Format, OrderArgs, ScanArgs,
+    Cli, Command, ConvertArgs, EXIT_ERROR, EXIT_SOME_FAILED, EndpointArg, Format, OrderArgs,
+    PayloadArgs, RegisterBisqueArgs, RegisterDarwinArgs, RegisterTarget, ResumeArgs, ScanArgs,
 };
 use dicomprep::convert::layout::REPORT_KEY;
+use dicomprep::convert::manifest::Manifest;
 use dicomprep::convert::run_report::{RunReport, Totals};
 use dicomprep::convert::sink::{BucketSink, LocalSink, Sink};
 use dicomprep::convert::{ConvertOptions, convert};
 use dicomprep::encode::video::VideoSettings;
 use dicomprep::error::Error;
 use dicomprep::output;
+use dicomprep::payload::{self, PayloadOptions};
 use dicomprep::plan::{OrderOptions, plan_order};
 use dicomprep::progress::Progress;
+use dicomprep::register::darwin::{self as darwin_register, DarwinTarget, Endpoint};
+use dicomprep::register::http::RetryPolicy;
+use dicomprep::register::{self, RegisterError, bisque as bisque_register};
 use dicomprep::report::FileIssue;
 use dicomprep::scan::ScanReport;
 use dicomprep::source::{Source, list_local};
@@ -47,7 +53,221 @@ fn run(cli: &Cli) -> Result<bool, Error> {
         Command::Scan(args) => scan(cli, args),
         Command::Order(args) => order(cli, args),
         Command::Convert(args) => convert_command(cli, args),
+        Command::Payload(args) => payload_command(args),
+        Command::Register(args) => match &args.target {
+            RegisterTarget::Darwin(darwin) => register_darwin_command(cli, darwin),
+            RegisterTarget::Bisque(bisque) => register_bisque_command(cli, bisque),
+        },
     }
+}
+
+/// `dicomprep payload`: build one payload from a manifest and write it.
+fn payload_command(args: &PayloadArgs) -> Result<bool, Error> {
+    let common = args.target.manifest_args();
+    let manifest = read_manifest(&common.manifest)?;
+    let (kind, mut options) = args.target.kind_and_options();
+    options.destination = match &common.destination {
+        Some(url) => Some(parse_location(url, "--destination")?),
+        None => manifest_folder(&manifest, &common.manifest),
+    };
+    options.source = common
+        .source
+        .as_deref()
+        .map(|url| parse_location(url, "--source"))
+        .transpose()?;
+    let files = payload::build(kind, &manifest, &options).map_err(|source| Error::Payload {
+        path: common.manifest.clone(),
+        source,
+    })?;
+    output::write_to(common.output.as_deref(), |out| {
+        files.iter().try_for_each(|(_, bytes)| out.write_all(bytes))
+    })?;
+    Ok(true)
+}
+
+/// `dicomprep register darwin`.
+fn register_darwin_command(cli: &Cli, args: &RegisterDarwinArgs) -> Result<bool, Error> {
+    let mut payload: serde_json::Value =
+        register::read_json(&args.payload)?.ok_or_else(|| Error::Input {
+            path: args.payload.clone(),
+            reason: "no such file".into(),
+        })?;
+    darwin_register::set_slugs(
+        &mut payload,
+        args.dataset_slug.as_deref(),
+        args.storage_slug.as_deref(),
+    );
+    let target = DarwinTarget {
+        api_url: args.api_url.clone(),
+        team: args.team.clone(),
+        endpoint: match args.endpoint {
+            EndpointArg::Auto => Endpoint::detect(&payload),
+            EndpointArg::Readonly => Endpoint::Readonly,
+            EndpointArg::Readwrite => Endpoint::Readwrite,
+        },
+        batch_size: usize::from(args.batch_size),
+        retry: retry_policy(cli),
+    };
+    let mut notify = |message: &str| eprintln!("{message}");
+    if args.dry_run {
+        let (exists, place) = key_check(cli, args)?;
+        let checked = darwin_register::check_keys(&payload, &*exists, &mut notify)?;
+        if !cli.quiet {
+            eprintln!(
+                "dry run: all {checked} referenced keys exist in {place}; nothing was sent to {}",
+                target.url()
+            );
+        }
+        return Ok(true);
+    }
+    let api_key = secret(darwin_register::API_KEY_VAR, "V7 Darwin API key")?;
+    let mut result = load_result(&args.resume)?;
+    let outcome = darwin_register::register_darwin(
+        &payload,
+        &target,
+        &api_key,
+        &mut result,
+        args.resume.result.as_deref(),
+        &mut notify,
+    )?;
+    if !cli.quiet {
+        eprintln!(
+            "{} items registered in {} requests to {}; {} registered earlier (result file); {} blocked",
+            outcome.registered,
+            outcome.batches,
+            target.url(),
+            outcome.already,
+            outcome.blocked.len()
+        );
+    }
+    Ok(outcome.blocked.is_empty())
+}
+
+/// How a dry run checks that a key exists (HEAD in `--bucket`, or a file under
+/// `--keys-root`), and a name of that place for messages.
+type KeyCheck = Box<dyn Fn(&str) -> Result<bool, String>>;
+
+fn key_check(cli: &Cli, args: &RegisterDarwinArgs) -> Result<(KeyCheck, String), Error> {
+    if let Some(url) = &args.bucket {
+        let mut location = parse_location(url, "--bucket")?;
+        location.prefix.clear();
+        let bucket = open_bucket(cli, &location, false)?;
+        let place = location.to_string();
+        let check = move |key: &str| {
+            let key = payload::keys::bucket_key_of_darwin_key(&location, key)?;
+            bucket.head(key).map(|info| info.is_some())
+        };
+        return Ok((Box::new(check), place));
+    }
+    let root = args
+        .keys_root
+        .clone()
+        .unwrap_or_else(|| parent_folder(&args.payload));
+    let place = root.display().to_string();
+    let check = move |key: &str| match std::fs::metadata(root.join(key)) {
+        Ok(meta) => Ok(meta.is_file()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err.to_string()),
+    };
+    Ok((Box::new(check), place))
+}
+
+/// `dicomprep register bisque`.
+fn register_bisque_command(cli: &Cli, args: &RegisterBisqueArgs) -> Result<bool, Error> {
+    let manifest = read_manifest(&args.manifest)?;
+    let mut options = PayloadOptions::default();
+    options.bisque_dataset = args.dataset.clone();
+    let plan = payload::bisque::build_bisque_plan(&manifest, &options);
+    let root = manifest
+        .destination
+        .as_ref()
+        .and_then(Location::local_path)
+        .unwrap_or_else(|| parent_folder(&args.manifest));
+    let target = bisque_register::BisqueTarget {
+        base_url: args.url.clone(),
+        user: args.user.clone(),
+        retry: retry_policy(cli),
+    };
+    let password = secret(bisque_register::PASSWORD_VAR, "BisQue password")?;
+    let mut result = load_result(&args.resume)?;
+    let outcome = bisque_register::register_bisque(
+        &plan,
+        &root,
+        &target,
+        &password,
+        &mut result,
+        args.resume.result.as_deref(),
+        &mut |message| eprintln!("{message}"),
+    )?;
+    if !cli.quiet {
+        eprintln!(
+            "{} images uploaded, {} uploaded earlier (result file); dataset {}",
+            outcome.uploaded,
+            outcome.already,
+            outcome
+                .dataset_uri
+                .or(result.dataset_uri)
+                .unwrap_or_default()
+        );
+    }
+    Ok(true)
+}
+
+fn read_manifest(path: &std::path::Path) -> Result<Manifest, Error> {
+    register::read_json(path)?.ok_or_else(|| Error::Input {
+        path: path.to_path_buf(),
+        reason: "no such file; pass the manifest.json written by `dicomprep convert`".into(),
+    })
+}
+
+/// Without a destination in the manifest, the manifest's own folder (convert writes it at the
+/// root of the destination).
+fn manifest_folder(manifest: &Manifest, path: &std::path::Path) -> Option<Location> {
+    manifest
+        .destination
+        .is_none()
+        .then(|| Location::local(parent_folder(path)))
+}
+
+fn parent_folder(path: &std::path::Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    }
+}
+
+fn parse_location(url: &str, flag: &str) -> Result<Location, Error> {
+    Location::parse(url).map_err(|err| Error::Input {
+        path: flag.into(),
+        reason: err.to_string(),
+    })
+}
+
+/// A secret from the environment (never echoed).
+fn secret(var: &'static str, what: &'static str) -> Result<String, RegisterError> {
+    std::env::var(var)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .ok_or(RegisterError::MissingSecret { var, what })
+}
+
+/// Retries as the global --retries, --retry-timeout and --request-timeout say.
+fn retry_policy(cli: &Cli) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: u32::try_from(cli.store.retries)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1),
+        max_total: std::time::Duration::from_secs(cli.store.retry_timeout),
+        request_timeout: std::time::Duration::from_secs(cli.store.request_timeout),
+        ..RetryPolicy::default()
+    }
+}
+
+fn load_result<T: serde::de::DeserializeOwned + Default>(args: &ResumeArgs) -> Result<T, Error> {
+    Ok(match &args.result {
+        Some(path) => register::read_json(path)?.unwrap_or_default(),
+        None => T::default(),
+    })
 }
 
 fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {

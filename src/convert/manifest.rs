@@ -73,6 +73,10 @@ pub struct Item {
     /// The VOI window applied to grey frames, when one window applies to the whole item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowUsed>,
+    /// HLS renditions, section frames and frames manifest of a video item, written by
+    /// `convert --hls` (Darwin's read-only video slot schema reads them); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hls: Option<HlsEntry>,
 }
 
 /// Image or video.
@@ -114,6 +118,50 @@ pub struct VideoEntry {
     pub file_size: u64,
     pub mime_type: String,
     pub codec: String,
+}
+
+/// What `convert --hls` writes for a video item, in the terms of Darwin's read-only video slot
+/// (`native_fps`, `visible_frames`, `total_frames`, HLS renditions, sections, frames manifest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HlsEntry {
+    /// Frame rate of the encoded video.
+    pub native_fps: f64,
+    /// Frames a viewer steps through (all of them unless the video was downsampled).
+    pub visible_frames: u64,
+    /// Frames in the video.
+    pub total_frames: u64,
+    /// The high-quality rendition.
+    pub high_quality: HlsRendition,
+    /// The low-quality (playback) rendition.
+    pub low_quality: HlsRendition,
+    /// Key prefix of the per-frame HQ images (`<prefix>/<frame>.<extension>`).
+    pub sections_key_prefix: String,
+    /// Extension of the HQ frame images (`png` or `jpg`).
+    pub sections_key_extension: String,
+    /// Key prefix of the per-frame LQ images, when they were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low_quality_sections_key_prefix: Option<String>,
+    /// Key of `frames_manifest.txt` (`FRAME_IN_SEGMENT:SEGMENT:VISIBLE:TIMESTAMP` per line).
+    pub frames_manifest_key: String,
+}
+
+/// One HLS rendition: its playlist and segments, in play order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HlsRendition {
+    /// Key of the `index.m3u8` playlist as written (segment URIs relative to it).
+    pub index_key: String,
+    /// Bits per second.
+    pub bitrate: u64,
+    /// The segments, in play order.
+    pub segments: Vec<HlsSegment>,
+}
+
+/// One HLS segment (`.ts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HlsSegment {
+    pub key: String,
+    /// Seconds (the playlist's `#EXTINF`).
+    pub duration: f64,
 }
 
 /// A window as applied (LINEAR unless `function` says otherwise).

@@ -776,6 +776,7 @@ impl Context<'_> {
                 VolumeWindow::PerFrame => None,
                 VolumeWindow::Kept(window) => window.clone(),
             },
+            hls: None,
         };
         match kind {
             ItemKind::Image => outputs

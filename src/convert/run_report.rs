@@ -186,6 +186,7 @@ mod tests {
                 frames,
                 video: None,
                 window: None,
+                hls: None,
             }],
             skipped: Vec::new(),
             failed: Vec::new(),

@@ -23,5 +23,7 @@ mod stores;
 mod emulators;
 // A fault-injecting proxy in front of the S3 server.
 mod fault_proxy;
+// Registration payloads (golden, from a real conversion) and register clients over HTTP.
+mod payload;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

@@ -1,0 +1,162 @@
+//! BisQue (bisque-upload-via-python): the rendered images to upload with a multipart POST to
+//! `BASE/import/transfer`, the resource URI in each upload's XML response, and the dataset XML
+//! made of those URIs for `BASE/data_service/dataset`.
+//!
+//! The document's dataset XML lost its tags in the copy we have; its code builds
+//! `<dataset name="NAME">`, then one `<value index="I" type="object">URI</value>` per file,
+//! then `</dataset>`, which is BisQue's dataset resource form.
+
+use serde::{Deserialize, Serialize};
+
+use super::PayloadOptions;
+use crate::convert::manifest::{ItemKind, Manifest};
+
+/// Dataset name used when none is given.
+pub const DEFAULT_DATASET: &str = "dicomprep";
+
+/// What `register bisque` uploads, in order: every image item's PNG and every video item's HQ
+/// frames (slice order), under one dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BisquePlan {
+    pub dataset: String,
+    pub images: Vec<BisqueImage>,
+}
+
+/// One image to upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BisqueImage {
+    /// Key relative to the manifest's destination.
+    pub key: String,
+    /// The name BisQue shows (unique within the plan).
+    pub file_name: String,
+}
+
+/// Lists the images to upload.
+pub fn build_bisque_plan(manifest: &Manifest, options: &PayloadOptions) -> BisquePlan {
+    let images = manifest
+        .items
+        .iter()
+        .flat_map(|item| {
+            item.frames.iter().enumerate().map(move |(index, frame)| {
+                let file_name = match item.kind {
+                    ItemKind::Image => item.name.clone(),
+                    ItemKind::Video => format!(
+                        "{}_{:05}.png",
+                        item.name.trim_end_matches(".mp4"),
+                        index + 1
+                    ),
+                };
+                BisqueImage {
+                    key: frame.hq_key.clone(),
+                    file_name,
+                }
+            })
+        })
+        .collect();
+    let dataset = if options.bisque_dataset.is_empty() {
+        DEFAULT_DATASET.to_string()
+    } else {
+        options.bisque_dataset.clone()
+    };
+    BisquePlan { dataset, images }
+}
+
+/// The dataset resource listing `uris` in order.
+pub fn dataset_xml(name: &str, uris: &[String]) -> String {
+    let mut xml = format!("<dataset name=\"{}\">", escape(name));
+    for (index, uri) in uris.iter().enumerate() {
+        xml.push_str(&format!(
+            "<value index=\"{index}\" type=\"object\">{}</value>",
+            escape(uri)
+        ));
+    }
+    xml.push_str("</dataset>");
+    xml
+}
+
+/// The `uri` of the first resource element other than the `<resource>` wrapper of an
+/// import or data-service response (the wrapper's `uri` is a query, not the resource).
+pub fn resource_uri(response: &str) -> Option<String> {
+    response.split('<').skip(1).find_map(|tag| {
+        let tag = tag.split('>').next()?;
+        let name = tag.split_whitespace().next()?;
+        if name.starts_with(['/', '?', '!']) || name == "resource" {
+            return None;
+        }
+        let (_, rest) = tag.split_once(" uri=\"")?;
+        let (value, _) = rest.split_once('"')?;
+        Some(unescape(value))
+    })
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::testing::{image, manifest, video};
+
+    #[test]
+    fn plan_lists_images_and_every_video_frame_in_order() {
+        let m = manifest(
+            vec![image("st", "se", 0, 2, 2), video("st", "se", "v2", 2)],
+            "in",
+            "out",
+        );
+        let plan = build_bisque_plan(&m, &PayloadOptions::default());
+        assert_eq!(plan.dataset, "dicomprep");
+        let names: Vec<(&str, &str)> = plan
+            .images
+            .iter()
+            .map(|i| (i.key.as_str(), i.file_name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("st/se/v1/images/00000.png", "se_v1_00000.png"),
+                ("st/se/v2/frames/hq/00000.png", "se_v2_00001.png"),
+                ("st/se/v2/frames/hq/00001.png", "se_v2_00002.png"),
+            ]
+        );
+    }
+
+    #[test]
+    fn dataset_xml_lists_uris_in_order_escaped() {
+        let uris = vec![
+            "http://h/data_service/00-a".to_string(),
+            "http://h/data_service/00-b?x=1&y=2".to_string(),
+        ];
+        assert_eq!(
+            dataset_xml("CT \"head\"", &uris),
+            "<dataset name=\"CT &quot;head&quot;\">\
+             <value index=\"0\" type=\"object\">http://h/data_service/00-a</value>\
+             <value index=\"1\" type=\"object\">http://h/data_service/00-b?x=1&amp;y=2</value>\
+             </dataset>"
+        );
+    }
+
+    #[test]
+    fn resource_uri_of_the_documents_example_response() {
+        let response = r#"<resource uri="/ds/image?name=8951_01401.tif&amp;wpublic=None&amp;format=None&amp;tag_query=&amp;limit=1000000&amp;offset=0&amp;tag_order=&amp;view=short">
+<image created="2015-02-25T06:58:26" name="8951_01401.tif" owner="http://hawking.ebme.CWRU.Edu:8080/data_service/00-zFzVh6LJFDGHbEvkDyNEiS" permission="private" resource_uniq="00-zRJsRZfHvhdjao4XtseDVG" ts="2015-02-25T06:58:26" uri="http://hawking.ebme.CWRU.Edu:8080/data_service/00-zRJsRZfHvhdjao4XtseDVG" value="file://admin/8951_01401.tif"/>
+</resource>"#;
+        assert_eq!(
+            resource_uri(response).as_deref(),
+            Some("http://hawking.ebme.CWRU.Edu:8080/data_service/00-zRJsRZfHvhdjao4XtseDVG")
+        );
+        assert_eq!(resource_uri("<resource uri=\"/x\"></resource>"), None);
+        assert_eq!(resource_uri("not xml"), None);
+    }
+}

@@ -1,0 +1,161 @@
+//! Blocking HTTP with bounded retries: exponential backoff with full jitter on 429, 5xx and
+//! connection failures, honouring `Retry-After` (seconds).
+
+use std::hash::BuildHasher;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::RETRY_AFTER;
+
+use super::RegisterError;
+
+/// How long and how often to retry, and how long one attempt may take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the second attempt; doubled each time.
+    pub base_delay: Duration,
+    /// Longest single wait (also caps `Retry-After`).
+    pub max_delay: Duration,
+    /// Longest total wait for one request.
+    pub max_total: Duration,
+    /// Timeout of one attempt (a stalled attempt is retried).
+    pub request_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_total: Duration::from_secs(300),
+            request_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1` (1-based `attempt` just failed): `Retry-After`
+    /// when the server gave one, else a random time up to `base * 2^(attempt-1)`.
+    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let delay = retry_after.unwrap_or_else(|| {
+            let ceiling = self
+                .base_delay
+                .saturating_mul(1 << attempt.saturating_sub(1).min(16));
+            let random = std::collections::hash_map::RandomState::new().hash_one(attempt);
+            ceiling.mul_f64((random % 1000) as f64 / 1000.0)
+        });
+        delay.min(self.max_delay)
+    }
+}
+
+/// A finished exchange: status and body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A client with a user agent and the policy's timeout per attempt.
+pub fn client(policy: &RetryPolicy) -> Result<Client, RegisterError> {
+    Client::builder()
+        .user_agent(concat!("dicomprep/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(policy.request_timeout.min(Duration::from_secs(30)))
+        .timeout(policy.request_timeout)
+        .build()
+        .map_err(|source| RegisterError::Http {
+            url: "(client setup)".into(),
+            reason: source.to_string(),
+        })
+}
+
+/// Sends the request `make` builds until it is answered with neither 429 nor 5xx, or the
+/// policy gives up. `notify` hears of every retry. Other statuses are returned as they are.
+pub fn send(
+    url: &str,
+    make: &dyn Fn() -> RequestBuilder,
+    policy: &RetryPolicy,
+    notify: &mut dyn FnMut(&str),
+) -> Result<Reply, RegisterError> {
+    let mut waited = Duration::ZERO;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (problem, retry_after) = match make().send() {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                if status != 429 && status < 500 {
+                    let body = response.text().map_err(|source| RegisterError::Http {
+                        url: url.to_string(),
+                        reason: source.to_string(),
+                    })?;
+                    return Ok(Reply { status, body });
+                }
+                let retry_after = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                (format!("HTTP {status}"), retry_after)
+            }
+            Err(err) => (without_url(&err), None),
+        };
+        let delay = policy.delay(attempt, retry_after);
+        if attempt >= policy.max_attempts || waited + delay > policy.max_total {
+            return Err(RegisterError::GaveUp {
+                url: url.to_string(),
+                attempts: attempt,
+                last: problem,
+            });
+        }
+        notify(&format!(
+            "{url}: {problem}; retrying in {:.1} s (attempt {} of {})",
+            delay.as_secs_f64(),
+            attempt + 1,
+            policy.max_attempts
+        ));
+        std::thread::sleep(delay);
+        waited += delay;
+    }
+}
+
+/// A transport error's description (the URL is named by the caller).
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_with_jitter_and_respect_retry_after_and_caps() {
+        let policy = RetryPolicy::default();
+        for attempt in 1..=5 {
+            let ceiling = Duration::from_millis(500) * (1 << (attempt - 1));
+            for _ in 0..20 {
+                assert!(policy.delay(attempt, None) <= ceiling);
+            }
+        }
+        let delays: Vec<Duration> = (0..20).map(|_| policy.delay(4, None)).collect();
+        assert!(delays.iter().any(|d| *d != delays[0]), "jitter varies");
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(3600))),
+            Duration::from_secs(30)
+        );
+        assert!(policy.delay(40, None) <= Duration::from_secs(30));
+    }
+}
