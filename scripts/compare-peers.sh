@@ -888,7 +888,7 @@ store_section() {
             all+="$(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN {printf "%.3f", e - s}')"$'\n'
         done
         secs="$(printf '%s' "$all" | median)"
-        summary="$(tail -n1 "$WORK/stderr" | grep -o '[0-9]* requests ([0-9.]* per file' || echo "-")"
+        summary="$(tail -n1 "$WORK/stderr" | grep -o '[0-9]* requests ([0-9.]* per file' || true)"
         printf '%-28s %10s %10.0f  %s\n' "$label" "$secs" "$(awk -v n="$N" -v s="$secs" 'BEGIN {print n / s}')" "${summary:+$summary)}"
     done
     echo
