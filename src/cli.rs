@@ -180,6 +180,17 @@ pub struct ConvertArgs {
     /// complete outputs and only makes what is missing).
     #[arg(long)]
     pub overwrite: bool,
+
+    /// Also write registration payloads next to the manifest, comma-separated:
+    /// darwin-readonly, darwin-readwrite, encord, bisque (as `dicomprep payload` makes them
+    /// with its defaults; slugs are filled in by `dicomprep register` or `dicomprep payload`).
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    pub payload: Vec<PayloadKind>,
+
+    /// Bucket URL the outputs will be served from, for payloads of a local conversion that is
+    /// copied to a bucket afterwards (e.g. s3://bucket/prefix); default: DEST.
+    #[arg(long, value_name = "URL", value_parser = parse_location)]
+    pub payload_destination: Option<Location>,
 }
 
 /// Item kinds of `dicomprep convert --as`.

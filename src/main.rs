@@ -334,6 +334,24 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
             path: report_at.clone().into(),
             source,
         })?;
+    let mut written_payloads = Vec::new();
+    for &kind in &args.payload {
+        let mut options = PayloadOptions::default();
+        options.destination = args.payload_destination.clone();
+        let files = payload::build(kind, manifest, &options).map_err(|source| Error::Payload {
+            path: manifest_at.clone().into(),
+            source,
+        })?;
+        for (name, bytes) in files {
+            let at = sink.describe(&name);
+            sink.put_durable(&name, bytes)
+                .map_err(|source| Error::Output {
+                    path: at.clone().into(),
+                    source,
+                })?;
+            written_payloads.push(at);
+        }
+    }
     print_issues(cli, &manifest.skipped, &manifest.failed);
     if !cli.quiet {
         if report.settings_changed {
@@ -361,6 +379,9 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
             manifest.failed.len()
         );
         eprintln!("see {manifest_at} (items) and {report_at} (every input)");
+        for at in written_payloads {
+            eprintln!("payload: {at}");
+        }
     }
     Ok(manifest.failed.is_empty())
 }

@@ -110,7 +110,12 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
         serde_json::from_slice(&std::fs::read(dest.path().join("report.json")).unwrap()).unwrap();
     let paths: Vec<&str> = report.inputs.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths.len(), accounted.len());
-    assert!(paths.iter().copied().eq(accounted.iter().map(String::as_str)));
+    assert!(
+        paths
+            .iter()
+            .copied()
+            .eq(accounted.iter().map(String::as_str))
+    );
     for entry in &report.inputs {
         let expected = if failed.contains(&entry.path) {
             Status::Failed

@@ -1017,3 +1017,43 @@ fn register_bisque_uploads_each_image_then_creates_the_dataset() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("BISQUE_PASSWORD is not set"));
 }
+
+#[test]
+fn convert_writes_the_payloads_next_to_the_manifest() {
+    let dest = tempfile::tempdir().unwrap();
+    let bucket = "https://my-bucket.s3.eu-west-1.amazonaws.com/studies";
+    let output = dicomprep()
+        .args(["-q", "convert"])
+        .arg(data("dcm_qa_nih"))
+        .arg("--dest")
+        .arg(dest.path())
+        .args([
+            "--payload",
+            "darwin-readonly,encord",
+            "--payload-destination",
+            bucket,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dest.path().join("manifest.json")).unwrap()).unwrap();
+    let mut options = PayloadOptions::default();
+    options.destination = Some(dicomprep::store::Location::parse(bucket).unwrap());
+    for (kind, file) in [
+        (PayloadKind::DarwinReadonly, "darwin-readonly.json"),
+        (PayloadKind::Encord, "encord.json"),
+    ] {
+        let written: Value =
+            serde_json::from_slice(&std::fs::read(dest.path().join(file)).unwrap()).unwrap();
+        assert_json_eq(&written, &built(kind, &manifest, &options));
+    }
+    // Keys under the bucket prefix, per the S3 rule: no bucket name, no leading slash.
+    let darwin: Value =
+        serde_json::from_slice(&std::fs::read(dest.path().join("darwin-readonly.json")).unwrap())
+            .unwrap();
+    let key = darwin["items"][0]["storage_key"].as_str().unwrap();
+    assert!(key.starts_with("studies/"), "{key}");
+    let local = dest.path().join(key.trim_start_matches("studies/"));
+    assert!(local.is_file(), "{key} was written");
+}
