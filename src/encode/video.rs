@@ -37,6 +37,10 @@ pub struct VideoInfo {
     pub height: u32,
 }
 
+/// Frames with a side below this many pixels are encoded without x264's macroblock tree, which
+/// is not deterministic on them.
+const DETERMINISTIC_MBTREE_SIDE: u32 = 128;
+
 /// Streams frames of one size into an MP4 file.
 pub struct VideoWriter {
     output: ffmpeg::format::context::Output,
@@ -95,6 +99,13 @@ impl VideoWriter {
         options.set("preset", "veryfast");
         options.set("crf", &settings.crf.to_string());
         options.set("threads", "1");
+        if padded.0.min(padded.1) < DETERMINISTIC_MBTREE_SIDE {
+            // x264's macroblock-tree lookahead gives different bytes from run to run for
+            // frames this small (seen with 64x64 EPI volumes: the same frames encoded eight
+            // times in one process gave three different files; 128x128 and up never did).
+            // Videos must be reproducible, and on a few macroblocks the tree gains nothing.
+            options.set("x264-params", "mbtree=0");
+        }
         let encoder = encoder
             .open_with(options)
             .map_err(ffmpeg_error("cannot open libx264"))?;
