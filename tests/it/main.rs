@@ -25,5 +25,7 @@ mod emulators;
 mod fault_proxy;
 // Registration payloads (golden, from a real conversion) and register clients over HTTP.
 mod payload;
+// Crash safety: killed runs, concurrent runs, a full disk.
+mod crash;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

@@ -184,7 +184,7 @@ fn contract(store: &dyn TestStore) {
 
     // Killed at several points, then finished: exactly the outputs of an uninterrupted run.
     let resumed = store.url("resumed");
-    for delay in [300, 900, 1500] {
+    for delay in [150, 400, 700, 1000, 1400, 1800] {
         let mut child = convert_command(store, &src, &resumed)
             .arg("-q")
             .stderr(Stdio::null())
