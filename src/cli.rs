@@ -171,6 +171,14 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub no_mp4: bool,
 
+    /// Also write HLS renditions for V7 Darwin's newer read-only video schema: per video item
+    /// HQ and LQ renditions (segments/high|low/index.m3u8 + 2-second .ts segments; LQ at CRF
+    /// 40, frames taller than 720 px halved to at least 720) and frames_manifest.txt; frames
+    /// are then named as darwin-py names them (sections/high/000000000.png,
+    /// sections/low/000000000.jpg). `dicomprep payload darwin-readonly --schema v2` needs it.
+    #[arg(long, conflicts_with = "no_mp4")]
+    pub hls: bool,
+
     /// Burn overlays (60xx planes: annotations, ROIs) into the images, in white. Off by
     /// default, as DCMTK's `-O`.
     #[arg(long)]

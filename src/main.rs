@@ -300,6 +300,7 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
             fps: args.fps,
             crf: args.crf,
         }),
+        hls: args.hls,
     };
     let progress = Progress::new(
         "render",

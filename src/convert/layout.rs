@@ -8,6 +8,12 @@
 //!     frames/lq/00000.jpg       video items: JPEG frame per slice
 //!     thumbnail.jpg             video items: thumbnail of the middle slice
 //!     video.mp4                 video items: the video (written by the video stage)
+//!   with --hls, video items instead follow darwin-py's read-only video layout:
+//!     sections/high/000000000.png   lossless frame per slice (from 0, nine digits)
+//!     sections/low/000000000.jpg    JPEG frame per slice
+//!     segments/high/index.m3u8, segments/high/000000000.ts   HQ HLS rendition
+//!     segments/low/index.m3u8,  segments/low/000000000.ts    LQ HLS rendition
+//!     frames_manifest.txt       FRAME_IN_SEGMENT:SEGMENT:VISIBLE:TIMESTAMP per frame
 //! manifest.json
 //! report.json
 //! ```
@@ -41,14 +47,51 @@ pub fn image_thumbnail_key(prefix: &str, index: usize) -> String {
     format!("{prefix}/thumbnails/{index:05}.jpg")
 }
 
+/// How the frames of video items are named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FrameLayout {
+    /// `frames/hq/00000.png`, `frames/lq/00000.jpg`.
+    #[default]
+    Frames,
+    /// darwin-py's read-only video layout (with HLS): `sections/high/000000000.png`,
+    /// `sections/low/000000000.jpg`.
+    Sections,
+}
+
 /// Lossless (HQ) frame `index` of a video item.
-pub fn hq_key(prefix: &str, index: usize) -> String {
-    format!("{prefix}/frames/hq/{index:05}.png")
+pub fn hq_key(prefix: &str, index: usize, frames: FrameLayout) -> String {
+    match frames {
+        FrameLayout::Frames => format!("{prefix}/frames/hq/{index:05}.png"),
+        FrameLayout::Sections => format!("{}/{index:09}.png", sections_prefix(prefix, HIGH)),
+    }
 }
 
 /// JPEG (LQ) frame `index` of a video item.
-pub fn lq_key(prefix: &str, index: usize) -> String {
-    format!("{prefix}/frames/lq/{index:05}.jpg")
+pub fn lq_key(prefix: &str, index: usize, frames: FrameLayout) -> String {
+    match frames {
+        FrameLayout::Frames => format!("{prefix}/frames/lq/{index:05}.jpg"),
+        FrameLayout::Sections => format!("{}/{index:09}.jpg", sections_prefix(prefix, LOW)),
+    }
+}
+
+/// The high-quality rendition's name in `sections/` and `segments/`.
+pub const HIGH: &str = "high";
+/// The low-quality rendition's name.
+pub const LOW: &str = "low";
+
+/// Folder of the per-frame images of a rendition (`high` or `low`).
+pub fn sections_prefix(prefix: &str, rendition: &str) -> String {
+    format!("{prefix}/sections/{rendition}")
+}
+
+/// Folder of the HLS playlist and segments of a rendition (`high` or `low`).
+pub fn segments_prefix(prefix: &str, rendition: &str) -> String {
+    format!("{prefix}/segments/{rendition}")
+}
+
+/// The frames manifest of a video item with HLS.
+pub fn frames_manifest_key(prefix: &str) -> String {
+    format!("{prefix}/frames_manifest.txt")
 }
 
 /// Thumbnail of a video item.
@@ -114,10 +157,23 @@ mod tests {
             image_thumbnail_key(&prefix, 7),
             "1.2.3/1.2.3.4/0/thumbnails/00007.jpg"
         );
-        assert_eq!(hq_key(&prefix, 0), "1.2.3/1.2.3.4/0/frames/hq/00000.png");
+        let frames = FrameLayout::Frames;
         assert_eq!(
-            lq_key(&prefix, 12345),
+            hq_key(&prefix, 0, frames),
+            "1.2.3/1.2.3.4/0/frames/hq/00000.png"
+        );
+        assert_eq!(
+            lq_key(&prefix, 12345, frames),
             "1.2.3/1.2.3.4/0/frames/lq/12345.jpg"
+        );
+        let sections = FrameLayout::Sections;
+        assert_eq!(
+            hq_key(&prefix, 0, sections),
+            "1.2.3/1.2.3.4/0/sections/high/000000000.png"
+        );
+        assert_eq!(
+            lq_key(&prefix, 12, sections),
+            "1.2.3/1.2.3.4/0/sections/low/000000012.jpg"
         );
         assert_eq!(
             video_thumbnail_key(&prefix),

@@ -45,6 +45,9 @@ pub struct Settings {
     pub fps: u32,
     #[serde(default)]
     pub crf: u8,
+    /// HLS renditions and darwin-py's frame layout for videos (`--hls`).
+    #[serde(default)]
+    pub hls: bool,
 }
 
 /// An annotation item: one image, or one volume shown as a video.

@@ -16,9 +16,10 @@ use std::sync::{Arc, mpsc};
 
 use rayon::prelude::*;
 
+use crate::encode::hls;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::png::encode_png;
-use crate::encode::video::{VideoSettings, VideoWriter, probe};
+use crate::encode::video::{Container, VideoSettings, VideoWriter, probe};
 use crate::index::SeriesGroup;
 use crate::order::Rule;
 use crate::plan::{plan_volumes, rule_name};
@@ -32,8 +33,10 @@ use crate::report::FileIssue;
 use crate::scan::{InstanceHeader, ScanReport};
 use crate::source::Source;
 use crate::split::Volume;
+use layout::FrameLayout;
 use manifest::{
-    FrameEntry, Item, ItemKind, MANIFEST_VERSION, Manifest, Settings, VideoEntry, WindowUsed,
+    FrameEntry, HlsEntry, HlsRendition, HlsSegment, Item, ItemKind, MANIFEST_VERSION, Manifest,
+    Settings, VideoEntry, WindowUsed,
 };
 use run_report::{Stage, StageIssues};
 use sink::Sink;
@@ -65,6 +68,9 @@ pub struct ConvertOptions {
     /// Frame rate and quality of the MP4 of video items; `None` writes frames and thumbnail
     /// only.
     pub video: Option<VideoSettings>,
+    /// Also HLS renditions and a frames manifest per video item, with darwin-py's frame layout
+    /// (needs `video`).
+    pub hls: bool,
 }
 
 impl Default for ConvertOptions {
@@ -77,6 +83,7 @@ impl Default for ConvertOptions {
             overwrite: false,
             overlays: false,
             video: Some(VideoSettings::default()),
+            hls: false,
         }
     }
 }
@@ -104,7 +111,13 @@ impl ConvertOptions {
             overlays: self.overlays,
             fps: self.video.map_or(0, |v| v.fps),
             crf: self.video.map_or(0, |v| v.crf),
+            hls: self.hls_enabled(),
         }
+    }
+
+    /// Whether HLS outputs are made (they come with the MP4).
+    fn hls_enabled(&self) -> bool {
+        self.hls && self.video.is_some()
     }
 }
 
@@ -253,8 +266,8 @@ struct Previous {
     sizes: HashMap<String, u64>,
     /// Windows of videos, by video key.
     windows: HashMap<String, WindowUsed>,
-    /// Video entries, by video key.
-    videos: HashMap<String, VideoEntry>,
+    /// Video entries and HLS outputs, by video key.
+    videos: HashMap<String, (VideoEntry, Option<HlsEntry>)>,
 }
 
 impl Previous {
@@ -278,7 +291,7 @@ impl Previous {
                     .insert(item.storage_key.clone(), video.file_size);
                 previous
                     .videos
-                    .insert(item.storage_key.clone(), video.clone());
+                    .insert(item.storage_key.clone(), (video.clone(), item.hls.clone()));
             }
         }
         previous
@@ -337,6 +350,7 @@ struct VolumePlan<'v> {
     prefix: String,
     middle: usize,
     window: VolumeWindow,
+    frames: FrameLayout,
 }
 
 impl VolumePlan<'_> {
@@ -349,7 +363,10 @@ impl VolumePlan<'_> {
                 layout::image_thumbnail_key(prefix, index),
             ],
             ItemKind::Video => {
-                let mut keys = vec![layout::hq_key(prefix, index), layout::lq_key(prefix, index)];
+                let mut keys = vec![
+                    layout::hq_key(prefix, index, self.frames),
+                    layout::lq_key(prefix, index, self.frames),
+                ];
                 if index == self.middle {
                     keys.push(layout::video_thumbnail_key(prefix));
                 }
@@ -393,12 +410,18 @@ impl Context<'_> {
             &volume.id,
         );
         let middle = volume.slices.len() / 2;
+        let frames = if kind == ItemKind::Video && self.options.hls_enabled() {
+            FrameLayout::Sections
+        } else {
+            FrameLayout::Frames
+        };
         let mut plan = VolumePlan {
             volume,
             kind,
             prefix,
             middle,
             window: VolumeWindow::PerFrame,
+            frames,
         };
         let frames_kept: Vec<bool> = (0..volume.slices.len())
             .map(|i| plan.keys(i).iter().all(|k| self.kept(k)))
@@ -406,9 +429,16 @@ impl Context<'_> {
         let all_kept = frames_kept.iter().all(|&k| k);
         let video_key = layout::video_key(&plan.prefix);
         let kept_video = match (kind, self.options.video) {
-            (ItemKind::Video, Some(_)) if all_kept && self.kept(&video_key) => {
-                self.previous.videos.get(&video_key).cloned()
-            }
+            (ItemKind::Video, Some(_)) if all_kept && self.kept(&video_key) => self
+                .previous
+                .videos
+                .get(&video_key)
+                .filter(|(_, hls)| match (hls, self.options.hls_enabled()) {
+                    (Some(hls), true) => hls_keys(hls).all(|k| self.kept(k)),
+                    (None, false) => true,
+                    _ => false,
+                })
+                .cloned(),
             _ => None,
         };
         let encode = match (kind, self.options.video) {
@@ -430,8 +460,9 @@ impl Context<'_> {
         let mut outputs: Vec<SliceOutput> = Vec::new();
         let video = std::thread::scope(|scope| {
             let (frames, received) = mpsc::sync_channel::<Image8>(chunk_len());
+            let hls = (plan.frames == FrameLayout::Sections).then_some(plan.prefix.as_str());
             let encoder =
-                encode.map(|settings| scope.spawn(move || encode_stream(received, settings)));
+                encode.map(|settings| scope.spawn(move || encode_stream(received, settings, hls)));
             let mut open = OpenFiles::new();
             let indices: Vec<usize> = (0..volume.slices.len()).collect();
             for chunk in indices.chunks(chunk_len()) {
@@ -461,15 +492,23 @@ impl Context<'_> {
         outcome.items = self.items(series, &plan, &outputs);
         let video_item = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video);
         match (video_item, kept_video, video) {
-            (Some(item), Some(entry), _) => {
+            (Some(item), Some((entry, hls)), _) => {
                 item.video = Some(entry);
+                item.hls = hls;
                 outcome.reused += 1;
             }
-            (Some(item), None, Some(Ok((entry, bytes)))) => {
-                match self.put(&item.storage_key, bytes) {
-                    Ok(()) => {
-                        item.video = Some(entry);
-                        outcome.written += 1;
+            (Some(item), None, Some(Ok(encoded))) => {
+                let mut files = vec![(item.storage_key.clone(), encoded.mp4)];
+                files.extend(encoded.hls_files);
+                let stored: Result<Vec<()>, String> = files
+                    .into_iter()
+                    .map(|(key, bytes)| self.put(&key, bytes))
+                    .collect();
+                match stored {
+                    Ok(stored) => {
+                        item.video = Some(encoded.entry);
+                        item.hls = encoded.hls;
+                        outcome.written += stored.len();
                     }
                     Err(reason) => outcome.failed.push(FileIssue {
                         path: item.frames[0].path.clone(),
@@ -804,8 +843,8 @@ impl Context<'_> {
                     .map(|o| {
                         frame_entry(
                             o,
-                            layout::hq_key(prefix, o.index),
-                            Some(layout::lq_key(prefix, o.index)),
+                            layout::hq_key(prefix, o.index, plan.frames),
+                            Some(layout::lq_key(prefix, o.index, plan.frames)),
                         )
                     })
                     .collect();
@@ -825,50 +864,180 @@ impl Context<'_> {
     }
 }
 
-/// Encodes the frames received, in order, into an MP4 (in a temporary file, where FFmpeg
-/// measures it); returns the measured video and its bytes.
+/// Outputs made in memory: key and bytes.
+type Files = Vec<(String, Vec<u8>)>;
+
+/// What encoding a video item produced.
+struct EncodedVideo {
+    /// The MP4, as measured.
+    entry: VideoEntry,
+    mp4: Vec<u8>,
+    /// With HLS: the renditions' playlists and segments and the frames manifest.
+    hls_files: Files,
+    hls: Option<HlsEntry>,
+}
+
+/// Encodes the frames received, in order, into an MP4 and, when `hls` gives the item's key
+/// prefix, into HQ and LQ HLS renditions too (in a temporary folder, where FFmpeg measures
+/// them).
 fn encode_stream(
     frames: mpsc::Receiver<Image8>,
     settings: VideoSettings,
-) -> Result<(VideoEntry, Vec<u8>), String> {
+    hls: Option<&str>,
+) -> Result<EncodedVideo, String> {
     static VIDEOS: AtomicU64 = AtomicU64::new(0);
-    let temporary = std::env::temp_dir().join(format!(
-        "dicomprep-{}-{}.mp4",
+    let folder = std::env::temp_dir().join(format!(
+        "dicomprep-{}-{}",
         std::process::id(),
         VIDEOS.fetch_add(1, Ordering::Relaxed)
     ));
+    let mp4 = folder.join("video.mp4");
+    let renditions: Vec<(&str, std::path::PathBuf)> = [layout::HIGH, layout::LOW]
+        .into_iter()
+        .map(|name| (name, folder.join(name)))
+        .collect();
     let result = (|| {
-        let mut writer: Option<VideoWriter> = None;
-        for image in frames {
-            let writer = match &mut writer {
-                Some(writer) => writer,
-                None => writer.insert(
-                    VideoWriter::create(&temporary, image.width, image.height, settings)
-                        .map_err(|e| e.to_string())?,
-                ),
-            };
-            writer.push(&image).map_err(|e| e.to_string())?;
+        for (_, dir) in &renditions {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
-        writer
-            .ok_or("no frame could be rendered")?
-            .finish()
-            .map_err(|e| e.to_string())?;
-        let info = probe(&temporary).map_err(|e| e.to_string())?;
-        let bytes = std::fs::read(&temporary).map_err(|e| e.to_string())?;
+        let mut writers: Vec<VideoWriter> = Vec::new();
+        let mut count = 0u64;
+        for image in frames {
+            if writers.is_empty() {
+                let (w, h) = (image.width, image.height);
+                let open = |container| {
+                    VideoWriter::open(container, w, h, settings).map_err(|e| e.to_string())
+                };
+                writers.push(open(Container::Mp4(&mp4))?);
+                if hls.is_some() {
+                    let high = VideoSettings {
+                        crf: hls::HQ_CRF,
+                        ..settings
+                    };
+                    let low = VideoSettings {
+                        crf: hls::LQ_CRF,
+                        ..settings
+                    };
+                    let (hq, lq) = (&renditions[0].1, &renditions[1].1);
+                    writers.push(
+                        VideoWriter::open(Container::Hls(hq, hls::high_quality()), w, h, high)
+                            .map_err(|e| e.to_string())?,
+                    );
+                    writers.push(
+                        VideoWriter::open(Container::Hls(lq, hls::low_quality(h)), w, h, low)
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+            }
+            for writer in &mut writers {
+                writer.push(&image).map_err(|e| e.to_string())?;
+            }
+            count += 1;
+        }
+        if writers.is_empty() {
+            return Err("no frame could be rendered".into());
+        }
+        for writer in writers {
+            writer.finish().map_err(|e| e.to_string())?;
+        }
+        let info = probe(&mp4).map_err(|e| e.to_string())?;
+        let mp4 = std::fs::read(&mp4).map_err(|e| e.to_string())?;
         let entry = VideoEntry {
             fps: info.fps,
             frame_count: info.frame_count,
             duration: info.duration,
             width: info.width,
             height: info.height,
-            file_size: bytes.len() as u64,
+            file_size: mp4.len() as u64,
             mime_type: "video/mp4".into(),
             codec: "h264".into(),
         };
-        Ok((entry, bytes))
+        let (hls, hls_files) = match hls {
+            Some(prefix) => {
+                let (entry, files) = collect_hls(prefix, &renditions, settings.fps, count)?;
+                (Some(entry), files)
+            }
+            None => (None, Vec::new()),
+        };
+        Ok(EncodedVideo {
+            entry,
+            mp4,
+            hls_files,
+            hls,
+        })
     })();
-    let _ = std::fs::remove_file(&temporary);
+    let _ = std::fs::remove_dir_all(&folder);
     result
+}
+
+/// Reads the HLS renditions written under `renditions` (`high`, `low`) back as outputs under
+/// the item's `prefix`, with the frames manifest, and describes them for the manifest.
+fn collect_hls(
+    prefix: &str,
+    renditions: &[(&str, std::path::PathBuf)],
+    fps: u32,
+    frames: u64,
+) -> Result<(HlsEntry, Files), String> {
+    let mut files = Vec::new();
+    let mut described = Vec::new();
+    for (name, dir) in renditions {
+        let folder = layout::segments_prefix(prefix, name);
+        let playlist =
+            std::fs::read_to_string(dir.join("index.m3u8")).map_err(|e| e.to_string())?;
+        let mut segments = Vec::new();
+        let (mut durations, mut sizes) = (Vec::new(), Vec::new());
+        for (uri, duration) in hls::segments(&playlist) {
+            let bytes = std::fs::read(dir.join(&uri)).map_err(|e| format!("{uri}: {e}"))?;
+            let key = format!("{folder}/{uri}");
+            durations.push(duration);
+            sizes.push(bytes.len() as u64);
+            segments.push(HlsSegment {
+                key: key.clone(),
+                duration,
+            });
+            files.push((key, bytes));
+        }
+        let index_key = format!("{folder}/index.m3u8");
+        files.push((index_key.clone(), playlist.into_bytes()));
+        described.push((
+            HlsRendition {
+                index_key,
+                bitrate: hls::bitrate(&durations, &sizes),
+                segments,
+            },
+            durations,
+        ));
+    }
+    let (low, _) = described.pop().ok_or("no low-quality rendition")?;
+    let (high, high_durations) = described.pop().ok_or("no high-quality rendition")?;
+    let per_segment = hls::frames_per_segment(&high_durations, fps, frames);
+    let frames_manifest_key = layout::frames_manifest_key(prefix);
+    files.push((
+        frames_manifest_key.clone(),
+        hls::frames_manifest(&per_segment, fps).into_bytes(),
+    ));
+    let entry = HlsEntry {
+        native_fps: f64::from(fps),
+        visible_frames: frames,
+        total_frames: frames,
+        high_quality: high,
+        low_quality: low,
+        sections_key_prefix: layout::sections_prefix(prefix, layout::HIGH),
+        sections_key_extension: "png".into(),
+        low_quality_sections_key_prefix: Some(layout::sections_prefix(prefix, layout::LOW)),
+        frames_manifest_key,
+    };
+    Ok((entry, files))
+}
+
+/// Every key of an item's HLS outputs.
+fn hls_keys(hls: &HlsEntry) -> impl Iterator<Item = &str> {
+    [&hls.high_quality, &hls.low_quality]
+        .into_iter()
+        .flat_map(|r| {
+            std::iter::once(r.index_key.as_str()).chain(r.segments.iter().map(|s| s.key.as_str()))
+        })
+        .chain(std::iter::once(hls.frames_manifest_key.as_str()))
 }
 
 /// The window a video was rendered with, for the manifest.

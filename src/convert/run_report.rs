@@ -134,7 +134,7 @@ fn entry(issue: &FileIssue, status: Status, stage: Stage) -> InputEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::manifest::{FrameEntry, Item, ItemKind, Settings};
+    use crate::payload::testing::{manifest, video};
 
     fn issue(path: &str, reason: &str) -> FileIssue {
         FileIssue {
@@ -143,67 +143,19 @@ mod tests {
         }
     }
 
-    fn manifest(paths: &[&str]) -> Manifest {
-        let frames = paths
-            .iter()
-            .map(|p| FrameEntry {
-                path: p.to_string(),
-                frame: 0,
-                hq_key: format!("{p}.png"),
-                lq_key: None,
-                width: 1,
-                height: 1,
-                hq_bytes: 1,
-                lq_bytes: None,
-            })
-            .collect();
-        Manifest {
-            version: 1,
-            settings: Settings {
-                item_kind: "auto".into(),
-                window: "header".into(),
-                rule: "darwin".into(),
-                lq_quality: 75,
-                overlays: false,
-                fps: 10,
-                crf: 20,
-            },
-            source: None,
-            destination: None,
-            items: vec![Item {
-                name: "n".into(),
-                kind: ItemKind::Video,
-                study_instance_uid: "1".into(),
-                series_instance_uid: "2".into(),
-                volume: "0".into(),
-                series_number: None,
-                series_description: None,
-                modality: None,
-                width: 1,
-                height: 1,
-                storage_key: "k".into(),
-                thumbnail_key: "t".into(),
-                frames,
-                video: None,
-                window: None,
-                hls: None,
-            }],
-            skipped: Vec::new(),
-            failed: Vec::new(),
-        }
-    }
-
     #[test]
     fn every_input_once_with_its_stage() {
+        // A video of two slices: in/se/v_0.dcm and in/se/v_1.dcm.
+        let manifest = manifest(vec![video("st", "se", "v", 2)], "in", "out");
         let issues = StageIssues {
             skipped: vec![issue("readme.txt", "not DICOM")],
             failed: vec![
-                (Stage::Upload, issue("b.dcm", "upload failed")),
-                (Stage::Render, issue("b.dcm", "frame 2: corrupt")),
+                (Stage::Upload, issue("in/se/v_1.dcm", "upload failed")),
+                (Stage::Render, issue("in/se/v_1.dcm", "frame 2: corrupt")),
                 (Stage::Scan, issue("c.dcm", "truncated")),
             ],
         };
-        let report = RunReport::new(&manifest(&["a.dcm", "b.dcm"]), &issues, Totals::default());
+        let report = RunReport::new(&manifest, &issues, Totals::default());
         let statuses: Vec<_> = report
             .inputs
             .iter()
@@ -212,9 +164,9 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                ("a.dcm", Status::Converted, None),
-                ("b.dcm", Status::Failed, Some(Stage::Render)),
                 ("c.dcm", Status::Failed, Some(Stage::Scan)),
+                ("in/se/v_0.dcm", Status::Converted, None),
+                ("in/se/v_1.dcm", Status::Failed, Some(Stage::Render)),
                 ("readme.txt", Status::Skipped, Some(Stage::Scan)),
             ]
         );

@@ -1,5 +1,6 @@
-//! H.264 MP4 from 8-bit frames, through FFmpeg's libraries (ffmpeg-next): yuv420p, libx264,
-//! `+faststart`. Frames are pushed one at a time, so memory does not grow with the video.
+//! H.264 from 8-bit frames, through FFmpeg's libraries (ffmpeg-next): yuv420p, libx264, into an
+//! MP4 (`+faststart`) or an HLS rendition. Frames are pushed one at a time, so memory does not
+//! grow with the video.
 
 use std::path::Path;
 
@@ -41,14 +42,16 @@ pub struct VideoInfo {
 /// is not deterministic on them.
 const DETERMINISTIC_MBTREE_SIDE: u32 = 128;
 
-/// Streams frames of one size into an MP4 file.
+/// Streams frames of one size into an MP4 file or an HLS rendition.
 pub struct VideoWriter {
     output: ffmpeg::format::context::Output,
     encoder: ffmpeg::encoder::Video,
     scaler: Option<(Channels, scaling::Context)>,
-    /// Size of the source frames and of the (even) encoded frames.
+    /// Size of the source frames, of the frames padded to even sides, and of the encoded
+    /// frames (the padded size, or smaller for a reduced rendition).
     source: (u32, u32),
     padded: (u32, u32),
+    encoded: (u32, u32),
     frames: i64,
     time_base: ffmpeg::Rational,
 }
@@ -57,10 +60,40 @@ fn ffmpeg_error(context: &str) -> impl Fn(ffmpeg::Error) -> EncodeError + '_ {
     move |e| EncodeError(format!("{context}: {e}"))
 }
 
+/// An HLS rendition: playlist `index.m3u8` and `%09d.ts` segments from 0 in one folder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HlsSettings {
+    /// Target segment length in seconds (segments are cut at the next keyframe).
+    pub segment_seconds: u32,
+    /// Keyframe interval in frames.
+    pub gop: u32,
+    /// Height of the rendition when lower than the frames' (width follows, even).
+    pub max_height: Option<u32>,
+}
+
+/// Where a writer's frames go.
+#[derive(Debug, Clone, Copy)]
+pub enum Container<'a> {
+    /// One MP4 file, its index first (`+faststart`).
+    Mp4(&'a Path),
+    /// An HLS rendition in this folder.
+    Hls(&'a Path, HlsSettings),
+}
+
 impl VideoWriter {
-    /// Creates `path` for frames of `width` x `height` (odd sides are padded with black).
+    /// Creates the MP4 `path` for frames of `width` x `height` (odd sides are padded with black).
     pub fn create(
         path: &Path,
+        width: u32,
+        height: u32,
+        settings: VideoSettings,
+    ) -> Result<Self, EncodeError> {
+        VideoWriter::open(Container::Mp4(path), width, height, settings)
+    }
+
+    /// Creates a writer of frames of `width` x `height` into `container`.
+    pub fn open(
+        container: Container,
         width: u32,
         height: u32,
         settings: VideoSettings,
@@ -68,15 +101,38 @@ impl VideoWriter {
         ffmpeg::init().map_err(ffmpeg_error("cannot initialise FFmpeg"))?;
         ffmpeg::log::set_level(ffmpeg::log::Level::Error);
         let padded = (width + width % 2, height + height % 2);
-        let mut output = ffmpeg::format::output_as(path, "mp4")
-            .map_err(ffmpeg_error("cannot create the MP4"))?;
+        let (mut output, encoded, gop, muxer) = match container {
+            Container::Mp4(path) => {
+                let output = ffmpeg::format::output_as(path, "mp4")
+                    .map_err(ffmpeg_error("cannot create the MP4"))?;
+                let mut muxer = ffmpeg::Dictionary::new();
+                muxer.set("movflags", "+faststart");
+                (output, padded, None, muxer)
+            }
+            Container::Hls(dir, hls) => {
+                let output = ffmpeg::format::output_as(&dir.join("index.m3u8"), "hls")
+                    .map_err(ffmpeg_error("cannot create the HLS playlist"))?;
+                let mut muxer = ffmpeg::Dictionary::new();
+                muxer.set("hls_time", &hls.segment_seconds.to_string());
+                muxer.set("hls_list_size", "0");
+                muxer.set("hls_playlist_type", "vod");
+                muxer.set("start_number", "0");
+                let segments = dir.join("%09d.ts");
+                muxer.set("hls_segment_filename", &segments.to_string_lossy());
+                let encoded = rendition_size(padded, hls.max_height);
+                (output, encoded, Some(hls.gop), muxer)
+            }
+        };
         let codec = ffmpeg::encoder::find_by_name("libx264").ok_or_else(|| {
             EncodeError("FFmpeg has no libx264 encoder (install libavcodec with x264)".into())
         })?;
-        let global_header = output
-            .format()
-            .flags()
-            .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
+        // HLS segments must each start with the stream headers (SPS/PPS), which x264 repeats
+        // before every keyframe only when they are not global.
+        let global_header = matches!(container, Container::Mp4(_))
+            && output
+                .format()
+                .flags()
+                .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
         let mut stream = output
             .add_stream(codec)
             .map_err(ffmpeg_error("cannot add the video stream"))?;
@@ -85,8 +141,11 @@ impl VideoWriter {
             .video()
             .map_err(ffmpeg_error("cannot make the H.264 encoder"))?;
         let time_base = ffmpeg::Rational::new(1, settings.fps.max(1) as i32);
-        encoder.set_width(padded.0);
-        encoder.set_height(padded.1);
+        encoder.set_width(encoded.0);
+        encoder.set_height(encoded.1);
+        if let Some(gop) = gop {
+            encoder.set_gop(gop);
+        }
         encoder.set_format(Pixel::YUV420P);
         encoder.set_time_base(time_base);
         encoder.set_frame_rate(Some(ffmpeg::Rational::new(settings.fps.max(1) as i32, 1)));
@@ -99,7 +158,7 @@ impl VideoWriter {
         options.set("preset", "veryfast");
         options.set("crf", &settings.crf.to_string());
         options.set("threads", "1");
-        if padded.0.min(padded.1) < DETERMINISTIC_MBTREE_SIDE {
+        if encoded.0.min(encoded.1) < DETERMINISTIC_MBTREE_SIDE {
             // x264's macroblock-tree lookahead gives different bytes from run to run for
             // frames this small (seen with 64x64 EPI volumes: the same frames encoded eight
             // times in one process gave three different files; 128x128 and up never did).
@@ -111,8 +170,6 @@ impl VideoWriter {
             .map_err(ffmpeg_error("cannot open libx264"))?;
         stream.set_parameters(&encoder);
         stream.set_time_base(time_base);
-        let mut muxer = ffmpeg::Dictionary::new();
-        muxer.set("movflags", "+faststart");
         output
             .write_header_with(muxer)
             .map_err(ffmpeg_error("cannot write the MP4 header"))?;
@@ -122,6 +179,7 @@ impl VideoWriter {
             scaler: None,
             source: (width, height),
             padded,
+            encoded,
             frames: 0,
             time_base,
         })
@@ -199,25 +257,40 @@ impl VideoWriter {
             .as_ref()
             .is_none_or(|(c, _)| *c != image.channels)
         {
+            let (ew, eh) = self.encoded;
             let context = scaling::Context::get(
                 format,
                 pw,
                 ph,
                 Pixel::YUV420P,
-                pw,
-                ph,
+                ew,
+                eh,
                 scaling::Flags::BILINEAR,
             )
             .map_err(ffmpeg_error("cannot convert to YUV"))?;
             self.scaler = Some((image.channels, context));
         }
-        let mut yuv = ffmpeg::frame::Video::new(Pixel::YUV420P, pw, ph);
+        let mut yuv = ffmpeg::frame::Video::new(Pixel::YUV420P, self.encoded.0, self.encoded.1);
         if let Some((_, scaler)) = self.scaler.as_mut() {
             scaler
                 .run(&source, &mut yuv)
                 .map_err(ffmpeg_error("cannot convert to YUV"))?;
         }
         Ok(yuv)
+    }
+}
+
+/// The size of a rendition of `padded` frames at most `max_height` high: the width follows the
+/// aspect ratio, both sides even.
+fn rendition_size(padded: (u32, u32), max_height: Option<u32>) -> (u32, u32) {
+    match max_height {
+        Some(height) if height < padded.1 => {
+            let width = (f64::from(padded.0) * f64::from(height) / f64::from(padded.1) / 2.0)
+                .round() as u32
+                * 2;
+            (width.max(2), height - height % 2)
+        }
+        _ => padded,
     }
 }
 

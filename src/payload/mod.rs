@@ -313,6 +313,7 @@ pub(crate) mod testing {
                 overlays: false,
                 fps: 10,
                 crf: 20,
+                hls: false,
             },
             source: Some(Location::parse(src).unwrap()),
             destination: Some(Location::parse(dest).unwrap()),

@@ -18,6 +18,7 @@ pub fn content_type(key: &str) -> &'static str {
         "mp4" => "video/mp4",
         "json" => "application/json",
         "csv" => "text/csv",
+        "txt" => "text/plain",
         "m3u8" => "application/vnd.apple.mpegurl",
         "ts" => "video/mp2t",
         "dcm" => "application/dicom",

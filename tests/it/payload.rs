@@ -1057,3 +1057,52 @@ fn convert_writes_the_payloads_next_to_the_manifest() {
     let local = dest.path().join(key.trim_start_matches("studies/"));
     assert!(local.is_file(), "{key} was written");
 }
+
+#[test]
+fn schema_v2_payload_of_an_hls_conversion_references_only_written_keys() {
+    let dest = tempfile::tempdir().unwrap();
+    let output = dicomprep()
+        .args(["-q", "convert"])
+        .arg(data("pydicom/examples_ybr_color.dcm"))
+        .arg("--dest")
+        .arg(dest.path())
+        .args(["--hls", "--fps", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = dicomprep()
+        .args(["payload", "darwin-readonly", "--schema", "v2", "-m"])
+        .arg(dest.path().join("manifest.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let payload: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let slot = &payload["items"][0]["slots"][0];
+    let exists = |key: &str| dest.path().join(key).is_file();
+    for field in [
+        "storage_key",
+        "storage_thumbnail_key",
+        "storage_frames_manifest_key",
+    ] {
+        assert!(exists(slot[field].as_str().unwrap()), "{field}");
+    }
+    let total = slot["total_frames"].as_u64().unwrap();
+    assert_eq!(total, 30);
+    for prefix in [
+        "storage_sections_key_prefix",
+        "storage_low_quality_sections_key_prefix",
+    ] {
+        let extension = if prefix.contains("low") { "jpg" } else { "png" };
+        for frame in 0..total {
+            let key = format!("{}/{frame:09}.{extension}", slot[prefix].as_str().unwrap());
+            assert!(exists(&key), "{key}");
+        }
+    }
+    for rendition in ["high_quality", "low_quality"] {
+        let index = slot["hls_segments"][rendition]["index"].as_str().unwrap();
+        let segments: Vec<&str> = index.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(segments.len() >= 2);
+        assert!(segments.iter().all(|key| exists(key)), "{index}");
+        assert!(slot["hls_segments"][rendition]["bitrate"].as_u64().unwrap() > 0);
+    }
+}

@@ -204,3 +204,60 @@ fn the_same_input_gives_byte_identical_videos() {
         }
     }
 }
+
+#[test]
+fn hls_renditions_play_and_cover_every_frame() {
+    // A 30-frame colour cine at 5 fps: 6 s, so several 2-second segments.
+    let dest = tempfile::tempdir().unwrap();
+    let src = data("pydicom/examples_ybr_color.dcm");
+    let manifest = convert(src.to_str().unwrap(), dest.path(), &["--hls", "--fps", "5"]);
+    let item = videos(&manifest)[0];
+    let hls = item.hls.as_ref().expect("--hls describes the renditions");
+    assert_eq!((hls.total_frames, hls.visible_frames), (30, 30));
+    assert!(hls.high_quality.segments.len() >= 2, "{hls:?}");
+    for rendition in [&hls.high_quality, &hls.low_quality] {
+        let playlist = dest.path().join(&rendition.index_key);
+        let stream = &ffprobe(&playlist)["streams"][0];
+        assert_eq!(stream["nb_read_frames"], "30", "{}", rendition.index_key);
+        assert_eq!(stream["codec_name"], "h264");
+        assert!(rendition.bitrate > 0);
+        let total: f64 = rendition.segments.iter().map(|s| s.duration).sum();
+        assert!((total - 6.0).abs() < 1e-6, "{total}");
+    }
+    // The frames manifest: one line per frame, numbered within the segment each frame is in.
+    let text = std::fs::read_to_string(dest.path().join(&hls.frames_manifest_key)).unwrap();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split(':').collect()).collect();
+    assert_eq!(lines.len(), 30);
+    for (segment, entry) in hls.high_quality.segments.iter().enumerate() {
+        let in_segment: Vec<_> = lines
+            .iter()
+            .filter(|l| l[1] == segment.to_string())
+            .collect();
+        let probed = &ffprobe(&dest.path().join(&entry.key))["streams"][0]["nb_read_frames"];
+        assert_eq!(probed, &in_segment.len().to_string(), "segment {segment}");
+        for (i, line) in in_segment.iter().enumerate() {
+            assert_eq!((line[0], line[2]), (i.to_string().as_str(), "1"));
+        }
+    }
+    assert_eq!(lines[29][3], "5.8");
+    // Frames are named as darwin-py names them, from 0.
+    assert!(
+        item.frames[0]
+            .hq_key
+            .ends_with("/sections/high/000000000.png")
+    );
+    assert!(
+        item.frames[29]
+            .lq_key
+            .as_deref()
+            .unwrap()
+            .ends_with("/sections/low/000000029.jpg")
+    );
+    assert_eq!(
+        hls.sections_key_prefix,
+        format!(
+            "{}/sections/high",
+            item.storage_key.trim_end_matches("/video.mp4")
+        )
+    );
+}
