@@ -15,7 +15,7 @@ use dicomprep::convert::manifest::Manifest;
 use dicomprep::convert::run_report::{RunReport, Totals};
 use dicomprep::convert::sink::{BucketSink, LocalSink, Sink};
 use dicomprep::convert::{ConvertOptions, convert};
-use dicomprep::encode::video::VideoSettings;
+use dicomprep::encode::VideoSettings;
 use dicomprep::error::Error;
 use dicomprep::output;
 use dicomprep::payload::{self, PayloadOptions};
@@ -296,7 +296,8 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         lq_quality: args.lq_quality,
         overwrite: args.overwrite,
         overlays: args.overlays,
-        video: (!args.no_mp4).then_some(VideoSettings {
+        // Without the `video` feature (FFmpeg) no MP4 can be made.
+        video: (cfg!(feature = "video") && !args.no_mp4).then_some(VideoSettings {
             fps: args.fps,
             crf: args.crf,
         }),

@@ -1,7 +1,16 @@
 //! HLS renditions for Darwin's read-only video schema: the rendition settings darwin-py's
 //! extractor uses, playlist parsing, and the frames manifest. Pure code.
 
-use super::video::HlsSettings;
+/// An HLS rendition: playlist `index.m3u8` and `%09d.ts` segments from 0 in one folder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HlsSettings {
+    /// Target segment length in seconds (segments are cut at the next keyframe).
+    pub segment_seconds: u32,
+    /// Keyframe interval in frames.
+    pub gop: u32,
+    /// Height of the rendition when lower than the frames' (width follows, even).
+    pub max_height: Option<u32>,
+}
 
 /// Target segment length, seconds.
 pub const SEGMENT_SECONDS: u32 = 2;

@@ -4,4 +4,20 @@
 pub mod hls;
 pub mod jpeg;
 pub mod png;
+#[cfg(feature = "video")]
 pub mod video;
+
+/// Encoding settings of a video.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoSettings {
+    /// Frames per second.
+    pub fps: u32,
+    /// x264 constant rate factor (0 = lossless … 51; 18-23 is visually transparent for CT).
+    pub crf: u8,
+}
+
+impl Default for VideoSettings {
+    fn default() -> Self {
+        VideoSettings { fps: 10, crf: 20 }
+    }
+}

@@ -8,23 +8,10 @@ use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
 use ffmpeg_next as ffmpeg;
 
+use super::VideoSettings;
+use super::hls::HlsSettings;
 use crate::encode::png::EncodeError;
 use crate::render::{Channels, Image8};
-
-/// Encoding settings of a video.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct VideoSettings {
-    /// Frames per second.
-    pub fps: u32,
-    /// x264 constant rate factor (0 = lossless … 51; 18-23 is visually transparent for CT).
-    pub crf: u8,
-}
-
-impl Default for VideoSettings {
-    fn default() -> Self {
-        VideoSettings { fps: 10, crf: 20 }
-    }
-}
 
 /// What the written file holds, measured from the file itself.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,17 +45,6 @@ pub struct VideoWriter {
 
 fn ffmpeg_error(context: &str) -> impl Fn(ffmpeg::Error) -> EncodeError + '_ {
     move |e| EncodeError(format!("{context}: {e}"))
-}
-
-/// An HLS rendition: playlist `index.m3u8` and `%09d.ts` segments from 0 in one folder.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HlsSettings {
-    /// Target segment length in seconds (segments are cut at the next keyframe).
-    pub segment_seconds: u32,
-    /// Keyframe interval in frames.
-    pub gop: u32,
-    /// Height of the rendition when lower than the frames' (width follows, even).
-    pub max_height: Option<u32>,
 }
 
 /// Where a writer's frames go.
