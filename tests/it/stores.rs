@@ -381,3 +381,58 @@ fn a_key_that_always_fails_is_reported_by_name_while_the_rest_completes() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_same_as_local(&out, dest);
 }
+
+#[test]
+fn credentials_never_appear_in_output_reports_or_payloads() {
+    const SECRET: &str = "ZZplantedSECRETkey0123456789";
+    const KEY_ID: &str = "AKIAZZPLANTEDKEYID";
+    let s3 = S3::start("secrets");
+    let credentials = |endpoint: String| {
+        let mut env = S3::env_for(endpoint);
+        for (name, value) in &mut env {
+            match *name {
+                "AWS_SECRET_ACCESS_KEY" => *value = SECRET.into(),
+                "AWS_ACCESS_KEY_ID" => *value = KEY_ID.into(),
+                _ => {}
+            }
+        }
+        env
+    };
+    let dest = "s3://secrets/out";
+    let mut everything = Vec::new();
+    // A run that works (moto accepts any key), then one whose server is gone.
+    let dead = format!("http://127.0.0.1:{}", crate::emulators::free_port());
+    for (endpoint, expected) in [(s3.server.endpoint(), 0), (dead, 1)] {
+        let output = dicomprep()
+            .args(["-v", "convert"])
+            .arg(data(CASE))
+            .args(["--dest", dest, "--payload", "darwin-readonly,bisque"])
+            .args([
+                "--retries",
+                "1",
+                "--retry-timeout",
+                "2",
+                "--request-timeout",
+                "2",
+            ])
+            .envs(credentials(endpoint))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(expected), "{output:?}");
+        everything.extend(output.stdout);
+        everything.extend(output.stderr);
+    }
+    let out = s3.bucket("out");
+    for object in out.list().unwrap() {
+        if object.key.ends_with(".json") {
+            everything.extend(out.get(&object.key).unwrap().unwrap().to_vec());
+        }
+    }
+    let text = String::from_utf8_lossy(&everything);
+    assert!(
+        text.contains("darwin-readonly.json"),
+        "payloads were written"
+    );
+    assert!(!text.contains(SECRET), "the secret key leaked");
+    assert!(!text.contains(KEY_ID), "the key id leaked");
+}
