@@ -20,7 +20,7 @@ use dicomprep::error::Error;
 use dicomprep::output;
 use dicomprep::payload::{self, PayloadOptions};
 use dicomprep::plan::{OrderOptions, plan_order};
-use dicomprep::progress::Progress;
+use dicomprep::progress::{Progress, human_bytes};
 use dicomprep::register::darwin::{self as darwin_register, DarwinTarget, Endpoint};
 use dicomprep::register::http::RetryPolicy;
 use dicomprep::register::{self, RegisterError, bisque as bisque_register};
@@ -467,22 +467,6 @@ fn scan_with_progress(cli: &Cli, source: &Source) -> Result<ScanReport, Error> {
             progress.finish();
             Ok(report)
         }
-    }
-}
-
-/// `12.3 MB`.
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

@@ -24,7 +24,7 @@ impl Progress {
         let (target, plain) = Self::target(visible);
         let bar = ProgressBar::with_draw_target(Some(total), target);
         let style = ProgressStyle::with_template(
-            "{prefix:>6} [{bar:30}] {human_pos}/{human_len} files {per_sec} eta {eta}",
+            "{prefix:>6} [{bar:30}] {human_pos}/{human_len} files {per_sec} eta {eta} {msg}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
@@ -79,24 +79,52 @@ impl Progress {
         }
     }
 
+    /// Shows the bytes written so far beside the count.
+    pub fn written(&self, bytes: u64) {
+        self.bar
+            .set_message(format!("{} written", human_bytes(bytes)));
+    }
+
     /// The plain progress line: `render: 1200/5000 (24%), 310/s, about 12 s left`.
     fn line(&self) -> String {
         let position = self.bar.position();
         let rate = self.bar.per_sec();
+        let message = self.bar.message();
+        let message = if message.is_empty() {
+            String::new()
+        } else {
+            format!(", {message}")
+        };
         match self.bar.length() {
             Some(total) if total > 0 => format!(
-                "{}: {position}/{total} ({:.0}%), {rate:.0}/s, about {} s left",
+                "{}: {position}/{total} ({:.0}%), {rate:.0}/s, about {} s left{message}",
                 self.bar.prefix(),
                 100.0 * position as f64 / total as f64,
                 self.bar.eta().as_secs()
             ),
-            _ => format!("{}: {position}, {rate:.0}/s", self.bar.prefix()),
+            _ => format!("{}: {position}, {rate:.0}/s{message}", self.bar.prefix()),
         }
     }
 
     /// Removes the bar from the terminal.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// `12.3 MB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -115,5 +143,8 @@ mod tests {
         let line = progress.line();
         assert!(line.starts_with("render: 50/200 (25%), "), "{line}");
         assert!(line.ends_with(" s left"), "{line}");
+        progress.written(12_345_678);
+        assert!(progress.line().ends_with(" s left, 12.3 MB written"));
+        assert_eq!(human_bytes(999), "999 B");
     }
 }

@@ -536,8 +536,10 @@ impl Context<'_> {
 
     /// Stores `bytes` under `key`.
     fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
-        self.bytes_written
+        let written = self
+            .bytes_written
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.progress.written(written + bytes.len() as u64);
         self.sink
             .put(key, bytes)
             .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))
