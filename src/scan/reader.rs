@@ -10,12 +10,12 @@
 //! needs ([`ReadError::NeedMore`]).
 
 use dicom_core::Tag;
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{StandardDataDictionary, tags};
 
 /// Deepest sequence nesting accepted before a file is called corrupt (hostile-input guard).
 const MAX_DEPTH: u8 = 32;
 /// Largest inflated dataset accepted for the Deflated transfer syntax.
-const MAX_INFLATED: u64 = 64 << 20;
+pub const MAX_INFLATED: u64 = 64 << 20;
 
 const TS_IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const TS_EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
@@ -625,8 +625,10 @@ impl<'a> Cursor<'a> {
         Ok(value)
     }
 
+    /// Skips a value; sequences are walked item by item even with a defined length, so that
+    /// nesting stays bounded for every later reader (dicom-object recurses into them).
     fn skip_value(&mut self, element: &ElementHeader, depth: u8) -> Result<(), ReadError> {
-        if element.length != UNDEFINED {
+        if element.length != UNDEFINED && !is_sequence(element) {
             let length = self.check_length(element)?;
             self.pos += length;
             return Ok(());
@@ -727,6 +729,21 @@ impl<'a> Cursor<'a> {
                     fmt_tag(element.tag)
                 )));
             }
+        }
+    }
+}
+
+/// Whether an element is a sequence: by its VR, or (implicit VR) by the standard dictionary, as
+/// dicom-object decides.
+fn is_sequence(element: &ElementHeader) -> bool {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    match element.vr {
+        Some(vr) => &vr == b"SQ",
+        None => {
+            element.tag.0 != 0xFFFE
+                && StandardDataDictionary
+                    .by_tag(element.tag)
+                    .is_some_and(|entry| entry.vr() == VirtualVr::Exact(dicom_core::VR::SQ))
         }
     }
 }
@@ -918,6 +935,27 @@ mod tests {
             w.raw(&[0xFE, 0xFF, 0x00, 0xE0])
                 .raw(&UNDEFINED.to_le_bytes());
         }
+        let err = read(&w.0).unwrap_err();
+        assert!(
+            matches!(&err, ReadError::Corrupt(m) if m.contains("nested")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_with_defined_lengths_is_rejected_too() {
+        // Built from the inside out: each level is a sequence holding one item holding the next.
+        let mut nest = Vec::new();
+        for _ in 0..100 {
+            let mut item = vec![0xFE, 0xFF, 0x00, 0xE0];
+            item.extend_from_slice(&(nest.len() as u32).to_le_bytes());
+            item.extend_from_slice(&nest);
+            let mut sequence = Writer(Vec::new());
+            sequence.element(0x0009, 0x1010, b"SQ", &item);
+            nest = sequence.0;
+        }
+        let mut w = Writer::part10();
+        w.raw(&nest).element(0x7FE0, 0x0010, b"OW", &[0; 8]);
         let err = read(&w.0).unwrap_err();
         assert!(
             matches!(&err, ReadError::Corrupt(m) if m.contains("nested")),
