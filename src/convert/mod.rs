@@ -498,17 +498,6 @@ impl Context<'_> {
                 return existing.into_iter().map(Ok).collect();
             }
         }
-        if header.vr_mode_corrected {
-            self.progress.inc(frames.len() as u64);
-            let reason = format!(
-                "not rendered: the dataset is written in the other VR mode than transfer syntax {} declares",
-                header.transfer_syntax
-            );
-            return frames
-                .iter()
-                .map(|&(_, frame)| Err(fail(frame, reason.clone())))
-                .collect();
-        }
         let image = match DicomImage::open(&self.base.join(&header.path)) {
             Ok(image) => image,
             Err(e) => {

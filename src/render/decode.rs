@@ -17,7 +17,7 @@ use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 use super::guard::catch_codec_panic;
 use super::lut::{LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
-use crate::scan::reader::{Input, read_header};
+use crate::scan::reader::{Input, check_pixel_data, read_header};
 
 /// Why a frame could not be decoded (one line, naming what to look at).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,11 +89,7 @@ impl DicomImage {
     /// data and deep nesting: dicom-object trusts declared lengths and recurses into sequences,
     /// so a hostile file could otherwise exhaust memory or overflow the stack.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let input = Input {
-            bytes,
-            file_size: bytes.len() as u64,
-        };
-        read_header(input, &mut Vec::new()).map_err(|e| DecodeError(e.to_string()))?;
+        check_bounds(bytes).map_err(|e| DecodeError(e.to_string()))?;
         let object = OpenFileOptions::new()
             .read_to(tags::PIXEL_DATA)
             .from_reader(bytes)
@@ -446,6 +442,37 @@ impl DicomImage {
             function: self.luts.voi_function,
         }))
     }
+}
+
+/// Walks `bytes` with the bounded header reader and checks Pixel Data against the data, so that
+/// dicom-object, which allocates whatever length is declared, only sees lengths that fit.
+fn check_bounds(bytes: &[u8]) -> Result<(), String> {
+    let whole = Input {
+        bytes,
+        file_size: bytes.len() as u64,
+    };
+    let mut inflated = Vec::new();
+    let (encoding, pixel, transfer_syntax) = {
+        let header = read_header(whole, &mut inflated).map_err(|e| e.to_string())?;
+        let syntax = header.transfer_syntax.clone().unwrap_or_default();
+        if header.vr_mode_corrected {
+            return Err(format!(
+                "not rendered: the dataset is written in the other VR mode than transfer syntax {syntax} declares"
+            ));
+        }
+        let pixel = header.pixel_data.ok_or("no Pixel Data element")?;
+        (header.encoding, pixel, syntax)
+    };
+    // Deflated files locate Pixel Data in the inflated stream.
+    let input = if transfer_syntax == "1.2.840.10008.1.2.1.99" {
+        Input {
+            bytes: &inflated,
+            file_size: inflated.len() as u64,
+        }
+    } else {
+        whole
+    };
+    check_pixel_data(input, encoding, pixel).map_err(|e| e.to_string())
 }
 
 /// Grey stored values of one frame, with their range (computed once, used by every window).

@@ -252,7 +252,10 @@ pub fn read_header<'a>(
         per_frame_groups: Vec::new(),
         pixel_data: None,
     };
-    read_dataset(&mut cursor, &mut header, false)?;
+    // A media directory holds no image: its records (often with stale lengths) are not walked.
+    if !header.is_dicomdir() {
+        read_dataset(&mut cursor, &mut header, false)?;
+    }
     Ok(header)
 }
 
@@ -748,27 +751,56 @@ fn is_sequence(element: &ElementHeader) -> bool {
     }
 }
 
-fn is_vr(bytes: &[u8]) -> bool {
+/// Whether two bytes can be an explicit VR (unknown VRs included, as dicom-rs reads them).
+pub fn is_vr(bytes: &[u8]) -> bool {
     bytes.len() == 2 && bytes[0].is_ascii_uppercase() && bytes[1].is_ascii_uppercase()
 }
 
-fn has_long_length(vr: &[u8; 2]) -> bool {
-    matches!(
+/// Whether an explicit VR has a 4-byte length field: every VR but the short ones of PS3.5
+/// 7.1.2, unknown ones included (dicom-rs reads an unknown VR as UN, so must we to agree on
+/// where elements end).
+pub fn has_long_length(vr: &[u8; 2]) -> bool {
+    !matches!(
         vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"SV"
-            | b"UV"
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
     )
+}
+
+/// Checks that the Pixel Data element found at `pixel` lies within `input`: a defined length
+/// fits, and so does every fragment item of encapsulated data, up to the sequence delimiter.
+/// (The header walk stops at Pixel Data; this is for readers that go on to load it.)
+pub fn check_pixel_data(
+    input: Input<'_>,
+    encoding: Encoding,
+    pixel: PixelDataInfo,
+) -> Result<(), ReadError> {
+    let mut cursor = Cursor::new(input, pixel.offset as usize, encoding);
+    let element = cursor.element_header()?;
+    if element.length == UNDEFINED {
+        cursor.for_each_item(&element, 1, &mut |_, _| Ok(()))
+    } else {
+        cursor.check_length(&element).map(|_| ())
+    }
 }
 
 /// Formats a tag as `(gggg,eeee)`.

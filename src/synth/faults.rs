@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::SplitMix64;
+use crate::scan::reader::{has_long_length, is_vr};
 
 /// Real files (relative to `test-data/`) that the faults are made from: every encoding and
 /// pixel data kind the tool reads, kept small so a corpus of hundreds of files stays fast.
@@ -147,23 +148,10 @@ fn random_fault(template: &[u8], rng: &mut SplitMix64) -> (&'static str, Vec<u8>
     (fault, bytes)
 }
 
-/// Value representations whose explicit-VR length field is 4 bytes (after 2 reserved bytes).
-const LONG_VRS: &[&[u8; 2]] = &[
-    b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV",
-];
-/// Value representations with a 2-byte length field.
-const SHORT_VRS: &[&[u8; 2]] = &[
-    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
-    b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
-];
-
 /// Offsets of what look like explicit-VR element headers (false positives only add variety).
 fn element_headers(bytes: &[u8]) -> Vec<usize> {
     (0..bytes.len().saturating_sub(12))
-        .filter(|&at| {
-            let vr = &bytes[at + 4..at + 6];
-            LONG_VRS.iter().chain(SHORT_VRS).any(|v| &v[..] == vr)
-        })
+        .filter(|&at| is_vr(&bytes[at + 4..at + 6]))
         .collect()
 }
 
@@ -172,7 +160,7 @@ fn set_element_length(bytes: &mut [u8], rng: &mut SplitMix64) -> Option<&'static
     let headers = element_headers(bytes);
     let at = *headers.get(rng.below(headers.len().max(1)))?;
     let file_len = bytes.len() as u32;
-    if LONG_VRS.iter().any(|v| &v[..] == &bytes[at + 4..at + 6]) {
+    if has_long_length(&[bytes[at + 4], bytes[at + 5]]) {
         let old = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().ok()?);
         let new = [u32::MAX, u32::MAX - 1, old | 1, file_len.wrapping_mul(2), 0][rng.below(5)];
         bytes[at + 8..at + 12].copy_from_slice(&new.to_le_bytes());

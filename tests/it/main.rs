@@ -17,5 +17,7 @@ mod convert;
 mod video;
 // Thumbnails and encoders against the real ImageMagick on PNGs rendered from real DICOM.
 mod thumbnail;
+// Hostile input: the fault corpus through scan, order and convert.
+mod faults;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
