@@ -625,7 +625,11 @@ impl Context<'_> {
         window: &VolumeWindow,
     ) -> Vec<Item> {
         let first = &self.instances[series.members[0]];
-        let series_key = layout::safe_uid(&series.series_instance_uid);
+        // Names are built like keys, so no header value reaches them unchecked.
+        let (series_key, volume_key) = (
+            layout::safe_uid(&series.series_instance_uid),
+            layout::safe_label(&volume.id),
+        );
         let frame_entry = |output: &SliceOutput, hq_key: String, lq_key: Option<String>| {
             let slice = volume.slices[output.index];
             FrameEntry {
@@ -674,7 +678,7 @@ impl Context<'_> {
                 .map(|output| {
                     let key = layout::image_key(prefix, output.index);
                     let frames = vec![frame_entry(output, key.clone(), None)];
-                    let name = format!("{series_key}_{}_{:05}.png", volume.id, output.index);
+                    let name = format!("{series_key}_{volume_key}_{:05}.png", output.index);
                     let thumbnail = layout::image_thumbnail_key(prefix, output.index);
                     item(
                         name,
@@ -700,7 +704,7 @@ impl Context<'_> {
                     })
                     .collect();
                 let (width, height) = (outputs[0].width, outputs[0].height);
-                let name = format!("{series_key}_{}.mp4", volume.id);
+                let name = format!("{series_key}_{volume_key}.mp4");
                 vec![item(
                     name,
                     ItemKind::Video,

@@ -19,5 +19,7 @@ mod video;
 mod thumbnail;
 // Hostile input: the fault corpus through scan, order and convert.
 mod faults;
+// Keys and names against malicious headers and planted patient data.
+mod safety;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
