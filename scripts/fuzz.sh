@@ -8,6 +8,7 @@
 # Seeds (rebuilt each run, never committed): every small DICOM file of test-data/ plus the fault
 # corpus. The corpus grown by libFuzzer stays in fuzz/corpus/<target>/, crashes go to
 # fuzz/artifacts/<target>/; a crash becomes a regression file in test-data/fuzz-regressions/.
+# FUZZ_TARGET_DIR sets where the instrumented build goes (default fuzz/target; it is large).
 set -euo pipefail
 
 seconds=${1:-60}
@@ -37,7 +38,8 @@ for target in "${targets[@]}"; do
   esac
   mkdir -p "fuzz/corpus/$target"
   echo "fuzz.sh: $target for ${seconds}s" >&2
-  (cd fuzz && nice -n 19 cargo fuzz run "$target" "corpus/$target" "seeds/test-data" "seeds/faults" -- \
+  (cd fuzz && nice -n 19 cargo fuzz run --target-dir "${FUZZ_TARGET_DIR:-target}" "$target" \
+    "corpus/$target" "seeds/test-data" "seeds/faults" -- \
     -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 -max_len=65536 \
     -dict=dicom.dict -print_final_stats=1)
 done

@@ -33,8 +33,9 @@ fn fault_corpus() -> (tempfile::TempDir, Vec<String>) {
     (dir, files)
 }
 
-/// Runs the binary, checking it neither panicked nor crashed and stayed within the budget.
-fn run_bounded(args: &[&str]) -> std::process::Output {
+/// Runs the binary over `files` inputs, checking it neither panicked nor crashed and stayed
+/// within the budget.
+fn run_bounded(args: &[&str], files: usize) -> std::process::Output {
     let started = Instant::now();
     let output = run(args);
     let elapsed = started.elapsed();
@@ -46,7 +47,7 @@ fn run_bounded(args: &[&str]) -> std::process::Output {
     );
     assert!(!stderr.contains("panicked"), "{args:?}:\n{stderr}");
     assert!(
-        elapsed < PER_FILE_BUDGET * COUNT as u32,
+        elapsed < PER_FILE_BUDGET * files.max(10) as u32,
         "{args:?} took {elapsed:?}"
     );
     output
@@ -109,7 +110,7 @@ fn each_header_parses_well_under_a_second() {
 #[test]
 fn scan_accounts_for_every_file() {
     let (dir, files) = fault_corpus();
-    let output = run_bounded(&["scan", dir.path().to_str().unwrap(), "-v"]);
+    let output = run_bounded(&["scan", dir.path().to_str().unwrap(), "-v"], COUNT);
     let instances: Vec<String> = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -148,7 +149,7 @@ fn scan_accounts_for_every_file() {
 #[test]
 fn order_accounts_for_every_file() {
     let (dir, files) = fault_corpus();
-    let output = run_bounded(&["order", dir.path().to_str().unwrap(), "-q"]);
+    let output = run_bounded(&["order", dir.path().to_str().unwrap(), "-q"], COUNT);
     let report: OrderReport = serde_json::from_slice(&output.stdout).unwrap();
     // A multi-frame file is one slice per frame, all in one series.
     let ordered: BTreeSet<String> = report
@@ -173,15 +174,30 @@ fn order_accounts_for_every_file() {
 #[test]
 fn convert_accounts_for_every_file() {
     let (dir, files) = fault_corpus();
+    assert_converted_or_reported(dir.path(), &files);
+}
+
+#[test]
+fn regressions_are_accounted_for() {
+    // Its README is one more input, skipped as not DICOM.
+    let dir = data("fuzz-regressions");
+    let files = all_files(&dir);
+    assert!(files.len() >= 6);
+    assert_converted_or_reported(&dir, &files);
+}
+
+/// Converts `src` and checks that the manifest accounts for each of `files` once.
+fn assert_converted_or_reported(src: &Path, files: &[String]) {
     let dest = tempfile::tempdir().unwrap();
-    run_bounded(&[
+    let args = [
         "convert",
-        dir.path().to_str().unwrap(),
+        src.to_str().unwrap(),
         "--dest",
         dest.path().to_str().unwrap(),
         "-q",
         "--no-mp4",
-    ]);
+    ];
+    run_bounded(&args, files.len());
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(dest.path().join("manifest.json")).unwrap()).unwrap();
     manifest
@@ -198,9 +214,8 @@ fn convert_accounts_for_every_file() {
         .flat_map(|item| item.frames.iter().map(|f| f.path.clone()))
         .filter(|path| !failed.contains(path))
         .collect();
-    assert!(!converted.is_empty());
     assert_accounted(
-        &files,
+        files,
         &[
             ("converted", converted.into_iter().collect()),
             ("skipped", paths(&manifest.skipped)),
@@ -223,7 +238,7 @@ fn convert_accounts_for_every_file() {
 #[test]
 fn fixed_cases_are_named_for_what_they_are() {
     let (dir, _) = fault_corpus();
-    let output = run_bounded(&["order", dir.path().to_str().unwrap(), "-q"]);
+    let output = run_bounded(&["order", dir.path().to_str().unwrap(), "-q"], COUNT);
     let report: OrderReport = serde_json::from_slice(&output.stdout).unwrap();
     let reason = |name: &str| -> String {
         report
