@@ -189,7 +189,13 @@ fn huge_image(bytes: &mut Vec<u8>, rng: &mut SplitMix64) -> Option<&'static str>
             Some("huge-rows-columns")
         }
         1 => {
-            set_text(bytes, (0x0028, 0x0008), b"2000000000", (0x0028, 0x0010))?;
+            set_text(
+                bytes,
+                (0x0028, 0x0008),
+                b"IS",
+                b"2000000000",
+                (0x0028, 0x0010),
+            )?;
             Some("huge-frames")
         }
         2 => {
@@ -217,7 +223,7 @@ fn bogus_transfer_syntax(bytes: &mut Vec<u8>, rng: &mut SplitMix64) -> Option<&'
         b"1.2.840.10008.1.2.1\0",    // native on compressed data
     ][rng.below(9)];
     let at = find_tag(bytes, 0x0002, 0x0010)?;
-    let delta = set_text(bytes, (0x0002, 0x0010), uid, (0x0002, 0x0010))?;
+    let delta = set_text(bytes, (0x0002, 0x0010), b"UI", uid, (0x0002, 0x0010))?;
     // Keep the meta group length right so only the syntax is wrong.
     if let Some(group) = find_tag(bytes, 0x0002, 0x0000).filter(|&g| g < at) {
         let field = bytes.get_mut(group + 8..group + 12)?;
@@ -265,8 +271,15 @@ fn find_tag(bytes: &[u8], group: u16, element: u16) -> Option<usize> {
 }
 
 /// Replaces the value of a short-length text element `tag` with `value` (padded to even), or
-/// inserts the element before `before` when absent. Returns how much longer the file got.
-fn set_text(bytes: &mut Vec<u8>, tag: (u16, u16), value: &[u8], before: (u16, u16)) -> Option<i64> {
+/// inserts the element before `before` when absent, in the encoding the bytes there use.
+/// Returns how much longer the file got.
+fn set_text(
+    bytes: &mut Vec<u8>,
+    tag: (u16, u16),
+    vr: &[u8; 2],
+    value: &[u8],
+    before: (u16, u16),
+) -> Option<i64> {
     let mut value = value.to_vec();
     if value.len() % 2 == 1 {
         value.push(b' ');
@@ -284,7 +297,7 @@ fn set_text(bytes: &mut Vec<u8>, tag: (u16, u16), value: &[u8], before: (u16, u1
     let mut element = tag.0.to_le_bytes().to_vec();
     element.extend_from_slice(&tag.1.to_le_bytes());
     if explicit {
-        element.extend_from_slice(if tag.0 == 0x0002 { b"UI" } else { b"IS" });
+        element.extend_from_slice(vr);
         element.extend_from_slice(&(value.len() as u16).to_le_bytes());
     } else {
         element.extend_from_slice(&(value.len() as u32).to_le_bytes());
@@ -401,6 +414,7 @@ mod tests {
         let delta = set_text(
             &mut bytes,
             (0x0028, 0x0008),
+            b"IS",
             b"2000000000",
             (0x0028, 0x0010),
         );
