@@ -2,7 +2,8 @@
 //! reads give), then the scan's classification of what it read.
 #![no_main]
 
-use dicomprep::scan::reader::{Input, ReadError, read_header};
+use dicomprep::scan::reader::{Input, MAX_INFLATED, ReadError, read_header};
+use dicomprep::scan::{ScanOutcome, classify};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -11,8 +12,12 @@ fuzz_target!(|data: &[u8]| {
         bytes: data,
         file_size: data.len() as u64,
     };
-    if let Ok(raw) = read_header(whole, &mut inflate) {
-        dicomprep::scan::classify(&raw, "fuzz", data.len() as u64);
+    if let Ok(raw) = read_header(whole, &mut inflate)
+        && let ScanOutcome::Instance(header) = classify(&raw, "fuzz", data.len() as u64)
+    {
+        // Later stages allocate per frame: an instance's frames must exist in its bytes.
+        let limit = (data.len() as u64).max(MAX_INFLATED);
+        assert!(u64::from(header.number_of_frames) <= limit);
     }
     // A prefix of the file: the reader must ask for more within the file or fail, never panic.
     let cut = data.len() / 2;
@@ -21,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
         file_size: data.len() as u64,
     };
     if let Err(ReadError::NeedMore(n)) = read_header(prefix, &mut inflate) {
-        assert!(n > cut as u64 && n <= data.len() as u64, "NeedMore({n}) for {cut} of {}", data.len());
+        assert!(
+            n > cut as u64 && n <= data.len() as u64,
+            "NeedMore({n}) for {cut} of {}",
+            data.len()
+        );
     }
 });
