@@ -17,7 +17,7 @@ use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 use super::guard::catch_codec_panic;
 use super::lut::{LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
-use crate::scan::reader::{Input, check_pixel_data, read_header};
+use crate::scan::reader::{Input, check_elements, check_pixel_data, read_header};
 
 /// Why a frame could not be decoded (one line, naming what to look at).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,7 +89,7 @@ impl DicomImage {
     /// data and deep nesting: dicom-object trusts declared lengths and recurses into sequences,
     /// so a hostile file could otherwise exhaust memory or overflow the stack.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        check_bounds(bytes).map_err(|e| DecodeError(e.to_string()))?;
+        let bytes = check_bounds(bytes).map_err(DecodeError)?;
         let object = OpenFileOptions::new()
             .read_to(tags::PIXEL_DATA)
             .from_reader(bytes)
@@ -446,7 +446,9 @@ impl DicomImage {
 
 /// Walks `bytes` with the bounded header reader and checks Pixel Data against the data, so that
 /// dicom-object, which allocates whatever length is declared, only sees lengths that fit.
-fn check_bounds(bytes: &[u8]) -> Result<(), String> {
+/// Returns the bytes to parse: up to the end of Pixel Data (trailing elements are not needed and
+/// not trusted), or all of a Deflated file once its trailing elements check out.
+fn check_bounds(bytes: &[u8]) -> Result<&[u8], String> {
     let whole = Input {
         bytes,
         file_size: bytes.len() as u64,
@@ -463,16 +465,19 @@ fn check_bounds(bytes: &[u8]) -> Result<(), String> {
         let pixel = header.pixel_data.ok_or("no Pixel Data element")?;
         (header.encoding, pixel, syntax)
     };
-    // Deflated files locate Pixel Data in the inflated stream.
-    let input = if transfer_syntax == "1.2.840.10008.1.2.1.99" {
-        Input {
-            bytes: &inflated,
-            file_size: inflated.len() as u64,
-        }
-    } else {
-        whole
+    if transfer_syntax != "1.2.840.10008.1.2.1.99" {
+        let end = check_pixel_data(whole, encoding, pixel).map_err(|e| e.to_string())?;
+        return Ok(&bytes[..end]);
+    }
+    // Deflated files locate Pixel Data in the inflated stream, which dicom-object inflates
+    // whole: everything in it is checked.
+    let input = Input {
+        bytes: &inflated,
+        file_size: inflated.len() as u64,
     };
-    check_pixel_data(input, encoding, pixel).map_err(|e| e.to_string())
+    let end = check_pixel_data(input, encoding, pixel).map_err(|e| e.to_string())?;
+    check_elements(input, encoding, end).map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 /// Grey stored values of one frame, with their range (computed once, used by every window).

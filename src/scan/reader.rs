@@ -788,19 +788,34 @@ pub fn has_long_length(vr: &[u8; 2]) -> bool {
 
 /// Checks that the Pixel Data element found at `pixel` lies within `input`: a defined length
 /// fits, and so does every fragment item of encapsulated data, up to the sequence delimiter.
-/// (The header walk stops at Pixel Data; this is for readers that go on to load it.)
+/// Returns the offset where the element ends. (The header walk stops at Pixel Data; this is for
+/// readers that go on to load it.)
 pub fn check_pixel_data(
     input: Input<'_>,
     encoding: Encoding,
     pixel: PixelDataInfo,
-) -> Result<(), ReadError> {
+) -> Result<usize, ReadError> {
     let mut cursor = Cursor::new(input, pixel.offset as usize, encoding);
     let element = cursor.element_header()?;
     if element.length == UNDEFINED {
-        cursor.for_each_item(&element, 1, &mut |_, _| Ok(()))
+        // Fragments hold codec bytes, not elements: each item is checked and stepped over.
+        cursor.for_each_item(&element, 1, &mut |_, _| Ok(()))?;
     } else {
-        cursor.check_length(&element).map(|_| ())
+        cursor.pos += cursor.check_length(&element)?;
     }
+    Ok(cursor.pos)
+}
+
+/// Checks every top-level element from byte `start` to the end of `input` (lengths within the
+/// data, nesting bounded), keeping nothing.
+pub fn check_elements(input: Input<'_>, encoding: Encoding, start: usize) -> Result<(), ReadError> {
+    let mut cursor = Cursor::new(input, start, encoding);
+    // Trailing padding of fewer bytes than an element header is tolerated.
+    while cursor.remaining() >= 8 {
+        let element = cursor.element_header()?;
+        cursor.skip_value(&element, 0)?;
+    }
+    Ok(())
 }
 
 /// Formats a tag as `(gggg,eeee)`.
@@ -972,6 +987,29 @@ mod tests {
             matches!(&err, ReadError::Corrupt(m) if m.contains("nested")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn pixel_data_extent_is_checked_and_trailing_elements_are_not_needed() {
+        let mut w = Writer::part10();
+        w.element(0x7FE0, 0x0010, b"OW", &[0; 8]);
+        let end = w.0.len();
+        // A trailing element declaring 4 GB: beyond Pixel Data, so not part of the extent.
+        w.raw(&[0x0E, 0x00, 0x98, 0xE0, b'O', b'B', 0, 0])
+            .raw(&0xEC4F_C80Eu32.to_le_bytes());
+        let header = read(&w.0).unwrap();
+        let input = Input {
+            bytes: &w.0,
+            file_size: w.0.len() as u64,
+        };
+        let pixel = header.pixel_data.unwrap();
+        assert_eq!(check_pixel_data(input, header.encoding, pixel), Ok(end));
+        assert!(check_elements(input, header.encoding, end).is_err());
+        let short = Input {
+            bytes: &w.0[..end - 1],
+            file_size: end as u64 - 1,
+        };
+        assert!(check_pixel_data(short, header.encoding, pixel).is_err());
     }
 
     #[test]
