@@ -741,7 +741,8 @@ fn rgb_from_interleaved(
     if bytes == 1 {
         return Ok(Samples::Rgb(data.to_vec()));
     }
-    let shift = u32::from(bits_stored.max(8)) - 8;
+    // BitsStored comes from the header: clamped to the sample size so the shift stays in range.
+    let shift = u32::from(bits_stored).clamp(8, 8 * bytes as u32) - 8;
     Ok(Samples::Rgb(
         data.chunks_exact(bytes)
             .map(|c| {
@@ -978,6 +979,11 @@ mod tests {
         let data = 0xFFFFu16.to_le_bytes().repeat(3);
         assert_eq!(
             rgb_from_interleaved(&data, 1, 2, 16).unwrap(),
+            Samples::Rgb(vec![255, 255, 255])
+        );
+        // Found by the render fuzzer: BitsStored 65535 overflowed the shift.
+        assert_eq!(
+            rgb_from_interleaved(&data, 1, 2, u16::MAX).unwrap(),
             Samples::Rgb(vec![255, 255, 255])
         );
     }
