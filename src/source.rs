@@ -2,7 +2,6 @@
 //! opening one file for rendering.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use walkdir::WalkDir;
 
@@ -46,25 +45,18 @@ impl Source {
         }
     }
 
-    /// Opens the file named `relative` for decoding. Objects are downloaded (streamed) to a
-    /// temporary file first, read, and the file removed: memory holds one object at a time.
+    /// Opens the file named `relative` for decoding. An object is fetched whole into memory
+    /// (as a local file is read), so memory holds one file per worker thread.
     pub fn open_image(&self, relative: &str) -> Result<DicomImage, String> {
         match self {
             Source::Local { root } => {
                 DicomImage::open(&Source::base(root).join(relative)).map_err(|e| e.to_string())
             }
             Source::Bucket(bucket) => {
-                static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
-                let temporary = std::env::temp_dir().join(format!(
-                    "dicomprep-{}-{}.dcm",
-                    std::process::id(),
-                    DOWNLOADS.fetch_add(1, Ordering::Relaxed)
-                ));
-                let image = bucket
-                    .download(relative, &temporary)
-                    .and_then(|_| DicomImage::open(&temporary).map_err(|e| e.to_string()));
-                let _ = std::fs::remove_file(&temporary);
-                image
+                let bytes = bucket
+                    .get(relative)?
+                    .ok_or_else(|| format!("{} is gone", bucket.describe(relative)))?;
+                DicomImage::from_bytes(&bytes).map_err(|e| e.to_string())
             }
         }
     }

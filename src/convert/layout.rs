@@ -122,7 +122,7 @@ pub fn safe_uid(uid: &str) -> String {
 }
 
 /// A volume id as a key segment: letters, digits, `-`, `_` and inner `.` kept, else hashed.
-fn safe_label(label: &str) -> String {
+pub fn safe_label(label: &str) -> String {
     let valid = !label.is_empty()
         && label.len() <= 64
         && label

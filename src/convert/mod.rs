@@ -608,14 +608,7 @@ impl Context<'_> {
 
     /// Opens the file of `instance` for decoding.
     fn open_instance(&self, instance: usize) -> Result<Arc<DicomImage>, String> {
-        let header = &self.instances[instance];
-        if header.vr_mode_corrected {
-            return Err(format!(
-                "not rendered: the dataset is written in the other VR mode than transfer syntax {} declares",
-                header.transfer_syntax
-            ));
-        }
-        self.open_image(header).map(Arc::new)
+        self.open_image(&self.instances[instance]).map(Arc::new)
     }
 
     /// Opens (downloads, for buckets) the file of `header` for decoding.
@@ -784,7 +777,11 @@ impl Context<'_> {
     fn items(&self, series: &SeriesGroup, plan: &VolumePlan, outputs: &[SliceOutput]) -> Vec<Item> {
         let (volume, kind, prefix, window) = (plan.volume, plan.kind, &plan.prefix, &plan.window);
         let first = &self.instances[series.members[0]];
-        let series_key = layout::safe_uid(&series.series_instance_uid);
+        // Names are built like keys, so no header value reaches them unchecked.
+        let (series_key, volume_key) = (
+            layout::safe_uid(&series.series_instance_uid),
+            layout::safe_label(&volume.id),
+        );
         let frame_entry = |output: &SliceOutput, hq_key: String, lq_key: Option<String>| {
             let slice = volume.slices[output.index];
             FrameEntry {
@@ -834,7 +831,7 @@ impl Context<'_> {
                 .map(|output| {
                     let key = layout::image_key(prefix, output.index);
                     let frames = vec![frame_entry(output, key.clone(), None)];
-                    let name = format!("{series_key}_{}_{:05}.png", volume.id, output.index);
+                    let name = format!("{series_key}_{volume_key}_{:05}.png", output.index);
                     let thumbnail = layout::image_thumbnail_key(prefix, output.index);
                     item(
                         name,
@@ -860,7 +857,7 @@ impl Context<'_> {
                     })
                     .collect();
                 let (width, height) = (outputs[0].width, outputs[0].height);
-                let name = format!("{series_key}_{}.mp4", volume.id);
+                let name = format!("{series_key}_{volume_key}.mp4");
                 vec![item(
                     name,
                     ItemKind::Video,

@@ -387,8 +387,9 @@ mod tests {
                 proptest::option::of(0i64..3),
                 proptest::option::of(0i64..4),
                 proptest::option::of(prop_oneof![Just(-1.0f64), Just(0.0), Just(2.5)]),
-                proptest::option::of((0i8..3, 0i8..3, 0i8..3)),
-                "[ab]{0,2}[0-9]{0,3}",
+                proptest::option::of([coordinate(), coordinate(), coordinate()]),
+                // Leading zeros make natural-order ties that only the bytewise fallback breaks.
+                "[ab]{0,2}0{0,2}[0-9]{0,2}",
             )
                 .prop_map(|(series, instance, location, position, name)| {
                     InstanceHeader {
@@ -396,12 +397,25 @@ mod tests {
                         series_number: series,
                         instance_number: instance,
                         slice_location: location,
-                        image_position_patient: position
-                            .map(|(x, y, z)| [f64::from(x), f64::from(y), f64::from(z)]),
+                        image_position_patient: position,
                         number_of_frames: 1,
                         ..Default::default()
                     }
                 })
+        }
+
+        /// Small coordinates tie often; huge ones make projections overflow to ±inf or NaN.
+        fn coordinate() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                (0i8..3).prop_map(f64::from),
+                Just(f64::MAX),
+                Just(-f64::MAX)
+            ]
+        }
+
+        /// A normal of an oblique volume (or none): mixes coordinates in the projection.
+        fn normal() -> impl Strategy<Value = Option<[f64; 3]>> {
+            proptest::option::of(prop_oneof![Just([0.0, 0.0, 1.0]), Just([0.6, 0.0, 0.8])])
         }
 
         proptest! {
@@ -415,7 +429,7 @@ mod tests {
                     })
                     .prop_flat_map(|v| (Just(v.clone()), Just(v).prop_shuffle())),
                 rule in prop_oneof![Just(Rule::Darwin), Just(Rule::Spatial), Just(Rule::Instance)],
-                normal in proptest::option::of(Just([0.0, 0.0, 1.0])),
+                normal in normal(),
             ) {
                 prop_assert_eq!(ordered(&instances, rule, normal), ordered(&shuffled, rule, normal));
             }
@@ -427,6 +441,29 @@ mod tests {
                 for rule in [Rule::Darwin, Rule::Spatial, Rule::Instance] {
                     let key = |i| SliceKey::of(SliceRef { instance: i, frame: 0 }, &instances, None);
                     prop_assert_eq!(key(0).compare(&key(1), rule), key(1).compare(&key(0), rule).reverse());
+                }
+            }
+
+            /// The comparison is transitive, and only a slice with the same path and frame
+            /// compares equal: no result can depend on the order the files were listed in.
+            #[test]
+            fn comparison_is_transitive_and_strict(
+                a in arb_header(),
+                b in arb_header(),
+                c in arb_header(),
+                normal in normal(),
+            ) {
+                let instances = [a, b, c];
+                for rule in [Rule::Darwin, Rule::Spatial, Rule::Instance] {
+                    let key = |i| SliceKey::of(SliceRef { instance: i, frame: 0 }, &instances, normal);
+                    let keys = [key(0), key(1), key(2)];
+                    let le = |x: usize, y: usize| keys[x].compare(&keys[y], rule).is_le();
+                    for (x, y, z) in [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)] {
+                        prop_assert!(!(le(x, y) && le(y, z)) || le(x, z), "{:?}", rule);
+                        if keys[x].compare(&keys[y], rule).is_eq() {
+                            prop_assert_eq!(keys[x].path, keys[y].path);
+                        }
+                    }
                 }
             }
         }

@@ -14,8 +14,10 @@ use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 
+use super::guard::catch_codec_panic;
 use super::lut::{LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
+use crate::scan::reader::{Input, check_elements, check_pixel_data, read_header};
 
 /// Why a frame could not be decoded (one line, naming what to look at).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,8 +79,20 @@ const NATIVE_SYNTAXES: &[&str] = &[
 impl DicomImage {
     /// Opens `path` whole (header and pixels).
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
+        let bytes = std::fs::read(path).map_err(|e| DecodeError(format!("cannot read: {e}")))?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Parses a whole DICOM file held in memory, up to and including Pixel Data.
+    ///
+    /// The header is first walked by the bounded scan reader, which rejects lengths beyond the
+    /// data and deep nesting: dicom-object trusts declared lengths and recurses into sequences,
+    /// so a hostile file could otherwise exhaust memory or overflow the stack.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let bytes = check_bounds(bytes).map_err(DecodeError)?;
         let object = OpenFileOptions::new()
-            .open_file(path)
+            .read_to(tags::PIXEL_DATA)
+            .from_reader(bytes)
             .map_err(|e| DecodeError(format!("cannot open as DICOM: {}", error_chain(&e))))?;
         let transfer_syntax = object
             .meta()
@@ -89,7 +103,27 @@ impl DicomImage {
         let (Some(rows), Some(columns)) = (uint(tags::ROWS), uint(tags::COLUMNS)) else {
             return Err(DecodeError("no Rows/Columns".into()));
         };
-        let bits_allocated = uint(tags::BITS_ALLOCATED).unwrap_or(16) as u16;
+        let (Ok(rows), Ok(columns)) = (u16::try_from(rows), u16::try_from(columns)) else {
+            return Err(DecodeError(format!(
+                "Rows/Columns {rows}x{columns} are not image dimensions"
+            )));
+        };
+        let bits_allocated = match uint(tags::BITS_ALLOCATED).unwrap_or(16) {
+            bits @ (1 | 8 | 16 | 32) => bits as u16,
+            other => {
+                return Err(DecodeError(format!(
+                    "BitsAllocated {other} is not supported"
+                )));
+            }
+        };
+        let samples_per_pixel = match uint(tags::SAMPLES_PER_PIXEL).unwrap_or(1) {
+            samples @ (1 | 3) => samples as u16,
+            other => {
+                return Err(DecodeError(format!(
+                    "SamplesPerPixel {other} is not supported (1 or 3)"
+                )));
+            }
+        };
         let photometric = text_value(&object, tags::PHOTOMETRIC_INTERPRETATION)
             .unwrap_or_else(|| "MONOCHROME2".into());
         let palette = if photometric == "PALETTE COLOR" {
@@ -106,10 +140,11 @@ impl DicomImage {
         };
         Ok(DicomImage {
             transfer_syntax,
-            rows: rows as u32,
-            columns: columns as u32,
-            frames: uint(tags::NUMBER_OF_FRAMES).unwrap_or(1).max(1) as u32,
-            samples_per_pixel: uint(tags::SAMPLES_PER_PIXEL).unwrap_or(1) as u16,
+            rows: u32::from(rows),
+            columns: u32::from(columns),
+            frames: uint(tags::NUMBER_OF_FRAMES)
+                .map_or(1, |n| n.clamp(1, i64::from(u32::MAX)) as u32),
+            samples_per_pixel,
             bits_allocated,
             bits_stored: uint(tags::BITS_STORED).map_or(bits_allocated, |b| b as u16),
             signed: uint(tags::PIXEL_REPRESENTATION) == Some(1),
@@ -119,6 +154,11 @@ impl DicomImage {
             luts,
             object,
         })
+    }
+
+    /// Number of frames (1 for single-frame files).
+    pub fn frame_count(&self) -> u32 {
+        self.frames
     }
 
     /// Transfer syntax UID of the file.
@@ -163,14 +203,16 @@ impl DicomImage {
         if self.transfer_syntax == "1.2.840.10008.1.2.5" {
             return self.rle_frame(frame, pixels);
         }
-        let decoded = self.object.decode_pixel_data_frame(frame).map_err(|e| {
+        let fail = |reason: String| {
             DecodeError(format!(
-                "cannot decode pixel data of transfer syntax {} ({}): {}",
+                "cannot decode pixel data of transfer syntax {} ({}): {reason}",
                 self.transfer_syntax,
                 transfer_syntax_name(&self.transfer_syntax),
-                error_chain(&e)
             ))
-        })?;
+        };
+        let decoded = catch_codec_panic(|| self.object.decode_pixel_data_frame(frame))
+            .map_err(|panic| fail(format!("the codec failed on corrupt data ({panic})")))?
+            .map_err(|e| fail(error_chain(&e)))?;
         let data = decoded.data();
         if self.samples_per_pixel == 3 {
             // Codecs hand out interleaved RGB whatever the stored colour space.
@@ -200,7 +242,8 @@ impl DicomImage {
             return None; // several fragments per frame: left to dicom-pixeldata
         };
         let grey = self.samples_per_pixel == 1;
-        let decoded = std::panic::catch_unwind(|| -> std::io::Result<(usize, usize, Vec<u8>)> {
+        // libjpeg reports corrupt data by unwinding (mozjpeg's error handler panics).
+        let decoded = catch_codec_panic(|| -> std::io::Result<(usize, usize, Vec<u8>)> {
             let decompress = mozjpeg::Decompress::new_mem(&bytes)?;
             let mut started = if grey {
                 decompress.grayscale()?
@@ -208,6 +251,10 @@ impl DicomImage {
                 decompress.rgb()?
             };
             let (width, height) = (started.width(), started.height());
+            if width * height != pixels {
+                // Checked before allocating: the JPEG header may claim 65535x65535.
+                return Ok((width, height, Vec::new()));
+            }
             let data = started.read_scanlines::<u8>()?;
             started.finish()?;
             Ok((width, height, data))
@@ -250,12 +297,11 @@ impl DicomImage {
         } else {
             pixels * spp * bytes
         };
-        let start = frame as usize * frame_len;
-        let Some(frame_data) = data.get(start..start + frame_len) else {
+        let start = (frame as usize).checked_mul(frame_len);
+        let Some(frame_data) = start.and_then(|s| data.get(s..s.checked_add(frame_len)?)) else {
             return Err(DecodeError(format!(
-                "pixel data holds {} bytes, frame {frame} needs bytes {start}..{}",
+                "pixel data holds {} bytes, too few for frame {frame} of {frame_len} bytes",
                 data.len(),
-                start + frame_len
             )));
         };
         let mut frame_data = Cow::Borrowed(frame_data);
@@ -396,6 +442,42 @@ impl DicomImage {
             function: self.luts.voi_function,
         }))
     }
+}
+
+/// Walks `bytes` with the bounded header reader and checks Pixel Data against the data, so that
+/// dicom-object, which allocates whatever length is declared, only sees lengths that fit.
+/// Returns the bytes to parse: up to the end of Pixel Data (trailing elements are not needed and
+/// not trusted), or all of a Deflated file once its trailing elements check out.
+fn check_bounds(bytes: &[u8]) -> Result<&[u8], String> {
+    let whole = Input {
+        bytes,
+        file_size: bytes.len() as u64,
+    };
+    let mut inflated = Vec::new();
+    let (encoding, pixel, transfer_syntax) = {
+        let header = read_header(whole, &mut inflated).map_err(|e| e.to_string())?;
+        let syntax = header.transfer_syntax.clone().unwrap_or_default();
+        if header.vr_mode_corrected {
+            return Err(format!(
+                "not rendered: the dataset is written in the other VR mode than transfer syntax {syntax} declares"
+            ));
+        }
+        let pixel = header.pixel_data.ok_or("no Pixel Data element")?;
+        (header.encoding, pixel, syntax)
+    };
+    if transfer_syntax != "1.2.840.10008.1.2.1.99" {
+        let end = check_pixel_data(whole, encoding, pixel).map_err(|e| e.to_string())?;
+        return Ok(&bytes[..end]);
+    }
+    // Deflated files locate Pixel Data in the inflated stream, which dicom-object inflates
+    // whole: everything in it is checked.
+    let input = Input {
+        bytes: &inflated,
+        file_size: inflated.len() as u64,
+    };
+    let end = check_pixel_data(input, encoding, pixel).map_err(|e| e.to_string())?;
+    check_elements(input, encoding, end).map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 /// Grey stored values of one frame, with their range (computed once, used by every window).
@@ -659,7 +741,8 @@ fn rgb_from_interleaved(
     if bytes == 1 {
         return Ok(Samples::Rgb(data.to_vec()));
     }
-    let shift = u32::from(bits_stored.max(8)) - 8;
+    // BitsStored comes from the header: clamped to the sample size so the shift stays in range.
+    let shift = u32::from(bits_stored).clamp(8, 8 * bytes as u32) - 8;
     Ok(Samples::Rgb(
         data.chunks_exact(bytes)
             .map(|c| {
@@ -896,6 +979,11 @@ mod tests {
         let data = 0xFFFFu16.to_le_bytes().repeat(3);
         assert_eq!(
             rgb_from_interleaved(&data, 1, 2, 16).unwrap(),
+            Samples::Rgb(vec![255, 255, 255])
+        );
+        // Found by the render fuzzer: BitsStored 65535 overflowed the shift.
+        assert_eq!(
+            rgb_from_interleaved(&data, 1, 2, u16::MAX).unwrap(),
             Samples::Rgb(vec![255, 255, 255])
         );
     }

@@ -4,6 +4,7 @@
 //! grey levels, [`window`] chooses the VOI window, and [`render_frame`] puts them together.
 
 pub mod decode;
+pub mod guard;
 pub mod image;
 pub mod lut;
 pub mod rle;

@@ -27,12 +27,24 @@ pub fn decode_frame(
         return Err(format!("{segments} segments, expected {expected}"));
     }
     let offsets: Vec<usize> = (1..=segments).map(word).collect();
-    let mut out = vec![0u8; pixels * expected];
+    let mut data = Vec::with_capacity(segments);
     for (segment, &start) in offsets.iter().enumerate() {
         let end = offsets.get(segment + 1).copied().unwrap_or(fragment.len());
-        let data = fragment
+        let bytes = fragment
             .get(start..end.max(start))
             .ok_or_else(|| format!("segment {segment} offset {start} beyond the fragment"))?;
+        // PackBits expands two bytes to at most 128: checked before allocating the frame, whose
+        // declared size may be absurd.
+        if pixels > bytes.len().saturating_mul(64) {
+            return Err(format!(
+                "segment {segment} holds {} bytes, too few for {pixels} pixels",
+                bytes.len()
+            ));
+        }
+        data.push(bytes);
+    }
+    let mut out = vec![0u8; pixels * expected];
+    for (segment, data) in data.into_iter().enumerate() {
         let decoded = unpack_bits(data, pixels);
         if decoded.len() < pixels {
             return Err(format!(
@@ -106,5 +118,8 @@ mod tests {
         );
         assert!(decode_frame(&fragment[..10], 2, 1, 2).is_err());
         assert!(decode_frame(&fragment, 2, 3, 2).is_err());
+        // A declared size no segment can fill fails before the frame is allocated.
+        let absurd = decode_frame(&fragment, 1 << 40, 1, 2).unwrap_err();
+        assert!(absurd.contains("too few"), "{absurd}");
     }
 }

@@ -290,8 +290,9 @@ fn read_up_to(handle: &mut File, buf: &mut Vec<u8>, target: u64) -> std::io::Res
     Ok(())
 }
 
-/// Turns a parsed header into an instance, or says why the file is not one.
-fn classify(raw: &RawHeader<'_>, relative: &str, file_size: u64) -> ScanOutcome {
+/// Turns a parsed header into an instance, or says why the file is not one; `relative` is the
+/// file's path as reported.
+pub fn classify(raw: &RawHeader<'_>, relative: &str, file_size: u64) -> ScanOutcome {
     let issue = |reason: String| FileIssue {
         path: relative.to_string(),
         reason,
@@ -316,41 +317,60 @@ fn classify(raw: &RawHeader<'_>, relative: &str, file_size: u64) -> ScanOutcome 
     ScanOutcome::Instance(Box::new(header))
 }
 
-/// Checks a native (uncompressed) Pixel Data length against the file size and the image size.
+/// Checks Pixel Data against the file before anything trusts the declared sizes: a native
+/// length must fit in the file (in the bounded inflated stream for Deflated files) and hold every
+/// frame, and encapsulated data needs at least one fragment item (8 bytes) per frame. Sizes are
+/// multiplied in `u128`, so absurd Rows, Columns or NumberOfFrames cannot overflow.
 fn pixel_data_problem(
     header: &InstanceHeader,
     raw: &RawHeader<'_>,
     pixel: reader::PixelDataInfo,
 ) -> Option<String> {
-    let length = u64::from(pixel.length?);
-    if header.transfer_syntax == "1.2.840.10008.1.2.1.99" {
-        return None; // offsets are in the inflated stream
-    }
     let element_header = if raw.encoding.explicit_vr { 12 } else { 8 };
+    let frames = header.number_of_frames;
+    let Some(length) = pixel.length else {
+        let available = header
+            .file_size
+            .saturating_sub(pixel.offset + element_header);
+        return (u64::from(frames) * 8 > available).then(|| {
+            format!(
+                "{frames} frames declared, but the {available} bytes of compressed pixel data cannot hold them (truncated?)"
+            )
+        });
+    };
+    let length = u64::from(length);
+    let limit = if header.transfer_syntax == "1.2.840.10008.1.2.1.99" {
+        reader::MAX_INFLATED // offsets are in the inflated stream
+    } else {
+        header.file_size
+    };
     let end = pixel.offset + element_header + length;
-    if end > header.file_size {
+    if end > limit {
         return Some(format!(
             "truncated: pixel data declares {length} bytes but the file ends {} bytes short",
-            end - header.file_size
+            end - limit
+        ));
+    }
+    if u64::from(frames) > length {
+        return Some(format!(
+            "{frames} frames declared, but pixel data holds only {length} bytes"
         ));
     }
     let (rows, columns) = header.size()?;
-    let bits = u64::from(header.bits_allocated?);
+    let bits = u128::from(header.bits_allocated?);
     // Native YBR_FULL_422 stores two samples per pixel (Y Y Cb Cr for each pair of pixels).
     let samples = match (
         header.samples_per_pixel.unwrap_or(1),
         header.photometric_interpretation.as_deref(),
     ) {
         (3, Some("YBR_FULL_422")) => 2,
-        (samples, _) => u64::from(samples),
+        (samples, _) => u128::from(samples),
     };
-    let bits_total =
-        u64::from(rows) * u64::from(columns) * u64::from(header.number_of_frames) * samples * bits;
+    let bits_total = u128::from(rows) * u128::from(columns) * u128::from(frames) * samples * bits;
     let expected = bits_total.div_ceil(8);
-    (length < expected).then(|| {
+    (u128::from(length) < expected).then(|| {
         format!(
-            "pixel data holds {length} bytes but {rows}x{columns}x{} frames x {samples} samples x {bits} bits needs {expected} (truncated?)",
-            header.number_of_frames
+            "pixel data holds {length} bytes but {rows}x{columns}x{frames} frames x {samples} samples x {bits} bits needs {expected} (truncated?)"
         )
     })
 }

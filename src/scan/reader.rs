@@ -10,12 +10,12 @@
 //! needs ([`ReadError::NeedMore`]).
 
 use dicom_core::Tag;
-use dicom_dictionary_std::tags;
+use dicom_dictionary_std::{StandardDataDictionary, tags};
 
 /// Deepest sequence nesting accepted before a file is called corrupt (hostile-input guard).
 const MAX_DEPTH: u8 = 32;
 /// Largest inflated dataset accepted for the Deflated transfer syntax.
-const MAX_INFLATED: u64 = 64 << 20;
+pub const MAX_INFLATED: u64 = 64 << 20;
 
 const TS_IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const TS_EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
@@ -252,7 +252,10 @@ pub fn read_header<'a>(
         per_frame_groups: Vec::new(),
         pixel_data: None,
     };
-    read_dataset(&mut cursor, &mut header, false)?;
+    // A media directory holds no image: its records (often with stale lengths) are not walked.
+    if !header.is_dicomdir() {
+        read_dataset(&mut cursor, &mut header, false)?;
+    }
     Ok(header)
 }
 
@@ -625,8 +628,10 @@ impl<'a> Cursor<'a> {
         Ok(value)
     }
 
+    /// Skips a value; sequences are walked item by item even with a defined length, so that
+    /// nesting stays bounded for every later reader (dicom-object recurses into them).
     fn skip_value(&mut self, element: &ElementHeader, depth: u8) -> Result<(), ReadError> {
-        if element.length != UNDEFINED {
+        if element.length != UNDEFINED && !is_sequence(element) {
             let length = self.check_length(element)?;
             self.pos += length;
             return Ok(());
@@ -731,27 +736,86 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn is_vr(bytes: &[u8]) -> bool {
+/// Whether an element is a sequence: by its VR, or (implicit VR) by the standard dictionary, as
+/// dicom-object decides.
+fn is_sequence(element: &ElementHeader) -> bool {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    match element.vr {
+        Some(vr) => &vr == b"SQ",
+        None => {
+            element.tag.0 != 0xFFFE
+                && StandardDataDictionary
+                    .by_tag(element.tag)
+                    .is_some_and(|entry| entry.vr() == VirtualVr::Exact(dicom_core::VR::SQ))
+        }
+    }
+}
+
+/// Whether two bytes can be an explicit VR (unknown VRs included, as dicom-rs reads them).
+pub fn is_vr(bytes: &[u8]) -> bool {
     bytes.len() == 2 && bytes[0].is_ascii_uppercase() && bytes[1].is_ascii_uppercase()
 }
 
-fn has_long_length(vr: &[u8; 2]) -> bool {
-    matches!(
+/// Whether an explicit VR has a 4-byte length field: every VR but the short ones of PS3.5
+/// 7.1.2, unknown ones included (dicom-rs reads an unknown VR as UN, so must we to agree on
+/// where elements end).
+pub fn has_long_length(vr: &[u8; 2]) -> bool {
+    !matches!(
         vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"SV"
-            | b"UV"
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
     )
+}
+
+/// Checks that the Pixel Data element found at `pixel` lies within `input`: a defined length
+/// fits, and so does every fragment item of encapsulated data, up to the sequence delimiter.
+/// Returns the offset where the element ends. (The header walk stops at Pixel Data; this is for
+/// readers that go on to load it.)
+pub fn check_pixel_data(
+    input: Input<'_>,
+    encoding: Encoding,
+    pixel: PixelDataInfo,
+) -> Result<usize, ReadError> {
+    let mut cursor = Cursor::new(input, pixel.offset as usize, encoding);
+    let element = cursor.element_header()?;
+    if element.length == UNDEFINED {
+        // Fragments hold codec bytes, not elements: each item is checked and stepped over.
+        cursor.for_each_item(&element, 1, &mut |_, _| Ok(()))?;
+    } else {
+        cursor.pos += cursor.check_length(&element)?;
+    }
+    Ok(cursor.pos)
+}
+
+/// Checks every top-level element from byte `start` to the end of `input` (lengths within the
+/// data, nesting bounded), keeping nothing.
+pub fn check_elements(input: Input<'_>, encoding: Encoding, start: usize) -> Result<(), ReadError> {
+    let mut cursor = Cursor::new(input, start, encoding);
+    // Trailing padding of fewer bytes than an element header is tolerated.
+    while cursor.remaining() >= 8 {
+        let element = cursor.element_header()?;
+        cursor.skip_value(&element, 0)?;
+    }
+    Ok(())
 }
 
 /// Formats a tag as `(gggg,eeee)`.
@@ -918,6 +982,50 @@ mod tests {
             w.raw(&[0xFE, 0xFF, 0x00, 0xE0])
                 .raw(&UNDEFINED.to_le_bytes());
         }
+        let err = read(&w.0).unwrap_err();
+        assert!(
+            matches!(&err, ReadError::Corrupt(m) if m.contains("nested")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn pixel_data_extent_is_checked_and_trailing_elements_are_not_needed() {
+        let mut w = Writer::part10();
+        w.element(0x7FE0, 0x0010, b"OW", &[0; 8]);
+        let end = w.0.len();
+        // A trailing element declaring 4 GB: beyond Pixel Data, so not part of the extent.
+        w.raw(&[0x0E, 0x00, 0x98, 0xE0, b'O', b'B', 0, 0])
+            .raw(&0xEC4F_C80Eu32.to_le_bytes());
+        let header = read(&w.0).unwrap();
+        let input = Input {
+            bytes: &w.0,
+            file_size: w.0.len() as u64,
+        };
+        let pixel = header.pixel_data.unwrap();
+        assert_eq!(check_pixel_data(input, header.encoding, pixel), Ok(end));
+        assert!(check_elements(input, header.encoding, end).is_err());
+        let short = Input {
+            bytes: &w.0[..end - 1],
+            file_size: end as u64 - 1,
+        };
+        assert!(check_pixel_data(short, header.encoding, pixel).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_with_defined_lengths_is_rejected_too() {
+        // Built from the inside out: each level is a sequence holding one item holding the next.
+        let mut nest = Vec::new();
+        for _ in 0..100 {
+            let mut item = vec![0xFE, 0xFF, 0x00, 0xE0];
+            item.extend_from_slice(&(nest.len() as u32).to_le_bytes());
+            item.extend_from_slice(&nest);
+            let mut sequence = Writer(Vec::new());
+            sequence.element(0x0009, 0x1010, b"SQ", &item);
+            nest = sequence.0;
+        }
+        let mut w = Writer::part10();
+        w.raw(&nest).element(0x7FE0, 0x0010, b"OW", &[0; 8]);
         let err = read(&w.0).unwrap_err();
         assert!(
             matches!(&err, ReadError::Corrupt(m) if m.contains("nested")),

@@ -2,9 +2,7 @@
 //! runs on one shared tokio runtime. Keys given to and returned by [`Bucket`] are relative to the
 //! location's prefix.
 
-use std::io::Write;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -200,30 +198,6 @@ impl Bucket {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(format!("cannot read {}: {e}", self.describe(key))),
         }
-    }
-
-    /// Streams `key` into the file at `destination` (memory stays bounded by the chunk size).
-    pub fn download(&self, key: &str, destination: &Path) -> Result<u64, String> {
-        let path = self.path(key)?;
-        let fail = |e: String| format!("cannot read {}: {e}", self.describe(key));
-        let mut file = std::fs::File::create(destination).map_err(|e| fail(e.to_string()))?;
-        let size = runtime().block_on(async {
-            let mut stream = self
-                .store
-                .get(&path)
-                .await
-                .map_err(|e| e.to_string())?
-                .into_stream();
-            let mut size = 0u64;
-            while let Some(chunk) = stream.try_next().await.map_err(|e| e.to_string())? {
-                file.write_all(&chunk).map_err(|e| e.to_string())?;
-                size += chunk.len() as u64;
-            }
-            Ok::<_, String>(size)
-        });
-        let size = size.map_err(fail)?;
-        self.stats.read(size as usize);
-        Ok(size)
     }
 
     /// Stores `bytes` under `key` with the content type of its extension, waiting for the

@@ -27,5 +27,9 @@ mod fault_proxy;
 mod payload;
 // Crash safety: killed runs, concurrent runs, a full disk.
 mod crash;
+// Hostile input: the fault corpus through scan, order and convert.
+mod faults;
+// Keys and names against malicious headers and planted patient data.
+mod safety;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

@@ -17,6 +17,8 @@ use serde::Serialize;
 use crate::render::decode::{DicomImage, Samples};
 use crate::scan::reader::{Input, read_header};
 
+pub mod faults;
+
 /// How generated files are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
@@ -259,15 +261,20 @@ pub fn truth_path(out: &Path) -> PathBuf {
 }
 
 /// A small, fast, deterministic generator (splitmix64); not for cryptography.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// A value in `0..n` (`n` > 0; the slight modulo bias does not matter here).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
     }
 }
 

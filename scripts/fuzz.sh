@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Fuzzes the header reader and decode+render for SECONDS_PER_TARGET each (default 60), one target
+# at a time on one core, at low priority.
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      targets: header render (default both)
+#
+# Needs only stable Rust: cargo-fuzz's nightly flags are enabled with RUSTC_BOOTSTRAP=1.
+# Seeds (rebuilt each run, never committed): every small DICOM file of test-data/ plus the fault
+# corpus. The corpus grown by libFuzzer stays in fuzz/corpus/<target>/, crashes go to
+# fuzz/artifacts/<target>/; a crash becomes a regression file in test-data/fuzz-regressions/.
+# FUZZ_TARGET_DIR sets where the instrumented build goes (default fuzz/target; it is large).
+set -euo pipefail
+
+seconds=${1:-60}
+shift || true
+targets=("$@")
+((${#targets[@]})) || targets=(header render)
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export RUSTC_BOOTSTRAP=1
+
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+
+seeds=fuzz/seeds
+rm -rf "$seeds"
+mkdir -p "$seeds/test-data" "$seeds/faults"
+# Small files only: libFuzzer mutates faster, and the fault corpus covers larger shapes.
+find test-data -type f -size -64k \( -name '*.dcm' -o -name 'DICOMDIR*' -o -path '*/IM*' \) \
+  | while read -r file; do cp "$file" "$seeds/test-data/$(echo "$file" | tr '/' '_')"; done
+cargo run --quiet --example fault_corpus -- --out "$seeds/faults" --seed "$RANDOM" --count 200
+
+for target in "${targets[@]}"; do
+  case $target in
+    header) timeout=2 ;;
+    render) timeout=20 ;;
+    *) echo "fuzz.sh: unknown target $target (header, render)" >&2; exit 2 ;;
+  esac
+  mkdir -p "fuzz/corpus/$target"
+  echo "fuzz.sh: $target for ${seconds}s" >&2
+  (cd fuzz && nice -n 19 cargo fuzz run --target-dir "${FUZZ_TARGET_DIR:-target}" "$target" \
+    "corpus/$target" "seeds/test-data" "seeds/faults" -- \
+    -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 -max_len=65536 \
+    -dict=dicom.dict -print_final_stats=1)
+done
