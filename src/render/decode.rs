@@ -648,11 +648,7 @@ pub fn grey_values(
         let width = usize::from(bits_allocated / 8);
         let bytes = data
             .get(first * width..(first + pixels) * width)
-            .ok_or_else(|| {
-                DecodeError(format!(
-                    "pixel data too short for {pixels} samples of {bits_allocated} bits"
-                ))
-            })?;
+            .ok_or_else(|| too_short(pixels, bits_allocated))?;
         return Ok(GreyValues::packed(
             bytes.to_vec(),
             width == 2,
@@ -661,6 +657,13 @@ pub fn grey_values(
         ));
     }
     grey_samples(data, first, pixels, bits_allocated, bits_stored, signed).map(GreyValues::unpacked)
+}
+
+/// The error for pixel data that ends before `pixels` samples of `bits` bits.
+fn too_short(pixels: usize, bits: u16) -> DecodeError {
+    DecodeError(format!(
+        "pixel data too short for {pixels} samples of {bits} bits"
+    ))
 }
 
 /// Extracts `pixels` grey samples starting at sample `first`, masked and sign-extended.
@@ -672,11 +675,7 @@ pub fn grey_samples(
     bits_stored: u16,
     signed: bool,
 ) -> Result<Vec<i64>, DecodeError> {
-    let short = || {
-        DecodeError(format!(
-            "pixel data too short for {pixels} samples of {bits_allocated} bits"
-        ))
-    };
+    let short = || too_short(pixels, bits_allocated);
     let bits_stored = u32::from(bits_stored.clamp(1, bits_allocated.max(1)));
     let mask: u64 = if bits_stored >= 64 {
         u64::MAX
