@@ -583,24 +583,31 @@ impl<'a> Cursor<'a> {
                 String::from_utf8_lossy(&vr)
             )));
         }
-        if has_long_length(&vr) {
+        let (length, header) = if has_long_length(&vr) {
             self.need(12)?;
-            let length = self.peek_u32(8);
-            self.pos += 12;
-            Ok(ElementHeader {
-                tag,
-                vr: Some(vr),
-                length,
-            })
+            (self.peek_u32(8), 12)
         } else {
-            let length = u32::from(self.peek_u16(6));
-            self.pos += 8;
-            Ok(ElementHeader {
-                tag,
-                vr: Some(vr),
-                length,
-            })
+            (u32::from(self.peek_u16(6)), 8)
+        };
+        // A binary number's length is a multiple of its size; dicom-object would step over
+        // such a value differently from us and read whatever follows as lengths.
+        if let Some(size) = number_size(&vr)
+            && length != UNDEFINED
+            && length % size != 0
+        {
+            return Err(ReadError::Corrupt(format!(
+                "element {} at byte {} has VR {} but a length of {length}, not a multiple of {size}",
+                fmt_tag(tag),
+                self.pos,
+                String::from_utf8_lossy(&vr)
+            )));
         }
+        self.pos += header;
+        Ok(ElementHeader {
+            tag,
+            vr: Some(vr),
+            length,
+        })
     }
 
     /// Checks a defined length against the bytes available and the file size.
@@ -786,6 +793,16 @@ pub fn has_long_length(vr: &[u8; 2]) -> bool {
     )
 }
 
+/// The size of one value of a binary number VR (`US` 2, `UL` 4, `FD` 8...).
+fn number_size(vr: &[u8; 2]) -> Option<u32> {
+    match vr {
+        b"SS" | b"US" => Some(2),
+        b"SL" | b"UL" | b"FL" | b"AT" => Some(4),
+        b"FD" | b"SV" | b"UV" => Some(8),
+        _ => None,
+    }
+}
+
 /// Checks that the Pixel Data element found at `pixel` lies within `input`: a defined length
 /// fits, and so does every fragment item of encapsulated data, up to the sequence delimiter.
 /// Returns the offset where the element ends. (The header walk stops at Pixel Data; this is for
@@ -915,6 +932,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ReadError::NeedMore(n) if n > 200 && n <= full));
+    }
+
+    #[test]
+    fn a_binary_number_of_the_wrong_length_is_corrupt() {
+        let mut w = Writer::part10();
+        w.element(0x0028, 0x0102, b"SL", &[7, 0]);
+        let err = read(&w.0).unwrap_err();
+        assert!(
+            matches!(&err, ReadError::Corrupt(m) if m.contains("(0028,0102)") && m.contains("not a multiple of 4")),
+            "{err:?}"
+        );
+        let mut w = Writer::part10();
+        w.element(0x0028, 0x0102, b"US", &[7, 0]);
+        assert!(read(&w.0).is_ok());
     }
 
     #[test]

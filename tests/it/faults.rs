@@ -262,3 +262,23 @@ fn fixed_cases_are_named_for_what_they_are() {
         assert!(why.contains(words), "{name}: {why:?}");
     }
 }
+
+#[test]
+fn regressions_decode_directly_in_bounded_time() {
+    // DicomImage::from_bytes on its own (the library path, without the scan in front): each
+    // hostile file is decoded or refused at once. The last open finding allocated 1.95 GB for
+    // 2 s: a binary number (SL) whose length was not a multiple of its size.
+    for file in all_files(&data("fuzz-regressions")) {
+        if !file.ends_with(".dcm") {
+            continue;
+        }
+        let bytes = std::fs::read(data("fuzz-regressions").join(&file)).unwrap();
+        let started = std::time::Instant::now();
+        let _ = dicomprep::render::decode::DicomImage::from_bytes(&bytes);
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "{file} took {:?}",
+            started.elapsed()
+        );
+    }
+}
