@@ -210,6 +210,23 @@ impl DicomImage {
                 transfer_syntax_name(&self.transfer_syntax),
             ))
         };
+        if pixels.saturating_mul(usize::from(self.samples_per_pixel)) > MAX_DECODED_SAMPLES {
+            return Err(fail(format!(
+                "a frame of {} x {} x {} samples is over the {MAX_DECODED_SAMPLES}-sample limit",
+                self.columns, self.rows, self.samples_per_pixel
+            )));
+        }
+        if let Some(size) = self.j2k_codestream_size(frame)
+            && (size.0 > self.columns
+                || size.1 > self.rows
+                || size.2 == 0
+                || size.2 > self.samples_per_pixel)
+        {
+            return Err(fail(format!(
+                "the JPEG 2000 codestream declares {} x {} with {} components, not the {} x {} x {} of the header",
+                size.0, size.1, size.2, self.columns, self.rows, self.samples_per_pixel
+            )));
+        }
         let decoded = catch_codec_panic(|| self.object.decode_pixel_data_frame(frame))
             .map_err(|panic| fail(format!("the codec failed on corrupt data ({panic})")))?
             .map_err(|e| fail(error_chain(&e)))?;
@@ -220,6 +237,24 @@ impl DicomImage {
             return rgb_from_interleaved(data, pixels, bytes, self.bits_stored);
         }
         self.grey_or_palette(data, 0, pixels)
+    }
+
+    /// Image width, height and component count that a JPEG 2000 frame's SIZ marker declares
+    /// (the decoder allocates from these, not from Rows and Columns); `None` for other
+    /// transfer syntaxes or when the frame's codestream cannot be told apart.
+    fn j2k_codestream_size(&self, frame: u32) -> Option<(u32, u32, u16)> {
+        if !J2K_SYNTAXES.contains(&self.transfer_syntax.as_str()) {
+            return None;
+        }
+        let fragments = self.pixel_data().ok()?.fragments()?;
+        let first = if fragments.len() == self.frames as usize {
+            fragments.get(frame as usize)?
+        } else if self.frames == 1 {
+            fragments.first()?
+        } else {
+            return None;
+        };
+        j2k_siz(first)
     }
 
     /// JPEG Baseline frames in YCbCr or grey go through libjpeg (mozjpeg), the decoder DCMTK
@@ -659,6 +694,41 @@ pub fn grey_values(
     grey_samples(data, first, pixels, bits_allocated, bits_stored, signed).map(GreyValues::unpacked)
 }
 
+/// JPEG 2000 transfer syntaxes (lossless, lossy, and the HTJ2K ones).
+const J2K_SYNTAXES: [&str; 5] = [
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+];
+
+/// Decoded samples of one compressed frame above which it is refused (2^28: 16384 x 16384; a
+/// codec allocates several bytes per sample).
+const MAX_DECODED_SAMPLES: usize = 1 << 28;
+
+/// Width, height and component count from the SIZ marker of a JPEG 2000 codestream (raw, or
+/// inside a JP2 wrapper), found in its first kilobyte.
+fn j2k_siz(bytes: &[u8]) -> Option<(u32, u32, u16)> {
+    let head = &bytes[..bytes.len().min(1024)];
+    let at = head
+        .windows(4)
+        .position(|w| w == [0xFF, 0x4F, 0xFF, 0x51])?
+        + 4;
+    let u32_at = |i: usize| {
+        let b = bytes.get(at + i..at + i + 4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // Lsiz, Rsiz, then Xsiz, Ysiz, XOsiz, YOsiz, four tile fields, Csiz.
+    let (x, y, x0, y0) = (u32_at(4)?, u32_at(8)?, u32_at(12)?, u32_at(16)?);
+    let c = bytes.get(at + 36..at + 38)?;
+    Some((
+        x.saturating_sub(x0),
+        y.saturating_sub(y0),
+        u16::from_be_bytes([c[0], c[1]]),
+    ))
+}
+
 /// The error for pixel data that ends before `pixels` samples of `bits` bits.
 fn too_short(pixels: usize, bits: u16) -> DecodeError {
     DecodeError(format!(
@@ -926,6 +996,18 @@ pub fn transfer_syntax_name(uid: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn j2k_siz_gives_the_declared_size() {
+        let mut siz = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
+        for v in [70_000u32, 600, 10, 100, 512, 512, 0, 0] {
+            siz.extend_from_slice(&v.to_be_bytes());
+        }
+        siz.extend_from_slice(&3u16.to_be_bytes());
+        assert_eq!(j2k_siz(&siz), Some((69_990, 500, 3)));
+        assert_eq!(j2k_siz(&siz[..20]), None, "truncated");
+        assert_eq!(j2k_siz(b"not a codestream"), None);
+    }
+
     use super::*;
 
     #[test]
