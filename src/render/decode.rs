@@ -536,6 +536,30 @@ enum GreyStorage {
     Unpacked(Vec<i64>),
 }
 
+/// Consumes the values of a frame, handed over as one concrete iterator per sample layout
+/// (see [`GreyValues::visit`]).
+trait SampleVisitor {
+    type Output;
+    fn visit<T: Sample>(self, samples: impl Iterator<Item = T>) -> Self::Output;
+}
+
+/// A sample as the visitor gets it: i32 for 8/16-bit data (so that min/max vectorise), i64
+/// for the rest.
+trait Sample: Copy + Ord + Into<i64> {
+    const MIN: Self;
+    const MAX: Self;
+}
+
+impl Sample for i32 {
+    const MIN: Self = i32::MIN;
+    const MAX: Self = i32::MAX;
+}
+
+impl Sample for i64 {
+    const MIN: Self = i64::MIN;
+    const MAX: Self = i64::MAX;
+}
+
 impl GreyValues {
     /// 8-bit (`wide` false) or 16-bit little-endian samples with `bits_stored` significant bits.
     pub fn packed(bytes: Vec<u8>, wide: bool, bits_stored: u16, signed: bool) -> Self {
@@ -582,83 +606,90 @@ impl GreyValues {
 
     /// Calls `f` with every value in pixel order.
     #[inline]
-    pub fn for_each(&self, mut f: impl FnMut(i64)) {
-        match &self.storage {
-            GreyStorage::Unpacked(values) => values.iter().for_each(|&v| f(v)),
-            GreyStorage::Packed { .. } => self.packed_for_each(|v| f(i64::from(v))),
+    pub fn for_each(&self, f: impl FnMut(i64)) {
+        struct ForEach<F>(F);
+        impl<F: FnMut(i64)> SampleVisitor for ForEach<F> {
+            type Output = ();
+            fn visit<T: Sample>(self, samples: impl Iterator<Item = T>) {
+                let mut f = self.0;
+                samples.for_each(|v| f(v.into()));
+            }
         }
+        self.visit(ForEach(f));
     }
 
-    /// Packed samples as i32, with the loop specialised per layout so it vectorises.
+    /// Hands `visitor` an iterator over the values, of a concrete type per sample layout
+    /// (8/16 bits, signed or not), so that each layout's loop is compiled on its own and
+    /// vectorises: the layout is matched once per frame, not once per value.
     #[inline]
-    fn packed_for_each(&self, mut f: impl FnMut(i32)) {
-        let GreyStorage::Packed {
-            bytes,
-            wide,
-            bits,
-            signed,
-        } = &self.storage
-        else {
-            return;
+    fn visit<V: SampleVisitor>(&self, visitor: V) -> V::Output {
+        let (bytes, wide, bits, signed) = match &self.storage {
+            GreyStorage::Unpacked(values) => return visitor.visit(values.iter().copied()),
+            GreyStorage::Packed {
+                bytes,
+                wide,
+                bits,
+                signed,
+            } => (bytes, *wide, *bits, *signed),
         };
         let mask = ((1u32 << bits) - 1) as u16;
-        let shift = 16 - bits;
+        // Sign extension from bit `bits - 1` without a variable shift (which keeps the loops
+        // from vectorising): subtract twice the sign bit.
+        let sign = 1i32 << (bits - 1);
+        let extend = move |v: u16| {
+            let v = i32::from(v & mask);
+            v - ((v & sign) << 1)
+        };
+        let word = |c: &[u8]| u16::from_le_bytes([c[0], c[1]]);
         match (wide, signed) {
-            (false, false) => bytes
-                .iter()
-                .for_each(|&b| f(i32::from(u16::from(b) & mask))),
-            (false, true) => bytes
-                .iter()
-                .for_each(|&b| f(i32::from(((u16::from(b) & mask) << shift) as i16 >> shift))),
-            (true, false) => bytes
-                .chunks_exact(2)
-                .for_each(|c| f(i32::from(u16::from_le_bytes([c[0], c[1]]) & mask))),
-            (true, true) => bytes.chunks_exact(2).for_each(|c| {
-                f(i32::from(
-                    ((u16::from_le_bytes([c[0], c[1]]) & mask) << shift) as i16 >> shift,
-                ))
-            }),
+            (false, false) => visitor.visit(bytes.iter().map(|&b| i32::from(u16::from(b) & mask))),
+            (false, true) => visitor.visit(bytes.iter().map(move |&b| extend(u16::from(b)))),
+            (true, false) => {
+                visitor.visit(bytes.chunks_exact(2).map(|c| i32::from(word(c) & mask)))
+            }
+            (true, true) => visitor.visit(bytes.chunks_exact(2).map(move |c| extend(word(c)))),
         }
     }
 
     fn fold_range(&self) -> Option<(i64, i64)> {
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        match &self.storage {
-            GreyStorage::Unpacked(values) => values.iter().for_each(|&v| {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }),
-            GreyStorage::Packed { .. } => {
-                let (mut lo32, mut hi32) = (i32::MAX, i32::MIN);
-                self.packed_for_each(|v| {
-                    lo32 = lo32.min(v);
-                    hi32 = hi32.max(v);
-                });
-                (lo, hi) = (i64::from(lo32), i64::from(hi32));
+        struct Range;
+        impl SampleVisitor for Range {
+            type Output = Option<(i64, i64)>;
+            fn visit<T: Sample>(self, samples: impl Iterator<Item = T>) -> Self::Output {
+                let (lo, hi) = samples.fold((T::MAX, T::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+                (lo <= hi).then(|| (lo.into(), hi.into()))
             }
         }
-        (lo <= hi).then_some((lo, hi))
+        self.visit(Range)
     }
 
     /// Maps every value through `table`, whose entry 0 is for value `min` (all values must lie
-    /// in `min..min + table.len()`), into `out`, one byte per value.
+    /// in `min..min + table.len()`; a value outside takes the last entry), into `out`, one
+    /// byte per value.
     pub fn map_table(&self, table: &[u8], min: i64, out: &mut Vec<u8>) {
-        out.clear();
-        out.resize(self.len(), 0);
-        match &self.storage {
-            GreyStorage::Unpacked(values) => {
-                for (o, &v) in out.iter_mut().zip(values) {
-                    *o = table[(v - min) as usize];
+        struct Lookup<'a> {
+            table: &'a [u8],
+            min: i64,
+            out: &'a mut Vec<u8>,
+        }
+        impl SampleVisitor for Lookup<'_> {
+            type Output = ();
+            fn visit<T: Sample>(self, samples: impl Iterator<Item = T>) {
+                let (table, min) = (self.table, self.min);
+                let last = table.len() - 1;
+                // Values are copied into the closure (a store through `out` could alias
+                // them), and `min(last)` makes the index provably in bounds: one conditional
+                // move per value instead of two branches. A value outside the table (never
+                // for a table built over the frame's range) takes the last entry.
+                for (slot, v) in self.out.iter_mut().zip(samples) {
+                    *slot = table[((v.into() - min) as usize).min(last)];
                 }
             }
-            GreyStorage::Packed { .. } => {
-                let (min, mut slots) = (min as i32, out.iter_mut());
-                self.packed_for_each(|v| {
-                    if let Some(slot) = slots.next() {
-                        *slot = table[(v - min) as usize];
-                    }
-                });
-            }
+        }
+        out.clear();
+        out.resize(self.len(), 0);
+        if !table.is_empty() {
+            self.visit(Lookup { table, min, out });
         }
     }
 
@@ -1023,6 +1054,12 @@ mod tests {
             vec![4095, 1]
         );
         assert_eq!(grey_samples(&[0x80], 0, 1, 8, 8, true).unwrap(), vec![-128]);
+        assert_eq!(grey_samples(&[0x7F], 0, 1, 8, 7, true).unwrap(), vec![-1]);
+        let full = [0x00, 0x80, 0xFF, 0x7F];
+        assert_eq!(
+            grey_samples(&full, 0, 2, 16, 16, true).unwrap(),
+            vec![-32768, 32767]
+        );
         assert!(grey_samples(&data, 0, 3, 16, 16, false).is_err());
     }
 

@@ -172,20 +172,72 @@ impl GreyMapping {
 
     /// Maps a frame's grey values through a table over their `min..=max` (or per value when
     /// the range is wide), reading packed samples directly.
+    ///
+    /// The table is kept per thread and reused by the next frame with the same mapping whose
+    /// values it covers: the frames of a volume share one mapping, so a volume builds it a
+    /// few times (once per worker thread, grown to the widest frame) instead of once per
+    /// frame, which cost as much as mapping the pixels.
     pub fn map_grey(&self, values: &GreyValues) -> Vec<u8> {
         let Some((min, max)) = values.min_max() else {
             return Vec::new();
         };
-        if ((max - min) as u64) <= 1 << 20 {
-            let table: Vec<u8> = (min..=max).map(|v| self.map(v as f64)).collect();
-            let mut out = Vec::new();
-            values.map_table(&table, min, &mut out);
-            out
-        } else {
+        if ((max - min) as u64) > TABLE_SPAN {
             let mut out = Vec::with_capacity(values.len());
             values.for_each(|v| out.push(self.map(v as f64)));
-            out
+            return out;
         }
+        TABLES.with_borrow_mut(|cached| {
+            let table = match cached.take() {
+                Some(table) if table.mapping == *self && table.covers(min, max) => table,
+                Some(table) if table.mapping == *self => {
+                    let (first, last) = (min.min(table.first), max.max(table.last()));
+                    if ((last - first) as u64) <= TABLE_SPAN {
+                        Table::build(self.clone(), first, last)
+                    } else {
+                        Table::build(self.clone(), min, max)
+                    }
+                }
+                _ => Table::build(self.clone(), min, max),
+            };
+            let mut out = Vec::new();
+            values.map_table(&table.entries, table.first, &mut out);
+            *cached = Some(table);
+            out
+        })
+    }
+}
+
+/// Widest value range mapped through a table (2^20 + 1 entries at most).
+const TABLE_SPAN: u64 = 1 << 20;
+
+thread_local! {
+    /// The last table built on this thread (see [`GreyMapping::map_grey`]).
+    static TABLES: std::cell::RefCell<Option<Table>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The 8-bit level of every stored value in `first..=first + entries.len() - 1`.
+struct Table {
+    mapping: GreyMapping,
+    first: i64,
+    entries: Vec<u8>,
+}
+
+impl Table {
+    fn build(mapping: GreyMapping, first: i64, last: i64) -> Table {
+        let entries = (first..=last).map(|v| mapping.map(v as f64)).collect();
+        Table {
+            mapping,
+            first,
+            entries,
+        }
+    }
+
+    fn last(&self) -> i64 {
+        self.first + self.entries.len() as i64 - 1
+    }
+
+    fn covers(&self, min: i64, max: i64) -> bool {
+        self.first <= min && max <= self.last()
     }
 }
 
@@ -287,6 +339,40 @@ mod tests {
             bits: 16,
         });
         assert_eq!(modality.apply(1.0), 5.0);
+    }
+
+    #[test]
+    fn tables_reused_across_frames_give_each_values_own_level() {
+        let soft_tissue = GreyMapping {
+            modality: ModalityLut::Rescale {
+                slope: 1.0,
+                intercept: -1024.0,
+            },
+            voi: Voi::Window(Window::linear(40.0, 400.0)),
+            invert: false,
+        };
+        let inverted_lung = GreyMapping {
+            voi: Voi::Window(Window::linear(-600.0, 1500.0)),
+            invert: true,
+            ..soft_tissue.clone()
+        };
+        // Frames inside, wider than and beside the table built before them, with another
+        // mapping in between.
+        let frames = [
+            vec![1000, 1100],
+            vec![0, 3000, 1064],
+            vec![-50, 5000],
+            vec![1064],
+        ];
+        for mapping in [&soft_tissue, &inverted_lung, &soft_tissue] {
+            for frame in &frames {
+                let expected: Vec<u8> = frame.iter().map(|&v| mapping.map(v as f64)).collect();
+                assert_eq!(
+                    mapping.map_grey(&GreyValues::unpacked(frame.clone())),
+                    expected
+                );
+            }
+        }
     }
 
     #[test]
