@@ -15,7 +15,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 
 use super::guard::catch_codec_panic;
-use super::lut::{LutTable, ModalityLut, Voi, VoiFunction, Window};
+use super::lut::{AffineLevels, LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
 use crate::scan::reader::{Input, check_elements, check_pixel_data, read_header};
 
@@ -536,6 +536,15 @@ enum GreyStorage {
     Unpacked(Vec<i64>),
 }
 
+/// How [`GreyValues::map_levels`] turns values into 8-bit levels.
+#[derive(Debug, Clone, Copy)]
+pub enum Levels<'a> {
+    /// The level of value `v` is `entries[v - first]`.
+    Table { entries: &'a [u8], first: i64 },
+    /// Computed per value (vectorises, unlike a table lookup).
+    Affine(AffineLevels),
+}
+
 /// Consumes the values of a frame, handed over as one concrete iterator per sample layout
 /// (see [`GreyValues::visit`]).
 trait SampleVisitor {
@@ -548,16 +557,24 @@ trait SampleVisitor {
 trait Sample: Copy + Ord + Into<i64> {
     const MIN: Self;
     const MAX: Self;
+    /// The value as f64 (exact for i32; i64 values beyond 2^53 round).
+    fn to_f64(self) -> f64;
 }
 
 impl Sample for i32 {
     const MIN: Self = i32::MIN;
     const MAX: Self = i32::MAX;
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
 }
 
 impl Sample for i64 {
     const MIN: Self = i64::MIN;
     const MAX: Self = i64::MAX;
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
 }
 
 impl GreyValues {
@@ -663,34 +680,41 @@ impl GreyValues {
         self.visit(Range)
     }
 
-    /// Maps every value through `table`, whose entry 0 is for value `min` (all values must lie
-    /// in `min..min + table.len()`; a value outside takes the last entry), into `out`, one
-    /// byte per value.
-    pub fn map_table(&self, table: &[u8], min: i64, out: &mut Vec<u8>) {
-        struct Lookup<'a> {
-            table: &'a [u8],
-            min: i64,
+    /// Maps every value to its 8-bit level with `levels`, into `out`, one byte per value.
+    pub fn map_levels(&self, levels: Levels<'_>, out: &mut Vec<u8>) {
+        struct Mapper<'a> {
+            levels: Levels<'a>,
             out: &'a mut Vec<u8>,
         }
-        impl SampleVisitor for Lookup<'_> {
+        impl SampleVisitor for Mapper<'_> {
             type Output = ();
             fn visit<T: Sample>(self, samples: impl Iterator<Item = T>) {
-                let (table, min) = (self.table, self.min);
-                let last = table.len() - 1;
-                // Values are copied into the closure (a store through `out` could alias
-                // them), and `min(last)` makes the index provably in bounds: one conditional
-                // move per value instead of two branches. A value outside the table (never
-                // for a table built over the frame's range) takes the last entry.
-                for (slot, v) in self.out.iter_mut().zip(samples) {
-                    *slot = table[((v.into() - min) as usize).min(last)];
+                // Everything the loops read is copied into locals first: a store through
+                // `out` could alias it, which would reload it on every value.
+                match self.levels {
+                    Levels::Table { entries, first } => {
+                        let Some(last) = entries.len().checked_sub(1) else {
+                            return;
+                        };
+                        // `min(last)` makes the index provably in bounds: one conditional
+                        // move per value instead of two branches. A value outside the table
+                        // (never for a table built over the frame's range) takes the last
+                        // entry.
+                        for (slot, v) in self.out.iter_mut().zip(samples) {
+                            *slot = entries[((v.into() - first) as usize).min(last)];
+                        }
+                    }
+                    Levels::Affine(affine) => {
+                        for (slot, v) in self.out.iter_mut().zip(samples) {
+                            *slot = affine.level(v.to_f64());
+                        }
+                    }
                 }
             }
         }
         out.clear();
         out.resize(self.len(), 0);
-        if !table.is_empty() {
-            self.visit(Lookup { table, min, out });
-        }
+        self.visit(Mapper { levels, out });
     }
 
     /// Every value, widened.

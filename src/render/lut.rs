@@ -2,7 +2,7 @@
 //! (rescale or table) → VOI (window with its function, or table) → 8-bit, MONOCHROME1 inverted.
 //! Pure code.
 
-use super::decode::GreyValues;
+use super::decode::{GreyValues, Levels};
 
 /// How stored values become modality values (Hounsfield units for CT).
 #[derive(Debug, Clone, PartialEq)]
@@ -170,8 +170,37 @@ impl GreyMapping {
         if self.invert { 255 - y } else { y }
     }
 
+    /// The mapping as one multiply-add per value, when it is one: a rescale followed by a
+    /// LINEAR or LINEAR_EXACT window wider than one value. The rounding of the standard's
+    /// formula can differ from it by one level where a value lands within a rounding error
+    /// of a half level, so [`Table::build`] keeps it only when it reproduces every entry.
+    fn affine(&self) -> Option<AffineLevels> {
+        let ModalityLut::Rescale { slope, intercept } = self.modality else {
+            return None;
+        };
+        let Voi::Window(window) = &self.voi else {
+            return None;
+        };
+        let (c, w) = (window.center, window.width);
+        // y = (x * a + b) * 255 with x = stored * slope + intercept.
+        let (a, b) = match window.function {
+            VoiFunction::Linear if w > 1.0 => (1.0 / (w - 1.0), (0.5 - c) / (w - 1.0) + 0.5),
+            VoiFunction::LinearExact if w > 0.0 => (1.0 / w, 0.5 - c / w),
+            _ => return None,
+        };
+        let scale = slope * a * 255.0;
+        let offset = (intercept * a + b) * 255.0;
+        (scale.is_finite() && offset.is_finite()).then_some(AffineLevels {
+            scale,
+            offset,
+            flip: if self.invert { 0xFF } else { 0 },
+        })
+    }
+
     /// Maps a frame's grey values through a table over their `min..=max` (or per value when
-    /// the range is wide), reading packed samples directly.
+    /// the range is wide), reading packed samples directly; when the table is an exact
+    /// multiply-add ([`GreyMapping::affine`]), that is computed instead of looked up: the
+    /// loop then vectorises.
     ///
     /// The table is kept per thread and reused by the next frame with the same mapping whose
     /// values it covers: the frames of a volume share one mapping, so a volume builds it a
@@ -199,11 +228,41 @@ impl GreyMapping {
                 }
                 _ => Table::build(self.clone(), min, max),
             };
+            let levels = match table.affine {
+                Some(affine) => Levels::Affine(affine),
+                None => Levels::Table {
+                    entries: &table.entries,
+                    first: table.first,
+                },
+            };
             let mut out = Vec::new();
-            values.map_table(&table.entries, table.first, &mut out);
+            values.map_levels(levels, &mut out);
             *cached = Some(table);
             out
         })
+    }
+}
+
+/// Levels as `clamp(stored * scale + offset, 0, 255)` rounded to the nearest integer (ties to
+/// even), then XOR `flip` (`0xFF` is `255 - level`: MONOCHROME1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AffineLevels {
+    scale: f64,
+    offset: f64,
+    flip: u8,
+}
+
+impl AffineLevels {
+    /// The level of one stored value.
+    #[inline]
+    pub fn level(self, stored: f64) -> u8 {
+        // Adding 2^52 leaves the value rounded to an integer in the low mantissa bits: plain
+        // float and bit operations, which vectorise (a float-to-int cast does not, as it must
+        // saturate). Ties go to even where the standard's rounding goes up: a table whose
+        // values hit an exact half is not affine for [`Table::build`], which checks.
+        const ROUND: f64 = 4_503_599_627_370_496.0;
+        let y = (stored * self.scale + self.offset).clamp(0.0, 255.0);
+        (y + ROUND).to_bits() as u8 ^ self.flip
     }
 }
 
@@ -220,15 +279,24 @@ struct Table {
     mapping: GreyMapping,
     first: i64,
     entries: Vec<u8>,
+    /// Arithmetic that gives every entry exactly, when the mapping has one (see
+    /// [`GreyMapping::affine`]).
+    affine: Option<AffineLevels>,
 }
 
 impl Table {
     fn build(mapping: GreyMapping, first: i64, last: i64) -> Table {
-        let entries = (first..=last).map(|v| mapping.map(v as f64)).collect();
+        let entries: Vec<u8> = (first..=last).map(|v| mapping.map(v as f64)).collect();
+        let affine = mapping.affine().filter(|affine| {
+            (first..=last)
+                .zip(&entries)
+                .all(|(v, &level)| affine.level(v as f64) == level)
+        });
         Table {
             mapping,
             first,
             entries,
+            affine,
         }
     }
 
@@ -372,6 +440,57 @@ mod tests {
                     expected
                 );
             }
+        }
+    }
+
+    #[test]
+    fn affine_levels_are_used_only_where_they_equal_the_standard() {
+        let ct = GreyMapping {
+            modality: ModalityLut::Rescale {
+                slope: 1.0,
+                intercept: -1024.0,
+            },
+            voi: Voi::Window(Window::linear(40.0, 400.0)),
+            invert: false,
+        };
+        let exact_inverted = GreyMapping {
+            modality: ModalityLut::Rescale {
+                slope: 0.5,
+                intercept: 3.0,
+            },
+            voi: Voi::Window(Window {
+                center: 100.25,
+                width: 300.0,
+                function: VoiFunction::LinearExact,
+            }),
+            invert: true,
+        };
+        // y = x / 2 + 127.5: every even x lands on an exact half, which the standard rounds
+        // up and the affine form to even, so this table must stay a lookup.
+        let halves = GreyMapping {
+            modality: ModalityLut::IDENTITY,
+            voi: Voi::Window(Window::linear(0.5, 511.0)),
+            invert: false,
+        };
+        let sigmoid = GreyMapping {
+            voi: Voi::Window(Window {
+                function: VoiFunction::Sigmoid,
+                ..Window::linear(40.0, 400.0)
+            }),
+            ..ct.clone()
+        };
+        let cases = [
+            (&ct, true),
+            (&exact_inverted, true),
+            (&halves, false),
+            (&sigmoid, false),
+        ];
+        for (mapping, affine) in cases {
+            let table = Table::build(mapping.clone(), -3000, 3000);
+            assert_eq!(table.affine.is_some(), affine, "{mapping:?}");
+            let values: Vec<i64> = (-3000..=3000).collect();
+            let expected: Vec<u8> = values.iter().map(|&v| mapping.map(v as f64)).collect();
+            assert_eq!(mapping.map_grey(&GreyValues::unpacked(values)), expected);
         }
     }
 
