@@ -453,6 +453,7 @@ RENDER_TOOLS=(
     "dicomprep images -j1"
     "dcmj2pnm (xargs -P 2)"
     "pydicom+Pillow (2 processes)"
+    "pydicom+Pillow (2 processes, PNG level 6)"
     "mogrify (default threads)"
     "mogrify -limit thread 1"
 )
@@ -498,6 +499,9 @@ render_command() {
             CMD=(xargs -0 -a "$RWORK/files.list" -P 2 -I{} dcmj2pnm +on +Wm "$RSTUDY/{}" "$out/{}.png") ;;
         "pydicom+Pillow (2 processes)")
             CMD=("$PY" scripts/peers/pydicom_render.py "$RSTUDY" "$out" --processes 2 --png-level 1) ;;
+        "pydicom+Pillow (2 processes, PNG level 6)")
+            # Pillow's default PNG compression: what a script that does not set it gets.
+            CMD=("$PY" scripts/peers/pydicom_render.py "$RSTUDY" "$out" --processes 2 --png-level 6) ;;
         "mogrify (default threads)")
             out="$MOGRIFY_DIR"
             CMD=(mogrify "${MOGRIFY_ARGS[@]}" "$MOGRIFY_DIR"/*.png) ;;
@@ -744,6 +748,8 @@ print_render_targets() {
     echo "Targets:"
     target_line "dicomprep video (HQ PNG + LQ JPEG + thumbnail)" "$(rate_of "dicomprep video")" 1000 " slices/s"
     target_line "dicomprep video vs pydicom+Pillow (2 processes)" "$(times_ratio "$video" "$pyd")" 9 "x"
+    echo "    (vs pydicom+Pillow at Pillow's default PNG level 6:" \
+        "$(times_ratio "$video" "${SECONDS_OF[render/pydicom+Pillow (2 processes, PNG level 6)]}")x)"
     target_line "thumbnails: dicomprep images vs mogrify (default threads)" "$(times_ratio "$images" "$mog")" 10 "x"
     target_line "dicomprep DICOM -> MP4 (+ frames, thumbnail) vs ffmpeg PNG -> MP4" \
         "$(times_ratio "${SECONDS_OF[render/dicomprep video + MP4]}" "${SECONDS_OF[render/ffmpeg PNG -> MP4]}")" 1 "x"
@@ -781,7 +787,8 @@ render_section() {
     echo
     echo "Notes: dicomprep video = per slice HQ PNG + LQ JPEG (q75), one thumbnail per volume;" \
         "images = per slice PNG + thumbnail JPEG (q50). pydicom+Pillow does per slice PNG" \
-        "(Pillow compress_level=1) + JPEG q75 + thumbnail (fit 356x200, JPEG q50): a thumbnail" \
+        "(Pillow compress_level=1, or Pillow's default 6 in its own row) + JPEG q75 + thumbnail" \
+        "(fit 356x200, JPEG q50): a thumbnail" \
         "per slice more than dicomprep's video mode. dcmj2pnm writes only the PNG (libpng's default" \
         "zlib level), one process per file, 2 at a time (xargs -P 2). -j1 sets dicomprep's worker" \
         "threads only (header reads keep their default I/O threads). Peak RSS is that of the largest" \

@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]      targets: header render (default both)
 #
 # Needs only stable Rust: cargo-fuzz's nightly flags are enabled with RUSTC_BOOTSTRAP=1.
+# Runs of different targets may go at once (e.g. one per core, in two shells).
 # Seeds (rebuilt each run, never committed): every small DICOM file of test-data/ plus the fault
 # corpus. The corpus grown by libFuzzer stays in fuzz/corpus/<target>/, crashes go to
 # fuzz/artifacts/<target>/; a crash becomes a regression file in test-data/fuzz-regressions/.
@@ -22,8 +23,9 @@ export RUSTC_BOOTSTRAP=1
 
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-seeds=fuzz/seeds
-rm -rf "$seeds"
+# Seeds of this run only (so that runs of different targets can go at once, one per core).
+seeds=fuzz/seeds/run-$$
+trap 'rm -rf "$seeds"' EXIT
 mkdir -p "$seeds/test-data" "$seeds/faults"
 # Small files only: libFuzzer mutates faster, and the fault corpus covers larger shapes.
 find test-data -type f -size -64k \( -name '*.dcm' -o -name 'DICOMDIR*' -o -path '*/IM*' \) \
@@ -39,7 +41,7 @@ for target in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$target"
   echo "fuzz.sh: $target for ${seconds}s" >&2
   (cd fuzz && nice -n 19 cargo fuzz run --target-dir "${FUZZ_TARGET_DIR:-target}" "$target" \
-    "corpus/$target" "seeds/test-data" "seeds/faults" -- \
+    "corpus/$target" "${seeds#fuzz/}/test-data" "${seeds#fuzz/}/faults" -- \
     -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 -max_len=65536 \
     -dict=dicom.dict -print_final_stats=1)
 done
