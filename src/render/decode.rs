@@ -515,11 +515,11 @@ fn check_bounds(bytes: &[u8]) -> Result<&[u8], String> {
     Ok(bytes)
 }
 
-/// Grey stored values of one frame, with their range (computed once, used by every window).
+/// Grey stored values of one frame, with their range (computed when first asked for, once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GreyValues {
     storage: GreyStorage,
-    range: Option<(i64, i64)>,
+    range: std::sync::OnceLock<Option<(i64, i64)>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -581,7 +581,7 @@ impl GreyValues {
     /// 8-bit (`wide` false) or 16-bit little-endian samples with `bits_stored` significant bits.
     pub fn packed(bytes: Vec<u8>, wide: bool, bits_stored: u16, signed: bool) -> Self {
         let bits = u32::from(bits_stored).clamp(1, if wide { 16 } else { 8 });
-        Self::with_range(GreyStorage::Packed {
+        Self::new(GreyStorage::Packed {
             bytes,
             wide,
             bits,
@@ -591,16 +591,14 @@ impl GreyValues {
 
     /// Values already widened.
     pub fn unpacked(values: Vec<i64>) -> Self {
-        Self::with_range(GreyStorage::Unpacked(values))
+        Self::new(GreyStorage::Unpacked(values))
     }
 
-    fn with_range(storage: GreyStorage) -> Self {
-        let mut values = GreyValues {
+    fn new(storage: GreyStorage) -> Self {
+        GreyValues {
             storage,
-            range: None,
-        };
-        values.range = values.fold_range();
-        values
+            range: std::sync::OnceLock::new(),
+        }
     }
 
     /// Number of values.
@@ -618,7 +616,20 @@ impl GreyValues {
 
     /// Smallest and largest value, or `None` for an empty frame.
     pub fn min_max(&self) -> Option<(i64, i64)> {
-        self.range
+        *self.range.get_or_init(|| self.fold_range())
+    }
+
+    /// Smallest and largest value the sample layout can hold (BitsStored, signed or not), for
+    /// 8- and 16-bit samples; `None` for the others.
+    pub fn domain(&self) -> Option<(i64, i64)> {
+        let GreyStorage::Packed { bits, signed, .. } = self.storage else {
+            return None;
+        };
+        Some(if signed {
+            (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        } else {
+            (0, (1 << bits) - 1)
+        })
     }
 
     /// Calls `f` with every value in pixel order.

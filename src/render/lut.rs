@@ -202,46 +202,59 @@ impl GreyMapping {
     /// multiply-add ([`GreyMapping::affine`]), that is computed instead of looked up: the
     /// loop then vectorises.
     ///
-    /// The table is kept per thread and reused by the next frame with the same mapping whose
-    /// values it covers: the frames of a volume share one mapping, so a volume builds it a
-    /// few times (once per worker thread, grown to the widest frame) instead of once per
-    /// frame, which cost as much as mapping the pixels.
+    /// The table is kept per thread. The frames of a volume share one mapping: from its second
+    /// frame on a thread, the table covers every value 8- and 16-bit samples can hold, so the
+    /// next frames need neither a table of their own (which cost as much as mapping the
+    /// pixels) nor their min/max pass.
     pub fn map_grey(&self, values: &GreyValues) -> Vec<u8> {
-        let Some((min, max)) = values.min_max() else {
-            return Vec::new();
-        };
-        if ((max - min) as u64) > TABLE_SPAN {
-            let mut out = Vec::with_capacity(values.len());
-            values.for_each(|v| out.push(self.map(v as f64)));
-            return out;
-        }
         TABLES.with_borrow_mut(|cached| {
+            // A table of this mapping over every value the samples can hold: no min/max pass.
+            if let (Some(table), Some((lo, hi))) = (cached.as_ref(), values.domain())
+                && table.mapping == *self
+                && table.covers(lo, hi)
+            {
+                return table.map(values);
+            }
+            let Some((min, max)) = values.min_max() else {
+                return Vec::new();
+            };
+            if ((max - min) as u64) > TABLE_SPAN {
+                let mut out = Vec::with_capacity(values.len());
+                values.for_each(|v| out.push(self.map(v as f64)));
+                return out;
+            }
             let table = match cached.take() {
-                Some(table) if table.mapping == *self && table.covers(min, max) => table,
+                // The mapping is in use for a second frame: likely a whole volume's, so the
+                // table now covers every value the samples can hold (at most 2^16), or else
+                // at least both frames.
                 Some(table) if table.mapping == *self => {
-                    let (first, last) = (min.min(table.first), max.max(table.last()));
-                    if ((last - first) as u64) <= TABLE_SPAN {
-                        Table::build(self.clone(), first, last)
-                    } else {
-                        Table::build(self.clone(), min, max)
+                    let domain = values
+                        .domain()
+                        .filter(|(lo, hi)| (hi - lo) as u64 <= DOMAIN_SPAN);
+                    match domain {
+                        Some((lo, hi)) => Table::build(self.clone(), lo, hi),
+                        None if table.covers(min, max) => table,
+                        None => {
+                            let (first, last) = (min.min(table.first), max.max(table.last()));
+                            if ((last - first) as u64) <= TABLE_SPAN {
+                                Table::build(self.clone(), first, last)
+                            } else {
+                                Table::build(self.clone(), min, max)
+                            }
+                        }
                     }
                 }
                 _ => Table::build(self.clone(), min, max),
             };
-            let levels = match table.affine {
-                Some(affine) => Levels::Affine(affine),
-                None => Levels::Table {
-                    entries: &table.entries,
-                    first: table.first,
-                },
-            };
-            let mut out = Vec::new();
-            values.map_levels(levels, &mut out);
+            let out = table.map(values);
             *cached = Some(table);
             out
         })
     }
 }
+
+/// Widest sample domain a reused table is built over (16-bit samples).
+const DOMAIN_SPAN: u64 = 1 << 16;
 
 /// Levels as `clamp(stored * scale + offset, 0, 255)` rounded to the nearest integer (ties to
 /// even), then XOR `flip` (`0xFF` is `255 - level`: MONOCHROME1).
@@ -306,6 +319,20 @@ impl Table {
 
     fn covers(&self, min: i64, max: i64) -> bool {
         self.first <= min && max <= self.last()
+    }
+
+    /// The levels of `values`, which must lie in the table.
+    fn map(&self, values: &GreyValues) -> Vec<u8> {
+        let levels = match self.affine {
+            Some(affine) => Levels::Affine(affine),
+            None => Levels::Table {
+                entries: &self.entries,
+                first: self.first,
+            },
+        };
+        let mut out = Vec::new();
+        values.map_levels(levels, &mut out);
+        out
     }
 }
 
@@ -491,6 +518,41 @@ mod tests {
             let values: Vec<i64> = (-3000..=3000).collect();
             let expected: Vec<u8> = values.iter().map(|&v| mapping.map(v as f64)).collect();
             assert_eq!(mapping.map_grey(&GreyValues::unpacked(values)), expected);
+        }
+    }
+
+    #[test]
+    fn repeated_mappings_of_packed_samples_cover_their_whole_domain() {
+        // 12 bits stored in 16, signed: -2048..=2047, little-endian.
+        let packed = |values: &[i16]| {
+            let bytes = values
+                .iter()
+                .flat_map(|v| (*v as u16 & 0x0FFF).to_le_bytes());
+            GreyValues::packed(bytes.collect(), true, 12, true)
+        };
+        let ct = GreyMapping {
+            modality: ModalityLut::Rescale {
+                slope: 1.0,
+                intercept: -1024.0,
+            },
+            voi: Voi::Window(Window::linear(40.0, 400.0)),
+            invert: true,
+        };
+        let sigmoid = GreyMapping {
+            voi: Voi::Window(Window {
+                function: VoiFunction::Sigmoid,
+                ..Window::linear(40.0, 400.0)
+            }),
+            ..ct.clone()
+        };
+        let frames: [&[i16]; 4] = [&[0, 1000], &[-2048, 2047, 1064], &[5, 6], &[-1, 1]];
+        for mapping in [&ct, &sigmoid] {
+            for frame in frames {
+                let expected: Vec<u8> = frame.iter().map(|&v| mapping.map(v.into())).collect();
+                assert_eq!(mapping.map_grey(&packed(frame)), expected, "{frame:?}");
+            }
+            let domain = TABLES.with_borrow(|t| t.as_ref().map(|t| (t.first, t.last())));
+            assert_eq!(domain, Some((-2048, 2047)));
         }
     }
 
