@@ -216,14 +216,14 @@ impl DicomImage {
                 self.columns, self.rows, self.samples_per_pixel
             )));
         }
-        if let Some(size) = self.j2k_codestream_size(frame)
+        if let Some((kind, size)) = self.codestream_size(frame)
             && (size.0 > self.columns
                 || size.1 > self.rows
                 || size.2 == 0
                 || size.2 > self.samples_per_pixel)
         {
             return Err(fail(format!(
-                "the JPEG 2000 codestream declares {} x {} with {} components, not the {} x {} x {} of the header",
+                "the {kind} codestream declares {} x {} with {} components, not the {} x {} x {} of the header",
                 size.0, size.1, size.2, self.columns, self.rows, self.samples_per_pixel
             )));
         }
@@ -239,13 +239,20 @@ impl DicomImage {
         self.grey_or_palette(data, 0, pixels)
     }
 
-    /// Image width, height and component count that a JPEG 2000 frame's SIZ marker declares
-    /// (the decoder allocates from these, not from Rows and Columns); `None` for other
-    /// transfer syntaxes or when the frame's codestream cannot be told apart.
-    fn j2k_codestream_size(&self, frame: u32) -> Option<(u32, u32, u16)> {
-        if !J2K_SYNTAXES.contains(&self.transfer_syntax.as_str()) {
-            return None;
-        }
+    /// Image width, height and component count that a JPEG 2000 frame's SIZ marker or a JPEG
+    /// or JPEG-LS frame's SOF marker declares, with the codestream's name (decoders allocate
+    /// and decode from these, not from Rows and Columns); `None` for other transfer syntaxes
+    /// or when the frame's codestream cannot be told apart.
+    fn codestream_size(&self, frame: u32) -> Option<(&'static str, (u32, u32, u16))> {
+        let syntax = self.transfer_syntax.as_str();
+        let (kind, parse): (_, fn(&[u8]) -> Option<(u32, u32, u16)>) =
+            if J2K_SYNTAXES.contains(&syntax) {
+                ("JPEG 2000", j2k_siz)
+            } else if JPEG_SYNTAXES.contains(&syntax) {
+                ("JPEG", jpeg_sof)
+            } else {
+                return None;
+            };
         let fragments = self.pixel_data().ok()?.fragments()?;
         let first = if fragments.len() == self.frames as usize {
             fragments.get(frame as usize)?
@@ -254,7 +261,7 @@ impl DicomImage {
         } else {
             return None;
         };
-        j2k_siz(first)
+        parse(first).map(|size| (kind, size))
     }
 
     /// JPEG Baseline frames in YCbCr or grey go through libjpeg (mozjpeg), the decoder DCMTK
@@ -769,6 +776,16 @@ const J2K_SYNTAXES: [&str; 5] = [
     "1.2.840.10008.1.2.4.203",
 ];
 
+/// JPEG (baseline, extended, lossless) and JPEG-LS transfer syntaxes.
+const JPEG_SYNTAXES: [&str; 6] = [
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+];
+
 /// Decoded samples of one compressed frame above which it is refused (2^28: 16384 x 16384; a
 /// codec allocates several bytes per sample).
 const MAX_DECODED_SAMPLES: usize = 1 << 28;
@@ -793,6 +810,40 @@ fn j2k_siz(bytes: &[u8]) -> Option<(u32, u32, u16)> {
         y.saturating_sub(y0),
         u16::from_be_bytes([c[0], c[1]]),
     ))
+}
+
+/// Width, height and component count from the SOF marker of a JPEG or JPEG-LS codestream
+/// (SOF0-SOF15 but DHT, JPG and DAC; SOF55 for JPEG-LS), walking the marker segments from
+/// SOI up to the first scan. A height of 0 (defined later by a DNL marker) is returned as is.
+fn jpeg_sof(bytes: &[u8]) -> Option<(u32, u32, u16)> {
+    let u16_at = |i: usize| {
+        bytes
+            .get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut at = 2;
+    loop {
+        if *bytes.get(at)? != 0xFF {
+            return None;
+        }
+        let marker = *bytes.get(at + 1)?;
+        match marker {
+            // Fill bytes, and markers without a length (TEM, RSTn).
+            0xFF => at += 1,
+            0x01 | 0xD0..=0xD7 => at += 2,
+            0xC0..=0xCF | 0xF7 if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+                // Lf, P, Y, X, Nf.
+                let (height, width) = (u16_at(at + 5)?, u16_at(at + 7)?);
+                let components = *bytes.get(at + 9)?;
+                return Some((width.into(), height.into(), components.into()));
+            }
+            0xDA | 0xD9 => return None,
+            _ => at += 2 + usize::from(u16_at(at + 2)?),
+        }
+    }
 }
 
 /// The error for pixel data that ends before `pixels` samples of `bits` bits.
@@ -1062,6 +1113,26 @@ pub fn transfer_syntax_name(uid: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn jpeg_sof_gives_the_declared_size() {
+        // SOI, an APP0 segment, a fill byte, then SOF0: 8 bits, 256 high, 65280 wide, 3 components.
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0xAA, 0xBB, 0xFF];
+        jpeg.extend_from_slice(&[0xFF, 0xC0, 0, 17, 8, 1, 0, 0xFF, 0, 3]);
+        assert_eq!(jpeg_sof(&jpeg), Some((65_280, 256, 3)));
+        // JPEG-LS (SOF55) and a DHT segment before it.
+        let ls = [
+            0xFF, 0xD8, 0xFF, 0xC4, 0, 3, 0, 0xFF, 0xF7, 0, 11, 8, 0, 64, 0, 32, 1,
+        ];
+        assert_eq!(jpeg_sof(&ls), Some((32, 64, 1)));
+        assert_eq!(jpeg_sof(&jpeg[..12]), None, "truncated");
+        assert_eq!(
+            jpeg_sof(&[0xFF, 0xD8, 0xFF, 0xDA, 0, 2]),
+            None,
+            "scan before any SOF"
+        );
+        assert_eq!(jpeg_sof(b"not a codestream"), None);
+    }
+
     #[test]
     fn j2k_siz_gives_the_declared_size() {
         let mut siz = vec![0xFF, 0x4F, 0xFF, 0x51, 0, 41, 0, 0];
