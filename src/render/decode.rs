@@ -243,9 +243,9 @@ impl DicomImage {
     /// or JPEG-LS frame's SOF marker declares, with the codestream's name (decoders allocate
     /// and decode from these, not from Rows and Columns); `None` for other transfer syntaxes
     /// or when the frame's codestream cannot be told apart.
-    fn codestream_size(&self, frame: u32) -> Option<(&'static str, (u32, u32, u16))> {
+    fn codestream_size(&self, frame: u32) -> Option<(&'static str, CodestreamSize)> {
         let syntax = self.transfer_syntax.as_str();
-        let (kind, parse): (_, fn(&[u8]) -> Option<(u32, u32, u16)>) =
+        let (kind, parse): (_, fn(&[u8]) -> Option<CodestreamSize>) =
             if J2K_SYNTAXES.contains(&syntax) {
                 ("JPEG 2000", j2k_siz)
             } else if JPEG_SYNTAXES.contains(&syntax) {
@@ -776,6 +776,9 @@ const J2K_SYNTAXES: [&str; 5] = [
     "1.2.840.10008.1.2.4.203",
 ];
 
+/// Width, height and component count a compressed frame's own header declares.
+type CodestreamSize = (u32, u32, u16);
+
 /// JPEG (baseline, extended, lossless) and JPEG-LS transfer syntaxes.
 const JPEG_SYNTAXES: [&str; 6] = [
     "1.2.840.10008.1.2.4.50",
@@ -792,7 +795,7 @@ const MAX_DECODED_SAMPLES: usize = 1 << 28;
 
 /// Width, height and component count from the SIZ marker of a JPEG 2000 codestream (raw, or
 /// inside a JP2 wrapper), found in its first kilobyte.
-fn j2k_siz(bytes: &[u8]) -> Option<(u32, u32, u16)> {
+fn j2k_siz(bytes: &[u8]) -> Option<CodestreamSize> {
     let head = &bytes[..bytes.len().min(1024)];
     let at = head
         .windows(4)
@@ -815,7 +818,7 @@ fn j2k_siz(bytes: &[u8]) -> Option<(u32, u32, u16)> {
 /// Width, height and component count from the SOF marker of a JPEG or JPEG-LS codestream
 /// (SOF0-SOF15 but DHT, JPG and DAC; SOF55 for JPEG-LS), walking the marker segments from
 /// SOI up to the first scan. A height of 0 (defined later by a DNL marker) is returned as is.
-fn jpeg_sof(bytes: &[u8]) -> Option<(u32, u32, u16)> {
+fn jpeg_sof(bytes: &[u8]) -> Option<CodestreamSize> {
     let u16_at = |i: usize| {
         bytes
             .get(i..i + 2)
