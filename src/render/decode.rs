@@ -245,14 +245,10 @@ impl DicomImage {
     /// or when the frame's codestream cannot be told apart.
     fn codestream_size(&self, frame: u32) -> Option<(&'static str, CodestreamSize)> {
         let syntax = self.transfer_syntax.as_str();
-        let (kind, parse): (_, fn(&[u8]) -> Option<CodestreamSize>) =
-            if J2K_SYNTAXES.contains(&syntax) {
-                ("JPEG 2000", j2k_siz)
-            } else if JPEG_SYNTAXES.contains(&syntax) {
-                ("JPEG", jpeg_sof)
-            } else {
-                return None;
-            };
+        let j2k = J2K_SYNTAXES.contains(&syntax);
+        if !j2k && !JPEG_SYNTAXES.contains(&syntax) {
+            return None;
+        }
         let fragments = self.pixel_data().ok()?.fragments()?;
         let first = if fragments.len() == self.frames as usize {
             fragments.get(frame as usize)?
@@ -261,7 +257,11 @@ impl DicomImage {
         } else {
             return None;
         };
-        parse(first).map(|size| (kind, size))
+        if j2k {
+            j2k_siz(first).map(|size| ("JPEG 2000", size))
+        } else {
+            jpeg_sof(first).map(|size| ("JPEG", size))
+        }
     }
 
     /// JPEG Baseline frames in YCbCr or grey go through libjpeg (mozjpeg), the decoder DCMTK
