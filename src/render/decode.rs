@@ -216,12 +216,7 @@ impl DicomImage {
                 self.columns, self.rows, self.samples_per_pixel
             )));
         }
-        if let Some((kind, size)) = self.codestream_size(frame)
-            && (size.0 > self.columns
-                || size.1 > self.rows
-                || size.2 == 0
-                || size.2 > self.samples_per_pixel)
-        {
+        if let Some((kind, size)) = self.oversized_codestream(frame) {
             return Err(fail(format!(
                 "the {kind} codestream declares {} x {} with {} components, not the {} x {} x {} of the header",
                 size.0, size.1, size.2, self.columns, self.rows, self.samples_per_pixel
@@ -239,29 +234,36 @@ impl DicomImage {
         self.grey_or_palette(data, 0, pixels)
     }
 
-    /// Image width, height and component count that a JPEG 2000 frame's SIZ marker or a JPEG
-    /// or JPEG-LS frame's SOF marker declares, with the codestream's name (decoders allocate
-    /// and decode from these, not from Rows and Columns); `None` for other transfer syntaxes
-    /// or when the frame's codestream cannot be told apart.
-    fn codestream_size(&self, frame: u32) -> Option<(&'static str, CodestreamSize)> {
+    /// A JPEG 2000 SIZ or JPEG / JPEG-LS SOF marker, with the codestream's name, that declares
+    /// a larger image than Rows x Columns x Samples (decoders allocate and decode from these,
+    /// not from the header), among the fragments the codec may read for `frame`: its own when
+    /// there is one fragment per frame, else every fragment (which fragments make which frame
+    /// is then the codec's guess, not ours). `None` when all that parse fit, and for other
+    /// transfer syntaxes.
+    fn oversized_codestream(&self, frame: u32) -> Option<(&'static str, CodestreamSize)> {
         let syntax = self.transfer_syntax.as_str();
-        let j2k = J2K_SYNTAXES.contains(&syntax);
-        if !j2k && !JPEG_SYNTAXES.contains(&syntax) {
-            return None;
-        }
-        let fragments = self.pixel_data().ok()?.fragments()?;
-        let first = if fragments.len() == self.frames as usize {
-            fragments.get(frame as usize)?
-        } else if self.frames == 1 {
-            fragments.first()?
+        let (kind, parse): (&'static str, SizeParser) = if J2K_SYNTAXES.contains(&syntax) {
+            ("JPEG 2000", j2k_siz)
+        } else if JPEG_SYNTAXES.contains(&syntax) {
+            ("JPEG", jpeg_sof)
         } else {
             return None;
         };
-        if j2k {
-            j2k_siz(first).map(|size| ("JPEG 2000", size))
-        } else {
-            jpeg_sof(first).map(|size| ("JPEG", size))
-        }
+        let fragments = self.pixel_data().ok()?.fragments()?;
+        let candidates = match fragments.get(frame as usize) {
+            Some(own) if fragments.len() == self.frames as usize => std::slice::from_ref(own),
+            _ => fragments,
+        };
+        candidates
+            .iter()
+            .filter_map(|fragment| parse(fragment))
+            .find(|&(width, height, components)| {
+                width > self.columns
+                    || height > self.rows
+                    || components == 0
+                    || components > self.samples_per_pixel
+            })
+            .map(|size| (kind, size))
     }
 
     /// JPEG Baseline frames in YCbCr or grey go through libjpeg (mozjpeg), the decoder DCMTK
@@ -778,6 +780,9 @@ const J2K_SYNTAXES: [&str; 5] = [
 
 /// Width, height and component count a compressed frame's own header declares.
 type CodestreamSize = (u32, u32, u16);
+
+/// Reads the [`CodestreamSize`] of one kind of codestream.
+type SizeParser = fn(&[u8]) -> Option<CodestreamSize>;
 
 /// JPEG (baseline, extended, lossless) and JPEG-LS transfer syntaxes.
 const JPEG_SYNTAXES: [&str; 6] = [

@@ -564,6 +564,18 @@ impl<'a> Cursor<'a> {
         let tag = Tag(self.peek_u16(0), self.peek_u16(2));
         if tag.0 == 0xFFFE || !self.encoding.explicit_vr {
             let length = self.peek_u32(4);
+            // The same check as below for implicit VR, with the VR dicom-object gives the tag.
+            if tag.0 != 0xFFFE
+                && let Some(size) = implicit_number_size(tag)
+                && length != UNDEFINED
+                && !length.is_multiple_of(size)
+            {
+                return Err(ReadError::Corrupt(format!(
+                    "element {} at byte {} is a binary number of {size} bytes but has a length of {length}",
+                    fmt_tag(tag),
+                    self.pos,
+                )));
+            }
             self.pos += 8;
             return Ok(ElementHeader {
                 tag,
@@ -799,6 +811,20 @@ fn number_size(vr: &[u8; 2]) -> Option<u32> {
         b"SS" | b"US" => Some(2),
         b"SL" | b"UL" | b"FL" | b"AT" => Some(4),
         b"FD" | b"SV" | b"UV" => Some(8),
+        _ => None,
+    }
+}
+
+/// The size of a binary number the VR of `tag` in an implicit-VR dataset holds, as dicom-object
+/// decides that VR: UL for group lengths, else the standard dictionary's (US for US-or-SS).
+fn implicit_number_size(tag: Tag) -> Option<u32> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    if tag.1 == 0 {
+        return Some(4);
+    }
+    match StandardDataDictionary.by_tag(tag)?.vr() {
+        VirtualVr::Exact(vr) => number_size(&vr.to_bytes()),
+        VirtualVr::Xs => Some(2),
         _ => None,
     }
 }
