@@ -340,6 +340,18 @@ impl Table {
 mod tests {
     use super::*;
 
+    /// CT: rescale to Hounsfield units (intercept -1024), soft-tissue window 40/400.
+    fn ct_soft_tissue() -> GreyMapping {
+        GreyMapping {
+            modality: ModalityLut::Rescale {
+                slope: 1.0,
+                intercept: -1024.0,
+            },
+            voi: Voi::Window(Window::linear(40.0, 400.0)),
+            invert: false,
+        }
+    }
+
     #[test]
     fn linear_window_follows_the_standard() {
         // C.11.2.1.2.1: c=2048, w=4096 maps 0 -> 0 and 4095 -> 255.
@@ -376,14 +388,7 @@ mod tests {
 
     #[test]
     fn ct_rescale_then_soft_tissue_window() {
-        let mapping = GreyMapping {
-            modality: ModalityLut::Rescale {
-                slope: 1.0,
-                intercept: -1024.0,
-            },
-            voi: Voi::Window(Window::linear(40.0, 400.0)),
-            invert: false,
-        };
+        let mapping = ct_soft_tissue();
         assert_eq!(mapping.map(0.0), 0); // -1024 HU: air
         assert_eq!(mapping.map(1064.0), 128); // 40 HU: middle grey
         assert_eq!(mapping.map(3000.0), 255); // bone
@@ -438,14 +443,7 @@ mod tests {
 
     #[test]
     fn tables_reused_across_frames_give_each_values_own_level() {
-        let soft_tissue = GreyMapping {
-            modality: ModalityLut::Rescale {
-                slope: 1.0,
-                intercept: -1024.0,
-            },
-            voi: Voi::Window(Window::linear(40.0, 400.0)),
-            invert: false,
-        };
+        let soft_tissue = ct_soft_tissue();
         let inverted_lung = GreyMapping {
             voi: Voi::Window(Window::linear(-600.0, 1500.0)),
             invert: true,
@@ -472,14 +470,7 @@ mod tests {
 
     #[test]
     fn affine_levels_are_used_only_where_they_equal_the_standard() {
-        let ct = GreyMapping {
-            modality: ModalityLut::Rescale {
-                slope: 1.0,
-                intercept: -1024.0,
-            },
-            voi: Voi::Window(Window::linear(40.0, 400.0)),
-            invert: false,
-        };
+        let ct = ct_soft_tissue();
         let exact_inverted = GreyMapping {
             modality: ModalityLut::Rescale {
                 slope: 0.5,
@@ -531,12 +522,8 @@ mod tests {
             GreyValues::packed(bytes.collect(), true, 12, true)
         };
         let ct = GreyMapping {
-            modality: ModalityLut::Rescale {
-                slope: 1.0,
-                intercept: -1024.0,
-            },
-            voi: Voi::Window(Window::linear(40.0, 400.0)),
             invert: true,
+            ..ct_soft_tissue()
         };
         let sigmoid = GreyMapping {
             voi: Voi::Window(Window {
