@@ -29,6 +29,13 @@ use dicomprep::scan::ScanReport;
 use dicomprep::source::{Source, list_local};
 use dicomprep::store::{Bucket, Location};
 
+/// mimalloc instead of glibc's malloc: every slice allocates and frees buffers of hundreds of KB
+/// (the file, its samples, its levels) on several threads, which glibc serves from fresh
+/// mmap'd or trimmed pages, faulted in and zeroed each time. Measured on 1,000 512x512 CT
+/// slices (2 cores, video frames only): 7% less CPU, a third less system time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(threads) = cli.threads {

@@ -6,10 +6,11 @@
 //! samples, and PALETTE COLOR (applied here).
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::path::Path;
 
 use dicom_core::value::{PrimitiveValue, Value};
-use dicom_core::{DataDictionary, Tag};
+use dicom_core::{DataDictionary, DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{OverlayPlane, PixelDecoder};
@@ -67,7 +68,25 @@ pub struct DicomImage {
     photometric: String,
     palette: Option<[LutTable; 3]>,
     pub luts: LutAttributes,
+    /// Pixel Data of native little-endian files, read in place: `object` stops before it.
+    native: Option<NativePixels>,
 }
+
+/// The Pixel Data value of a native little-endian file, left in the file's bytes (dicom-object
+/// would zero-fill a buffer of its own and copy it there).
+struct NativePixels {
+    file: Vec<u8>,
+    value: Range<usize>,
+}
+
+impl NativePixels {
+    fn bytes(&self) -> &[u8] {
+        &self.file[self.value.clone()]
+    }
+}
+
+/// Transfer syntaxes whose Pixel Data value is little-endian samples as stored in the file.
+const LITTLE_ENDIAN_NATIVE: &[&str] = &["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"];
 
 const NATIVE_SYNTAXES: &[&str] = &[
     "1.2.840.10008.1.2",
@@ -80,19 +99,30 @@ impl DicomImage {
     /// Opens `path` whole (header and pixels).
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
         let bytes = std::fs::read(path).map_err(|e| DecodeError(format!("cannot read: {e}")))?;
-        Self::from_bytes(&bytes)
+        Self::from_vec(bytes)
     }
 
     /// Parses a whole DICOM file held in memory, up to and including Pixel Data.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        Self::from_vec(bytes.to_vec())
+    }
+
+    /// Parses a whole DICOM file held in memory, up to and including Pixel Data; the pixels of
+    /// a native little-endian file stay where they are in `bytes`.
     ///
     /// The header is first walked by the bounded scan reader, which rejects lengths beyond the
     /// data and deep nesting: dicom-object trusts declared lengths and recurses into sequences,
     /// so a hostile file could otherwise exhaust memory or overflow the stack.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let bytes = check_bounds(bytes).map_err(DecodeError)?;
-        let object = OpenFileOptions::new()
-            .read_to(tags::PIXEL_DATA)
-            .from_reader(bytes)
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Self, DecodeError> {
+        let bounds = check_bounds(&bytes).map_err(DecodeError)?;
+        let options = OpenFileOptions::new();
+        let options = if bounds.native_value.is_some() {
+            options.read_until(tags::PIXEL_DATA)
+        } else {
+            options.read_to(tags::PIXEL_DATA)
+        };
+        let object = options
+            .from_reader(&bytes[..bounds.end])
             .map_err(|e| DecodeError(format!("cannot open as DICOM: {}", error_chain(&e))))?;
         let transfer_syntax = object
             .meta()
@@ -153,6 +183,9 @@ impl DicomImage {
             palette,
             luts,
             object,
+            native: bounds
+                .native_value
+                .map(|value| NativePixels { file: bytes, value }),
         })
     }
 
@@ -323,13 +356,24 @@ impl DicomImage {
     }
 
     fn native_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
-        let Some(primitive) = self.pixel_data()?.primitive() else {
-            return Err(DecodeError(
-                "Pixel Data is encapsulated under a native transfer syntax".into(),
-            ));
+        // 32-bit samples read as OW words from a big-endian file come out word-swapped.
+        let mut words_swapped = false;
+        let data = match &self.native {
+            Some(native) => Cow::Borrowed(native.bytes()),
+            None => {
+                let Some(primitive) = self.pixel_data()?.primitive() else {
+                    return Err(DecodeError(
+                        "Pixel Data is encapsulated under a native transfer syntax".into(),
+                    ));
+                };
+                words_swapped = self.transfer_syntax == "1.2.840.10008.1.2.2"
+                    && self.bits_allocated == 32
+                    && matches!(primitive, PrimitiveValue::U16(_));
+                // Borrowed for 8/16-bit data: only this frame is copied, however many frames
+                // the file has.
+                primitive.to_bytes()
+            }
         };
-        // Borrowed for 8/16-bit data: only this frame is copied, however many frames the file has.
-        let data = primitive.to_bytes();
         let spp = self.samples_per_pixel as usize;
         if self.bits_allocated == 1 {
             return self.grey_or_palette(&data, frame as usize * pixels, pixels);
@@ -349,9 +393,7 @@ impl DicomImage {
             )));
         };
         let mut frame_data = Cow::Borrowed(frame_data);
-        // 32-bit samples read as OW words from a big-endian file come out word-swapped.
-        let big_endian = self.transfer_syntax == "1.2.840.10008.1.2.2";
-        if big_endian && self.bits_allocated == 32 && matches!(primitive, PrimitiveValue::U16(_)) {
+        if words_swapped {
             for sample in frame_data.to_mut().chunks_exact_mut(4) {
                 sample.rotate_left(2);
             }
@@ -414,9 +456,9 @@ impl DicomImage {
     /// The value of the Pixel Data element.
     fn pixel_data(&self) -> Result<&Value<InMemDicomObject>, DecodeError> {
         self.object
-            .element(tags::PIXEL_DATA)
+            .get(tags::PIXEL_DATA)
             .map(|element| element.value())
-            .map_err(|_| DecodeError("no Pixel Data element".into()))
+            .ok_or_else(|| DecodeError("no Pixel Data element".into()))
     }
 
     fn bytes_per_sample(&self) -> usize {
@@ -458,7 +500,27 @@ impl DicomImage {
 impl DicomImage {
     /// The overlay planes (60xx) of the file.
     pub fn overlays(&self) -> Result<Vec<OverlayPlane>, DecodeError> {
-        self.object
+        let with_pixels;
+        let object = match &self.native {
+            // Overlays may be embedded in the pixels' unused bits: the planes are read from an
+            // object that holds them again.
+            Some(native) => {
+                let mut object = self.object.clone();
+                object.put(DataElement::new(
+                    tags::PIXEL_DATA,
+                    if self.bits_allocated > 8 {
+                        VR::OW
+                    } else {
+                        VR::OB
+                    },
+                    PrimitiveValue::U8(native.bytes().into()),
+                ));
+                with_pixels = object;
+                &with_pixels
+            }
+            None => &self.object,
+        };
+        object
             .decode_overlays()
             .map_err(|e| DecodeError(format!("cannot read overlays: {}", error_chain(&e))))
     }
@@ -490,9 +552,9 @@ impl DicomImage {
 
 /// Walks `bytes` with the bounded header reader and checks Pixel Data against the data, so that
 /// dicom-object, which allocates whatever length is declared, only sees lengths that fit.
-/// Returns the bytes to parse: up to the end of Pixel Data (trailing elements are not needed and
+/// Returns how much to parse: up to the end of Pixel Data (trailing elements are not needed and
 /// not trusted), or all of a Deflated file once its trailing elements check out.
-fn check_bounds(bytes: &[u8]) -> Result<&[u8], String> {
+fn check_bounds(bytes: &[u8]) -> Result<Bounds, String> {
     let whole = Input {
         bytes,
         file_size: bytes.len() as u64,
@@ -511,7 +573,16 @@ fn check_bounds(bytes: &[u8]) -> Result<&[u8], String> {
     };
     if transfer_syntax != "1.2.840.10008.1.2.1.99" {
         let end = check_pixel_data(whole, encoding, pixel).map_err(|e| e.to_string())?;
-        return Ok(&bytes[..end]);
+        let native_value = match pixel.length {
+            Some(length)
+                if pixel.tag == tags::PIXEL_DATA
+                    && LITTLE_ENDIAN_NATIVE.contains(&transfer_syntax.as_str()) =>
+            {
+                Some(end - length as usize..end)
+            }
+            _ => None,
+        };
+        return Ok(Bounds { end, native_value });
     }
     // Deflated files locate Pixel Data in the inflated stream, which dicom-object inflates
     // whole: everything in it is checked.
@@ -521,7 +592,18 @@ fn check_bounds(bytes: &[u8]) -> Result<&[u8], String> {
     };
     let end = check_pixel_data(input, encoding, pixel).map_err(|e| e.to_string())?;
     check_elements(input, encoding, end).map_err(|e| e.to_string())?;
-    Ok(bytes)
+    Ok(Bounds {
+        end: bytes.len(),
+        native_value: None,
+    })
+}
+
+/// What [`check_bounds`] found.
+struct Bounds {
+    /// Where dicom-object may stop reading: after Pixel Data (the whole file when deflated).
+    end: usize,
+    /// The Pixel Data value of native little-endian files.
+    native_value: Option<Range<usize>>,
 }
 
 /// Grey stored values of one frame, with their range (computed when first asked for, once).
@@ -537,12 +619,59 @@ enum GreyStorage {
     /// as they are read: no widened copy of the frame is made.
     Packed {
         bytes: Vec<u8>,
-        wide: bool,
-        bits: u32,
-        signed: bool,
+        layout: PackedLayout,
     },
     /// 1- and 32-bit samples, unpacked, masked and sign-extended.
     Unpacked(Vec<i64>),
+}
+
+/// How 8- or 16-bit samples are stored: the significant bits of each little-endian word and
+/// whether they are two's complement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedLayout {
+    wide: bool,
+    bits: u32,
+    signed: bool,
+}
+
+impl PackedLayout {
+    /// Number of distinct words (2^8 or 2^16).
+    pub fn words(self) -> usize {
+        if self.wide { 1 << 16 } else { 1 << 8 }
+    }
+
+    /// The value of stored word `word`: its low `bits` bits, sign-extended when signed.
+    pub fn value(self, word: u16) -> i32 {
+        Self::extend(word, self.mask(), self.sign_bit())
+    }
+
+    /// Smallest and largest value the layout can hold.
+    pub fn domain(self) -> (i64, i64) {
+        let half = 1i64 << (self.bits - 1);
+        if self.signed {
+            (-half, half - 1)
+        } else {
+            (0, 2 * half - 1)
+        }
+    }
+
+    fn mask(self) -> u16 {
+        ((1u32 << self.bits) - 1) as u16
+    }
+
+    /// The sign bit of signed layouts, 0 for unsigned ones.
+    fn sign_bit(self) -> i32 {
+        if self.signed { 1 << (self.bits - 1) } else { 0 }
+    }
+
+    /// `word` masked, then sign-extended from bit `sign` without a variable shift (which keeps
+    /// loops from vectorising): subtract twice the sign bit. A constant `sign` of 0 (unsigned)
+    /// folds away.
+    #[inline]
+    fn extend(word: u16, mask: u16, sign: i32) -> i32 {
+        let v = i32::from(word & mask);
+        v - ((v & sign) << 1)
+    }
 }
 
 /// How [`GreyValues::map_levels`] turns values into 8-bit levels.
@@ -592,9 +721,7 @@ impl GreyValues {
         let bits = u32::from(bits_stored).clamp(1, if wide { 16 } else { 8 });
         Self::new(GreyStorage::Packed {
             bytes,
-            wide,
-            bits,
-            signed,
+            layout: PackedLayout { wide, bits, signed },
         })
     }
 
@@ -613,7 +740,7 @@ impl GreyValues {
     /// Number of values.
     pub fn len(&self) -> usize {
         match &self.storage {
-            GreyStorage::Packed { bytes, wide, .. } => bytes.len() / if *wide { 2 } else { 1 },
+            GreyStorage::Packed { bytes, layout } => bytes.len() / if layout.wide { 2 } else { 1 },
             GreyStorage::Unpacked(values) => values.len(),
         }
     }
@@ -628,17 +755,42 @@ impl GreyValues {
         *self.range.get_or_init(|| self.fold_range())
     }
 
-    /// Smallest and largest value the sample layout can hold (BitsStored, signed or not), for
-    /// 8- and 16-bit samples; `None` for the others.
-    pub fn domain(&self) -> Option<(i64, i64)> {
-        let GreyStorage::Packed { bits, signed, .. } = self.storage else {
+    /// How the samples are stored, for 8- and 16-bit samples; `None` for the others.
+    pub fn layout(&self) -> Option<PackedLayout> {
+        match self.storage {
+            GreyStorage::Packed { layout, .. } => Some(layout),
+            GreyStorage::Unpacked(_) => None,
+        }
+    }
+
+    /// The level of every value, looked up by the word as stored: `levels[word]` for each
+    /// 8- or 16-bit sample, where `levels` has an entry for every word of the layout
+    /// ([`PackedLayout::words`]) with masking and sign extension folded in, so that the loop
+    /// is a load and a store per value. `None` for other layouts or a table of another size.
+    pub fn map_words(&self, levels: &[u8]) -> Option<Vec<u8>> {
+        let GreyStorage::Packed { bytes, layout } = &self.storage else {
             return None;
         };
-        Some(if signed {
-            (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+        // Arrays of exactly 2^8 or 2^16 entries: every index is in bounds, no check is made.
+        if layout.wide {
+            let levels: &[u8; 1 << 16] = levels.try_into().ok()?;
+            let level = |word: u64| levels[(word & 0xFFFF) as usize];
+            let mut out = vec![0; bytes.len() / 2];
+            // Four samples per 8-byte load (byte-wise loads cost twice the instructions).
+            let (quads, rest) = bytes.as_chunks::<8>();
+            let (out_quads, out_rest) = out.as_chunks_mut::<4>();
+            for (o, quad) in out_quads.iter_mut().zip(quads) {
+                let x = u64::from_le_bytes(*quad);
+                *o = [level(x), level(x >> 16), level(x >> 32), level(x >> 48)];
+            }
+            for (o, pair) in out_rest.iter_mut().zip(rest.as_chunks::<2>().0) {
+                *o = level(u64::from(u16::from_le_bytes(*pair)));
+            }
+            Some(out)
         } else {
-            (0, (1 << bits) - 1)
-        })
+            let levels: &[u8; 1 << 8] = levels.try_into().ok()?;
+            Some(bytes.iter().map(|&b| levels[usize::from(b)]).collect())
+        }
     }
 
     /// Calls `f` with every value in pixel order.
@@ -660,31 +812,19 @@ impl GreyValues {
     /// vectorises: the layout is matched once per frame, not once per value.
     #[inline]
     fn visit<V: SampleVisitor>(&self, visitor: V) -> V::Output {
-        let (bytes, wide, bits, signed) = match &self.storage {
+        let (bytes, layout) = match &self.storage {
             GreyStorage::Unpacked(values) => return visitor.visit(values.iter().copied()),
-            GreyStorage::Packed {
-                bytes,
-                wide,
-                bits,
-                signed,
-            } => (bytes, *wide, *bits, *signed),
+            GreyStorage::Packed { bytes, layout } => (bytes, *layout),
         };
-        let mask = ((1u32 << bits) - 1) as u16;
-        // Sign extension from bit `bits - 1` without a variable shift (which keeps the loops
-        // from vectorising): subtract twice the sign bit.
-        let sign = 1i32 << (bits - 1);
-        let extend = move |v: u16| {
-            let v = i32::from(v & mask);
-            v - ((v & sign) << 1)
-        };
+        let (mask, sign) = (layout.mask(), layout.sign_bit());
+        let unsigned = move |word: u16| PackedLayout::extend(word, mask, 0);
+        let signed = move |word: u16| PackedLayout::extend(word, mask, sign);
         let word = |c: &[u8]| u16::from_le_bytes([c[0], c[1]]);
-        match (wide, signed) {
-            (false, false) => visitor.visit(bytes.iter().map(|&b| i32::from(u16::from(b) & mask))),
-            (false, true) => visitor.visit(bytes.iter().map(move |&b| extend(u16::from(b)))),
-            (true, false) => {
-                visitor.visit(bytes.chunks_exact(2).map(|c| i32::from(word(c) & mask)))
-            }
-            (true, true) => visitor.visit(bytes.chunks_exact(2).map(move |c| extend(word(c)))),
+        match (layout.wide, layout.signed) {
+            (false, false) => visitor.visit(bytes.iter().map(move |&b| unsigned(u16::from(b)))),
+            (false, true) => visitor.visit(bytes.iter().map(move |&b| signed(u16::from(b)))),
+            (true, false) => visitor.visit(bytes.chunks_exact(2).map(move |c| unsigned(word(c)))),
+            (true, true) => visitor.visit(bytes.chunks_exact(2).map(move |c| signed(word(c)))),
         }
     }
 
@@ -994,30 +1134,26 @@ fn ycbcr_pixel(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     ]
 }
 
+// Elements are looked up with `get`: `element` builds an error for a missing one, with a
+// backtrace when RUST_BACKTRACE is set, costly for attributes that are usually absent.
+
 fn int_value(object: &DefaultDicomObject, tag: Tag) -> Option<i64> {
-    object.element(tag).ok()?.to_int::<i64>().ok()
+    object.get(tag)?.to_int::<i64>().ok()
 }
 
 fn text_value(object: &DefaultDicomObject, tag: Tag) -> Option<String> {
-    let text = object.element(tag).ok()?.to_str().ok()?.trim().to_string();
+    let text = object.get(tag)?.to_str().ok()?.trim().to_string();
     (!text.is_empty()).then_some(text)
 }
 
 fn first_item(object: &DefaultDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
-    object.element(tag).ok()?.items()?.first()
+    object.get(tag)?.items()?.first()
 }
 
 /// Reads LUT Descriptor + LUT Data of a Modality/VOI LUT Sequence item.
 fn read_lut<D: DataDictionary + Clone>(item: &InMemDicomObject<D>) -> Option<LutTable> {
-    let descriptor: Vec<i64> = item
-        .element(tags::LUT_DESCRIPTOR)
-        .ok()?
-        .to_multi_int()
-        .ok()?;
-    lut_from(
-        &descriptor,
-        item.element(tags::LUT_DATA).ok()?.value().primitive()?,
-    )
+    let descriptor: Vec<i64> = item.get(tags::LUT_DESCRIPTOR)?.to_multi_int().ok()?;
+    lut_from(&descriptor, item.get(tags::LUT_DATA)?.value().primitive()?)
 }
 
 /// Builds a table from a descriptor (entries, first mapped value, bits) and its data; 8-bit
@@ -1054,12 +1190,12 @@ fn read_palette(object: &DefaultDicomObject) -> Result<[LutTable; 3], DecodeErro
             ))
         };
         let descriptor: Vec<i64> = object
-            .element(descriptor)
-            .ok()
+            .get(descriptor)
             .and_then(|e| e.to_multi_int().ok())
             .ok_or_else(missing)?;
-        let element = object.element(data).map_err(|_| missing())?;
-        element
+        object
+            .get(data)
+            .ok_or_else(missing)?
             .value()
             .primitive()
             .and_then(|p| lut_from(&descriptor, p))

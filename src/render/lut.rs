@@ -2,7 +2,7 @@
 //! (rescale or table) → VOI (window with its function, or table) → 8-bit, MONOCHROME1 inverted.
 //! Pure code.
 
-use super::decode::{GreyValues, Levels};
+use super::decode::{GreyValues, Levels, PackedLayout};
 
 /// How stored values become modality values (Hounsfield units for CT).
 #[derive(Debug, Clone, PartialEq)]
@@ -203,17 +203,18 @@ impl GreyMapping {
     /// loop then vectorises.
     ///
     /// The table is kept per thread. The frames of a volume share one mapping: from its second
-    /// frame on a thread, the table covers every value 8- and 16-bit samples can hold, so the
-    /// next frames need neither a table of their own (which cost as much as mapping the
-    /// pixels) nor their min/max pass.
+    /// frame on a thread, the table covers every value 8- and 16-bit samples can hold and is
+    /// also kept by stored word ([`GreyValues::map_words`]), so the next frames need neither a
+    /// table of their own (which cost as much as mapping the pixels) nor their min/max pass,
+    /// and each of their values is one lookup.
     pub fn map_grey(&self, values: &GreyValues) -> Vec<u8> {
         TABLES.with_borrow_mut(|cached| {
-            // A table of this mapping over every value the samples can hold: no min/max pass.
-            if let (Some(table), Some((lo, hi))) = (cached.as_ref(), values.domain())
+            // A table of this mapping by stored word of this layout: no min/max pass.
+            if let Some(table) = cached.as_ref()
                 && table.mapping == *self
-                && table.covers(lo, hi)
+                && let Some(levels) = table.map_words(values)
             {
-                return table.map(values);
+                return levels;
             }
             let Some((min, max)) = values.min_max() else {
                 return Vec::new();
@@ -227,23 +228,18 @@ impl GreyMapping {
                 // The mapping is in use for a second frame: likely a whole volume's, so the
                 // table now covers every value the samples can hold (at most 2^16), or else
                 // at least both frames.
-                Some(table) if table.mapping == *self => {
-                    let domain = values
-                        .domain()
-                        .filter(|(lo, hi)| (hi - lo) as u64 <= DOMAIN_SPAN);
-                    match domain {
-                        Some((lo, hi)) => Table::build(self.clone(), lo, hi),
-                        None if table.covers(min, max) => table,
-                        None => {
-                            let (first, last) = (min.min(table.first), max.max(table.last()));
-                            if ((last - first) as u64) <= TABLE_SPAN {
-                                Table::build(self.clone(), first, last)
-                            } else {
-                                Table::build(self.clone(), min, max)
-                            }
+                Some(table) if table.mapping == *self => match values.layout() {
+                    Some(layout) => Table::over_layout(self.clone(), layout),
+                    None if table.covers(min, max) => table,
+                    None => {
+                        let (first, last) = (min.min(table.first), max.max(table.last()));
+                        if ((last - first) as u64) <= TABLE_SPAN {
+                            Table::build(self.clone(), first, last)
+                        } else {
+                            Table::build(self.clone(), min, max)
                         }
                     }
-                }
+                },
                 _ => Table::build(self.clone(), min, max),
             };
             let out = table.map(values);
@@ -252,9 +248,6 @@ impl GreyMapping {
         })
     }
 }
-
-/// Widest sample domain a reused table is built over (16-bit samples).
-const DOMAIN_SPAN: u64 = 1 << 16;
 
 /// Levels as `clamp(stored * scale + offset, 0, 255)` rounded to the nearest integer (ties to
 /// even), then XOR `flip` (`0xFF` is `255 - level`: MONOCHROME1).
@@ -295,6 +288,9 @@ struct Table {
     /// Arithmetic that gives every entry exactly, when the mapping has one (see
     /// [`GreyMapping::affine`]).
     affine: Option<AffineLevels>,
+    /// The entries again, indexed by the stored word of samples of this layout (tables over
+    /// a layout's whole domain only, see [`Table::with_words`]).
+    words: Option<(PackedLayout, Vec<u8>)>,
 }
 
 impl Table {
@@ -310,7 +306,23 @@ impl Table {
             first,
             entries,
             affine,
+            words: None,
         }
+    }
+
+    /// The table of every value samples of `layout` can hold (at most 2^16), also kept by
+    /// stored word for [`GreyValues::map_words`].
+    fn over_layout(mapping: GreyMapping, layout: PackedLayout) -> Table {
+        let (lo, hi) = layout.domain();
+        let mut table = Table::build(mapping, lo, hi);
+        let words = (0..layout.words())
+            .map(|word| {
+                let value = i64::from(layout.value(word as u16));
+                table.entries[(value - lo) as usize]
+            })
+            .collect();
+        table.words = Some((layout, words));
+        table
     }
 
     fn last(&self) -> i64 {
@@ -321,8 +333,19 @@ impl Table {
         self.first <= min && max <= self.last()
     }
 
+    /// The levels of `values` by stored word, when the table has them for their layout.
+    fn map_words(&self, values: &GreyValues) -> Option<Vec<u8>> {
+        let (layout, words) = self.words.as_ref()?;
+        (values.layout() == Some(*layout))
+            .then(|| values.map_words(words))
+            .flatten()
+    }
+
     /// The levels of `values`, which must lie in the table.
     fn map(&self, values: &GreyValues) -> Vec<u8> {
+        if let Some(levels) = self.map_words(values) {
+            return levels;
+        }
         let levels = match self.affine {
             Some(affine) => Levels::Affine(affine),
             None => Levels::Table {
@@ -514,11 +537,13 @@ mod tests {
 
     #[test]
     fn repeated_mappings_of_packed_samples_cover_their_whole_domain() {
-        // 12 bits stored in 16, signed: -2048..=2047, little-endian.
+        // 12 bits stored in 16, signed: -2048..=2047, little-endian, with the unused high
+        // bits set on every other sample (they must be ignored).
         let packed = |values: &[i16]| {
-            let bytes = values
-                .iter()
-                .flat_map(|v| (*v as u16 & 0x0FFF).to_le_bytes());
+            let bytes = values.iter().enumerate().flat_map(|(i, v)| {
+                let garbage = if i % 2 == 1 { 0xA000 } else { 0 };
+                (*v as u16 & 0x0FFF | garbage).to_le_bytes()
+            });
             GreyValues::packed(bytes.collect(), true, 12, true)
         };
         let ct = GreyMapping {
@@ -532,7 +557,10 @@ mod tests {
             }),
             ..ct.clone()
         };
-        let frames: [&[i16]; 4] = [&[0, 1000], &[-2048, 2047, 1064], &[5, 6], &[-1, 1]];
+        // From the second frame on, values are looked up by stored word, four at a time
+        // (nine values: two groups of four and one more).
+        let nine = [-2048, -1, 0, 1, 2047, 1064, -1000, 7, 3];
+        let frames: [&[i16]; 5] = [&[0, 1000], &[-2048, 2047, 1064], &nine, &[5, 6], &[-1, 1]];
         for mapping in [&ct, &sigmoid] {
             for frame in frames {
                 let expected: Vec<u8> = frame.iter().map(|&v| mapping.map(v.into())).collect();
@@ -541,6 +569,27 @@ mod tests {
             let domain = TABLES.with_borrow(|t| t.as_ref().map(|t| (t.first, t.last())));
             assert_eq!(domain, Some((-2048, 2047)));
         }
+    }
+
+    #[test]
+    fn repeated_mappings_of_8_bit_samples_look_up_every_word() {
+        // 7 bits stored in 8, unsigned: the top bit is not part of the value.
+        let mapping = GreyMapping {
+            modality: ModalityLut::IDENTITY,
+            voi: Voi::Window(Window::linear(64.0, 128.0)),
+            invert: false,
+        };
+        let words: Vec<u8> = (0..=255).collect();
+        let expected: Vec<u8> = words
+            .iter()
+            .map(|&w| mapping.map(f64::from(w & 0x7F)))
+            .collect();
+        for _ in 0..3 {
+            let values = GreyValues::packed(words.clone(), false, 7, false);
+            assert_eq!(mapping.map_grey(&values), expected);
+        }
+        let table = TABLES.with_borrow(|t| t.as_ref().map(|t| t.words.is_some()));
+        assert_eq!(table, Some(true));
     }
 
     #[test]
