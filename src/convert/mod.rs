@@ -691,21 +691,28 @@ impl Context<'_> {
         let decoded = image.frame(frame).map_err(|e| e.to_string())?;
         let modality = frame_modality(image, header, frame);
         let mapping = match (window, &decoded.samples) {
-            (_, Samples::Rgb(_)) => {
-                choose_mapping(WindowChoice::MinMax, modality, None, (0.0, 255.0), false)
-            }
+            (_, Samples::Rgb(_)) => choose_mapping(
+                WindowChoice::MinMax,
+                modality,
+                None,
+                |_| (0.0, 255.0),
+                false,
+            ),
             (VolumeWindow::Shared(voi, range, _), _) => choose_mapping(
                 self.options.window,
                 modality,
                 voi.clone(),
-                *range,
+                |_| *range,
                 image.is_monochrome1(),
             ),
             (VolumeWindow::PerFrame | VolumeWindow::Kept(_), Samples::Grey(values)) => {
-                let (lo, hi) = values.min_max().unwrap_or((0, 0));
-                let range = modality_range(&modality, lo, hi);
                 let (center, width) = frame_window(header, frame);
                 let voi = image.header_voi(center, width);
+                // The frame's range is computed only for a min-max window.
+                let range = |modality: &ModalityLut| {
+                    let (lo, hi) = values.min_max().unwrap_or((0, 0));
+                    modality_range(modality, lo, hi)
+                };
                 choose_mapping(
                     self.options.window,
                     modality,

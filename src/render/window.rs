@@ -79,16 +79,20 @@ pub fn modality_range(modality: &ModalityLut, min: i64, max: i64) -> (f64, f64) 
     }
 }
 
-/// The mapping of a frame: `header_voi` is the header's VOI (if any) and `range` the modality
-/// range the min-max window spans (the frame's own, or the whole volume's for videos).
+/// The mapping of a frame: `header_voi` is the header's VOI (if any) and `range` gives the
+/// modality range the min-max window spans (the frame's own, or the whole volume's for
+/// videos) under `modality`, called only when that window is the one chosen.
 pub fn choose_mapping(
     choice: WindowChoice,
     modality: ModalityLut,
     header_voi: Option<Voi>,
-    range: (f64, f64),
+    range: impl FnOnce(&ModalityLut) -> (f64, f64),
     invert: bool,
 ) -> GreyMapping {
-    let min_max = || Voi::Window(Window::min_max(range.0, range.1));
+    let min_max = || {
+        let (lo, hi) = range(&modality);
+        Voi::Window(Window::min_max(lo, hi))
+    };
     let voi = match choice {
         WindowChoice::Header => header_voi.unwrap_or_else(min_max),
         WindowChoice::MinMax => min_max(),
@@ -153,7 +157,7 @@ mod tests {
             WindowChoice::Header,
             ModalityLut::IDENTITY,
             None,
-            (0.0, 100.0),
+            |_| (0.0, 100.0),
             false,
         );
         assert_eq!(mapping.voi, Voi::Window(Window::min_max(0.0, 100.0)));
@@ -164,7 +168,7 @@ mod tests {
             },
             ModalityLut::IDENTITY,
             None,
-            (0.0, 1.0),
+            |_| unreachable!("a fixed window needs no range"),
             true,
         );
         assert!(fixed.invert);
