@@ -15,10 +15,10 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         let modality = image.modality_lut(None, None);
-        let range = match &decoded.samples {
+        let range = |modality: &_| match &decoded.samples {
             Samples::Grey(values) => {
                 let (lo, hi) = values.min_max().unwrap_or((0, 0));
-                modality_range(&modality, lo, hi)
+                modality_range(modality, lo, hi)
             }
             Samples::Rgb(_) => (0.0, 255.0),
         };
