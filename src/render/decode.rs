@@ -664,9 +664,9 @@ impl PackedLayout {
         if self.signed { 1 << (self.bits - 1) } else { 0 }
     }
 
-    /// `word` masked, then sign-extended from bit `sign` without a variable shift (which keeps
-    /// loops from vectorising): subtract twice the sign bit. A constant `sign` of 0 (unsigned)
-    /// folds away.
+    /// `word` masked, then sign-extended from the sign bit `sign` (a power of two) without a
+    /// variable shift, which keeps loops from vectorising: subtract twice the sign bit. A
+    /// constant `sign` of 0 (unsigned) folds away.
     #[inline]
     fn extend(word: u16, mask: u16, sign: i32) -> i32 {
         let v = i32::from(word & mask);

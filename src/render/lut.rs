@@ -289,7 +289,7 @@ struct Table {
     /// [`GreyMapping::affine`]).
     affine: Option<AffineLevels>,
     /// The entries again, indexed by the stored word of samples of this layout (tables over
-    /// a layout's whole domain only, see [`Table::with_words`]).
+    /// a layout's whole domain only, see [`Table::over_layout`]).
     words: Option<(PackedLayout, Vec<u8>)>,
 }
 
