@@ -363,6 +363,15 @@ impl Table {
 mod tests {
     use super::*;
 
+    /// Stored values windowed as they are (no rescale).
+    fn identity_then(window: Window, invert: bool) -> GreyMapping {
+        GreyMapping {
+            modality: ModalityLut::IDENTITY,
+            voi: Voi::Window(window),
+            invert,
+        }
+    }
+
     /// CT: rescale to Hounsfield units (intercept -1024), soft-tissue window 40/400.
     fn ct_soft_tissue() -> GreyMapping {
         GreyMapping {
@@ -419,11 +428,7 @@ mod tests {
 
     #[test]
     fn monochrome1_is_inverted() {
-        let mapping = GreyMapping {
-            modality: ModalityLut::IDENTITY,
-            voi: Voi::Window(Window::min_max(0.0, 255.0)),
-            invert: true,
-        };
+        let mapping = identity_then(Window::min_max(0.0, 255.0), true);
         assert_eq!(
             mapping.map_grey(&GreyValues::unpacked(vec![0, 255])),
             vec![255, 0]
@@ -432,11 +437,7 @@ mod tests {
 
     #[test]
     fn min_max_window_spans_the_full_range() {
-        let mapping = GreyMapping {
-            modality: ModalityLut::IDENTITY,
-            voi: Voi::Window(Window::min_max(-100.0, 300.0)),
-            invert: false,
-        };
+        let mapping = identity_then(Window::min_max(-100.0, 300.0), false);
         assert_eq!(
             mapping.map_grey(&GreyValues::unpacked(vec![-100, 300, 100])),
             vec![0, 255, 128]
@@ -508,11 +509,7 @@ mod tests {
         };
         // y = x / 2 + 127.5: every even x lands on an exact half, which the standard rounds
         // up and the affine form to even, so this table must stay a lookup.
-        let halves = GreyMapping {
-            modality: ModalityLut::IDENTITY,
-            voi: Voi::Window(Window::linear(0.5, 511.0)),
-            invert: false,
-        };
+        let halves = identity_then(Window::linear(0.5, 511.0), false);
         let sigmoid = GreyMapping {
             voi: Voi::Window(Window {
                 function: VoiFunction::Sigmoid,
@@ -574,11 +571,7 @@ mod tests {
     #[test]
     fn repeated_mappings_of_8_bit_samples_look_up_every_word() {
         // 7 bits stored in 8, unsigned: the top bit is not part of the value.
-        let mapping = GreyMapping {
-            modality: ModalityLut::IDENTITY,
-            voi: Voi::Window(Window::linear(64.0, 128.0)),
-            invert: false,
-        };
+        let mapping = identity_then(Window::linear(64.0, 128.0), false);
         let words: Vec<u8> = (0..=255).collect();
         let expected: Vec<u8> = words
             .iter()
@@ -594,11 +587,7 @@ mod tests {
 
     #[test]
     fn wide_ranges_skip_the_table() {
-        let mapping = GreyMapping {
-            modality: ModalityLut::IDENTITY,
-            voi: Voi::Window(Window::min_max(0.0, 4e9)),
-            invert: false,
-        };
+        let mapping = identity_then(Window::min_max(0.0, 4e9), false);
         assert_eq!(
             mapping.map_grey(&GreyValues::unpacked(vec![0, 4_000_000_000])),
             vec![0, 255]
