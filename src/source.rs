@@ -56,7 +56,7 @@ impl Source {
                 let bytes = bucket
                     .get(relative)?
                     .ok_or_else(|| format!("{} is gone", bucket.describe(relative)))?;
-                DicomImage::from_vec(bytes.into()).map_err(|e| e.to_string())
+                DicomImage::from_shared(bytes).map_err(|e| e.to_string())
             }
         }
     }

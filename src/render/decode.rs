@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
+use bytes::Bytes;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{DataDictionary, DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
@@ -73,15 +74,22 @@ pub struct DicomImage {
 }
 
 /// The Pixel Data value of a native little-endian file, left in the file's bytes (dicom-object
-/// would zero-fill a buffer of its own and copy it there).
+/// would zero-fill a buffer of its own and copy it there): frames of 8- and 16-bit samples are
+/// shared slices of it, never copies.
 struct NativePixels {
-    file: Vec<u8>,
+    file: Bytes,
     value: Range<usize>,
 }
 
 impl NativePixels {
     fn bytes(&self) -> &[u8] {
         &self.file[self.value.clone()]
+    }
+
+    /// Bytes `range` of the value, shared with the file (`range` is within the value).
+    fn slice(&self, range: Range<usize>) -> Bytes {
+        self.file
+            .slice(self.value.start + range.start..self.value.start + range.end)
     }
 }
 
@@ -99,12 +107,12 @@ impl DicomImage {
     /// Opens `path` whole (header and pixels).
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
         let bytes = std::fs::read(path).map_err(|e| DecodeError(format!("cannot read: {e}")))?;
-        Self::from_vec(bytes)
+        Self::from_shared(bytes.into())
     }
 
     /// Parses a whole DICOM file held in memory, up to and including Pixel Data.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
-        Self::from_vec(bytes.to_vec())
+        Self::from_shared(Bytes::copy_from_slice(bytes))
     }
 
     /// Parses a whole DICOM file held in memory, up to and including Pixel Data; the pixels of
@@ -113,7 +121,7 @@ impl DicomImage {
     /// The header is first walked by the bounded scan reader, which rejects lengths beyond the
     /// data and deep nesting: dicom-object trusts declared lengths and recurses into sequences,
     /// so a hostile file could otherwise exhaust memory or overflow the stack.
-    pub fn from_vec(bytes: Vec<u8>) -> Result<Self, DecodeError> {
+    pub fn from_shared(bytes: Bytes) -> Result<Self, DecodeError> {
         let bounds = check_bounds(&bytes).map_err(DecodeError)?;
         let options = OpenFileOptions::new();
         let options = if bounds.native_value.is_some() {
@@ -264,7 +272,7 @@ impl DicomImage {
             let bytes = self.bytes_per_sample();
             return rgb_from_interleaved(data, pixels, bytes, self.bits_stored);
         }
-        self.grey_or_palette(data, 0, pixels)
+        self.grey_or_palette(Bytes::copy_from_slice(data), 0, pixels)
     }
 
     /// A JPEG 2000 SIZ or JPEG / JPEG-LS SOF marker, with the codestream's name, that declares
@@ -374,9 +382,18 @@ impl DicomImage {
                 primitive.to_bytes()
             }
         };
+        // The bytes of `range` (within `data`), shared with the file when it was read in place.
+        let frame_bytes = |range: Range<usize>| match &self.native {
+            Some(native) => native.slice(range),
+            None => Bytes::copy_from_slice(&data[range]),
+        };
         let spp = self.samples_per_pixel as usize;
         if self.bits_allocated == 1 {
-            return self.grey_or_palette(&data, frame as usize * pixels, pixels);
+            // The bytes holding the frame's bits (frames need not start on a byte boundary).
+            let first = frame as usize * pixels;
+            let end = first.saturating_add(pixels).div_ceil(8).min(data.len());
+            let start = (first / 8).min(end);
+            return self.grey_or_palette(frame_bytes(start..end), first % 8, pixels);
         }
         let bytes = self.bytes_per_sample();
         let ybr422 = self.photometric == "YBR_FULL_422" && spp == 3;
@@ -386,35 +403,41 @@ impl DicomImage {
             pixels * spp * bytes
         };
         let start = (frame as usize).checked_mul(frame_len);
-        let Some(frame_data) = start.and_then(|s| data.get(s..s.checked_add(frame_len)?)) else {
+        let range = start
+            .and_then(|s| Some(s..s.checked_add(frame_len)?))
+            .filter(|range| range.end <= data.len());
+        let Some(range) = range else {
             return Err(DecodeError(format!(
                 "pixel data holds {} bytes, too few for frame {frame} of {frame_len} bytes",
                 data.len(),
             )));
         };
-        let mut frame_data = Cow::Borrowed(frame_data);
-        if words_swapped {
-            for sample in frame_data.to_mut().chunks_exact_mut(4) {
+        let frame_data = if words_swapped {
+            let mut swapped = data[range].to_vec();
+            for sample in swapped.chunks_exact_mut(4) {
                 sample.rotate_left(2);
             }
-        }
-        self.samples_from_native(&frame_data, pixels, self.planar)
+            Bytes::from(swapped)
+        } else {
+            frame_bytes(range)
+        };
+        self.samples_from_native(frame_data, pixels, self.planar)
     }
 
     /// Samples of one frame laid out as native pixel data (little-endian samples).
     fn samples_from_native(
         &self,
-        frame_data: &[u8],
+        frame_data: Bytes,
         pixels: usize,
         planar: bool,
     ) -> Result<Samples, DecodeError> {
         let bytes = self.bytes_per_sample();
         match (self.samples_per_pixel, self.photometric.as_str()) {
             (1, _) => self.grey_or_palette(frame_data, 0, pixels),
-            (3, "YBR_FULL_422") => Ok(Samples::Rgb(ybr_422_to_rgb(frame_data, pixels))),
+            (3, "YBR_FULL_422") => Ok(Samples::Rgb(ybr_422_to_rgb(&frame_data, pixels))),
             (3, photometric) => {
                 let interleaved = if planar {
-                    interleave_planes(frame_data, pixels, bytes)
+                    interleave_planes(&frame_data, pixels, bytes)
                 } else {
                     frame_data.to_vec()
                 };
@@ -450,7 +473,7 @@ impl DicomImage {
         )
         .map_err(|e| DecodeError(format!("RLE frame {frame}: {e}")))?;
         // RLE segments come one per sample, so the result is planar only when asked to be interleaved.
-        self.samples_from_native(&native, pixels, false)
+        self.samples_from_native(native.into(), pixels, false)
     }
 
     /// The value of the Pixel Data element.
@@ -468,7 +491,7 @@ impl DicomImage {
     /// Grey samples starting at pixel `first` (bit-addressed for 1-bit data), or RGB through the palette.
     fn grey_or_palette(
         &self,
-        data: &[u8],
+        data: Bytes,
         first: usize,
         pixels: usize,
     ) -> Result<Samples, DecodeError> {
@@ -617,10 +640,7 @@ pub struct GreyValues {
 enum GreyStorage {
     /// 8- or 16-bit samples as stored (little-endian), masked to BitsStored and sign-extended
     /// as they are read: no widened copy of the frame is made.
-    Packed {
-        bytes: Vec<u8>,
-        layout: PackedLayout,
-    },
+    Packed { bytes: Bytes, layout: PackedLayout },
     /// 1- and 32-bit samples, unpacked, masked and sign-extended.
     Unpacked(Vec<i64>),
 }
@@ -717,10 +737,10 @@ impl Sample for i64 {
 
 impl GreyValues {
     /// 8-bit (`wide` false) or 16-bit little-endian samples with `bits_stored` significant bits.
-    pub fn packed(bytes: Vec<u8>, wide: bool, bits_stored: u16, signed: bool) -> Self {
+    pub fn packed(bytes: impl Into<Bytes>, wide: bool, bits_stored: u16, signed: bool) -> Self {
         let bits = u32::from(bits_stored).clamp(1, if wide { 16 } else { 8 });
         Self::new(GreyStorage::Packed {
-            bytes,
+            bytes: bytes.into(),
             layout: PackedLayout { wide, bits, signed },
         })
     }
@@ -885,9 +905,10 @@ impl GreyValues {
     }
 }
 
-/// Grey values of `pixels` samples starting at sample `first` (bit-addressed for 1-bit data).
+/// Grey values of `pixels` samples starting at sample `first` (bit-addressed for 1-bit data);
+/// 8- and 16-bit samples stay in (a shared slice of) `data`.
 pub fn grey_values(
-    data: &[u8],
+    data: Bytes,
     first: usize,
     pixels: usize,
     bits_allocated: u16,
@@ -896,17 +917,19 @@ pub fn grey_values(
 ) -> Result<GreyValues, DecodeError> {
     if matches!(bits_allocated, 8 | 16) {
         let width = usize::from(bits_allocated / 8);
-        let bytes = data
-            .get(first * width..(first + pixels) * width)
-            .ok_or_else(|| too_short(pixels, bits_allocated))?;
+        let range = first * width..(first + pixels) * width;
+        if range.end > data.len() {
+            return Err(too_short(pixels, bits_allocated));
+        }
         return Ok(GreyValues::packed(
-            bytes.to_vec(),
+            data.slice(range),
             width == 2,
             bits_stored,
             signed,
         ));
     }
-    grey_samples(data, first, pixels, bits_allocated, bits_stored, signed).map(GreyValues::unpacked)
+    grey_samples(&data, first, pixels, bits_allocated, bits_stored, signed)
+        .map(GreyValues::unpacked)
 }
 
 /// JPEG 2000 transfer syntaxes (lossless, lossy, and the HTJ2K ones).

@@ -541,7 +541,7 @@ mod tests {
                 let garbage = if i % 2 == 1 { 0xA000 } else { 0 };
                 (*v as u16 & 0x0FFF | garbage).to_le_bytes()
             });
-            GreyValues::packed(bytes.collect(), true, 12, true)
+            GreyValues::packed(bytes.collect::<Vec<u8>>(), true, 12, true)
         };
         let ct = GreyMapping {
             invert: true,
