@@ -454,6 +454,7 @@ RENDER_TOOLS=(
     "dcmj2pnm (xargs -P 2)"
     "pydicom+Pillow (2 processes)"
     "pydicom+Pillow (2 processes, PNG level 6)"
+    "pydicom+Pillow (pydicom LUTs, defaults)"
     "mogrify (default threads)"
     "mogrify -limit thread 1"
 )
@@ -502,6 +503,10 @@ render_command() {
         "pydicom+Pillow (2 processes, PNG level 6)")
             # Pillow's default PNG compression: what a script that does not set it gets.
             CMD=("$PY" scripts/peers/pydicom_render.py "$RSTUDY" "$out" --processes 2 --png-level 6) ;;
+        "pydicom+Pillow (pydicom LUTs, defaults)")
+            # The script pydicom's documentation leads to: apply_modality_lut + apply_voi_lut,
+            # Pillow's default PNG level (2 processes, as the others).
+            CMD=("$PY" scripts/peers/pydicom_render.py "$RSTUDY" "$out" --processes 2 --png-level 6 --luts pydicom) ;;
         "mogrify (default threads)")
             out="$MOGRIFY_DIR"
             CMD=(mogrify "${MOGRIFY_ARGS[@]}" "$MOGRIFY_DIR"/*.png) ;;
@@ -642,13 +647,14 @@ EOF
 # always the min-max one: that case is reported as not comparable.
 check_pixels() {
     "$PY" - "$RSTUDY" "$(render_out "dicomprep video")" "$(render_out "dcmj2pnm (xargs -P 2)")" \
-        "$(render_out "pydicom+Pillow (2 processes)")" <<'EOF'
+        "$(render_out "pydicom+Pillow (2 processes)")" \
+        "$(render_out "pydicom+Pillow (pydicom LUTs, defaults)")" <<'EOF'
 import json, os, sys
 import numpy as np
 import pydicom
 from PIL import Image
 
-study, dest, dcmtk, pyd = sys.argv[1:5]
+study, dest, dcmtk, pyd, pyd_luts = sys.argv[1:6]
 try:
     frame = json.load(open(os.path.join(dest, "manifest.json")))["items"][0]["frames"][0]
     ours = np.asarray(Image.open(os.path.join(dest, frame["hq_key"])), dtype=np.int16)
@@ -657,8 +663,10 @@ except (OSError, ValueError, KeyError, IndexError) as exc:
     sys.exit(0)
 header = pydicom.dcmread(os.path.join(study, frame["path"]), stop_before_pixels=True)
 windowed = "WindowCenter" in header and "WindowWidth" in header
+flat = frame["path"].replace("/", "_") + ".png"
 for name, path in (("dcmj2pnm +Wm", os.path.join(dcmtk, frame["path"] + ".png")),
-                   ("pydicom+Pillow", os.path.join(pyd, "hq", frame["path"].replace("/", "_") + ".png"))):
+                   ("pydicom+Pillow", os.path.join(pyd, "hq", flat)),
+                   ("pydicom+Pillow, pydicom LUTs", os.path.join(pyd_luts, "hq", flat))):
     try:
         theirs = np.asarray(Image.open(path), dtype=np.int16)
     except OSError as exc:
@@ -692,6 +700,8 @@ check_render() {
     expect_count "pydicom+Pillow, PNG" "$(find "$pyd/hq" -name '*.png' | wc -l)" "HQ PNG"
     expect_count "pydicom+Pillow, JPEG" "$(find "$pyd/lq" -name '*.jpg' | wc -l)" "LQ JPEG"
     expect_count "pydicom+Pillow, thumbnails" "$(find "$pyd/thumbnails" -name '*.jpg' | wc -l)" "thumbnail JPEG"
+    pyd="$(render_out "pydicom+Pillow (pydicom LUTs, defaults)")"
+    expect_count "pydicom LUTs, PNG" "$(find "$pyd/hq" -name '*.png' | wc -l)" "HQ PNG"
     expect_count "mogrify (last: -limit thread 1)" "$(find "$MOGRIFY_DIR" -name '*.jpg' | wc -l)" "JPEG thumbnails"
     check_pixels
 }
@@ -747,8 +757,13 @@ print_render_targets() {
     echo
     echo "Targets:"
     target_line "dicomprep video (HQ PNG + LQ JPEG + thumbnail)" "$(rate_of "dicomprep video")" 1000 " slices/s"
-    target_line "dicomprep video vs pydicom+Pillow (2 processes)" "$(times_ratio "$video" "$pyd")" 9 "x"
-    echo "    (vs pydicom+Pillow at Pillow's default PNG level 6:" \
+    # The issue measured pydicom+Pillow at ~110 slices/s: the documented-API script's speed
+    # here, not that of our tuned one, which is checked against the same 9x as well.
+    target_line "dicomprep video vs pydicom+Pillow, pydicom LUTs and Pillow defaults" \
+        "$(times_ratio "$video" "${SECONDS_OF[render/pydicom+Pillow (pydicom LUTs, defaults)]}")" 9 "x"
+    target_line "dicomprep video vs our tuned pydicom+Pillow (numpy LUTs, PNG level 1)" \
+        "$(times_ratio "$video" "$pyd")" 9 "x"
+    echo "    (vs the tuned script at Pillow's default PNG level 6:" \
         "$(times_ratio "$video" "${SECONDS_OF[render/pydicom+Pillow (2 processes, PNG level 6)]}")x)"
     target_line "thumbnails: dicomprep images vs mogrify (default threads)" "$(times_ratio "$images" "$mog")" 10 "x"
     target_line "dicomprep DICOM -> MP4 (+ frames, thumbnail) vs ffmpeg PNG -> MP4" \

@@ -1349,6 +1349,65 @@ mod tests {
         );
     }
 
+    /// A 3x3, 3-frame, 1-bit grey file in `transfer_syntax`: 27 bits, so frames 1 and 2 start
+    /// inside a byte. Bit `i` of the Pixel Data (LSB first) is set when `i % 4 == 1`.
+    fn one_bit_file(transfer_syntax: &str) -> Vec<u8> {
+        use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+        let mut object = InMemDicomObject::new_empty();
+        let uint = |tag, value: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(value));
+        object.put(uint(tags::ROWS, 3));
+        object.put(uint(tags::COLUMNS, 3));
+        object.put(uint(tags::BITS_ALLOCATED, 1));
+        object.put(uint(tags::BITS_STORED, 1));
+        object.put(uint(tags::HIGH_BIT, 0));
+        object.put(uint(tags::SAMPLES_PER_PIXEL, 1));
+        object.put(uint(tags::PIXEL_REPRESENTATION, 0));
+        object.put(DataElement::new(
+            tags::NUMBER_OF_FRAMES,
+            VR::IS,
+            PrimitiveValue::from("3"),
+        ));
+        object.put(DataElement::new(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            PrimitiveValue::from("MONOCHROME2"),
+        ));
+        object.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            PrimitiveValue::U8(vec![0x22, 0x22, 0x22, 0x02].into()),
+        ));
+        let meta = FileMetaTableBuilder::new()
+            .transfer_syntax(transfer_syntax)
+            .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.7")
+            .media_storage_sop_instance_uid("1.2.3.4");
+        let mut bytes = Vec::new();
+        object
+            .with_meta(meta)
+            .unwrap()
+            .write_all(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn one_bit_frames_start_mid_byte_in_place_and_copied() {
+        // Little endian: read in place; big endian: copied out of dicom-object's value.
+        for syntax in ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"] {
+            let image = DicomImage::from_bytes(&one_bit_file(syntax)).unwrap();
+            for frame in 0..3 {
+                let Samples::Grey(grey) = image.frame(frame).unwrap().samples else {
+                    panic!("{syntax}: frame {frame} is not grey");
+                };
+                let expected: Vec<i64> = (frame as usize * 9..frame as usize * 9 + 9)
+                    .map(|bit| i64::from(bit % 4 == 1))
+                    .collect();
+                assert_eq!(grey.to_vec(), expected, "{syntax}, frame {frame}");
+            }
+            assert!(image.frame(3).is_err(), "{syntax}");
+        }
+    }
+
     #[test]
     fn colour_conversions() {
         assert_eq!(ycbcr_pixel(128, 128, 128), [128, 128, 128]);
