@@ -802,9 +802,10 @@ render_section() {
     echo
     echo "Notes: dicomprep video = per slice HQ PNG + LQ JPEG (q75), one thumbnail per volume;" \
         "images = per slice PNG + thumbnail JPEG (q50). pydicom+Pillow does per slice PNG" \
-        "(Pillow compress_level=1, or Pillow's default 6 in its own row) + JPEG q75 + thumbnail" \
-        "(fit 356x200, JPEG q50): a thumbnail" \
-        "per slice more than dicomprep's video mode. dcmj2pnm writes only the PNG (libpng's default" \
+        "(Pillow compress_level=1, or Pillow's default 6 in its own rows) + JPEG q75 + thumbnail" \
+        "(fit 356x200, JPEG q50): a thumbnail per slice more than dicomprep's video mode; its" \
+        "values go to 8 bits through our numpy code, or through pydicom's apply_modality_lut and" \
+        "apply_voi_lut in the 'pydicom LUTs' row (same pixels). dcmj2pnm writes only the PNG (libpng's default" \
         "zlib level), one process per file, 2 at a time (xargs -P 2). -j1 sets dicomprep's worker" \
         "threads only (header reads keep their default I/O threads). Peak RSS is that of the largest" \
         "single process."
