@@ -437,9 +437,9 @@ impl DicomImage {
             (3, "YBR_FULL_422") => Ok(Samples::Rgb(ybr_422_to_rgb(&frame_data, pixels))),
             (3, photometric) => {
                 let interleaved = if planar {
-                    interleave_planes(&frame_data, pixels, bytes)
+                    Cow::Owned(interleave_planes(&frame_data, pixels, bytes))
                 } else {
-                    frame_data.to_vec()
+                    Cow::Borrowed(&frame_data[..])
                 };
                 let rgb = rgb_from_interleaved(&interleaved, pixels, bytes, self.bits_stored)?;
                 match (photometric, rgb) {
