@@ -13,9 +13,10 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dicomprep::encode::jpeg::{Huffman, encode_jpeg};
 use dicomprep::encode::png::encode_png;
+use dicomprep::encode::thumbnail::encode_thumbnail;
 use dicomprep::render::decode::{DicomImage, Samples};
 use dicomprep::render::lut::{GreyMapping, ModalityLut, Voi, Window};
-use dicomprep::render::thumbnail::{encode_thumbnail, make_thumbnail};
+use dicomprep::render::thumbnail::make_thumbnail;
 use dicomprep::render::{Channels, Image8};
 
 /// A fixture PNG (8-bit grey or RGB) as an [`Image8`].

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use dicomprep::NoProgress;
 use dicomprep::order::Rule;
 use dicomprep::plan::{OrderOptions, plan_order};
-use dicomprep::progress::Progress;
 use dicomprep::scan::{InstanceHeader, ScanReport};
 use dicomprep::synth::{Layout, SynthOptions, generate, truth_path};
 
@@ -48,7 +48,7 @@ fn scan_and_order(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("darwin", n), &dir, |b, dir| {
             b.iter(|| {
-                let scan = dicomprep::scan_source(dir, &Progress::hidden()).unwrap();
+                let scan = dicomprep::scan_source(dir, &NoProgress).unwrap();
                 let report = plan_order(&scan, "", OrderOptions::new(Rule::Darwin));
                 assert_eq!(report.slice_count(), n);
                 report

@@ -1,4 +1,4 @@
-//! Errors that stop a run (per-file problems are [`crate::report::FileIssue`]s instead).
+//! Errors that stop a run (per-file problems are [`crate::contract::FileIssue`]s instead).
 
 use std::path::PathBuf;
 

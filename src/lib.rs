@@ -4,19 +4,20 @@
 //! The pipeline is a chain of small stages exchanging plain structs:
 //! [`source`] lists files, [`scan`] reads headers only (never pixels) in parallel,
 //! [`index`] groups series, [`split`] splits them into volumes, [`order`] orders slices,
-//! [`plan`] assembles the [`report::OrderReport`] contract, and [`output`] writes it.
+//! [`plan`] assembles the [`contract::order_report::OrderReport`] contract, and [`output`] writes it.
 //! Everything between the scan and the output is pure code.
 //!
 //! ```no_run
-//! use dicomprep::{order::Rule, plan::{OrderOptions, plan_order}, progress::Progress};
+//! use dicomprep::{NoProgress, order::Rule, plan::{OrderOptions, plan_order}};
 //!
-//! let scan = dicomprep::scan_source(std::path::Path::new("study/"), &Progress::hidden())?;
+//! let scan = dicomprep::scan_source(std::path::Path::new("study/"), &NoProgress)?;
 //! let report = plan_order(&scan, "study/", OrderOptions::new(Rule::Darwin));
 //! println!("{} series, {} slices", report.series.len(), report.slice_count());
 //! # Ok::<(), dicomprep::error::Error>(())
 //! ```
 
 pub mod cli;
+pub mod contract;
 pub mod convert;
 pub mod encode;
 pub mod error;
@@ -29,7 +30,6 @@ pub mod plan;
 pub mod progress;
 pub mod register;
 pub mod render;
-pub mod report;
 pub mod scan;
 pub mod source;
 pub mod split;
@@ -38,13 +38,14 @@ pub mod synth;
 
 use std::path::Path;
 
+pub use progress::{NoProgress, Progress};
+
 use error::Error;
-use progress::Progress;
 use scan::ScanReport;
 
 /// Lists and scans a local source (folder or single file) with the default number of reader
 /// threads; files that cannot even be listed are reported as failed.
-pub fn scan_source(root: &Path, progress: &Progress) -> Result<ScanReport, Error> {
+pub fn scan_source(root: &Path, progress: &dyn Progress) -> Result<ScanReport, Error> {
     let listing = source::list_local(root)?;
     let mut report = scan::scan_files(&listing.files, scan::default_io_threads(), progress);
     report.failed.extend(listing.unreadable);

@@ -6,13 +6,15 @@ use std::time::Instant;
 
 use clap::Parser;
 
+use dicomprep::cli::progress::{TerminalProgress, human_bytes};
 use dicomprep::cli::{
     Cli, Command, ConvertArgs, EXIT_ERROR, EXIT_SOME_FAILED, EndpointArg, Format, OrderArgs,
     PayloadArgs, RegisterBisqueArgs, RegisterDarwinArgs, RegisterTarget, ResumeArgs, ScanArgs,
 };
+use dicomprep::contract::FileIssue;
+use dicomprep::contract::manifest::Manifest;
+use dicomprep::contract::run_report::{RunReport, Totals};
 use dicomprep::convert::layout::REPORT_KEY;
-use dicomprep::convert::manifest::Manifest;
-use dicomprep::convert::run_report::{RunReport, Totals};
 use dicomprep::convert::sink::{BucketSink, LocalSink, Sink};
 use dicomprep::convert::{ConvertOptions, convert};
 use dicomprep::encode::VideoSettings;
@@ -20,11 +22,9 @@ use dicomprep::error::Error;
 use dicomprep::output;
 use dicomprep::payload::{self, PayloadOptions};
 use dicomprep::plan::{OrderOptions, plan_order};
-use dicomprep::progress::{Progress, human_bytes};
 use dicomprep::register::darwin::{self as darwin_register, DarwinTarget, Endpoint};
 use dicomprep::register::http::RetryPolicy;
 use dicomprep::register::{self, RegisterError, bisque as bisque_register};
-use dicomprep::report::FileIssue;
 use dicomprep::scan::ScanReport;
 use dicomprep::source::{Source, list_local};
 use dicomprep::store::{Bucket, Location};
@@ -312,7 +312,7 @@ fn convert_command(cli: &Cli, args: &ConvertArgs) -> Result<bool, Error> {
         }),
         hls: args.hls,
     };
-    let progress = Progress::new(
+    let progress = TerminalProgress::new(
         "render",
         scan.instances
             .iter()
@@ -454,7 +454,7 @@ fn scan_with_progress(cli: &Cli, source: &Source) -> Result<ScanReport, Error> {
     match source {
         Source::Local { root } => {
             let listing = list_local(root)?;
-            let progress = Progress::new("scan", listing.files.len() as u64, visible);
+            let progress = TerminalProgress::new("scan", listing.files.len() as u64, visible);
             let io_threads = cli
                 .io_threads
                 .unwrap_or_else(dicomprep::scan::default_io_threads);
@@ -464,13 +464,13 @@ fn scan_with_progress(cli: &Cli, source: &Source) -> Result<ScanReport, Error> {
             Ok(report)
         }
         Source::Bucket(bucket) => {
-            let listing = Progress::spinner("list", visible);
+            let listing = TerminalProgress::spinner("list", visible);
             let objects = bucket.list().map_err(|reason| Error::Store {
                 location: bucket.location().to_string(),
                 reason,
             })?;
             listing.finish();
-            let progress = Progress::new("scan", objects.len() as u64, visible);
+            let progress = TerminalProgress::new("scan", objects.len() as u64, visible);
             let report =
                 dicomprep::scan::scan_objects(bucket, &objects, cli.store.concurrency, &progress);
             progress.finish();

@@ -4,8 +4,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::contract::order_report::OrderReport;
 use crate::error::Error;
-use crate::report::OrderReport;
 use crate::scan::InstanceHeader;
 
 /// Writes `instances` as JSON Lines, one record per instance.

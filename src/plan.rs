@@ -2,10 +2,10 @@
 
 use rayon::prelude::*;
 
+use crate::contract::order_report::{OrderReport, SeriesReport, SliceReport, VolumeReport};
 use crate::explain::diagnose;
 use crate::index::{SeriesGroup, group_series};
 use crate::order::{Rule, SliceKey};
-use crate::report::{OrderReport, SeriesReport, SliceReport, VolumeReport};
 use crate::scan::{InstanceHeader, ScanReport};
 use crate::split::{Volume, split_series};
 

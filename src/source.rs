@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
+use crate::contract::FileIssue;
 use crate::error::Error;
 use crate::render::decode::DicomImage;
-use crate::report::FileIssue;
 use crate::store::{Bucket, Location};
 
 /// Where the files of a run are read from.

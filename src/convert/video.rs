@@ -8,9 +8,9 @@ use std::sync::mpsc;
 
 #[cfg(feature = "video")]
 use super::layout;
-use super::manifest::{HlsEntry, VideoEntry};
+use crate::contract::manifest::{HlsEntry, VideoEntry};
 #[cfg(feature = "video")]
-use super::manifest::{HlsRendition, HlsSegment};
+use crate::contract::manifest::{HlsRendition, HlsSegment};
 #[cfg(feature = "video")]
 use crate::encode::video::{Container, VideoWriter, probe};
 #[cfg(feature = "video")]

@@ -4,6 +4,7 @@
 pub mod hls;
 pub mod jpeg;
 pub mod png;
+pub mod thumbnail;
 #[cfg(feature = "video")]
 pub mod video;
 

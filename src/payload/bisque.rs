@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::PayloadOptions;
-use crate::convert::manifest::{ItemKind, Manifest};
+use crate::contract::manifest::{ItemKind, Manifest};
 
 /// Dataset name used when none is given.
 pub const DEFAULT_DATASET: &str = "dicomprep";

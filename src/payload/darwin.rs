@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::PathFrom;
-use crate::convert::manifest::Item;
+use crate::contract::manifest::Item;
 
 /// A registration request body: `{items, dataset_slug, storage_slug, options?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::darwin::{DarwinPayload, item_path, study_path};
 use super::keys::darwin_storage_key;
 use super::{PayloadError, PayloadOptions, Schema, destination, file_name, group_items};
-use crate::convert::manifest::{HlsRendition, Item, ItemKind, Manifest};
+use crate::contract::manifest::{HlsRendition, Item, ItemKind, Manifest};
 use crate::store::Location;
 
 /// A read-only item: one file (`file`), or `slots`.
@@ -293,7 +293,7 @@ fn playlist(rendition: &HlsRendition, dest: &Location) -> String {
 }
 
 /// The MP4 of a video item (Darwin registers the video file itself).
-fn require_mp4(item: &Item) -> Result<&crate::convert::manifest::VideoEntry, PayloadError> {
+fn require_mp4(item: &Item) -> Result<&crate::contract::manifest::VideoEntry, PayloadError> {
     item.video.as_ref().ok_or_else(|| PayloadError::Item {
         item: item.name.clone(),
         reason: format!(
@@ -308,7 +308,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::convert::manifest::{HlsEntry, HlsSegment};
+    use crate::contract::manifest::{HlsEntry, HlsSegment};
     use crate::payload::PathFrom;
     use crate::payload::testing::{image, manifest, video};
 

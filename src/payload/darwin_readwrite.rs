@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::darwin::{DarwinOptions, DarwinPayload, item_path, study_path};
 use super::keys::darwin_storage_key;
 use super::{PayloadError, PayloadOptions, file_name, group_items, source, source_files};
-use crate::convert::manifest::{Item, Manifest};
+use crate::contract::manifest::{Item, Manifest};
 use crate::store::Location;
 
 /// A read-write item: its slots, several of which may share a `slot_name` (slices).

@@ -19,7 +19,7 @@ use super::keys::encord_object_url;
 use super::{
     EncordVolumes, PayloadError, PayloadOptions, destination, group_items, source, source_files,
 };
-use crate::convert::manifest::{Item, ItemKind, Manifest, VideoEntry};
+use crate::contract::manifest::{Item, ItemKind, Manifest, VideoEntry};
 use crate::store::Location;
 
 /// An upload spec, independent of its file format.

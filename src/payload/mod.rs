@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use dicomprep::payload::{build, PayloadKind, PayloadOptions};
-//! # let manifest: dicomprep::convert::manifest::Manifest = serde_json::from_str(
+//! # let manifest: dicomprep::contract::manifest::Manifest = serde_json::from_str(
 //! #   r#"{"version":1,"settings":{"item_kind":"auto","window":"header","rule":"darwin",
 //! #   "lq_quality":75},"destination":{"scheme":"s3","bucket":"b","prefix":"out"},
 //! #   "items":[],"skipped":[],"failed":[]}"#).unwrap();
@@ -31,7 +31,7 @@ pub mod darwin_readwrite;
 pub mod encord;
 pub mod keys;
 
-use crate::convert::manifest::{Item, Manifest};
+use crate::contract::manifest::{Item, Manifest};
 use crate::store::Location;
 
 pub use keys::UrlStyle;
@@ -298,7 +298,7 @@ pub(crate) fn source_files<'a>(items: &[&'a Item]) -> Vec<&'a str> {
 pub(crate) mod testing {
     //! A small manifest builder shared by the payload unit tests.
 
-    use crate::convert::manifest::{FrameEntry, Item, ItemKind, Manifest, Settings, VideoEntry};
+    use crate::contract::manifest::{FrameEntry, Item, ItemKind, Manifest, Settings, VideoEntry};
     use crate::store::Location;
 
     /// A manifest with `items`, written to `dest` from `src`.
@@ -340,6 +340,7 @@ pub(crate) mod testing {
             height,
             storage_key: key.clone(),
             thumbnail_key: format!("{base}/thumbnails/{index:05}.jpg"),
+            thumbnail_bytes: None,
             frames: vec![FrameEntry {
                 path: format!("in/{series}/{index}.dcm"),
                 frame: 0,
@@ -372,6 +373,7 @@ pub(crate) mod testing {
             height: 256,
             storage_key: format!("{base}/video.mp4"),
             thumbnail_key: format!("{base}/thumbnail.jpg"),
+            thumbnail_bytes: None,
             frames: (0..slices)
                 .map(|i| FrameEntry {
                     path: format!("in/{series}/{volume}_{i}.dcm"),

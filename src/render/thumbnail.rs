@@ -17,8 +17,8 @@
 //!     stay DirectClass (IM6 does not turn an RGB PNG into PseudoClass by counting colours).
 //!   - Unchanged size (e.g. 64x64): `ResizeImage` returns a copy without setting up a filter
 //!     (`filter:verbose` prints nothing), so we copy too.
-//! - Encoding: [`crate::encode::jpeg::encode_jpeg`] at quality 50: libjpeg settings as IM's,
-//!   1-component JPEG for grey, YCbCr 4:2:0 for RGB.
+//! - Encoding: [`crate::encode::thumbnail`] (JPEG at quality 50, libjpeg settings as IM's,
+//!   1-component JPEG for grey, YCbCr 4:2:0 for RGB).
 //!
 //! Not reproduced exactly: IM resizes at 16-bit (Q16) precision where fast_image_resize works
 //! on 8-bit samples with fixed-point weights (at most 1-2 levels apart on the fixtures), and
@@ -28,16 +28,12 @@
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
-use crate::encode::jpeg::{Huffman, encode_jpeg};
-use crate::encode::png::EncodeError;
 use crate::render::image::{Channels, Image8};
 
 /// Largest thumbnail width.
 pub const MAX_WIDTH: u32 = 356;
 /// Largest thumbnail height.
 pub const MAX_HEIGHT: u32 = 200;
-/// JPEG quality of thumbnails.
-pub const QUALITY: u8 = 50;
 
 /// The size ImageMagick gives a `width` x `height` image for `-resize "356x200>"`.
 ///
@@ -114,11 +110,6 @@ pub fn make_thumbnail(image: &Image8) -> Image8 {
     }
 }
 
-/// The thumbnail JPEG of `image`: [`make_thumbnail`] encoded at quality [`QUALITY`].
-pub fn encode_thumbnail(image: &Image8) -> Result<Vec<u8>, EncodeError> {
-    encode_jpeg(&make_thumbnail(image), QUALITY, Huffman::Optimized)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,13 +167,5 @@ mod tests {
             assert_eq!(thumb.data.len(), 200 * 200 * channels.count());
             assert!(thumb.data.iter().all(|&v| v == 77));
         }
-    }
-
-    #[test]
-    fn thumbnail_jpeg_has_the_thumbnail_size() {
-        let jpeg = encode_thumbnail(&Image8::filled(640, 480, Channels::Rgb, 200)).unwrap();
-        let d = mozjpeg::Decompress::new_mem(&jpeg).unwrap();
-        assert_eq!(d.size(), (267, 200));
-        assert_eq!(d.components().len(), 3);
     }
 }

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 
 pub use record::{FrameHeader, InstanceHeader};
 
-use crate::progress::Progress;
-use crate::report::FileIssue;
+use crate::Progress;
+use crate::contract::FileIssue;
 use crate::source::SourceFile;
 use crate::store::{Bucket, ListedObject};
 use reader::{Input, RawHeader, ReadError};
@@ -62,7 +62,7 @@ pub fn default_io_threads() -> usize {
 }
 
 /// Scans `files` with `io_threads` reader threads (a pool of their own), reporting progress.
-pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &Progress) -> ScanReport {
+pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &dyn Progress) -> ScanReport {
     let scan = || -> Vec<ScanOutcome> {
         files
             .par_iter()
@@ -70,7 +70,7 @@ pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &Progress) 
                 || (Vec::with_capacity(FIRST_READ), Vec::new()),
                 |(buf, inflate), file| {
                     let outcome = scan_file(file, buf, inflate);
-                    progress.inc(1);
+                    progress.advance(1);
                     outcome
                 },
             )
@@ -147,7 +147,7 @@ pub fn scan_objects(
     bucket: &Bucket,
     objects: &[ListedObject],
     concurrency: usize,
-    progress: &Progress,
+    progress: &dyn Progress,
 ) -> ScanReport {
     let first_read = AtomicU64::new(FIRST_OBJECT_READ);
     let scan = || -> Vec<ScanOutcome> {
@@ -162,7 +162,7 @@ pub fn scan_objects(
                         let grown = fetched.next_multiple_of(16 << 10).min(MAX_OBJECT_READ);
                         first_read.fetch_max(grown, Ordering::Relaxed);
                     }
-                    progress.inc(1);
+                    progress.advance(1);
                     outcome
                 },
             )

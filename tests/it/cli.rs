@@ -116,7 +116,8 @@ fn output_file_is_written_whole() {
     assert!(status.success());
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 1, "--compact is one line");
-    let report: dicomprep::report::OrderReport = serde_json::from_str(&text).unwrap();
+    let report: dicomprep::contract::order_report::OrderReport =
+        serde_json::from_str(&text).unwrap();
     assert_eq!(report.slice_count(), 8);
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use dicomprep::convert::manifest::{ItemKind, Manifest};
-use dicomprep::convert::run_report::{RunReport, Status};
+use dicomprep::contract::manifest::{ItemKind, Manifest};
+use dicomprep::contract::run_report::{RunReport, Status};
 
 use crate::util::{all_files, data, order, run};
 

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dicomprep::convert::manifest::Manifest;
-use dicomprep::report::{FileIssue, OrderReport};
+use dicomprep::contract::manifest::Manifest;
+use dicomprep::contract::order_report::{FileIssue, OrderReport};
 use dicomprep::scan::{ScanOutcome, scan_file};
 use dicomprep::source::SourceFile;
 use dicomprep::synth::faults::{corpus, load_templates, write_corpus};

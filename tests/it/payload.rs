@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 
-use dicomprep::convert::manifest::Manifest;
+use dicomprep::contract::manifest::Manifest;
 use dicomprep::payload::{self, PayloadKind, PayloadOptions};
 use serde_json::{Value, json};
 

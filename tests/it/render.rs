@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use dicomprep::convert::manifest::Manifest;
+use dicomprep::contract::manifest::Manifest;
 
 use crate::util::{data, run};
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::open_file;
-use dicomprep::convert::manifest::Manifest;
-use dicomprep::report::OrderReport;
+use dicomprep::contract::manifest::Manifest;
+use dicomprep::contract::order_report::OrderReport;
 
 use crate::util::{all_files, data, run};
 

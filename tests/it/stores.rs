@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use dicomprep::convert::manifest::Manifest;
+use dicomprep::NoProgress;
+use dicomprep::contract::manifest::Manifest;
 use dicomprep::convert::sink::BucketSink;
 use dicomprep::convert::{ConvertOptions, convert};
-use dicomprep::progress::Progress;
 use dicomprep::source::Source;
 use dicomprep::store::{Bucket, Location, content_type};
 use object_store::memory::InMemory;
@@ -229,7 +229,7 @@ fn in_memory_store_contract() {
     let source = Source::Bucket(bucket("in"));
     let scanner = bucket("in");
     let objects = scanner.list().unwrap();
-    let scan = dicomprep::scan::scan_objects(&scanner, &objects, 8, &Progress::hidden());
+    let scan = dicomprep::scan::scan_objects(&scanner, &objects, 8, &NoProgress);
     // One listing, then one ranged GET per file, but for the first few long Siemens headers
     // (122 KB) met before the first range grew (at most one per request in flight).
     let requests = scanner.stats().requests.load(Ordering::Relaxed);
@@ -244,7 +244,7 @@ fn in_memory_store_contract() {
         &scan,
         &sink,
         &ConvertOptions::default(),
-        &Progress::hidden(),
+        &NoProgress,
     )
     .unwrap();
     assert_same_as_local(&bucket("out"), "memory://mem/out");

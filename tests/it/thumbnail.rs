@@ -11,7 +11,8 @@ use std::process::Command;
 
 use dicomprep::encode::jpeg::{Huffman, encode_jpeg};
 use dicomprep::encode::png::encode_png;
-use dicomprep::render::thumbnail::{encode_thumbnail, make_thumbnail, thumbnail_size};
+use dicomprep::encode::thumbnail::encode_thumbnail;
+use dicomprep::render::thumbnail::{make_thumbnail, thumbnail_size};
 use dicomprep::render::{Channels, Image8};
 
 use crate::util::data;

@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use dicomprep::report::{OrderReport, SeriesReport};
+use dicomprep::contract::order_report::{OrderReport, SeriesReport};
 use serde_json::Value;
 
 /// A path inside the project's bundled `test-data/`.

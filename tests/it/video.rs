@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use dicomprep::convert::manifest::{Item, ItemKind, Manifest};
+use dicomprep::contract::manifest::{Item, ItemKind, Manifest};
 use dicomprep::encode::png::decode_png;
 
 use crate::util::{data, run};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
-use crate::report::FileIssue;
+use crate::contract::FileIssue;
 
 /// Current report format version.
 pub const REPORT_VERSION: u32 = 1;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::FileIssue;
+use crate::contract::FileIssue;
 use crate::store::Location;
 
 /// Current manifest format version.
@@ -68,6 +68,9 @@ pub struct Item {
     /// Key of the image, or of the video file.
     pub storage_key: String,
     pub thumbnail_key: String,
+    /// Size of the thumbnail as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_bytes: Option<u64>,
     /// Frames in slice order.
     pub frames: Vec<FrameEntry>,
     /// The video file of a video item, measured from the file written.
@@ -174,4 +177,48 @@ pub struct WindowUsed {
     pub width: f64,
     /// `header`, `minmax`, `fixed` or `lut` (a VOI LUT table).
     pub source: String,
+    /// How a header window was chosen from the slices' own windows, in words (e.g. `carried
+    /// by 110 of 130 slices with a window (the most common)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_by: Option<String>,
+}
+
+/// A key an item names, with the size the manifest records for it (when it records one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedKey<'a> {
+    pub key: &'a str,
+    pub size: Option<u64>,
+}
+
+impl Item {
+    /// Every key this item names (each once): its image or video, its thumbnail, every HQ and
+    /// LQ frame, and the HLS playlists, segments and frames manifest. The `storage_key` of a
+    /// video item converted without MP4 (`video` absent) names nothing and is not listed.
+    pub fn named_keys(&self) -> Vec<NamedKey<'_>> {
+        let named = |key, size| NamedKey { key, size };
+        let mut keys = Vec::with_capacity(2 + 2 * self.frames.len());
+        match (&self.video, self.kind) {
+            (Some(video), _) => keys.push(named(&self.storage_key, Some(video.file_size))),
+            // An image item's storage key is its one frame's HQ key, listed below.
+            (None, ItemKind::Image) if self.frames.iter().any(|f| f.hq_key == self.storage_key) => {
+            }
+            (None, ItemKind::Image) => keys.push(named(&self.storage_key, None)),
+            (None, ItemKind::Video) => {}
+        }
+        keys.push(named(&self.thumbnail_key, self.thumbnail_bytes));
+        for frame in &self.frames {
+            keys.push(named(&frame.hq_key, Some(frame.hq_bytes)));
+            if let Some(lq) = &frame.lq_key {
+                keys.push(named(lq, frame.lq_bytes));
+            }
+        }
+        if let Some(hls) = &self.hls {
+            for rendition in [&hls.high_quality, &hls.low_quality] {
+                keys.push(named(&rendition.index_key, None));
+                keys.extend(rendition.segments.iter().map(|s| named(&s.key, None)));
+            }
+            keys.push(named(&hls.frames_manifest_key, None));
+        }
+        keys
+    }
 }

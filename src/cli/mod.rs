@@ -1,5 +1,7 @@
 //! Command-line flags (clap). Only parsing lives here; the work is in the library.
 
+pub mod progress;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,0 +1,210 @@
+//! Rendering, encoding and writing the slices of a volume, a chunk at a time.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rayon::prelude::*;
+
+use super::volume::{Context, OpenFiles, SliceOutput, VolumePlan, VolumeWindow};
+use super::window::{frame_modality, frame_window};
+use crate::contract::FileIssue;
+use crate::contract::manifest::ItemKind;
+use crate::encode::jpeg::{Huffman, encode_jpeg};
+use crate::encode::png::encode_png;
+use crate::encode::thumbnail::encode_thumbnail;
+use crate::render::decode::{DicomImage, Samples};
+use crate::render::lut::ModalityLut;
+use crate::render::window::{WindowChoice, choose_mapping, modality_range};
+use crate::render::{Image8, burn_overlays, render_frame};
+use crate::scan::InstanceHeader;
+
+impl Context<'_> {
+    /// Renders and writes slices `chunk` of a volume in parallel, in slice order; returns each
+    /// slice's outputs and, when it was rendered, its image (for the video).
+    pub(super) fn render_chunk(
+        &self,
+        plan: &VolumePlan,
+        chunk: &[usize],
+        needs_pixels: &(dyn Fn(usize) -> bool + Sync),
+        open: &mut OpenFiles,
+    ) -> Vec<Result<(SliceOutput, Option<Image8>), FileIssue>> {
+        let slices = &plan.volume.slices;
+        let wanted: BTreeSet<usize> = chunk
+            .iter()
+            .filter(|&&i| needs_pixels(i))
+            .map(|&i| slices[i].instance)
+            .collect();
+        open.retain(|instance, _| wanted.contains(instance));
+        let opened: Vec<(usize, Result<Arc<DicomImage>, String>)> = wanted
+            .iter()
+            .filter(|instance| !open.contains_key(instance))
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|&instance| (instance, self.open_instance(instance)))
+            .collect();
+        open.extend(opened);
+        let open = &*open;
+        chunk
+            .par_iter()
+            .map(|&index| {
+                let slice = slices[index];
+                let header = &self.instances[slice.instance];
+                let fail = |reason: String| FileIssue {
+                    path: header.path.clone(),
+                    reason: if header.number_of_frames > 1 {
+                        format!("frame {}: {reason}", slice.frame)
+                    } else {
+                        reason
+                    },
+                };
+                let result = if needs_pixels(index) {
+                    let image = open
+                        .get(&slice.instance)
+                        .cloned()
+                        .unwrap_or_else(|| Err("not opened".into()));
+                    image
+                        .and_then(|image| {
+                            self.render_slice(&image, header, slice.frame, &plan.window)
+                        })
+                        .and_then(|rendered| {
+                            let output = self.write_slice(&rendered, index, plan)?;
+                            Ok((output, Some(rendered)))
+                        })
+                        .map_err(fail)
+                } else {
+                    Ok((self.kept_slice(plan, index), None))
+                };
+                self.progress.advance(1);
+                result
+            })
+            .collect()
+    }
+
+    /// Opens the file of `instance` for decoding.
+    pub(super) fn open_instance(&self, instance: usize) -> Result<Arc<DicomImage>, String> {
+        self.open_image(&self.instances[instance]).map(Arc::new)
+    }
+
+    /// Opens (downloads, for buckets) the file of `header` for decoding.
+    pub(super) fn open_image(&self, header: &InstanceHeader) -> Result<DicomImage, String> {
+        self.bytes_read
+            .fetch_add(header.file_size, Ordering::Relaxed);
+        self.source.open_image(&header.path)
+    }
+
+    /// The outputs of a slice whose every output is kept from an earlier run.
+    pub(super) fn kept_slice(&self, plan: &VolumePlan, index: usize) -> SliceOutput {
+        let header = &self.instances[plan.volume.slices[index].instance];
+        let keys = plan.keys(index);
+        let size = |key: &String| self.sink.size(key).unwrap_or(0);
+        SliceOutput {
+            index,
+            width: u32::from(header.columns.unwrap_or(0)),
+            height: u32::from(header.rows.unwrap_or(0)),
+            hq_bytes: size(&keys[0]),
+            lq_bytes: (plan.kind == ItemKind::Video).then(|| size(&keys[1])),
+            written: 0,
+            reused: keys.len(),
+        }
+    }
+
+    pub(super) fn render_slice(
+        &self,
+        image: &DicomImage,
+        header: &InstanceHeader,
+        frame: u32,
+        window: &VolumeWindow,
+    ) -> Result<Image8, String> {
+        let decoded = image.frame(frame).map_err(|e| e.to_string())?;
+        let modality = frame_modality(image, header, frame);
+        let mapping = match (window, &decoded.samples) {
+            (_, Samples::Rgb(_)) => choose_mapping(
+                WindowChoice::MinMax,
+                modality,
+                None,
+                |_| (0.0, 255.0),
+                false,
+            ),
+            (VolumeWindow::Shared(voi, range, _), _) => choose_mapping(
+                self.options.window,
+                modality,
+                voi.clone(),
+                |_| *range,
+                image.is_monochrome1(),
+            ),
+            (VolumeWindow::PerFrame | VolumeWindow::Kept(_), Samples::Grey(values)) => {
+                let (center, width) = frame_window(header, frame);
+                let voi = image.header_voi(center, width);
+                // The frame's range is computed only for a min-max window.
+                let range = |modality: &ModalityLut| {
+                    let (lo, hi) = values.min_max().unwrap_or((0, 0));
+                    modality_range(modality, lo, hi)
+                };
+                choose_mapping(
+                    self.options.window,
+                    modality,
+                    voi,
+                    range,
+                    image.is_monochrome1(),
+                )
+            }
+        };
+        let mut rendered = render_frame(decoded, &mapping);
+        if self.options.overlays {
+            let planes = image.overlays().map_err(|e| e.to_string())?;
+            burn_overlays(&mut rendered, &planes, frame);
+        }
+        Ok(rendered)
+    }
+
+    /// Encodes and stores the outputs of one rendered slice (outputs kept from an earlier run
+    /// are not written again).
+    pub(super) fn write_slice(
+        &self,
+        rendered: &Image8,
+        index: usize,
+        plan: &VolumePlan,
+    ) -> Result<SliceOutput, String> {
+        let keys = plan.keys(index);
+        let (mut written, mut reused) = (0, 0);
+        let mut store = |key: &str, bytes: Vec<u8>| {
+            if self.kept(key) {
+                reused += 1;
+                return Ok(());
+            }
+            written += 1;
+            self.put(key, bytes)
+        };
+        let hq = encode_png(rendered).map_err(|e| e.to_string())?;
+        let hq_bytes = hq.len() as u64;
+        store(&keys[0], hq)?;
+        let lq_bytes = match plan.kind {
+            ItemKind::Image => {
+                let thumbnail = encode_thumbnail(rendered).map_err(|e| e.to_string())?;
+                store(&keys[1], thumbnail)?;
+                None
+            }
+            ItemKind::Video => {
+                let lq = encode_jpeg(rendered, self.options.lq_quality, Huffman::Standard)
+                    .map_err(|e| e.to_string())?;
+                let lq_bytes = lq.len() as u64;
+                store(&keys[1], lq)?;
+                if index == plan.middle {
+                    let thumbnail = encode_thumbnail(rendered).map_err(|e| e.to_string())?;
+                    store(&keys[2], thumbnail)?;
+                }
+                Some(lq_bytes)
+            }
+        };
+        Ok(SliceOutput {
+            index,
+            width: rendered.width,
+            height: rendered.height,
+            hq_bytes,
+            lq_bytes,
+            written,
+            reused,
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! Converting one volume: which outputs it needs, which are kept, its slices streamed in
+//! chunks to the writers and the video encoder.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+
+use super::items::hls_keys;
+use super::layout::{self, FrameLayout};
+use super::previous::Previous;
+use super::sink::Sink;
+use super::video;
+use super::{ConvertOptions, ItemChoice};
+use crate::Progress;
+use crate::contract::FileIssue;
+use crate::contract::manifest::{Item, ItemKind, WindowUsed};
+use crate::index::SeriesGroup;
+use crate::render::Image8;
+use crate::render::decode::DicomImage;
+use crate::render::lut::Voi;
+use crate::scan::InstanceHeader;
+use crate::source::Source;
+use crate::split::Volume;
+
+/// What converting one volume produced.
+#[derive(Debug, Default)]
+pub(super) struct VolumeOutcome {
+    pub(super) items: Vec<Item>,
+    pub(super) failed: Vec<FileIssue>,
+    pub(super) written: usize,
+    pub(super) reused: usize,
+}
+
+/// One slice's outputs, as written or found.
+#[derive(Debug, Clone)]
+pub(super) struct SliceOutput {
+    pub(super) index: usize,
+    pub(super) width: u32,
+    pub(super) height: u32,
+    pub(super) hq_bytes: u64,
+    pub(super) lq_bytes: Option<u64>,
+    pub(super) written: usize,
+    pub(super) reused: usize,
+}
+
+/// Everything the per-volume work needs.
+pub(super) struct Context<'a> {
+    pub(super) source: &'a Source,
+    pub(super) previous: Previous,
+    pub(super) instances: &'a [InstanceHeader],
+    pub(super) sink: &'a dyn Sink,
+    pub(super) options: &'a ConvertOptions,
+    pub(super) reuse: bool,
+    pub(super) progress: &'a dyn Progress,
+    pub(super) bytes_written: AtomicU64,
+    pub(super) bytes_read: AtomicU64,
+}
+
+/// The VOI choice for a volume: fixed for every frame of a video, or decided per frame.
+#[derive(Debug, Clone)]
+pub(super) enum VolumeWindow {
+    /// One VOI for all frames (videos): no flicker.
+    Shared(Option<Voi>, (f64, f64), &'static str),
+    /// Each image chooses its own (image items).
+    PerFrame,
+    /// Nothing is rendered: every output exists; the window recorded for it before.
+    Kept(Option<WindowUsed>),
+}
+
+/// How one volume is converted: its kind, keys and window.
+pub(super) struct VolumePlan<'v> {
+    pub(super) volume: &'v Volume,
+    pub(super) kind: ItemKind,
+    pub(super) prefix: String,
+    pub(super) middle: usize,
+    pub(super) window: VolumeWindow,
+    pub(super) frames: FrameLayout,
+}
+
+impl VolumePlan<'_> {
+    /// The keys slice `index` writes.
+    pub(super) fn keys(&self, index: usize) -> Vec<String> {
+        let prefix = &self.prefix;
+        match self.kind {
+            ItemKind::Image => vec![
+                layout::image_key(prefix, index),
+                layout::image_thumbnail_key(prefix, index),
+            ],
+            ItemKind::Video => {
+                let mut keys = vec![
+                    layout::hq_key(prefix, index, self.frames),
+                    layout::lq_key(prefix, index, self.frames),
+                ];
+                if index == self.middle {
+                    keys.push(layout::video_thumbnail_key(prefix));
+                }
+                keys
+            }
+        }
+    }
+}
+
+/// Slices rendered together: enough to keep every thread busy, few enough to bound memory.
+pub(super) fn chunk_len() -> usize {
+    (rayon::current_num_threads() * 4).max(8)
+}
+
+/// The decoded files of the current chunk (a multi-frame file stays open across chunks).
+pub(super) type OpenFiles = HashMap<usize, Result<Arc<DicomImage>, String>>;
+
+impl Context<'_> {
+    /// Whether `key` holds a complete output of an earlier run: present, and of the size the
+    /// earlier manifest recorded for it (when it recorded one).
+    pub(super) fn kept(&self, key: &str) -> bool {
+        self.reuse
+            && self.sink.size(key).is_some_and(|size| {
+                self.previous
+                    .sizes
+                    .get(key)
+                    .is_none_or(|&recorded| recorded == size)
+            })
+    }
+
+    pub(super) fn volume(&self, series: &SeriesGroup, volume: &Volume) -> VolumeOutcome {
+        let kind = match self.options.items {
+            ItemChoice::Images => ItemKind::Image,
+            ItemChoice::Video => ItemKind::Video,
+            ItemChoice::Auto if volume.slices.len() == 1 => ItemKind::Image,
+            ItemChoice::Auto => ItemKind::Video,
+        };
+        let prefix = layout::volume_prefix(
+            &series.study_instance_uid,
+            &series.series_instance_uid,
+            &volume.id,
+        );
+        let middle = volume.slices.len() / 2;
+        let frames = if kind == ItemKind::Video && self.options.hls_enabled() {
+            FrameLayout::Sections
+        } else {
+            FrameLayout::Frames
+        };
+        let mut plan = VolumePlan {
+            volume,
+            kind,
+            prefix,
+            middle,
+            window: VolumeWindow::PerFrame,
+            frames,
+        };
+        let frames_kept: Vec<bool> = (0..volume.slices.len())
+            .map(|i| plan.keys(i).iter().all(|k| self.kept(k)))
+            .collect();
+        let all_kept = frames_kept.iter().all(|&k| k);
+        let video_key = layout::video_key(&plan.prefix);
+        let kept_video = match (kind, self.options.video) {
+            (ItemKind::Video, Some(_)) if all_kept && self.kept(&video_key) => self
+                .previous
+                .videos
+                .get(&video_key)
+                .filter(|(_, hls)| match (hls, self.options.hls_enabled()) {
+                    (Some(hls), true) => hls_keys(hls).all(|k| self.kept(k)),
+                    (None, false) => true,
+                    _ => false,
+                })
+                .cloned(),
+            _ => None,
+        };
+        let encode = match (kind, self.options.video) {
+            (ItemKind::Video, Some(settings)) if kept_video.is_none() => Some(settings),
+            _ => None,
+        };
+        plan.window = match kind {
+            ItemKind::Image => VolumeWindow::PerFrame,
+            ItemKind::Video if all_kept && encode.is_none() => {
+                match self.previous.windows.get(&video_key) {
+                    Some(window) => VolumeWindow::Kept(Some(window.clone())),
+                    None => self.volume_window(volume, middle),
+                }
+            }
+            ItemKind::Video => self.volume_window(volume, middle),
+        };
+
+        let mut outcome = VolumeOutcome::default();
+        let mut outputs: Vec<SliceOutput> = Vec::new();
+        let video = std::thread::scope(|scope| {
+            let (frames, received) = mpsc::sync_channel::<Image8>(chunk_len());
+            let hls = (plan.frames == FrameLayout::Sections).then_some(plan.prefix.as_str());
+            #[cfg(feature = "video")]
+            let encoder = encode
+                .map(|settings| scope.spawn(move || video::encode_stream(received, settings, hls)));
+            // Without FFmpeg, `video` is always `None`: there is nothing to encode.
+            #[cfg(not(feature = "video"))]
+            let encoder: Option<
+                std::thread::ScopedJoinHandle<Result<video::EncodedVideo, String>>,
+            > = {
+                let _ = (scope, received, hls);
+                None
+            };
+            let mut open = OpenFiles::new();
+            let indices: Vec<usize> = (0..volume.slices.len()).collect();
+            for chunk in indices.chunks(chunk_len()) {
+                let needs_pixels = |i: usize| encode.is_some() || !frames_kept[i];
+                for result in self.render_chunk(&plan, chunk, &needs_pixels, &mut open) {
+                    match result {
+                        Ok((output, image)) => {
+                            outcome.written += output.written;
+                            outcome.reused += output.reused;
+                            outputs.push(output);
+                            if let (Some(image), true) = (image, encode.is_some()) {
+                                // The encoder only stops early on an error it reports.
+                                let _ = frames.send(image);
+                            }
+                        }
+                        Err(issue) => outcome.failed.push(issue),
+                    }
+                }
+            }
+            drop(frames);
+            encoder.map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Err("the video encoder stopped unexpectedly".into()))
+            })
+        });
+        outcome.items = self.items(series, &plan, &outputs);
+        let video_item = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video);
+        match (video_item, kept_video, video) {
+            (Some(item), Some((entry, hls)), _) => {
+                item.video = Some(entry);
+                item.hls = hls;
+                outcome.reused += 1;
+            }
+            (Some(item), None, Some(Ok(encoded))) => {
+                let mut files = vec![(item.storage_key.clone(), encoded.mp4)];
+                files.extend(encoded.hls_files);
+                let stored: Result<Vec<()>, String> = files
+                    .into_iter()
+                    .map(|(key, bytes)| self.put(&key, bytes))
+                    .collect();
+                match stored {
+                    Ok(stored) => {
+                        item.video = Some(encoded.entry);
+                        item.hls = encoded.hls;
+                        outcome.written += stored.len();
+                    }
+                    Err(reason) => outcome.failed.push(FileIssue {
+                        path: item.frames[0].path.clone(),
+                        reason,
+                    }),
+                }
+            }
+            (Some(item), None, Some(Err(reason))) => outcome.failed.push(FileIssue {
+                path: item.frames[0].path.clone(),
+                reason: format!("video {}: {reason}", item.storage_key),
+            }),
+            _ => {}
+        }
+        outcome
+    }
+
+    /// Stores `bytes` under `key`.
+    pub(super) fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let written = self
+            .bytes_written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.progress.written(written + bytes.len() as u64);
+        self.sink
+            .put(key, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))
+    }
+}

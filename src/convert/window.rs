@@ -1,0 +1,123 @@
+//! The window of a volume's frames, and the modality and window of one frame.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::volume::{Context, VolumeWindow};
+use crate::contract::manifest::WindowUsed;
+use crate::render::decode::{DicomImage, Samples};
+use crate::render::lut::{ModalityLut, Voi};
+use crate::render::window::{WindowChoice, modality_range};
+use crate::scan::InstanceHeader;
+use crate::split::Volume;
+
+impl Context<'_> {
+    /// Chooses one VOI for a whole video: the middle slice's header window, else the volume's
+    /// modality range (a first pass over every frame), or the user's fixed window.
+    pub(super) fn volume_window(&self, volume: &Volume, middle: usize) -> VolumeWindow {
+        if let WindowChoice::Fixed { .. } = self.options.window {
+            return VolumeWindow::Shared(None, (0.0, 0.0), "fixed");
+        }
+        if self.options.window == WindowChoice::Header {
+            let slice = volume.slices[middle];
+            let header = &self.instances[slice.instance];
+            if let Ok(image) = self.open_image(header) {
+                let (center, width) = frame_window(header, slice.frame);
+                if let Some(voi) = image.header_voi(center, width) {
+                    return VolumeWindow::Shared(Some(voi), (0.0, 0.0), "header");
+                }
+            }
+        }
+        let mut by_file: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for slice in &volume.slices {
+            by_file.entry(slice.instance).or_default().push(slice.frame);
+        }
+        let range = by_file
+            .into_par_iter()
+            .filter_map(|(instance, frames)| {
+                let header = &self.instances[instance];
+                let image = self.open_image(header).ok()?;
+                frames
+                    .iter()
+                    .filter_map(|&frame| {
+                        let Samples::Grey(values) = image.frame(frame).ok()?.samples else {
+                            return None;
+                        };
+                        let (lo, hi) = values.min_max()?;
+                        Some(modality_range(
+                            &frame_modality(&image, header, frame),
+                            lo,
+                            hi,
+                        ))
+                    })
+                    .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+            })
+            .reduce(
+                || (f64::INFINITY, f64::NEG_INFINITY),
+                |a, b| (a.0.min(b.0), a.1.max(b.1)),
+            );
+        VolumeWindow::Shared(None, range, "minmax")
+    }
+}
+
+/// The window a video was rendered with, for the manifest.
+pub(super) fn window_used(
+    voi: Option<&Voi>,
+    range: (f64, f64),
+    source: &str,
+    choice: &WindowChoice,
+) -> Option<WindowUsed> {
+    let (center, width) = match (choice, voi) {
+        (WindowChoice::Fixed { center, width }, _) => (*center, *width),
+        (_, Some(Voi::Window(w))) => (w.center, w.width),
+        (_, Some(Voi::Table(_))) => {
+            return Some(WindowUsed {
+                center: 0.0,
+                width: 0.0,
+                source: "lut".into(),
+                chosen_by: None,
+            });
+        }
+        (_, None) if range.0.is_finite() => {
+            let w = crate::render::lut::Window::min_max(range.0, range.1);
+            (w.center, w.width)
+        }
+        _ => return None,
+    };
+    Some(WindowUsed {
+        center,
+        width,
+        source: source.into(),
+        chosen_by: None,
+    })
+}
+
+/// Rescale of one frame: per-frame functional groups first, then the instance's, or the file's
+/// Modality LUT Sequence.
+pub(super) fn frame_modality(
+    image: &DicomImage,
+    header: &InstanceHeader,
+    frame: u32,
+) -> ModalityLut {
+    let per_frame = header.frames.get(frame as usize);
+    let slope = per_frame
+        .and_then(|f| f.rescale_slope)
+        .or(header.rescale_slope);
+    let intercept = per_frame
+        .and_then(|f| f.rescale_intercept)
+        .or(header.rescale_intercept);
+    image.modality_lut(slope, intercept)
+}
+
+/// First window center/width of one frame: per-frame first, then the instance's.
+pub(super) fn frame_window(header: &InstanceHeader, frame: u32) -> (Option<f64>, Option<f64>) {
+    let per_frame = header.frames.get(frame as usize);
+    let center = per_frame
+        .and_then(|f| f.window_center)
+        .or(header.window_center.first().copied());
+    let width = per_frame
+        .and_then(|f| f.window_width)
+        .or(header.window_width.first().copied());
+    (center, width)
+}
