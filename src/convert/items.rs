@@ -7,12 +7,14 @@ use crate::contract::manifest::{FrameEntry, HlsEntry, Item, ItemKind};
 use crate::index::SeriesGroup;
 
 impl Context<'_> {
-    /// Manifest items of a volume: one per slice for images, one for a video.
+    /// Manifest items of a volume: one per slice for images, one for a video (whose thumbnail
+    /// holds `thumbnail_bytes`; a video without a thumbnail is no item).
     pub(super) fn items(
         &self,
         series: &SeriesGroup,
         plan: &VolumePlan,
         outputs: &[SliceOutput],
+        thumbnail_bytes: Option<u64>,
     ) -> Vec<Item> {
         let (volume, kind, prefix, window) = (plan.volume, plan.kind, &plan.prefix, &plan.window);
         let first = &self.instances[series.members[0]];
@@ -57,9 +59,18 @@ impl Context<'_> {
             frames,
             video: None,
             window: match window {
-                VolumeWindow::Shared(voi, range, source) => {
-                    window_used(voi.as_ref(), *range, source, &self.options.window)
-                }
+                VolumeWindow::Shared {
+                    voi,
+                    range,
+                    source,
+                    chosen_by,
+                } => window_used(
+                    voi.as_ref(),
+                    *range,
+                    source,
+                    chosen_by.as_ref(),
+                    &self.options.window,
+                ),
                 VolumeWindow::PerFrame => None,
                 VolumeWindow::Kept(window) => window.clone(),
             },
@@ -73,18 +84,21 @@ impl Context<'_> {
                     let frames = vec![frame_entry(output, key.clone(), None)];
                     let name = format!("{series_key}_{volume_key}_{:05}.png", output.index);
                     let thumbnail = layout::image_thumbnail_key(prefix, output.index);
-                    item(
-                        name,
-                        ItemKind::Image,
-                        output.width,
-                        output.height,
-                        key,
-                        thumbnail,
-                        frames,
-                    )
+                    Item {
+                        thumbnail_bytes: output.thumbnail_bytes,
+                        ..item(
+                            name,
+                            ItemKind::Image,
+                            output.width,
+                            output.height,
+                            key,
+                            thumbnail,
+                            frames,
+                        )
+                    }
                 })
                 .collect(),
-            ItemKind::Video if outputs.is_empty() => Vec::new(),
+            ItemKind::Video if outputs.is_empty() || thumbnail_bytes.is_none() => Vec::new(),
             ItemKind::Video => {
                 let frames: Vec<FrameEntry> = outputs
                     .iter()
@@ -98,15 +112,18 @@ impl Context<'_> {
                     .collect();
                 let (width, height) = (outputs[0].width, outputs[0].height);
                 let name = format!("{series_key}_{volume_key}.mp4");
-                vec![item(
-                    name,
-                    ItemKind::Video,
-                    width,
-                    height,
-                    layout::video_key(prefix),
-                    layout::video_thumbnail_key(prefix),
-                    frames,
-                )]
+                vec![Item {
+                    thumbnail_bytes,
+                    ..item(
+                        name,
+                        ItemKind::Video,
+                        width,
+                        height,
+                        layout::video_key(prefix),
+                        layout::video_thumbnail_key(prefix),
+                        frames,
+                    )
+                }]
             }
         }
     }

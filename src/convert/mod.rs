@@ -5,6 +5,7 @@
 //! frame at a time, so memory follows the number of threads, not the size of the study.
 //! Outputs that already exist are reused when the settings are unchanged, so a re-run resumes.
 
+mod integrity;
 mod items;
 pub mod layout;
 mod previous;
@@ -21,7 +22,7 @@ use rayon::prelude::*;
 
 use crate::Progress;
 use crate::contract::FileIssue;
-use crate::contract::manifest::{Item, MANIFEST_VERSION, Manifest, Settings};
+use crate::contract::manifest::{MANIFEST_VERSION, Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
 use crate::encode::VideoSettings;
 use crate::index::SeriesGroup;
@@ -31,6 +32,7 @@ use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::source::Source;
 use crate::split::Volume;
+use integrity::{Ledger, Violation, violation};
 use previous::Previous;
 use sink::Sink;
 use volume::{Context, VolumeOutcome};
@@ -157,6 +159,7 @@ pub fn convert(
         progress,
         bytes_written: AtomicU64::new(0),
         bytes_read: AtomicU64::new(0),
+        ledger: Ledger::default(),
     };
 
     let planned = plan_volumes(&scan.instances, options.rule);
@@ -199,15 +202,30 @@ pub fn convert(
             issues.failed.push((Stage::Render, issue));
         }
     }
-    // Items whose outputs did not all arrive are left out (a re-run makes them again).
+    // The manifest names no key that is not there: items whose outputs did not all arrive
+    // with their recorded sizes are left out (a re-run makes them again).
     let failed_uploads: BTreeMap<String, String> =
         sink.flush().into_iter().map(|f| (f.key, f.error)).collect();
+    let Context {
+        ledger,
+        bytes_written,
+        bytes_read,
+        ..
+    } = context;
+    let present = ledger.settle(&failed_uploads);
     manifest.items.retain(|item| {
-        let Some((key, error)) = item_keys(item).find_map(|k| failed_uploads.get_key_value(k))
+        let Some(Violation {
+            reason,
+            write_failed,
+        }) = violation(item, &present, &failed_uploads, |key| sink.describe(key))
         else {
             return true;
         };
-        let reason = format!("upload of {} failed: {error}", sink.describe(key));
+        let stage = if write_failed {
+            Stage::Upload
+        } else {
+            Stage::Render
+        };
         for frame in &item.frames {
             failed_paths
                 .entry(frame.path.clone())
@@ -216,7 +234,7 @@ pub fn convert(
                 path: frame.path.clone(),
                 reason: reason.clone(),
             };
-            issues.failed.push((Stage::Upload, issue));
+            issues.failed.push((stage, issue));
         }
         false
     });
@@ -234,21 +252,8 @@ pub fn convert(
         written,
         reused,
         settings_changed,
-        bytes_written: context.bytes_written.into_inner() + manifest_bytes,
-        bytes_read: context.bytes_read.into_inner(),
+        bytes_written: bytes_written.into_inner() + manifest_bytes,
+        bytes_read: bytes_read.into_inner(),
         issues,
     })
-}
-
-/// Every key an item refers to.
-fn item_keys(item: &Item) -> impl Iterator<Item = &str> {
-    let video = item.video.is_some().then_some(item.storage_key.as_str());
-    [item.thumbnail_key.as_str()]
-        .into_iter()
-        .chain(video)
-        .chain(
-            item.frames
-                .iter()
-                .flat_map(|f| std::iter::once(f.hq_key.as_str()).chain(f.lq_key.as_deref())),
-        )
 }

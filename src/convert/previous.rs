@@ -7,7 +7,7 @@ use crate::contract::manifest::{HlsEntry, Manifest, VideoEntry, WindowUsed};
 /// What the previous run's manifest recorded (when its outputs may be kept).
 #[derive(Debug, Default)]
 pub(super) struct Previous {
-    /// Sizes of frames and videos, by key.
+    /// Sizes of every output the manifest recorded one for (frames, thumbnails, videos), by key.
     pub(super) sizes: HashMap<String, u64>,
     /// Windows of videos, by video key.
     pub(super) windows: HashMap<String, WindowUsed>,
@@ -16,13 +16,13 @@ pub(super) struct Previous {
 }
 
 impl Previous {
+    /// What `manifest` recorded; nothing without one.
     pub(super) fn from_manifest(manifest: Option<&Manifest>) -> Previous {
         let mut previous = Previous::default();
         for item in manifest.iter().flat_map(|m| &m.items) {
-            for frame in &item.frames {
-                previous.sizes.insert(frame.hq_key.clone(), frame.hq_bytes);
-                if let (Some(key), Some(size)) = (&frame.lq_key, frame.lq_bytes) {
-                    previous.sizes.insert(key.clone(), size);
+            for named in item.named_keys() {
+                if let Some(size) = named.size {
+                    previous.sizes.insert(named.key.to_owned(), size);
                 }
             }
             if let Some(window) = &item.window {
@@ -31,9 +31,6 @@ impl Previous {
                     .insert(item.storage_key.clone(), window.clone());
             }
             if let Some(video) = &item.video {
-                previous
-                    .sizes
-                    .insert(item.storage_key.clone(), video.file_size);
                 previous
                     .videos
                     .insert(item.storage_key.clone(), (video.clone(), item.hls.clone()));

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
+use super::layout;
 use super::volume::{Context, OpenFiles, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::{frame_modality, frame_window};
 use crate::contract::FileIssue;
@@ -104,6 +105,7 @@ impl Context<'_> {
             height: u32::from(header.rows.unwrap_or(0)),
             hq_bytes: size(&keys[0]),
             lq_bytes: (plan.kind == ItemKind::Video).then(|| size(&keys[1])),
+            thumbnail_bytes: (plan.kind == ItemKind::Image).then(|| size(&keys[1])),
             written: 0,
             reused: keys.len(),
         }
@@ -126,7 +128,7 @@ impl Context<'_> {
                 |_| (0.0, 255.0),
                 false,
             ),
-            (VolumeWindow::Shared(voi, range, _), _) => choose_mapping(
+            (VolumeWindow::Shared { voi, range, .. }, _) => choose_mapping(
                 self.options.window,
                 modality,
                 voi.clone(),
@@ -179,22 +181,19 @@ impl Context<'_> {
         let hq = encode_png(rendered).map_err(|e| e.to_string())?;
         let hq_bytes = hq.len() as u64;
         store(&keys[0], hq)?;
-        let lq_bytes = match plan.kind {
+        let (lq_bytes, thumbnail_bytes) = match plan.kind {
             ItemKind::Image => {
                 let thumbnail = encode_thumbnail(rendered).map_err(|e| e.to_string())?;
+                let size = thumbnail.len() as u64;
                 store(&keys[1], thumbnail)?;
-                None
+                (None, Some(size))
             }
             ItemKind::Video => {
                 let lq = encode_jpeg(rendered, self.options.lq_quality, Huffman::Standard)
                     .map_err(|e| e.to_string())?;
                 let lq_bytes = lq.len() as u64;
                 store(&keys[1], lq)?;
-                if index == plan.middle {
-                    let thumbnail = encode_thumbnail(rendered).map_err(|e| e.to_string())?;
-                    store(&keys[2], thumbnail)?;
-                }
-                Some(lq_bytes)
+                (Some(lq_bytes), None)
             }
         };
         Ok(SliceOutput {
@@ -203,8 +202,44 @@ impl Context<'_> {
             height: rendered.height,
             hq_bytes,
             lq_bytes,
+            thumbnail_bytes,
             written,
             reused,
         })
+    }
+
+    /// The thumbnail of a video item, made from the middle one of the slices that rendered
+    /// (`outputs`, in slice order): `middle_image` when that is the planned middle slice and
+    /// it was rendered, else rendered again. Returns its size; `None` when no slice rendered.
+    pub(super) fn video_thumbnail(
+        &self,
+        plan: &VolumePlan,
+        outputs: &[SliceOutput],
+        middle_image: Option<Image8>,
+    ) -> Result<Option<u64>, FileIssue> {
+        let Some(from) = outputs.get(outputs.len() / 2) else {
+            return Ok(None);
+        };
+        let key = layout::video_thumbnail_key(&plan.prefix);
+        if self.kept(&key) {
+            return Ok(self.sink.size(&key));
+        }
+        let slice = plan.volume.slices[from.index];
+        let header = &self.instances[slice.instance];
+        let fail = |reason: String| FileIssue {
+            path: header.path.clone(),
+            reason: format!("thumbnail {}: {reason}", self.sink.describe(&key)),
+        };
+        let image = match middle_image.filter(|_| from.index == plan.middle) {
+            Some(image) => image,
+            None => self
+                .open_image(header)
+                .and_then(|image| self.render_slice(&image, header, slice.frame, &plan.window))
+                .map_err(fail)?,
+        };
+        let thumbnail = encode_thumbnail(&image).map_err(|e| fail(e.to_string()))?;
+        let size = thumbnail.len() as u64;
+        self.put(&key, thumbnail).map_err(fail)?;
+        Ok(Some(size))
     }
 }

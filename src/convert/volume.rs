@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
+use super::integrity::Ledger;
 use super::items::hls_keys;
 use super::layout::{self, FrameLayout};
 use super::previous::Previous;
@@ -39,6 +40,8 @@ pub(super) struct SliceOutput {
     pub(super) height: u32,
     pub(super) hq_bytes: u64,
     pub(super) lq_bytes: Option<u64>,
+    /// The thumbnail of an image item.
+    pub(super) thumbnail_bytes: Option<u64>,
     pub(super) written: usize,
     pub(super) reused: usize,
 }
@@ -54,13 +57,24 @@ pub(super) struct Context<'a> {
     pub(super) progress: &'a dyn Progress,
     pub(super) bytes_written: AtomicU64,
     pub(super) bytes_read: AtomicU64,
+    /// Every key written or kept, with its size (see [`super::integrity`]).
+    pub(super) ledger: Ledger,
 }
 
 /// The VOI choice for a volume: fixed for every frame of a video, or decided per frame.
 #[derive(Debug, Clone)]
 pub(super) enum VolumeWindow {
     /// One VOI for all frames (videos): no flicker.
-    Shared(Option<Voi>, (f64, f64), &'static str),
+    Shared {
+        /// The header's VOI (window or table), when it is the one applied.
+        voi: Option<Voi>,
+        /// The volume's modality range, for a min-max window.
+        range: (f64, f64),
+        /// `header`, `minmax` or `fixed`.
+        source: &'static str,
+        /// How a header window was chosen from the slices' windows, in words.
+        chosen_by: Option<String>,
+    },
     /// Each image chooses its own (image items).
     PerFrame,
     /// Nothing is rendered: every output exists; the window recorded for it before.
@@ -78,7 +92,7 @@ pub(super) struct VolumePlan<'v> {
 }
 
 impl VolumePlan<'_> {
-    /// The keys slice `index` writes.
+    /// The keys slice `index` writes (a video's thumbnail is made once its slices are done).
     pub(super) fn keys(&self, index: usize) -> Vec<String> {
         let prefix = &self.prefix;
         match self.kind {
@@ -86,16 +100,10 @@ impl VolumePlan<'_> {
                 layout::image_key(prefix, index),
                 layout::image_thumbnail_key(prefix, index),
             ],
-            ItemKind::Video => {
-                let mut keys = vec![
-                    layout::hq_key(prefix, index, self.frames),
-                    layout::lq_key(prefix, index, self.frames),
-                ];
-                if index == self.middle {
-                    keys.push(layout::video_thumbnail_key(prefix));
-                }
-                keys
-            }
+            ItemKind::Video => vec![
+                layout::hq_key(prefix, index, self.frames),
+                layout::lq_key(prefix, index, self.frames),
+            ],
         }
     }
 }
@@ -112,13 +120,20 @@ impl Context<'_> {
     /// Whether `key` holds a complete output of an earlier run: present, and of the size the
     /// earlier manifest recorded for it (when it recorded one).
     pub(super) fn kept(&self, key: &str) -> bool {
-        self.reuse
-            && self.sink.size(key).is_some_and(|size| {
+        let kept = self
+            .reuse
+            .then(|| self.sink.size(key))
+            .flatten()
+            .filter(|size| {
                 self.previous
                     .sizes
                     .get(key)
-                    .is_none_or(|&recorded| recorded == size)
-            })
+                    .is_none_or(|recorded| recorded == size)
+            });
+        if let Some(size) = kept {
+            self.ledger.record(key, size);
+        }
+        kept.is_some()
     }
 
     pub(super) fn volume(&self, series: &SeriesGroup, volume: &Volume) -> VolumeOutcome {
@@ -182,6 +197,8 @@ impl Context<'_> {
 
         let mut outcome = VolumeOutcome::default();
         let mut outputs: Vec<SliceOutput> = Vec::new();
+        // The planned middle slice as rendered, for the thumbnail.
+        let mut middle_image: Option<Image8> = None;
         let video = std::thread::scope(|scope| {
             let (frames, received) = mpsc::sync_channel::<Image8>(chunk_len());
             let hls = (plan.frames == FrameLayout::Sections).then_some(plan.prefix.as_str());
@@ -205,6 +222,9 @@ impl Context<'_> {
                         Ok((output, image)) => {
                             outcome.written += output.written;
                             outcome.reused += output.reused;
+                            if kind == ItemKind::Video && output.index == middle {
+                                middle_image.clone_from(&image);
+                            }
                             outputs.push(output);
                             if let (Some(image), true) = (image, encode.is_some()) {
                                 // The encoder only stops early on an error it reports.
@@ -222,15 +242,29 @@ impl Context<'_> {
                     .unwrap_or_else(|_| Err("the video encoder stopped unexpectedly".into()))
             })
         });
-        outcome.items = self.items(series, &plan, &outputs);
-        let video_item = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video);
-        match (video_item, kept_video, video) {
-            (Some(item), Some((entry, hls)), _) => {
+        let thumbnail = match kind {
+            ItemKind::Video => match self.video_thumbnail(&plan, &outputs, middle_image) {
+                Ok(thumbnail) => thumbnail,
+                Err(issue) => {
+                    outcome.failed.push(issue);
+                    None
+                }
+            },
+            ItemKind::Image => None,
+        };
+        outcome.items = self.items(series, &plan, &outputs, thumbnail);
+        let Some(at) = outcome.items.iter().position(|i| i.kind == ItemKind::Video) else {
+            return outcome;
+        };
+        let item = &mut outcome.items[at];
+        let failure = match (kept_video, video) {
+            (Some((entry, hls)), _) => {
                 item.video = Some(entry);
                 item.hls = hls;
                 outcome.reused += 1;
+                None
             }
-            (Some(item), None, Some(Ok(encoded))) => {
+            (None, Some(Ok(encoded))) => {
                 let mut files = vec![(item.storage_key.clone(), encoded.mp4)];
                 files.extend(encoded.hls_files);
                 let stored: Result<Vec<()>, String> = files
@@ -242,18 +276,23 @@ impl Context<'_> {
                         item.video = Some(encoded.entry);
                         item.hls = encoded.hls;
                         outcome.written += stored.len();
+                        None
                     }
-                    Err(reason) => outcome.failed.push(FileIssue {
-                        path: item.frames[0].path.clone(),
-                        reason,
-                    }),
+                    Err(reason) => Some(reason),
                 }
             }
-            (Some(item), None, Some(Err(reason))) => outcome.failed.push(FileIssue {
-                path: item.frames[0].path.clone(),
-                reason: format!("video {}: {reason}", item.storage_key),
-            }),
-            _ => {}
+            (None, Some(Err(reason))) => Some(format!("video {}: {reason}", item.storage_key)),
+            (None, None) => None,
+        };
+        // A video item without the video it was meant to have is no item.
+        if let Some(reason) = failure {
+            let item = outcome.items.remove(at);
+            outcome
+                .failed
+                .extend(item.frames.into_iter().map(|frame| FileIssue {
+                    path: frame.path,
+                    reason: reason.clone(),
+                }));
         }
         outcome
     }
@@ -264,8 +303,11 @@ impl Context<'_> {
             .bytes_written
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.progress.written(written + bytes.len() as u64);
+        let size = bytes.len() as u64;
         self.sink
             .put(key, bytes)
-            .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))
+            .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(key)))?;
+        self.ledger.record(key, size);
+        Ok(())
     }
 }

@@ -8,24 +8,42 @@ use super::volume::{Context, VolumeWindow};
 use crate::contract::manifest::WindowUsed;
 use crate::render::decode::{DicomImage, Samples};
 use crate::render::lut::{ModalityLut, Voi};
+use crate::render::volume_window::shared_header_window;
 use crate::render::window::{WindowChoice, modality_range};
 use crate::scan::InstanceHeader;
 use crate::split::Volume;
 
 impl Context<'_> {
-    /// Chooses one VOI for a whole video: the middle slice's header window, else the volume's
-    /// modality range (a first pass over every frame), or the user's fixed window.
+    /// Chooses one VOI for a whole video: the user's fixed window; else the header's VOI LUT
+    /// table, or the window chosen from every slice's header window
+    /// ([`shared_header_window`]: the one most slices carry, else the medians), with the VOI
+    /// LUT function of the slice nearest the middle that opens; else the volume's modality
+    /// range (a first pass over every frame).
     pub(super) fn volume_window(&self, volume: &Volume, middle: usize) -> VolumeWindow {
+        let shared = |voi, range, source, chosen_by| VolumeWindow::Shared {
+            voi,
+            range,
+            source,
+            chosen_by,
+        };
         if let WindowChoice::Fixed { .. } = self.options.window {
-            return VolumeWindow::Shared(None, (0.0, 0.0), "fixed");
+            return shared(None, (0.0, 0.0), "fixed", None);
         }
         if self.options.window == WindowChoice::Header {
-            let slice = volume.slices[middle];
-            let header = &self.instances[slice.instance];
-            if let Ok(image) = self.open_image(header) {
-                let (center, width) = frame_window(header, slice.frame);
-                if let Some(voi) = image.header_voi(center, width) {
-                    return VolumeWindow::Shared(Some(voi), (0.0, 0.0), "header");
+            let chosen = shared_header_window(
+                volume
+                    .slices
+                    .iter()
+                    .map(|s| frame_window(&self.instances[s.instance], s.frame)),
+            );
+            if let Some(image) = self.image_near(volume, middle) {
+                let voi = image.header_voi(chosen.map(|c| c.center), chosen.map(|c| c.width));
+                let chosen_by = match voi {
+                    Some(Voi::Window(_)) => chosen.map(|c| c.explain()),
+                    _ => None,
+                };
+                if voi.is_some() {
+                    return shared(voi, (0.0, 0.0), "header", chosen_by);
                 }
             }
         }
@@ -57,7 +75,18 @@ impl Context<'_> {
                 || (f64::INFINITY, f64::NEG_INFINITY),
                 |a, b| (a.0.min(b.0), a.1.max(b.1)),
             );
-        VolumeWindow::Shared(None, range, "minmax")
+        shared(None, range, "minmax", None)
+    }
+
+    /// The image of the slice nearest `middle` that opens, trying at most a few.
+    fn image_near(&self, volume: &Volume, middle: usize) -> Option<DicomImage> {
+        const ATTEMPTS: usize = 4;
+        let mut order: Vec<usize> = (0..volume.slices.len()).collect();
+        order.sort_by_key(|&i| (i.abs_diff(middle), i));
+        order.into_iter().take(ATTEMPTS).find_map(|i| {
+            self.open_image(&self.instances[volume.slices[i].instance])
+                .ok()
+        })
     }
 }
 
@@ -66,6 +95,7 @@ pub(super) fn window_used(
     voi: Option<&Voi>,
     range: (f64, f64),
     source: &str,
+    chosen_by: Option<&String>,
     choice: &WindowChoice,
 ) -> Option<WindowUsed> {
     let (center, width) = match (choice, voi) {
@@ -89,7 +119,7 @@ pub(super) fn window_used(
         center,
         width,
         source: source.into(),
-        chosen_by: None,
+        chosen_by: chosen_by.cloned(),
     })
 }
 

@@ -9,6 +9,7 @@ pub mod image;
 pub mod lut;
 pub mod rle;
 pub mod thumbnail;
+pub mod volume_window;
 pub mod window;
 
 pub use image::{Channels, Image8};

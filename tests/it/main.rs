@@ -27,6 +27,8 @@ mod fault_proxy;
 mod payload;
 // Crash safety: killed runs, concurrent runs, a full disk.
 mod crash;
+// The manifest and payloads name only keys that exist; windows that show the volume.
+mod integrity;
 // Hostile input: the fault corpus through scan, order and convert.
 mod faults;
 // Keys and names against malicious headers and planted patient data.
