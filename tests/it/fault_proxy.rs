@@ -78,33 +78,9 @@ impl FaultProxy {
 /// One request of a client connection (then the connection is closed: every forwarded request
 /// asks the server for `Connection: close`, and so do the answers).
 fn serve(client: TcpStream, upstream: u16, faults: &Faults, counts: &Injected) {
-    let mut reader = BufReader::new(client);
-    let mut head = String::new();
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let end = line == "\r\n";
-        head.push_str(&line);
-        if end {
-            break;
-        }
-    }
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
+    let Some((head, body, mut client)) = read_request(client) else {
         return;
-    }
-    let mut client = reader.into_inner();
+    };
     let path = head
         .split_whitespace()
         .nth(1)
@@ -133,9 +109,43 @@ fn serve(client: TcpStream, upstream: u16, faults: &Faults, counts: &Injected) {
         }
         return;
     }
-    let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-        return;
-    };
+    if let Some(response) = forward(upstream, &head, &body) {
+        let _ = client.write_all(&response);
+    }
+}
+
+/// Reads one request from a client connection: its head (request line and header lines, each
+/// ending in CRLF, without the blank line), its body, and the connection to answer on.
+pub fn read_request(client: TcpStream) -> Option<(String, Vec<u8>, TcpStream)> {
+    let mut reader = BufReader::new(client);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((head, body, reader.into_inner()))
+}
+
+/// Sends a request (as [`read_request`] returns it) to `127.0.0.1:upstream` with
+/// `Connection: close`, and returns the whole answer.
+pub fn forward(upstream: u16, head: &str, body: &[u8]) -> Option<Vec<u8>> {
+    let mut server = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
     let head: String = head
         .split("\r\n")
         .filter(|l| {
@@ -147,16 +157,13 @@ fn serve(client: TcpStream, upstream: u16, faults: &Faults, counts: &Injected) {
         })
         .map(|l| format!("{l}\r\n"))
         .collect();
-    let forwarded = server
+    server
         .write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())
-        .and_then(|_| server.write_all(&body));
-    if forwarded.is_err() {
-        return;
-    }
+        .and_then(|_| server.write_all(body))
+        .ok()?;
     let mut response = Vec::new();
-    if server.read_to_end(&mut response).is_ok() {
-        let _ = client.write_all(&response);
-    }
+    server.read_to_end(&mut response).ok()?;
+    Some(response)
 }
 
 /// An S3-style error answer.

@@ -17,9 +17,9 @@ mod convert;
 mod video;
 // Thumbnails and encoders against the real ImageMagick on PNGs rendered from real DICOM.
 mod thumbnail;
-// Object stores (moto S3, Azurite, file://, in-memory): one contract for all.
+// Object stores (moto S3, Azurite, fake-gcs-server, file://, in-memory): one contract for all.
 mod stores;
-// The S3 and Azure servers the store tests start.
+// The S3, Azure and GCS servers the store tests start.
 mod emulators;
 // A fault-injecting proxy in front of the S3 server.
 mod fault_proxy;
