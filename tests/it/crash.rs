@@ -65,7 +65,7 @@ fn assert_complete(files: &BTreeMap<String, Vec<u8>>) {
 fn convert(dest: &Path) -> Command {
     let mut command = dicomprep();
     command
-        .args(["-q", "convert"])
+        .args(["convert", "-q"])
         .arg(data(CASE))
         .arg("--dest")
         .arg(dest);
