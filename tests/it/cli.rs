@@ -157,3 +157,33 @@ fn thread_count_does_not_change_the_result() {
     assert!(!one.stdout.is_empty());
     assert_eq!(one.stdout, two.stdout);
 }
+
+#[test]
+fn each_command_lists_only_the_flags_that_act_on_it() {
+    let help = |command: &[&str]| {
+        let output = run(&[command, &["--help"]].concat());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let shared = [
+        "--threads",
+        "--io-threads",
+        "--anonymous",
+        "--concurrency",
+        "--retries",
+        "--retry-timeout",
+        "--request-timeout",
+        "--verbose",
+        "--quiet",
+    ];
+    let payload = help(&["payload", "encord"]);
+    for flag in shared {
+        assert!(!payload.contains(flag), "payload encord lists {flag}");
+    }
+    let convert = help(&["convert"]);
+    for flag in shared {
+        assert!(convert.contains(flag), "convert does not list {flag}");
+    }
+    let bisque = help(&["register", "bisque"]);
+    assert!(bisque.contains("--retries") && bisque.contains("--quiet"));
+    assert!(!bisque.contains("--anonymous") && !bisque.contains("--threads"));
+}

@@ -65,7 +65,7 @@ fn assert_complete(files: &BTreeMap<String, Vec<u8>>) {
 fn convert(dest: &Path) -> Command {
     let mut command = dicomprep();
     command
-        .args(["-q", "convert"])
+        .args(["convert", "-q"])
         .arg(data(CASE))
         .arg("--dest")
         .arg(dest);
@@ -140,7 +140,7 @@ fn a_full_disk_is_a_clear_error_naming_the_destination_with_no_partial_files() {
     let mount = tempfile::tempdir().unwrap();
     let logs = tempfile::tempdir().unwrap();
     let script = r#"mount -t tmpfs -o size=300k tmpfs "$1" || exit 90
-"$2" -q convert "$3" --dest "$1/out" 2>"$4/stderr"
+"$2" convert -q "$3" --dest "$1/out" 2>"$4/stderr"
 echo $? >"$4/exit"
 tar -C "$1" -cf "$4/out.tar" out"#;
     let status = Command::new("unshare")

@@ -1023,7 +1023,7 @@ fn convert_writes_the_payloads_next_to_the_manifest() {
     let dest = tempfile::tempdir().unwrap();
     let bucket = "https://my-bucket.s3.eu-west-1.amazonaws.com/studies";
     let output = dicomprep()
-        .args(["-q", "convert"])
+        .args(["convert", "-q"])
         .arg(data("dcm_qa_nih"))
         .arg("--dest")
         .arg(dest.path())
@@ -1062,7 +1062,7 @@ fn convert_writes_the_payloads_next_to_the_manifest() {
 fn schema_v2_payload_of_an_hls_conversion_references_only_written_keys() {
     let dest = tempfile::tempdir().unwrap();
     let output = dicomprep()
-        .args(["-q", "convert"])
+        .args(["convert", "-q"])
         .arg(data("pydicom/examples_ybr_color.dcm"))
         .arg("--dest")
         .arg(dest.path())

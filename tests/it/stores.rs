@@ -31,7 +31,7 @@ fn reference() -> &'static (BTreeMap<String, Vec<u8>>, Manifest) {
     REFERENCE.get_or_init(|| {
         let dest = tempfile::tempdir().unwrap();
         let output = dicomprep()
-            .args(["-q", "convert"])
+            .args(["convert", "-q"])
             .arg(data(CASE))
             .arg("--dest")
             .arg(dest.path())
@@ -375,7 +375,7 @@ fn s3_throttling_drops_and_stalls_are_retried_until_the_run_completes() {
     let dest = "s3://faulty/out";
     let started = Instant::now();
     let output = dicomprep()
-        .args(["-q", "convert"])
+        .args(["convert", "-q"])
         .arg(data(CASE))
         .args([
             "--dest",
@@ -457,7 +457,7 @@ fn a_key_that_always_fails_is_reported_by_name_while_the_rest_completes() {
     }
     // Without the fault, a re-run completes the set.
     let output = dicomprep()
-        .args(["-q", "convert"])
+        .args(["convert", "-q"])
         .arg(data(CASE))
         .args(["--dest", dest])
         .envs(s3.env())
@@ -489,7 +489,7 @@ fn credentials_never_appear_in_output_reports_or_payloads() {
     let dead = format!("http://127.0.0.1:{}", crate::emulators::free_port());
     for (endpoint, expected) in [(s3.server.endpoint(), 0), (dead, 1)] {
         let output = dicomprep()
-            .args(["-v", "convert"])
+            .args(["convert", "-v"])
             .arg(data(CASE))
             .args(["--dest", dest, "--payload", "darwin-readonly,bisque"])
             .args([

@@ -1,0 +1,110 @@
+//! Flags of `dicomprep convert`.
+
+use clap::{Args, ValueEnum};
+
+use super::common::{RuleArg, ScanCommon, parse_location};
+use crate::convert::{DEFAULT_LQ_QUALITY, ItemChoice};
+use crate::payload::PayloadKind;
+use crate::render::window::WindowChoice;
+use crate::store::Location;
+
+/// Flags of `dicomprep convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Folder (scanned recursively), single file, or bucket prefix (s3://bucket/prefix,
+    /// gs://..., az://container/prefix, https URL, file:///path) to convert.
+    #[arg(value_parser = parse_location)]
+    pub src: Location,
+
+    /// Destination folder (created) or bucket prefix (s3://, gs://, az://, https, file://).
+    /// Layout: <study>/<series>/<volume>/..., manifest.json last.
+    #[arg(long, short, value_name = "DEST", value_parser = parse_location)]
+    pub dest: Location,
+
+    /// Item kind: `images` makes every slice an image item (PNG + thumbnail); `video` makes every
+    /// volume a video item (HQ PNG + LQ JPEG per slice, one thumbnail); `auto` makes one-slice
+    /// volumes images and the rest videos.
+    #[arg(long = "as", value_enum, default_value_t = ItemsArg::Auto, value_name = "KIND")]
+    pub items: ItemsArg,
+
+    /// VOI window of grey images: `header` (first VOI LUT or window in the header, else
+    /// min-max), `minmax`, `CENTER,WIDTH` (e.g. `40,400`), or a CT preset: lung, mediastinum,
+    /// soft-tissue, abdomen, liver, bone, brain, subdural, stroke. A video uses one window for
+    /// all its frames, chosen from the volume.
+    #[arg(long, default_value = "header", value_parser = parse_window, value_name = "WINDOW")]
+    pub window: WindowChoice,
+
+    /// JPEG quality (1-100) of LQ frames of video items.
+    #[arg(long, default_value_t = DEFAULT_LQ_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub lq_quality: u8,
+
+    /// How slices are ordered within each volume.
+    #[arg(long, value_enum, default_value_t = RuleArg::Darwin)]
+    pub rule: RuleArg,
+
+    /// Frames per second of the MP4 of video items (a volume of N slices lasts N/fps s).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub fps: u32,
+
+    /// x264 constant rate factor of the MP4 (0 = lossless ... 51 = worst).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u8).range(0..=51))]
+    pub crf: u8,
+
+    /// Write no MP4 for video items (HQ and LQ frames and the thumbnail only).
+    #[arg(long)]
+    pub no_mp4: bool,
+
+    /// Also write HLS renditions for V7 Darwin's newer read-only video schema: per video item
+    /// HQ and LQ renditions (segments/high|low/index.m3u8 + 2-second .ts segments; LQ at CRF
+    /// 40, frames taller than 720 px halved to at least 720) and frames_manifest.txt; frames
+    /// are then named as darwin-py names them (sections/high/000000000.png,
+    /// sections/low/000000000.jpg). `dicomprep payload darwin-readonly --schema v2` needs it.
+    #[arg(long, conflicts_with = "no_mp4")]
+    pub hls: bool,
+
+    /// Burn overlays (60xx planes: annotations, ROIs) into the images, in white. Off by
+    /// default, as DCMTK's `-O`.
+    #[arg(long)]
+    pub overlays: bool,
+
+    /// Rewrite outputs that already exist (by default a re-run with the same settings keeps
+    /// complete outputs and only makes what is missing).
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Also write registration payloads next to the manifest, comma-separated:
+    /// darwin-readonly, darwin-readwrite, encord, bisque (as `dicomprep payload` makes them
+    /// with its defaults; slugs are filled in by `dicomprep register` or `dicomprep payload`).
+    #[arg(long, value_delimiter = ',', value_name = "KINDS")]
+    pub payload: Vec<PayloadKind>,
+
+    /// Bucket URL the outputs will be served from, for payloads of a local conversion that is
+    /// copied to a bucket afterwards (e.g. s3://bucket/prefix); default: DEST.
+    #[arg(long, value_name = "URL", value_parser = parse_location)]
+    pub payload_destination: Option<Location>,
+
+    #[command(flatten)]
+    pub common: ScanCommon,
+}
+
+/// Item kinds of `dicomprep convert --as`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ItemsArg {
+    Auto,
+    Images,
+    Video,
+}
+
+impl From<ItemsArg> for ItemChoice {
+    fn from(items: ItemsArg) -> ItemChoice {
+        match items {
+            ItemsArg::Auto => ItemChoice::Auto,
+            ItemsArg::Images => ItemChoice::Images,
+            ItemsArg::Video => ItemChoice::Video,
+        }
+    }
+}
+
+fn parse_window(text: &str) -> Result<WindowChoice, String> {
+    text.parse()
+}

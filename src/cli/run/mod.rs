@@ -1,0 +1,111 @@
+//! The glue of each command, as in ripgrep's core: open the source and destination the flags
+//! name, run the library, show progress, print failures and the summary. `main` only parses the
+//! flags, sizes the thread pool and turns the outcome into an exit code.
+
+mod convert;
+mod payload;
+mod register;
+mod scan;
+
+use std::path::{Path, PathBuf};
+
+use super::common::{ScanCommon, StoreArgs};
+use super::progress::TerminalProgress;
+use super::register::RegisterTarget;
+use super::{Cli, Command};
+use crate::contract::FileIssue;
+use crate::contract::manifest::Manifest;
+use crate::error::Error;
+use crate::scan::ScanReport;
+use crate::source::{Source, list_local};
+use crate::store::{Bucket, Location};
+
+/// Runs the command; `Ok(false)` when some inputs failed.
+pub fn run(cli: &Cli) -> Result<bool, Error> {
+    match &cli.command {
+        Command::Scan(args) => scan::scan(args),
+        Command::Order(args) => scan::order(args),
+        Command::Convert(args) => convert::convert(args),
+        Command::Payload(args) => payload::payload(args),
+        Command::Register(args) => match &args.target {
+            RegisterTarget::Darwin(darwin) => register::register_darwin(darwin),
+            RegisterTarget::Bisque(bisque) => register::register_bisque(bisque),
+        },
+    }
+}
+
+/// The source at `location`: a local folder or file, or a bucket prefix.
+fn open_source(common: &ScanCommon, location: &Location) -> Result<Source, Error> {
+    Ok(match location.local_path() {
+        Some(path) => Source::local(&path),
+        None => Source::Bucket(open_bucket(&common.store, location, false)?),
+    })
+}
+
+fn open_bucket(store: &StoreArgs, location: &Location, create: bool) -> Result<Bucket, Error> {
+    Bucket::open(location, &store.connect_options(), create).map_err(|e| Error::Store {
+        location: e.location,
+        reason: e.reason,
+    })
+}
+
+fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport, Error> {
+    let visible = !common.quiet.quiet;
+    match source {
+        Source::Local { root } => {
+            let listing = list_local(root)?;
+            let progress = TerminalProgress::new("scan", listing.files.len() as u64, visible);
+            let io_threads = common
+                .io_threads
+                .unwrap_or_else(crate::scan::default_io_threads);
+            let mut report = crate::scan::scan_files(&listing.files, io_threads, &progress);
+            progress.finish();
+            report.failed.extend(listing.unreadable);
+            Ok(report)
+        }
+        Source::Bucket(bucket) => {
+            let listing = TerminalProgress::spinner("list", visible);
+            let objects = bucket.list().map_err(|reason| Error::Store {
+                location: bucket.location().to_string(),
+                reason,
+            })?;
+            listing.finish();
+            let progress = TerminalProgress::new("scan", objects.len() as u64, visible);
+            let report = crate::scan::scan_objects(bucket, &objects, common.concurrency, &progress);
+            progress.finish();
+            Ok(report)
+        }
+    }
+}
+
+/// Failures always go to stderr, one line each; skipped files only with `--verbose`.
+fn print_issues(common: &ScanCommon, skipped: &[FileIssue], failed: &[FileIssue]) {
+    let print =
+        |label: &str, issue: &FileIssue| eprintln!("{label}: {}: {}", issue.path, issue.reason);
+    if common.verbose {
+        skipped.iter().for_each(|issue| print("skipped", issue));
+    }
+    failed.iter().for_each(|issue| print("failed", issue));
+}
+
+fn read_manifest(path: &Path) -> Result<Manifest, Error> {
+    crate::register::read_json(path)?.ok_or_else(|| Error::Input {
+        path: path.to_path_buf(),
+        reason: "no such file; pass the manifest.json written by `dicomprep convert`".into(),
+    })
+}
+
+fn parent_folder(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A location given as the value of `flag`.
+fn parse_location(url: &str, flag: &str) -> Result<Location, Error> {
+    Location::parse(url).map_err(|err| Error::Input {
+        path: flag.into(),
+        reason: err.to_string(),
+    })
+}
