@@ -280,7 +280,7 @@ fn gcs_emulator_reached_with_a_service_account_key_in_the_environment() {
             .unwrap();
     }
     let output = dicomprep()
-        .args(["-q", "scan", &gcs.url("in")])
+        .args(["scan", &gcs.url("in"), "-q"])
         .env("GOOGLE_SERVICE_ACCOUNT_KEY", gcs.key_json())
         .env("GOOGLE_ALLOW_HTTP", "true")
         .output()
