@@ -1,0 +1,190 @@
+//! Native (uncompressed) frames: sliced out of the Pixel Data value, colour spaces converted
+//! and palettes applied.
+
+use super::*;
+
+impl DicomImage {
+    pub(super) fn native_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
+        // 32-bit samples read as OW words from a big-endian file come out word-swapped.
+        let mut words_swapped = false;
+        let data = match &self.native {
+            Some(native) => Cow::Borrowed(native.bytes()),
+            None => {
+                let Some(primitive) = self.pixel_data()?.primitive() else {
+                    return Err(DecodeError(
+                        "Pixel Data is encapsulated under a native transfer syntax".into(),
+                    ));
+                };
+                words_swapped = self.transfer_syntax == "1.2.840.10008.1.2.2"
+                    && self.bits_allocated == 32
+                    && matches!(primitive, PrimitiveValue::U16(_));
+                // Borrowed for 8/16-bit data: only this frame is copied, however many frames
+                // the file has.
+                primitive.to_bytes()
+            }
+        };
+        // The bytes of `range` (within `data`), shared with the file when it was read in place.
+        let frame_bytes = |range: Range<usize>| match &self.native {
+            Some(native) => native.slice(range),
+            None => Bytes::copy_from_slice(&data[range]),
+        };
+        let spp = self.samples_per_pixel as usize;
+        if self.bits_allocated == 1 {
+            // The bytes holding the frame's bits (frames need not start on a byte boundary).
+            let first = frame as usize * pixels;
+            let end = first.saturating_add(pixels).div_ceil(8).min(data.len());
+            let start = (first / 8).min(end);
+            return self.grey_or_palette(frame_bytes(start..end), first % 8, pixels);
+        }
+        let bytes = self.bytes_per_sample();
+        let ybr422 = self.photometric == "YBR_FULL_422" && spp == 3;
+        let frame_len = if ybr422 {
+            pixels * 2 * bytes
+        } else {
+            pixels * spp * bytes
+        };
+        let start = (frame as usize).checked_mul(frame_len);
+        let range = start
+            .and_then(|s| Some(s..s.checked_add(frame_len)?))
+            .filter(|range| range.end <= data.len());
+        let Some(range) = range else {
+            return Err(DecodeError(format!(
+                "pixel data holds {} bytes, too few for frame {frame} of {frame_len} bytes",
+                data.len(),
+            )));
+        };
+        let frame_data = if words_swapped {
+            let mut swapped = data[range].to_vec();
+            for sample in swapped.chunks_exact_mut(4) {
+                sample.rotate_left(2);
+            }
+            Bytes::from(swapped)
+        } else {
+            frame_bytes(range)
+        };
+        self.samples_from_native(frame_data, pixels, self.planar)
+    }
+
+    /// Samples of one frame laid out as native pixel data (little-endian samples).
+    pub(super) fn samples_from_native(
+        &self,
+        frame_data: Bytes,
+        pixels: usize,
+        planar: bool,
+    ) -> Result<Samples, DecodeError> {
+        let bytes = self.bytes_per_sample();
+        match (self.samples_per_pixel, self.photometric.as_str()) {
+            (1, _) => self.grey_or_palette(frame_data, 0, pixels),
+            (3, "YBR_FULL_422") => Ok(Samples::Rgb(ybr_422_to_rgb(&frame_data, pixels))),
+            (3, photometric) => {
+                let interleaved = if planar {
+                    Cow::Owned(interleave_planes(&frame_data, pixels, bytes))
+                } else {
+                    Cow::Borrowed(&frame_data[..])
+                };
+                let rgb = rgb_from_interleaved(&interleaved, pixels, bytes, self.bits_stored)?;
+                match (photometric, rgb) {
+                    ("YBR_FULL", Samples::Rgb(ybr)) => Ok(Samples::Rgb(ybr_to_rgb(&ybr))),
+                    (_, rgb) => Ok(rgb),
+                }
+            }
+            (n, photometric) => Err(DecodeError(format!(
+                "{n} samples per pixel ({photometric}) are not supported"
+            ))),
+        }
+    }
+    /// Grey samples starting at pixel `first` (bit-addressed for 1-bit data), or RGB through the palette.
+    pub(super) fn grey_or_palette(
+        &self,
+        data: Bytes,
+        first: usize,
+        pixels: usize,
+    ) -> Result<Samples, DecodeError> {
+        let grey = grey_values(
+            data,
+            first,
+            pixels,
+            self.bits_allocated,
+            self.bits_stored,
+            self.signed,
+        )?;
+        match &self.palette {
+            None => Ok(Samples::Grey(grey)),
+            Some([red, green, blue]) => {
+                let to8 = |table: &LutTable, v: f64| {
+                    (table.lookup(v) / table.max_output() * 255.0).round() as u8
+                };
+                let mut rgb = Vec::with_capacity(pixels * 3);
+                for v in grey.to_vec() {
+                    let v = v as f64;
+                    rgb.extend_from_slice(&[to8(red, v), to8(green, v), to8(blue, v)]);
+                }
+                Ok(Samples::Rgb(rgb))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 3x3, 3-frame, 1-bit grey file in `transfer_syntax`: 27 bits, so frames 1 and 2 start
+    /// inside a byte. Bit `i` of the Pixel Data (LSB first) is set when `i % 4 == 1`.
+    pub(super) fn one_bit_file(transfer_syntax: &str) -> Vec<u8> {
+        use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+        let mut object = InMemDicomObject::new_empty();
+        let uint = |tag, value: u16| DataElement::new(tag, VR::US, PrimitiveValue::from(value));
+        object.put(uint(tags::ROWS, 3));
+        object.put(uint(tags::COLUMNS, 3));
+        object.put(uint(tags::BITS_ALLOCATED, 1));
+        object.put(uint(tags::BITS_STORED, 1));
+        object.put(uint(tags::HIGH_BIT, 0));
+        object.put(uint(tags::SAMPLES_PER_PIXEL, 1));
+        object.put(uint(tags::PIXEL_REPRESENTATION, 0));
+        object.put(DataElement::new(
+            tags::NUMBER_OF_FRAMES,
+            VR::IS,
+            PrimitiveValue::from("3"),
+        ));
+        object.put(DataElement::new(
+            tags::PHOTOMETRIC_INTERPRETATION,
+            VR::CS,
+            PrimitiveValue::from("MONOCHROME2"),
+        ));
+        object.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            PrimitiveValue::U8(vec![0x22, 0x22, 0x22, 0x02].into()),
+        ));
+        let meta = FileMetaTableBuilder::new()
+            .transfer_syntax(transfer_syntax)
+            .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.7")
+            .media_storage_sop_instance_uid("1.2.3.4");
+        let mut bytes = Vec::new();
+        object
+            .with_meta(meta)
+            .unwrap()
+            .write_all(&mut bytes)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    pub(super) fn one_bit_frames_start_mid_byte_in_place_and_copied() {
+        // Little endian: read in place; big endian: copied out of dicom-object's value.
+        for syntax in ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"] {
+            let image = DicomImage::from_bytes(&one_bit_file(syntax)).unwrap();
+            for frame in 0..3 {
+                let Samples::Grey(grey) = image.frame(frame).unwrap().samples else {
+                    panic!("{syntax}: frame {frame} is not grey");
+                };
+                let expected: Vec<i64> = (frame as usize * 9..frame as usize * 9 + 9)
+                    .map(|bit| i64::from(bit % 4 == 1))
+                    .collect();
+                assert_eq!(grey.to_vec(), expected, "{syntax}, frame {frame}");
+            }
+            assert!(image.frame(3).is_err(), "{syntax}");
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The walk over the top-level dataset: which elements are kept, and the functional groups of
+//! enhanced multi-frame files.
+
+use dicom_core::Tag;
+use dicom_dictionary_std::tags;
+
+use super::cursor::{Cursor, ElementHeader};
+use super::{PixelDataInfo, RawElement, RawHeader, ReadError, UNDEFINED, fmt_tag};
+
+/// Top-level tags whose values the scan keeps.
+pub(super) const TOP_LEVEL_TAGS: &[Tag] = &[
+    tags::SPECIFIC_CHARACTER_SET,
+    tags::IMAGE_TYPE,
+    tags::SOP_CLASS_UID,
+    tags::SOP_INSTANCE_UID,
+    tags::MODALITY,
+    tags::SERIES_DESCRIPTION,
+    tags::SLICE_THICKNESS,
+    tags::ECHO_NUMBERS,
+    tags::STUDY_INSTANCE_UID,
+    tags::SERIES_INSTANCE_UID,
+    tags::SERIES_NUMBER,
+    tags::ACQUISITION_NUMBER,
+    tags::INSTANCE_NUMBER,
+    tags::IMAGE_POSITION_PATIENT,
+    tags::IMAGE_ORIENTATION_PATIENT,
+    tags::TEMPORAL_POSITION_IDENTIFIER,
+    tags::SLICE_LOCATION,
+    tags::SAMPLES_PER_PIXEL,
+    tags::PHOTOMETRIC_INTERPRETATION,
+    tags::NUMBER_OF_FRAMES,
+    tags::ROWS,
+    tags::COLUMNS,
+    tags::PIXEL_SPACING,
+    tags::BITS_ALLOCATED,
+    tags::BITS_STORED,
+    tags::PIXEL_REPRESENTATION,
+    tags::WINDOW_CENTER,
+    tags::WINDOW_WIDTH,
+    tags::RESCALE_INTERCEPT,
+    tags::RESCALE_SLOPE,
+];
+
+/// Sequences inside a functional-group item that the scan descends into.
+const FUNCTIONAL_GROUP_SEQUENCES: &[Tag] = &[
+    tags::FRAME_CONTENT_SEQUENCE,
+    tags::PLANE_POSITION_SEQUENCE,
+    tags::PLANE_ORIENTATION_SEQUENCE,
+    tags::PIXEL_MEASURES_SEQUENCE,
+    tags::FRAME_VOILUT_SEQUENCE,
+    tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+];
+
+/// Leaf tags kept from inside those sequences.
+const FUNCTIONAL_GROUP_TAGS: &[Tag] = &[
+    tags::SLICE_THICKNESS,
+    tags::IMAGE_POSITION_PATIENT,
+    tags::IMAGE_ORIENTATION_PATIENT,
+    tags::STACK_ID,
+    tags::IN_STACK_POSITION_NUMBER,
+    tags::TEMPORAL_POSITION_INDEX,
+    tags::DIMENSION_INDEX_VALUES,
+    tags::PIXEL_SPACING,
+    tags::WINDOW_CENTER,
+    tags::WINDOW_WIDTH,
+    tags::RESCALE_INTERCEPT,
+    tags::RESCALE_SLOPE,
+];
+
+/// Walks the top-level dataset, keeping wanted elements and descending into functional groups.
+///
+/// With `strict_order`, tags must ascend (used to judge whether meta-less bytes are DICOM at all).
+pub(super) fn read_dataset<'a>(
+    cursor: &mut Cursor<'a>,
+    header: &mut RawHeader<'a>,
+    strict_order: bool,
+) -> Result<(), ReadError> {
+    let mut previous_tag = Tag(0, 0);
+    loop {
+        if cursor.remaining() == 0 {
+            if cursor.input.is_complete() || cursor.absolute() >= cursor.input.file_size {
+                return Ok(()); // dataset ended without Pixel Data
+            }
+            cursor.need(8)?;
+        }
+        // Trailing padding of fewer bytes than an element header is tolerated.
+        if cursor.input.is_complete() && cursor.remaining() < 8 {
+            return Ok(());
+        }
+        let start = cursor.absolute();
+        let element = cursor.element_header()?;
+        let tag = element.tag;
+        if strict_order && tag < previous_tag {
+            return Err(ReadError::Corrupt(format!(
+                "element {} at byte {start} is out of order after {}",
+                fmt_tag(tag),
+                fmt_tag(previous_tag)
+            )));
+        }
+        previous_tag = tag;
+        if matches!(
+            tag,
+            tags::PIXEL_DATA | tags::FLOAT_PIXEL_DATA | tags::DOUBLE_FLOAT_PIXEL_DATA
+        ) {
+            header.pixel_data = Some(PixelDataInfo {
+                tag,
+                offset: start,
+                length: (element.length != UNDEFINED).then_some(element.length),
+            });
+            return Ok(());
+        }
+        match tag {
+            tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE => {
+                let mut items = Vec::new();
+                read_functional_groups(cursor, &element, &mut items)?;
+                header.shared_group = items.into_iter().next().unwrap_or_default();
+            }
+            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE => {
+                read_functional_groups(cursor, &element, &mut header.per_frame_groups)?;
+            }
+            _ if TOP_LEVEL_TAGS.binary_search(&tag).is_ok() && element.length != UNDEFINED => {
+                let value = cursor.value(&element)?;
+                header.elements.push((tag, value));
+            }
+            _ => cursor.skip_value(&element, 0)?,
+        }
+    }
+}
+
+/// Reads a functional groups sequence: one list of kept leaf elements per item.
+fn read_functional_groups<'a>(
+    cursor: &mut Cursor<'a>,
+    sequence: &ElementHeader,
+    out: &mut Vec<Vec<RawElement<'a>>>,
+) -> Result<(), ReadError> {
+    cursor.for_each_item(sequence, 1, &mut |cursor, item_end| {
+        let mut kept = Vec::new();
+        cursor.for_each_element(item_end, 2, &mut |cursor, element| {
+            if FUNCTIONAL_GROUP_SEQUENCES.contains(&element.tag) {
+                cursor.for_each_item(&element, 3, &mut |cursor, inner_end| {
+                    cursor.for_each_element(inner_end, 4, &mut |cursor, leaf| {
+                        if FUNCTIONAL_GROUP_TAGS.contains(&leaf.tag) && leaf.length != UNDEFINED {
+                            kept.push((leaf.tag, cursor.value(&leaf)?));
+                            Ok(())
+                        } else {
+                            cursor.skip_value(&leaf, 5)
+                        }
+                    })
+                })
+            } else {
+                cursor.skip_value(&element, 3)
+            }
+        })?;
+        out.push(kept);
+        Ok(())
+    })
+}
