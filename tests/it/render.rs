@@ -224,3 +224,28 @@ fn overlays_burn_in_like_dcmtk() {
     );
     assert_ne!(with, ours(file, "header"), "the overlay changes pixels");
 }
+
+/// Issue 14: 12-bit JPEG Extended (1.2.840.10008.1.2.4.51) decodes through libjpeg-turbo and
+/// renders within 1 grey level of DCMTK everywhere. Neither file has a header window, so the
+/// min-max window and two fixed windows stand in for it.
+#[test]
+fn twelve_bit_jpeg_extended_matches_dcmtk() {
+    for file in ["pydicom/JPEG-lossy.dcm", "pydicom/JPGExtended.dcm"] {
+        let windows: [(&str, &[&str]); 3] = [
+            ("minmax", &["+Wm"]),
+            ("2000,4000", &["+Ww", "2000", "4000"]),
+            ("600,1200", &["+Ww", "600", "1200"]),
+        ];
+        for (window, voi) in windows {
+            let (ours, reference) = (ours(file, window), dcmtk(file, voi));
+            assert_eq!((ours.0, ours.1, ours.2), (256, 1024, 1), "{file}");
+            assert_eq!(
+                (reference.0, reference.1, reference.2),
+                (256, 1024, 1),
+                "{file}"
+            );
+            let worst = ours.3.iter().zip(&reference.3).map(|(a, b)| a.abs_diff(*b));
+            assert!(worst.max() <= Some(1), "{file} --window {window}");
+        }
+    }
+}

@@ -1,5 +1,5 @@
-//! Encapsulated (compressed) frames: libjpeg for JPEG Baseline, our RLE decoder, and
-//! dicom-pixeldata's codecs for the rest, after checking that the codestream's own header
+//! Encapsulated (compressed) frames: libjpeg for JPEG Baseline, libjpeg-turbo for 12-bit JPEG
+//! Extended, our RLE decoder, and dicom-pixeldata's codecs for the rest, after checking that the codestream's own header
 //! declares no larger image than the DICOM header.
 
 use super::*;
@@ -11,6 +11,9 @@ impl DicomImage {
         pixels: usize,
     ) -> Result<Samples, DecodeError> {
         if let Some(samples) = self.libjpeg_frame(frame, pixels) {
+            return samples;
+        }
+        if let Some(samples) = self.jpeg12_frame(frame) {
             return samples;
         }
         if self.transfer_syntax == "1.2.840.10008.1.2.5" {
@@ -85,6 +88,55 @@ impl DicomImage {
     /// JPEG Baseline frames in YCbCr or grey go through libjpeg (mozjpeg), the decoder DCMTK
     /// and most viewers share: its IDCT and fancy chroma upsampling match theirs, where
     /// jpeg-decoder differs by a few grey levels on some pixels. `None` means "not this path".
+    /// The codestream of `frame` when fragments map to frames simply: one fragment per frame,
+    /// or one frame in all the fragments. `None` otherwise (left to dicom-pixeldata).
+    fn frame_codestream(&self, frame: u32) -> Option<Vec<u8>> {
+        let fragments = self.pixel_data().ok()?.fragments()?;
+        if fragments.len() == self.frames as usize {
+            fragments.get(frame as usize).cloned()
+        } else if self.frames == 1 {
+            Some(fragments.concat())
+        } else {
+            None
+        }
+    }
+
+    /// JPEG Extended frames of 12-bit precision, which jpeg-decoder and mozjpeg cannot decode,
+    /// into 16-bit grey samples (windowed like any 16-bit image) or 8-bit RGB. `None` for other
+    /// transfer syntaxes and precisions.
+    fn jpeg12_frame(&self, frame: u32) -> Option<Result<Samples, DecodeError>> {
+        if self.transfer_syntax != "1.2.840.10008.1.2.4.51" {
+            return None;
+        }
+        let bytes = self.frame_codestream(frame)?;
+        let expected = (self.columns as usize, self.rows as usize);
+        let decoded = match jpeg12::decode_12bit(&bytes, expected) {
+            Ok(None) => return None,
+            Ok(Some(decoded)) => decoded,
+            Err(e) => {
+                return Some(Err(DecodeError(format!(
+                    "JPEG Extended frame {frame}: {e}"
+                ))));
+            }
+        };
+        let pixels = decoded.width * decoded.height;
+        let bytes: Vec<u8> = decoded
+            .samples
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
+        Some(if decoded.components == 1 && self.bits_allocated != 16 {
+            Err(DecodeError(format!(
+                "12-bit JPEG frame {frame} under BitsAllocated {}, not 16",
+                self.bits_allocated
+            )))
+        } else if decoded.components == 1 {
+            self.grey_or_palette(Bytes::from(bytes), 0, pixels)
+        } else {
+            rgb_from_interleaved(&bytes, pixels, 2, 12)
+        })
+    }
+
     pub(super) fn libjpeg_frame(
         &self,
         frame: u32,
@@ -97,14 +149,7 @@ impl DicomImage {
         {
             return None;
         }
-        let fragments = self.pixel_data().ok()?.fragments()?;
-        let bytes: Vec<u8> = if fragments.len() == self.frames as usize {
-            fragments[frame as usize].clone()
-        } else if self.frames == 1 {
-            fragments.concat()
-        } else {
-            return None; // several fragments per frame: left to dicom-pixeldata
-        };
+        let bytes = self.frame_codestream(frame)?;
         let grey = self.samples_per_pixel == 1;
         // libjpeg reports corrupt data by unwinding (mozjpeg's error handler panics).
         let decoded = catch_codec_panic(|| -> std::io::Result<(usize, usize, Vec<u8>)> {

@@ -10,6 +10,7 @@ mod bounds;
 mod codecs;
 mod colour;
 mod grey;
+mod jpeg12;
 mod native;
 
 use std::borrow::Cow;
