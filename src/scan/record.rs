@@ -76,8 +76,8 @@ pub struct InstanceHeader {
     pub acquisition_number: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temporal_position_identifier: Option<i64>,
-    /// The dataset is written in the other VR mode than its transfer syntax declares (read
-    /// anyway, as pydicom does; most decoders cannot).
+    /// The dataset is written in the other VR mode than its transfer syntax declares (read in
+    /// the mode of its bytes, as pydicom and DCMTK's `-td` read it; rendering does the same).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub vr_mode_corrected: bool,
     /// Byte offset of the Pixel Data element header (in the inflated stream for Deflated files).

@@ -249,3 +249,57 @@ fn twelve_bit_jpeg_extended_matches_dcmtk() {
         }
     }
 }
+
+/// Issue 14: files whose dataset is in the other VR mode than their file meta declares render
+/// like DCMTK reading them with `-td` (VR mode detected from the data set), header window 1,
+/// within 1 grey level on every pixel.
+#[test]
+fn vr_mode_mismatch_renders_like_dcmtk_detecting_it() {
+    for file in [
+        "vr_mismatch/implicit_under_explicit_meta.dcm",
+        "vr_mismatch/explicit_under_implicit_meta.dcm",
+    ] {
+        let ours = ours(file, "header");
+        let reference = dcmtk_with(file, &["-td", "-O", "+Wi", "1"]);
+        assert_eq!((ours.0, ours.1, ours.2), (64, 64, 1), "{file}");
+        assert_eq!(
+            (reference.0, reference.1, reference.2),
+            (64, 64, 1),
+            "{file}"
+        );
+        let worst = ours.3.iter().zip(&reference.3).map(|(a, b)| a.abs_diff(*b));
+        assert!(worst.max() <= Some(1), "{file}");
+    }
+}
+
+/// SC_rgb_jpeg.dcm declares JPEG Baseline and writes its dataset in implicit VR. DCMTK cannot
+/// read it either way (with `-td` it loses the encapsulation), so the oracle is its JPEG
+/// codestream (RGB, Adobe marker without colour transform) decoded by ImageMagick.
+#[test]
+fn implicit_dataset_under_jpeg_baseline_renders_its_codestream() {
+    let file = "pydicom/SC_rgb_jpeg.dcm";
+    let ours = ours(file, "header");
+    assert_eq!((ours.0, ours.1, ours.2), (256, 256, 3));
+    let bytes = std::fs::read(data(file)).unwrap();
+    let start = bytes
+        .windows(3)
+        .position(|w| w == [0xFF, 0xD8, 0xFF])
+        .unwrap();
+    let end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]).unwrap() + 2;
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = dir.path().join("frame.jpg");
+    std::fs::write(&jpeg, &bytes[start..end]).unwrap();
+    let magick = Command::new("convert")
+        .arg(&jpeg)
+        .args(["-depth", "8", "rgb:-"])
+        .output()
+        .expect("ImageMagick's convert (scripts/setup.sh installs it)");
+    assert!(magick.status.success());
+    assert_eq!(magick.stdout.len(), ours.3.len());
+    let worst = ours
+        .3
+        .iter()
+        .zip(&magick.stdout)
+        .map(|(a, b)| a.abs_diff(*b));
+    assert!(worst.max() <= Some(2));
+}

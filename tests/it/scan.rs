@@ -203,3 +203,43 @@ fn scan_writes_one_json_record_per_instance() {
             .all(|r| r.pixel_data_offset > 0 && r.pixel_data_offset < r.file_size)
     );
 }
+
+/// Issue 14: a dataset written in the other VR mode than its file meta declares is read in the
+/// mode of its bytes (as pydicom and DCMTK `-td` read it), and gives the header of the file it
+/// was made from (test-data/vr_mismatch/make.py).
+#[test]
+fn vr_mode_mismatch_reads_like_the_original() {
+    let pairs = [
+        (
+            "vr_mismatch/implicit_under_explicit_meta.dcm",
+            "pydicom/MR_small_implicit.dcm",
+        ),
+        (
+            "vr_mismatch/explicit_under_implicit_meta.dcm",
+            "pydicom/MR_small.dcm",
+        ),
+    ];
+    for (mismatched, original) in pairs {
+        let (got, want) = (instance(mismatched), instance(original));
+        assert!(
+            got.vr_mode_corrected && !want.vr_mode_corrected,
+            "{mismatched}"
+        );
+        assert_eq!(
+            (got.rows, got.columns, got.bits_stored, got.instance_number),
+            (
+                want.rows,
+                want.columns,
+                want.bits_stored,
+                want.instance_number
+            ),
+            "{mismatched}"
+        );
+        assert_eq!(got.sop_instance_uid, want.sop_instance_uid, "{mismatched}");
+        assert_eq!(
+            (got.image_position_patient, &got.window_center),
+            (want.image_position_patient, &want.window_center),
+            "{mismatched}"
+        );
+    }
+}

@@ -12,16 +12,15 @@ pub(super) fn check_bounds(bytes: &[u8]) -> Result<Bounds, String> {
         file_size: bytes.len() as u64,
     };
     let mut inflated = Vec::new();
-    let (encoding, pixel, transfer_syntax) = {
+    let (encoding, pixel, transfer_syntax, explicit_vr) = {
         let header = read_header(whole, &mut inflated).map_err(|e| e.to_string())?;
         let syntax = header.transfer_syntax.clone().unwrap_or_default();
-        if header.vr_mode_corrected {
-            return Err(format!(
-                "not rendered: the dataset is written in the other VR mode than transfer syntax {syntax} declares"
-            ));
-        }
         let pixel = header.pixel_data.ok_or("no Pixel Data element")?;
-        (header.encoding, pixel, syntax)
+        // A dataset in the other VR mode than declared is parsed in the mode of its bytes.
+        let explicit_vr = header
+            .vr_mode_corrected
+            .then_some(header.encoding.explicit_vr);
+        (header.encoding, pixel, syntax, explicit_vr)
     };
     if transfer_syntax != "1.2.840.10008.1.2.1.99" {
         let end = check_pixel_data(whole, encoding, pixel).map_err(|e| e.to_string())?;
@@ -34,7 +33,12 @@ pub(super) fn check_bounds(bytes: &[u8]) -> Result<Bounds, String> {
             }
             _ => None,
         };
-        return Ok(Bounds { end, native_value });
+        return Ok(Bounds {
+            end,
+            native_value,
+            explicit_vr,
+            transfer_syntax,
+        });
     }
     // Deflated files locate Pixel Data in the inflated stream, which dicom-object inflates
     // whole: everything in it is checked.
@@ -47,6 +51,8 @@ pub(super) fn check_bounds(bytes: &[u8]) -> Result<Bounds, String> {
     Ok(Bounds {
         end: bytes.len(),
         native_value: None,
+        explicit_vr: None,
+        transfer_syntax,
     })
 }
 
@@ -56,4 +62,8 @@ pub(super) struct Bounds {
     pub(super) end: usize,
     /// The Pixel Data value of native little-endian files.
     pub(super) native_value: Option<Range<usize>>,
+    /// The VR mode the dataset is written in, when it is not the one its transfer syntax declares.
+    pub(super) explicit_vr: Option<bool>,
+    /// The transfer syntax UID the file meta declares.
+    pub(super) transfer_syntax: String,
 }

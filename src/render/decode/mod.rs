@@ -12,6 +12,7 @@ mod colour;
 mod grey;
 mod jpeg12;
 mod native;
+mod syntax;
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -31,6 +32,7 @@ use crate::scan::reader::{Input, check_elements, check_pixel_data, read_header};
 use attributes::{first_item, int_value, read_lut, read_palette, text_value};
 use bounds::check_bounds;
 use colour::{interleave_planes, rgb_from_interleaved, ybr_422_to_rgb, ybr_to_rgb};
+use syntax::ParseSyntaxes;
 
 pub use grey::{GreyValues, Levels, PackedLayout, grey_samples, grey_values};
 
@@ -136,7 +138,8 @@ impl DicomImage {
     /// so a hostile file could otherwise exhaust memory or overflow the stack.
     pub fn from_shared(bytes: Bytes) -> Result<Self, DecodeError> {
         let bounds = check_bounds(&bytes).map_err(DecodeError)?;
-        let options = OpenFileOptions::new();
+        let syntaxes = ParseSyntaxes::new(&bounds.transfer_syntax, bounds.explicit_vr);
+        let options = OpenFileOptions::new().transfer_syntax_index(syntaxes);
         let options = if bounds.native_value.is_some() {
             options.read_until(tags::PIXEL_DATA)
         } else {

@@ -7,8 +7,8 @@ use dicom_dictionary_std::tags;
 use super::cursor::Cursor;
 use super::dataset::{TOP_LEVEL_TAGS, read_dataset};
 use super::{
-    EXPLICIT_BE, EXPLICIT_LE, Encoding, Endian, IMPLICIT_LE, Input, MAX_INFLATED, RawHeader,
-    ReadError, is_vr, trim_text,
+    EXPLICIT_BE, EXPLICIT_LE, Encoding, IMPLICIT_LE, Input, MAX_INFLATED, RawHeader, ReadError,
+    is_vr, trim_text,
 };
 
 /// File meta values the scan uses.
@@ -99,28 +99,18 @@ pub(super) fn sniff_encoding(bytes: &[u8]) -> Option<Encoding> {
     }
 }
 
-/// Some writers declare one VR mode and write the other (pydicom warns and follows the bytes):
-/// an "explicit" first element without VR letters is read as implicit, and an "implicit" one
-/// with VR letters whose implicit length would overrun the file is read as explicit.
-pub(super) fn correct_vr_mode(declared: Encoding, dataset: &[u8], file_size: u64) -> Encoding {
-    if dataset.len() < 8 {
-        return declared;
-    }
-    let has_vr = is_vr(&dataset[4..6]);
-    let implicit_length = match declared.endian {
-        Endian::Little => u32::from_le_bytes([dataset[4], dataset[5], dataset[6], dataset[7]]),
-        Endian::Big => u32::from_be_bytes([dataset[4], dataset[5], dataset[6], dataset[7]]),
-    };
-    match (declared.explicit_vr, has_vr) {
-        (true, false) => Encoding {
-            explicit_vr: false,
+/// Some writers declare one VR mode and write the other. As pydicom (`_is_implicit_vr`) and
+/// DCMTK (`-td`, "detecting from data set") do, the first element of the dataset decides: two
+/// uppercase letters where an explicit VR stands mean explicit VR, anything else implicit. (An
+/// implicit first element would need a length of at least 0x4141 bytes, 16 KB, to pass as
+/// letters.) Only the VR mode is corrected, never the byte order.
+pub(super) fn correct_vr_mode(declared: Encoding, dataset: &[u8]) -> Encoding {
+    match dataset.get(4..6) {
+        Some(vr) => Encoding {
+            explicit_vr: is_vr(vr),
             ..declared
         },
-        (false, true) if u64::from(implicit_length) > file_size => Encoding {
-            explicit_vr: true,
-            ..declared
-        },
-        _ => declared,
+        None => declared,
     }
 }
 

@@ -188,7 +188,14 @@ pub fn read_header<'a>(
             Some(_) => EXPLICIT_LE,
             None => sniff_encoding(&bytes[dataset_start..]).unwrap_or(IMPLICIT_LE),
         };
-        let corrected = correct_vr_mode(encoding, &bytes[dataset_start..], input.file_size);
+        let dataset = &bytes[dataset_start..];
+        // The first element decides the VR mode: its first 6 bytes are needed when the file has them.
+        if dataset.len() < 6 && !input.is_complete() {
+            return Err(ReadError::NeedMore(
+                (dataset_start as u64 + 6).min(input.file_size),
+            ));
+        }
+        let corrected = correct_vr_mode(encoding, dataset);
         vr_mode_corrected = corrected != encoding;
         (Cursor::new(input, dataset_start, corrected), corrected)
     };

@@ -216,3 +216,28 @@ fn deep_nesting_with_defined_lengths_is_rejected_too() {
         "{err:?}"
     );
 }
+
+#[test]
+fn the_first_element_decides_the_vr_mode() {
+    // Explicit VR declared, implicit written: (0020,0013) with a 4-byte length, no VR letters.
+    let mut w = Writer::part10();
+    w.raw(&[0x20, 0x00, 0x13, 0x00, 2, 0, 0, 0])
+        .raw(b"7 ")
+        .raw(&[0xE0, 0x7F, 0x10, 0x00, 8, 0, 0, 0])
+        .raw(&[0; 8]);
+    let header = read(&w.0).unwrap();
+    assert!(!header.encoding.explicit_vr && header.vr_mode_corrected);
+    assert_eq!(header.elements, vec![(tags::INSTANCE_NUMBER, &b"7 "[..])]);
+    // A prefix that ends inside the first element's VR asks for the bytes that decide.
+    let mut buf = Vec::new();
+    let cut = 132 + 28 + 4;
+    let err = read_header(
+        Input {
+            bytes: &w.0[..cut],
+            file_size: w.0.len() as u64,
+        },
+        &mut buf,
+    )
+    .unwrap_err();
+    assert_eq!(err, ReadError::NeedMore(cut as u64 + 2));
+}
