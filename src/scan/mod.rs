@@ -1,6 +1,7 @@
 //! Header scan: reads every file's header up to Pixel Data, in parallel, and accounts for each
 //! file as an instance, a skip or a failure.
 
+mod gzip;
 pub mod reader;
 pub mod record;
 
@@ -238,6 +239,9 @@ fn scan_header(
         let target = wanted.min(file_size);
         if let Err(reason) = source.fill(buf, target) {
             return failed(reason);
+        }
+        if reader::gzip::is_gzip(buf) {
+            return gzip::scan_gzip_header(source, relative, buf, inflate);
         }
         // A file that shrank while being read is judged on the bytes it has.
         let size = if (buf.len() as u64) < target {

@@ -303,3 +303,27 @@ fn implicit_dataset_under_jpeg_baseline_renders_its_codestream() {
         .map(|(a, b)| a.abs_diff(*b));
     assert!(worst.max() <= Some(2));
 }
+
+/// Issue 14: pydicom's zipMR.gz (gzip-compressed MR_small.dcm) converts, and renders like DCMTK
+/// on the inflated file (header window 1), within 1 grey level on every pixel; the gzip bomb
+/// fails with the bound as its reason, when scanned and when decoded.
+#[test]
+fn gzip_compressed_dicom_renders_like_dcmtk_on_the_inflated_file() {
+    let ours = ours("pydicom/zipMR.gz", "header");
+    let reference = dcmtk("pydicom/MR_small.dcm", &["+Wi", "1"]);
+    assert_eq!((ours.0, ours.1, ours.2), (64, 64, 1));
+    assert_eq!(
+        (ours.0, ours.1, ours.2),
+        (reference.0, reference.1, reference.2)
+    );
+    let worst = ours.3.iter().zip(&reference.3).map(|(a, b)| a.abs_diff(*b));
+    assert!(worst.max() <= Some(1));
+
+    let bomb = std::fs::read(data("gzip/inflates_past_bound.dcm")).unwrap();
+    let started = std::time::Instant::now();
+    let err = dicomprep::render::decode::DicomImage::from_bytes(&bomb)
+        .err()
+        .expect("the bomb must not decode");
+    assert!(err.to_string().contains("inflates beyond 64 MiB"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -110,7 +110,11 @@ fn broken_files_fail_with_a_reason() {
             "beyond the end of the file",
         ),
         ("pydicom/badVR.dcm", "failed", "NumberOfFrames"),
-        ("pydicom/zipMR.gz", "skipped", "not a DICOM file"),
+        (
+            "gzip/inflates_past_bound.dcm",
+            "failed",
+            "inflates beyond 64 MiB",
+        ),
         ("pydicom/dicomdirtests/DICOMDIR", "skipped", "DICOMDIR"),
         ("pydicom/rtplan.dcm", "skipped", "without pixel data"),
         ("pydicom/UN_sequence.dcm", "skipped", "without pixel data"),
@@ -242,4 +246,44 @@ fn vr_mode_mismatch_reads_like_the_original() {
             "{mismatched}"
         );
     }
+}
+
+/// Issue 14: a gzip-compressed DICOM file is recognised by its content and scanned header-only
+/// (pydicom's zipMR.gz is MR_small.dcm gzipped), locally and from a `file://` bucket prefix
+/// with ranged reads.
+#[test]
+fn gzip_compressed_dicom_scans_like_the_original() {
+    let (got, want) = (
+        instance("pydicom/zipMR.gz"),
+        instance("pydicom/MR_small.dcm"),
+    );
+    assert_eq!(got.file_size, 6958, "the compressed size, as read");
+    assert_eq!(
+        (got.rows, got.columns, got.sop_instance_uid.clone()),
+        (want.rows, want.columns, want.sop_instance_uid.clone())
+    );
+    assert_eq!(got.pixel_data_offset, want.pixel_data_offset);
+    assert_eq!(got.window_center, want.window_center);
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(data("pydicom/zipMR.gz"), dir.path().join("zipMR.gz")).unwrap();
+    std::fs::copy(
+        data("gzip/inflates_past_bound.dcm"),
+        dir.path().join("bomb.dcm"),
+    )
+    .unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let output = run(&["scan", &url, "-v"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let record: InstanceHeader =
+        serde_json::from_slice(output.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (record.path.as_str(), record.sop_instance_uid),
+        ("zipMR.gz", want.sop_instance_uid)
+    );
+    assert!(
+        stderr.contains("bomb.dcm") && stderr.contains("inflates beyond 64 MiB"),
+        "{stderr}"
+    );
 }

@@ -28,7 +28,7 @@ use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 use super::guard::catch_codec_panic;
 use super::lut::{AffineLevels, LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
-use crate::scan::reader::{Input, check_elements, check_pixel_data, read_header};
+use crate::scan::reader::{Input, check_elements, check_pixel_data, gzip, read_header};
 use attributes::{first_item, int_value, read_lut, read_palette, text_value};
 use bounds::check_bounds;
 use colour::{interleave_planes, rgb_from_interleaved, ybr_422_to_rgb, ybr_to_rgb};
@@ -136,7 +136,15 @@ impl DicomImage {
     /// The header is first walked by the bounded scan reader, which rejects lengths beyond the
     /// data and deep nesting: dicom-object trusts declared lengths and recurses into sequences,
     /// so a hostile file could otherwise exhaust memory or overflow the stack.
+    ///
+    /// A gzip-compressed file (recognised by its first bytes) is inflated first, within the
+    /// bound of [`crate::scan::reader::gzip`].
     pub fn from_shared(bytes: Bytes) -> Result<Self, DecodeError> {
+        let bytes = if gzip::is_gzip(&bytes) {
+            Bytes::from(gzip::gunzip(&bytes).map_err(DecodeError)?)
+        } else {
+            bytes
+        };
         let bounds = check_bounds(&bytes).map_err(DecodeError)?;
         let syntaxes = ParseSyntaxes::new(&bounds.transfer_syntax, bounds.explicit_vr);
         let options = OpenFileOptions::new().transfer_syntax_index(syntaxes);

@@ -11,6 +11,7 @@
 
 mod cursor;
 mod dataset;
+pub mod gzip;
 mod meta;
 #[cfg(test)]
 mod tests;
