@@ -8,7 +8,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::reader::{self, Input, ReadError, gzip};
 use super::{HeaderSource, MAX_HEADER, ScanOutcome, classify};
-use crate::report::FileIssue;
+use crate::contract::FileIssue;
 
 /// Inflated bytes asked for first; headers are usually far shorter.
 const FIRST_INFLATE: u64 = 64 << 10;
