@@ -5,8 +5,9 @@
 //! libjpeg too, with the same `jpeg_*` symbol names but other internals: linked side by side,
 //! each library's calls could land in the other's code. So this script copies libturbojpeg.a
 //! with every symbol it defines prefixed by `dicomprep_tj_` (`objcopy --redefine-syms`), links
-//! that copy, and the decoder calls the prefixed names only; `turbojpeg-sys`'s own archive is
-//! never referenced, so none of it is linked.
+//! that copy, and the decoder calls the prefixed names only. No Rust code may `use turbojpeg_sys`
+//! (not even a constant): rustc links the archive of a dependency only when code refers to the
+//! crate, and turbojpeg-sys's own archive, un-renamed, would capture mozjpeg's `jpeg_*` calls.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

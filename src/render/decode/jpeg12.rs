@@ -8,10 +8,21 @@
 use std::ffi::{CStr, c_char, c_int, c_short, c_void};
 use std::ptr::NonNull;
 
-use turbojpeg_sys::{
-    TJERR_TJERR_WARNING, TJINIT_TJINIT_DECOMPRESS, TJPARAM_TJPARAM_JPEGHEIGHT,
-    TJPARAM_TJPARAM_JPEGWIDTH, TJPARAM_TJPARAM_PRECISION, TJPF_TJPF_GRAY, TJPF_TJPF_RGB,
-};
+// TurboJPEG 3 constants (turbojpeg.h of libjpeg-turbo 3.1).
+/// TJINIT_DECOMPRESS.
+const TJINIT_DECOMPRESS: c_int = 1;
+/// TJPARAM_JPEGWIDTH, TJPARAM_JPEGHEIGHT, TJPARAM_PRECISION, TJPARAM_COLORSPACE.
+const TJPARAM_JPEGWIDTH: c_int = 5;
+const TJPARAM_JPEGHEIGHT: c_int = 6;
+const TJPARAM_PRECISION: c_int = 7;
+const TJPARAM_COLORSPACE: c_int = 8;
+/// TJPF_RGB and TJPF_GRAY pixel formats.
+const TJPF_RGB: c_int = 0;
+const TJPF_GRAY: c_int = 6;
+/// TJCS_GRAY, the colour space of single-component codestreams.
+const TJCS_GRAY: c_int = 2;
+/// TJERR_WARNING: the error was not fatal.
+const TJERR_WARNING: c_int = 0;
 
 unsafe extern "C" {
     #[link_name = "dicomprep_tj_tj3Init"]
@@ -53,15 +64,15 @@ struct Handle(NonNull<c_void>);
 impl Handle {
     fn new() -> Result<Self, String> {
         // SAFETY: tj3Init has no preconditions; a null return means failure.
-        let raw = unsafe { tj3_init(TJINIT_TJINIT_DECOMPRESS as c_int) };
+        let raw = unsafe { tj3_init(TJINIT_DECOMPRESS) };
         NonNull::new(raw)
             .map(Handle)
             .ok_or_else(|| "libjpeg-turbo could not start a decompressor".to_string())
     }
 
-    fn get(&self, param: u32) -> c_int {
+    fn get(&self, param: c_int) -> c_int {
         // SAFETY: the handle is live; an unknown parameter returns -1.
-        unsafe { tj3_get(self.0.as_ptr(), param as c_int) }
+        unsafe { tj3_get(self.0.as_ptr(), param) }
     }
 
     /// The library's message for the last error, and whether it was only a warning.
@@ -76,7 +87,7 @@ impl Handle {
             };
             (message, tj3_get_error_code(self.0.as_ptr()))
         };
-        (message, code == TJERR_TJERR_WARNING as c_int)
+        (message, code == TJERR_WARNING)
     }
 }
 
@@ -100,11 +111,11 @@ pub(super) fn decode_12bit(
     if unsafe { tj3_decompress_header(handle.0.as_ptr(), jpeg.as_ptr(), jpeg.len()) } != 0 {
         return Err(format!("JPEG header does not parse: {}", handle.error().0));
     }
-    if handle.get(TJPARAM_TJPARAM_PRECISION) != 12 {
+    if handle.get(TJPARAM_PRECISION) != 12 {
         return Ok(None);
     }
-    let width = usize::try_from(handle.get(TJPARAM_TJPARAM_JPEGWIDTH)).unwrap_or(0);
-    let height = usize::try_from(handle.get(TJPARAM_TJPARAM_JPEGHEIGHT)).unwrap_or(0);
+    let width = usize::try_from(handle.get(TJPARAM_JPEGWIDTH)).unwrap_or(0);
+    let height = usize::try_from(handle.get(TJPARAM_JPEGHEIGHT)).unwrap_or(0);
     if (width, height) != expected {
         return Err(format!(
             "the JPEG codestream is {width}x{height}, the header says {}x{}",
@@ -112,9 +123,9 @@ pub(super) fn decode_12bit(
         ));
     }
     // Grey codestreams decode to grey; anything else is converted to RGB by the library.
-    let (components, format) = match handle.get(turbojpeg_sys::TJPARAM_TJPARAM_COLORSPACE) {
-        GRAY => (1, TJPF_TJPF_GRAY),
-        _ => (3, TJPF_TJPF_RGB),
+    let (components, format) = match handle.get(TJPARAM_COLORSPACE) {
+        TJCS_GRAY => (1, TJPF_GRAY),
+        _ => (3, TJPF_RGB),
     };
     let mut samples: Vec<c_short> = vec![0; width * height * components];
     // SAFETY: `samples` holds width x height pixels of `components` samples with the pitch
@@ -126,7 +137,7 @@ pub(super) fn decode_12bit(
             jpeg.len(),
             samples.as_mut_ptr(),
             0,
-            format as c_int,
+            format,
         )
     };
     if status != 0 {
@@ -146,6 +157,3 @@ pub(super) fn decode_12bit(
             .collect(),
     }))
 }
-
-/// TJCS_GRAY, the colour space of single-component codestreams.
-const GRAY: c_int = turbojpeg_sys::TJCS_TJCS_GRAY as c_int;
