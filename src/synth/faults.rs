@@ -1,7 +1,7 @@
 //! A hostile-input corpus: real DICOM files from `test-data/` broken in the ways real archives
 //! break them (truncations, bit flips, absurd element lengths, huge declared images, bogus
 //! transfer syntaxes, broken compressed fragments, deeply nested sequences), plus files that are
-//! not images at all (empty, one byte, PNG, text, gzip, DICOMDIR).
+//! not images at all (empty, one byte, PNG, text, DICOMDIR) and a gzip-compressed template.
 //!
 //! The corpus is deterministic by seed and never committed: `cargo run --example fault_corpus`
 //! writes it, and `tests/it/faults.rs` runs the real binary over it. Everything here is pure

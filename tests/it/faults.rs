@@ -254,13 +254,20 @@ fn fixed_cases_are_named_for_what_they_are() {
         ("0001-one-byte.dcm", "not a DICOM file"),
         ("0002-png.dcm", "not a DICOM file"),
         ("0003-text.dcm", "not a DICOM file"),
-        ("0005-gzip.dcm", "not a DICOM file"),
         ("0006-nested-undefined.dcm", "nested deeper"),
         ("0007-nested-defined.dcm", "nested deeper"),
     ] {
         let why = reason(name);
         assert!(why.contains(words), "{name}: {why:?}");
     }
+    // Issue 14: a gzip-compressed DICOM file is read through its compression, not skipped.
+    let in_volume = report
+        .series
+        .iter()
+        .flat_map(|s| &s.volumes)
+        .flat_map(|v| &v.slices)
+        .any(|slice| slice.path.ends_with("0005-gzip.dcm"));
+    assert!(in_volume, "0005-gzip.dcm is not ordered as a slice");
 }
 
 #[test]
