@@ -157,3 +157,38 @@ pub(super) fn decode_12bit(
             .collect(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Code that names `turbojpeg_sys` (even a constant) makes rustc link that crate's own
+    /// archive, whose un-renamed `jpeg_*` symbols then capture mozjpeg's calls: heap corruption
+    /// on the first JPEG encoded (see `build.rs`). Comments may name it; code may not.
+    #[test]
+    fn no_code_names_the_renamed_libraries_crate() {
+        fn check(dir: &std::path::Path, offenders: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    check(&path, offenders);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (n, line) in text.lines().enumerate() {
+                        let code = line.split("//").next().unwrap_or_default();
+                        if code.contains(&["turbojpeg", "_sys"].concat()) {
+                            offenders.push(format!("{}:{}", path.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut offenders = Vec::new();
+        for dir in ["src", "tests", "benches", "examples"] {
+            check(&root.join(dir), &mut offenders);
+        }
+        assert!(
+            offenders.is_empty(),
+            "the crate is named in code: {offenders:?}"
+        );
+    }
+}
