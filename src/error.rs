@@ -32,7 +32,21 @@ pub enum Error {
         path: PathBuf,
         source: crate::payload::PayloadError,
     },
+    /// The header index cannot be used, or a `--where` condition or query is invalid.
+    #[error("{0}")]
+    Catalog(#[from] crate::catalog::CatalogError),
     /// A registration failed.
     #[error(transparent)]
     Register(#[from] crate::register::RegisterError),
+}
+
+impl Error {
+    /// The process exit code: 2 for a usage error (an invalid `--where` condition or query,
+    /// like an invalid flag), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Catalog(crate::catalog::CatalogError::BadQuery { .. }) => 2,
+            _ => 1,
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //! [`source`] lists files, [`scan`] reads headers only (never pixels) in parallel,
 //! [`index`] groups series, [`split`] splits them into volumes, [`order`] orders slices,
 //! [`plan`] assembles the [`contract::order_report::OrderReport`] contract, and [`output`] writes it.
-//! Everything between the scan and the output is pure code.
+//! Everything between the scan and the output is pure code. [`catalog`] keeps scanned headers
+//! in an SQLite index (`dicomprep index`) that `--where` selects from.
 //!
 //! ```no_run
 //! use dicomprep::{NoProgress, order::Rule, plan::{OrderOptions, plan_order}};
@@ -16,6 +17,7 @@
 //! # Ok::<(), dicomprep::error::Error>(())
 //! ```
 
+pub mod catalog;
 pub mod cli;
 pub mod contract;
 pub mod convert;

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(EXIT_SOME_FAILED),
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::from(EXIT_ERROR)
+            ExitCode::from(err.exit_code().max(EXIT_ERROR))
         }
     }
 }

@@ -117,6 +117,24 @@ pub struct ScanCommon {
     pub store: StoreArgs,
 }
 
+/// Selection of the instances to work on (`order`, `convert`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Selection")]
+pub struct SelectArgs {
+    /// Work only on the instances this SQL condition selects, over the columns of the index's
+    /// `instances` table, e.g. "modality = 'CT' AND slice_thickness <= 1.5" or
+    /// "series_description LIKE '%FLAIR%'". A condition naming only series-level columns
+    /// (modality, series_description, body_part_examined, slice_thickness, ...: see the README)
+    /// selects whole series; naming any other column selects single instances.
+    #[arg(long = "where", value_name = "SQL")]
+    pub condition: Option<String>,
+
+    /// Read the instances from this index (written by `dicomprep index SRC`) instead of
+    /// listing SRC and reading headers; SRC is still where the pixels are read from.
+    #[arg(long, value_name = "FILE")]
+    pub index: Option<std::path::PathBuf>,
+}
+
 /// Slice ordering rules (`order --rule`, `convert --rule`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RuleArg {

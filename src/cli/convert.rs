@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::common::{RuleArg, ScanCommon, parse_location};
+use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
 use crate::convert::{DEFAULT_LQ_QUALITY, ItemChoice};
 use crate::payload::PayloadKind;
 use crate::render::window::WindowChoice;
@@ -82,6 +82,9 @@ pub struct ConvertArgs {
     /// copied to a bucket afterwards (e.g. s3://bucket/prefix); default: DEST.
     #[arg(long, value_name = "URL", value_parser = parse_location)]
     pub payload_destination: Option<Location>,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     #[command(flatten)]
     pub common: ScanCommon,

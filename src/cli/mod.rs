@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod convert;
+pub mod index;
 pub mod payload;
 pub mod progress;
 pub mod register;
@@ -12,6 +13,7 @@ pub mod scan;
 use clap::{Parser, Subcommand};
 
 use self::convert::ConvertArgs;
+use self::index::{IndexArgs, QueryArgs};
 use self::payload::PayloadArgs;
 use self::register::RegisterArgs;
 use self::scan::{OrderArgs, ScanArgs};
@@ -44,6 +46,11 @@ pub enum Command {
     /// Render every volume under SRC to 8-bit images (PNG), LQ frames (JPEG) and thumbnails
     /// under DEST, with DEST/manifest.json describing every item.
     Convert(Box<ConvertArgs>),
+    /// Keep the headers of every DICOM file under SRC in an SQLite index (--db FILE): created
+    /// on the first run, refreshed on the next ones (only new and changed files are read).
+    Index(IndexArgs),
+    /// Run one SQL statement on an index written by `dicomprep index` and print the rows.
+    Query(QueryArgs),
     /// Build a registration payload for an annotation platform from DEST/manifest.json (pure:
     /// nothing is sent; see `register` for that).
     Payload(PayloadArgs),
@@ -58,7 +65,8 @@ impl Command {
             Command::Scan(args) => args.common.threads,
             Command::Order(args) => args.common.threads,
             Command::Convert(args) => args.common.threads,
-            Command::Payload(_) | Command::Register(_) => None,
+            Command::Index(args) => args.common.threads,
+            Command::Payload(_) | Command::Register(_) | Command::Query(_) => None,
         }
     }
 }
@@ -120,6 +128,8 @@ mod tests {
         assert_eq!(shared_flags(&["scan"]), full);
         assert_eq!(shared_flags(&["order"]), full);
         assert_eq!(shared_flags(&["convert"]), full);
+        assert_eq!(shared_flags(&["index"]), full);
+        assert_eq!(shared_flags(&["query"]), Vec::<String>::new());
         for target in ["darwin-readonly", "darwin-readwrite", "encord", "bisque"] {
             assert_eq!(shared_flags(&["payload", target]), Vec::<String>::new());
         }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::common::{RuleArg, ScanCommon, parse_location};
+use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
 use crate::store::Location;
 
 /// Flags of `dicomprep scan`.
@@ -51,6 +51,9 @@ pub struct OrderArgs {
     /// Write the result here instead of stdout (written atomically).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
 
     #[command(flatten)]
     pub common: ScanCommon,

@@ -29,6 +29,19 @@ pub struct InstanceHeader {
     pub modality: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_number: Option<i64>,
+    /// StudyDate as written (YYYYMMDD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study_description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_part_examined: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturer_model_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -161,6 +174,12 @@ pub fn decode_instance(
             .map(trim_text)
             .filter(|s| !s.is_empty())
     };
+    // Free text (LO), decoded with the dataset's character set.
+    let described = |tag| {
+        find(&raw.elements, tag)
+            .map(|v| decode_text(&charset, v))
+            .filter(|s| !s.is_empty())
+    };
     let int = |tag| find(&raw.elements, tag).and_then(parse_int);
     let floats = |tag| {
         find(&raw.elements, tag)
@@ -212,9 +231,13 @@ pub fn decode_instance(
         series_instance_uid: text(tags::SERIES_INSTANCE_UID),
         modality: text(tags::MODALITY),
         series_number: int(tags::SERIES_NUMBER),
-        series_description: find(&raw.elements, tags::SERIES_DESCRIPTION)
-            .map(|v| decode_text(&charset, v))
-            .filter(|s| !s.is_empty()),
+        series_description: described(tags::SERIES_DESCRIPTION),
+        study_date: text(tags::STUDY_DATE),
+        study_description: described(tags::STUDY_DESCRIPTION),
+        protocol_name: described(tags::PROTOCOL_NAME),
+        body_part_examined: text(tags::BODY_PART_EXAMINED),
+        manufacturer: described(tags::MANUFACTURER),
+        manufacturer_model_name: described(tags::MANUFACTURER_MODEL_NAME),
         instance_number: int(tags::INSTANCE_NUMBER),
         slice_location: floats(tags::SLICE_LOCATION).first().copied(),
         image_position_patient: array(&floats(tags::IMAGE_POSITION_PATIENT)),

@@ -41,6 +41,9 @@ pub struct ListedObject {
     /// Key relative to the prefix.
     pub key: String,
     pub size: u64,
+    /// The object's version as listed: its ETag, else its last-modified time (RFC 3339); a
+    /// change of either means the object changed.
+    pub version: Option<String>,
 }
 
 /// Size and type of a stored object.
@@ -136,6 +139,11 @@ impl Bucket {
                         key: meta.location.as_ref()[strip.min(meta.location.as_ref().len())..]
                             .to_string(),
                         size: meta.size,
+                        version: Some(
+                            meta.e_tag
+                                .clone()
+                                .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
+                        ),
                     })
                     .try_collect()
                     .await

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use super::{open_bucket, open_source, print_issues, scan_with_progress};
+use super::{open_bucket, open_source, print_issues};
 use crate::cli::convert::ConvertArgs;
 use crate::cli::progress::{TerminalProgress, human_bytes};
 use crate::contract::run_report::{RunReport, Totals};
@@ -17,7 +17,7 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let common = &args.common;
     let source = open_source(common, &args.src)?;
-    let scan = scan_with_progress(common, &source)?;
+    let scan = super::index::selected_scan(common, &args.select, &args.src, &source)?;
     let sink: Box<dyn Sink> = match args.dest.local_path() {
         Some(path) => Box::new(LocalSink::new(&path).map_err(|source| Error::Output {
             path: path.clone(),

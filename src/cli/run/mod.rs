@@ -3,6 +3,7 @@
 //! flags, sizes the thread pool and turns the outcome into an exit code.
 
 mod convert;
+mod index;
 mod payload;
 mod register;
 mod scan;
@@ -26,6 +27,8 @@ pub fn run(cli: &Cli) -> Result<bool, Error> {
         Command::Scan(args) => scan::scan(args),
         Command::Order(args) => scan::order(args),
         Command::Convert(args) => convert::convert(args),
+        Command::Index(args) => index::index(args),
+        Command::Query(args) => index::query(args),
         Command::Payload(args) => payload::payload(args),
         Command::Register(args) => match &args.target {
             RegisterTarget::Darwin(darwin) => register::register_darwin(darwin),

@@ -29,7 +29,7 @@ pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
 pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let source = open_source(&args.common, &args.src)?;
-    let scan = scan_with_progress(&args.common, &source)?;
+    let scan = super::index::selected_scan(&args.common, &args.select, &args.src, &source)?;
     let options = OrderOptions::new(args.rule.into()).with_explain(args.explain);
     let report = plan_order(&scan, &args.src.to_string(), options);
     output::write_to(args.output.as_deref(), |out| match args.format {

@@ -1,0 +1,451 @@
+//! The header index (`dicomprep index`): every instance's header kept in an SQLite file,
+//! refreshed incrementally ([`refresh`]), queried ([`select`]), and read back by `order` and
+//! `convert --index` instead of listing and scanning SRC.
+//!
+//! Named `catalog` because [`crate::index`] is the series grouping of the pipeline. The schema
+//! is the public contract [`crate::contract::index_schema`].
+
+pub mod refresh;
+pub mod select;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, Transaction, params};
+
+use crate::contract::FileIssue;
+use crate::contract::index_schema::{CREATE, INSTANCE_COLUMNS, SCHEMA_VERSION};
+use crate::scan::{InstanceHeader, ScanReport};
+
+pub use refresh::{Listed, RefreshPlan, RefreshSummary, refresh};
+pub use select::{QueryResult, Selection};
+
+/// Why the index cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// SQLite failed (the file is not a database, is locked, the disk is full…).
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+    /// The index was built from another source.
+    #[error(
+        "{path} is the index of {indexed}, not of {wanted} (use another --db, or delete it to rebuild)"
+    )]
+    OtherSource {
+        path: String,
+        indexed: String,
+        wanted: String,
+    },
+    /// A stored record cannot be read back.
+    #[error("{path}: the record of {instance} is unreadable: {reason}")]
+    Record {
+        path: String,
+        instance: String,
+        reason: String,
+    },
+    /// A `--where` condition or a query that SQLite rejects: a usage error (exit code 2).
+    #[error("{reason}")]
+    BadQuery { reason: String },
+}
+
+/// Identity of one listed object as stored: size plus modification time (local files) or
+/// ETag (objects). A change of any part means the object changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub size: u64,
+    pub mtime_ns: Option<i64>,
+    pub etag: Option<String>,
+}
+
+/// An open header index.
+pub struct Catalog {
+    conn: Connection,
+    /// Where it is, for messages (`:memory:` for a scratch index).
+    name: String,
+}
+
+impl Catalog {
+    /// Opens (creating when missing) the index at `path` for `source`, a description of SRC.
+    /// An index of an older schema version is emptied and rebuilt by the next refresh.
+    pub fn open(path: &Path, source: &str) -> Result<Catalog, CatalogError> {
+        let name = path.display().to_string();
+        let conn = Connection::open(path).map_err(|source| CatalogError::Sqlite {
+            path: name.clone(),
+            source,
+        })?;
+        let mut catalog = Catalog { conn, name };
+        catalog.init(Some(source))?;
+        Ok(catalog)
+    }
+
+    /// Opens an existing index for reading only (`--index`, `query`).
+    pub fn open_read_only(path: &Path) -> Result<Catalog, CatalogError> {
+        let name = path.display().to_string();
+        if !path.is_file() {
+            return Err(CatalogError::Sqlite {
+                path: name,
+                source: rusqlite::Error::InvalidPath(PathBuf::from(path)),
+            });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|source| CatalogError::Sqlite {
+                path: name.clone(),
+                source,
+            })?;
+        let catalog = Catalog { conn, name };
+        // A file that is not an index (or not SQLite at all) fails here, not mid-run.
+        catalog.meta("schema_version")?;
+        Ok(catalog)
+    }
+
+    /// A scratch index in memory: `--where` without `--index` filters a fresh scan through it.
+    pub fn in_memory() -> Result<Catalog, CatalogError> {
+        let name = ":memory:".to_string();
+        let conn = Connection::open_in_memory().map_err(|source| CatalogError::Sqlite {
+            path: name.clone(),
+            source,
+        })?;
+        let mut catalog = Catalog { conn, name };
+        catalog.init(None)?;
+        Ok(catalog)
+    }
+
+    fn sqlite(&self) -> impl Fn(rusqlite::Error) -> CatalogError + '_ {
+        |source| CatalogError::Sqlite {
+            path: self.name.clone(),
+            source,
+        }
+    }
+
+    /// Creates the schema, checks its version and the source it indexes.
+    fn init(&mut self, source: Option<&str>) -> Result<(), CatalogError> {
+        let name = self.name.clone();
+        let err = move |source| CatalogError::Sqlite {
+            path: name.clone(),
+            source,
+        };
+        // WAL: readers (`query`, `convert --index`) never block a refresh; NORMAL sync is
+        // durable at every checkpoint and never corrupts the file on a crash.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(&err)?;
+        let version: Option<i64> = self.meta("schema_version")?.and_then(|v| v.parse().ok());
+        if version.is_some_and(|v| v != SCHEMA_VERSION) {
+            self.conn
+                .execute_batch(
+                    "DROP TABLE IF EXISTS frames; DROP TABLE IF EXISTS instances;
+                     DROP TABLE IF EXISTS inputs; DROP TABLE IF EXISTS meta;",
+                )
+                .map_err(&err)?;
+        }
+        self.conn.execute_batch(CREATE).map_err(&err)?;
+        let indexed = self.meta("source")?;
+        if let (Some(indexed), Some(wanted)) = (&indexed, source)
+            && indexed != wanted
+        {
+            return Err(CatalogError::OtherSource {
+                path: self.name.clone(),
+                indexed: indexed.clone(),
+                wanted: wanted.to_string(),
+            });
+        }
+        let tx = self.conn.transaction().map_err(&err)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+            params![SCHEMA_VERSION.to_string()],
+        )
+        .map_err(&err)?;
+        if let Some(source) = source {
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('source', ?1)",
+                params![source],
+            )
+            .map_err(&err)?;
+        }
+        tx.commit().map_err(&err)
+    }
+
+    /// A value of the `meta` table (`None` when absent, or when the table does not exist yet).
+    pub fn meta(&self, key: &str) -> Result<Option<String>, CatalogError> {
+        let exists: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(self.sqlite())?;
+        if !exists {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT value FROM meta WHERE key = ?1")
+            .map_err(self.sqlite())?;
+        let mut rows = stmt.query(params![key]).map_err(self.sqlite())?;
+        match rows.next().map_err(self.sqlite())? {
+            Some(row) => Ok(Some(row.get(0).map_err(self.sqlite())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every indexed input (instances and skipped or failed inputs) with its stored version.
+    pub fn versions(&self) -> Result<HashMap<String, Version>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, file_size, mtime_ns, etag FROM instances
+                 UNION ALL SELECT path, file_size, mtime_ns, etag FROM inputs",
+            )
+            .map_err(self.sqlite())?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    Version {
+                        size: row.get::<_, Option<i64>>(1)?.unwrap_or(-1) as u64,
+                        mtime_ns: row.get(2)?,
+                        etag: row.get(3)?,
+                    },
+                ))
+            })
+            .map_err(self.sqlite())?;
+        rows.collect::<Result<_, _>>().map_err(self.sqlite())
+    }
+
+    /// Writes what a scan made of some inputs, replacing their rows, in one transaction.
+    /// `versions` gives each input's listed identity (absent: not recorded).
+    pub fn write(
+        &mut self,
+        report: &ScanReport,
+        versions: &HashMap<String, Version>,
+    ) -> Result<(), CatalogError> {
+        let name = self.name.clone();
+        let err = move |source| CatalogError::Sqlite {
+            path: name.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&err)?;
+        write_rows(&tx, report, versions).map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    /// Deletes the rows of inputs that are gone, in one transaction.
+    pub fn remove(&mut self, paths: &[String]) -> Result<(), CatalogError> {
+        let name = self.name.clone();
+        let err = move |source| CatalogError::Sqlite {
+            path: name.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(&err)?;
+        delete_rows(&tx, paths).map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    /// The whole index as a scan report: what `order` and `convert --index` use instead of
+    /// listing and scanning SRC. Everything is sorted by path.
+    pub fn load(&self) -> Result<ScanReport, CatalogError> {
+        let mut report = ScanReport::default();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, header FROM instances ORDER BY path")
+            .map_err(self.sqlite())?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(self.sqlite())?;
+        for row in rows {
+            let (path, header) = row.map_err(self.sqlite())?;
+            let header: InstanceHeader =
+                serde_json::from_str(&header).map_err(|e| CatalogError::Record {
+                    path: self.name.clone(),
+                    instance: path,
+                    reason: e.to_string(),
+                })?;
+            report.instances.push(header);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, outcome, reason FROM inputs ORDER BY path")
+            .map_err(self.sqlite())?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(self.sqlite())?;
+        for row in rows {
+            let (path, outcome, reason) = row.map_err(self.sqlite())?;
+            let issue = FileIssue { path, reason };
+            match outcome.as_str() {
+                "skipped" => report.skipped.push(issue),
+                _ => report.failed.push(issue),
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn delete_rows(tx: &Transaction<'_>, paths: &[String]) -> rusqlite::Result<()> {
+    let mut frames = tx.prepare_cached("DELETE FROM frames WHERE path = ?1")?;
+    let mut instances = tx.prepare_cached("DELETE FROM instances WHERE path = ?1")?;
+    let mut inputs = tx.prepare_cached("DELETE FROM inputs WHERE path = ?1")?;
+    for path in paths {
+        frames.execute(params![path])?;
+        instances.execute(params![path])?;
+        inputs.execute(params![path])?;
+    }
+    Ok(())
+}
+
+fn write_rows(
+    tx: &Transaction<'_>,
+    report: &ScanReport,
+    versions: &HashMap<String, Version>,
+) -> rusqlite::Result<()> {
+    let paths = report
+        .instances
+        .iter()
+        .map(|h| h.path.clone())
+        .chain(report.skipped.iter().map(|i| i.path.clone()))
+        .chain(report.failed.iter().map(|i| i.path.clone()))
+        .collect::<Vec<_>>();
+    delete_rows(tx, &paths)?;
+    let placeholders = (1..=INSTANCE_COLUMNS.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut instance = tx.prepare_cached(&format!(
+        "INSERT INTO instances ({}) VALUES ({placeholders})",
+        INSTANCE_COLUMNS.join(", ")
+    ))?;
+    let mut frame = tx.prepare_cached(
+        "INSERT INTO frames (path, frame, image_position_patient, image_orientation_patient,
+             stack_id, in_stack_position, temporal_position_index, dimension_index_values,
+             rescale_slope, rescale_intercept, window_center, window_width)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?;
+    let mut input = tx.prepare_cached(
+        "INSERT INTO inputs (path, file_size, mtime_ns, etag, outcome, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for header in &report.instances {
+        let version = versions.get(&header.path);
+        let values = instance_values(header, version);
+        instance.execute(rusqlite::params_from_iter(values))?;
+        for (n, f) in header.frames.iter().enumerate() {
+            frame.execute(params![
+                header.path,
+                n as i64,
+                f.image_position_patient.map(|v| json(&v)),
+                f.image_orientation_patient.map(|v| json(&v)),
+                f.stack_id,
+                f.in_stack_position,
+                f.temporal_position_index,
+                (!f.dimension_index_values.is_empty()).then(|| json(&f.dimension_index_values)),
+                f.rescale_slope,
+                f.rescale_intercept,
+                f.window_center,
+                f.window_width,
+            ])?;
+        }
+    }
+    let issues = (report.skipped.iter().map(|i| ("skipped", i)))
+        .chain(report.failed.iter().map(|i| ("failed", i)));
+    for (outcome, issue) in issues {
+        let version = versions.get(&issue.path);
+        input.execute(params![
+            issue.path,
+            version.map(|v| v.size as i64),
+            version.and_then(|v| v.mtime_ns),
+            version.and_then(|v| v.etag.clone()),
+            outcome,
+            issue.reason,
+        ])?;
+    }
+    Ok(())
+}
+
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The `instances` row of `header`, in [`INSTANCE_COLUMNS`] order.
+fn instance_values(header: &InstanceHeader, version: Option<&Version>) -> Vec<Value> {
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+    let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
+    let real = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
+    let small = |v: Option<u16>| int(v.map(i64::from));
+    let list = |v: &[f64]| {
+        if v.is_empty() {
+            Value::Null
+        } else {
+            Value::Text(json(v))
+        }
+    };
+    let values = vec![
+        Value::Text(header.path.clone()),
+        Value::Integer(version.map_or(header.file_size, |v| v.size) as i64),
+        int(version.and_then(|v| v.mtime_ns)),
+        text(&version.and_then(|v| v.etag.clone())),
+        Value::Text(header.transfer_syntax.clone()),
+        text(&header.sop_class_uid),
+        text(&header.sop_instance_uid),
+        text(&header.study_instance_uid),
+        text(&header.series_instance_uid),
+        text(&header.modality),
+        int(header.series_number),
+        text(&header.series_description),
+        text(&header.study_date),
+        text(&header.study_description),
+        text(&header.protocol_name),
+        text(&header.body_part_examined),
+        text(&header.manufacturer),
+        text(&header.manufacturer_model_name),
+        int(header.instance_number),
+        real(header.slice_location),
+        header
+            .image_position_patient
+            .map_or(Value::Null, |v| Value::Text(json(&v))),
+        header
+            .image_orientation_patient
+            .map_or(Value::Null, |v| Value::Text(json(&v))),
+        real(header.pixel_spacing.map(|p| p[0])),
+        real(header.pixel_spacing.map(|p| p[1])),
+        real(header.slice_thickness),
+        small(header.rows),
+        small(header.columns),
+        Value::Integer(i64::from(header.number_of_frames)),
+        small(header.samples_per_pixel),
+        text(&header.photometric_interpretation),
+        small(header.bits_allocated),
+        small(header.bits_stored),
+        small(header.pixel_representation),
+        real(header.rescale_slope),
+        real(header.rescale_intercept),
+        list(&header.window_center),
+        list(&header.window_width),
+        if header.image_type.is_empty() {
+            Value::Null
+        } else {
+            Value::Text(header.image_type.join("\\"))
+        },
+        int(header.echo_number),
+        int(header.acquisition_number),
+        int(header.temporal_position_identifier),
+        Value::Text(json(header)),
+    ];
+    debug_assert_eq!(values.len(), INSTANCE_COLUMNS.len());
+    values
+}

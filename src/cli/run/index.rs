@@ -1,0 +1,134 @@
+//! `dicomprep index` and `dicomprep query`, and the selection (`--where`, `--index`) of
+//! `order` and `convert`.
+
+use std::time::Instant;
+
+use super::{open_source, print_issues, scan_with_progress};
+use crate::catalog::refresh::{listed_objects, plan, stat_local};
+use crate::catalog::{Catalog, CatalogError, Selection, select};
+use crate::cli::common::{ScanCommon, SelectArgs};
+use crate::cli::index::{IndexArgs, QueryArgs, QueryFormat};
+use crate::cli::progress::TerminalProgress;
+use crate::error::Error;
+use crate::scan::{ScanReport, default_io_threads, scan_files, scan_objects};
+use crate::source::{Source, list_local};
+use crate::store::Location;
+
+/// How an index names its source: a local folder by its absolute path (so the index can be
+/// used from anywhere), a bucket prefix by its URL.
+fn source_name(location: &Location) -> String {
+    match location.local_path() {
+        Some(path) => std::fs::canonicalize(&path)
+            .unwrap_or(path)
+            .display()
+            .to_string(),
+        None => location.to_string(),
+    }
+}
+
+pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
+    let started = Instant::now();
+    let common = &args.common;
+    let visible = !common.quiet.quiet;
+    let source = open_source(common, &args.src)?;
+    let mut catalog = Catalog::open(&args.db, &source_name(&args.src))?;
+    let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
+    let summary = match &source {
+        Source::Local { root } => {
+            let listing = list_local(root)?;
+            let listed = stat_local(&listing.files);
+            let io_threads = common.io_threads.unwrap_or_else(default_io_threads);
+            let plan = plan(&catalog, &listed, &listing.unreadable)?;
+            let progress = TerminalProgress::new("index", plan.to_read.len() as u64, visible);
+            let mut read = |chunk: &[usize]| {
+                let files: Vec<_> = chunk.iter().map(|&i| listing.files[i].clone()).collect();
+                scan_files(&files, io_threads, &progress)
+            };
+            let unreadable = &listing.unreadable;
+            let summary = plan.run(&mut catalog, &listed, unreadable, batch, &mut read)?;
+            progress.finish();
+            summary
+        }
+        Source::Bucket(bucket) => {
+            let spinner = TerminalProgress::spinner("list", visible);
+            let objects = bucket.list().map_err(|reason| Error::Store {
+                location: bucket.location().to_string(),
+                reason,
+            })?;
+            spinner.finish();
+            let listed = listed_objects(&objects);
+            let plan = plan(&catalog, &listed, &[])?;
+            let progress = TerminalProgress::new("index", plan.to_read.len() as u64, visible);
+            let mut read = |chunk: &[usize]| {
+                let objects: Vec<_> = chunk.iter().map(|&i| objects[i].clone()).collect();
+                scan_objects(bucket, &objects, common.concurrency, &progress)
+            };
+            let summary = plan.run(&mut catalog, &listed, &[], batch, &mut read)?;
+            progress.finish();
+            summary
+        }
+    };
+    let stored = catalog.load()?;
+    print_issues(common, &stored.skipped, &stored.failed);
+    if visible {
+        eprintln!(
+            "{summary} in {:.2} s; {} holds {} instances, {} skipped, {} failed",
+            started.elapsed().as_secs_f64(),
+            args.db.display(),
+            stored.instances.len(),
+            stored.skipped.len(),
+            stored.failed.len()
+        );
+    }
+    Ok(stored.failed.is_empty())
+}
+
+pub(super) fn query(args: &QueryArgs) -> Result<bool, Error> {
+    let catalog = Catalog::open_read_only(&args.db)?;
+    let result = catalog.query(&args.sql)?;
+    let text = match args.format {
+        QueryFormat::Table => result.to_table(),
+        QueryFormat::Csv => result.to_csv(),
+        QueryFormat::Json => result.to_json(),
+    };
+    crate::output::write_to(None, |out| out.write_all(text.as_bytes()))?;
+    Ok(true)
+}
+
+/// The instances `order` or `convert` work on: from the index (`--index`: no listing, no header
+/// reads) or a fresh scan of `src`, filtered by `--where` through the same SQL.
+pub(super) fn selected_scan(
+    common: &ScanCommon,
+    select_args: &SelectArgs,
+    src: &Location,
+    source: &Source,
+) -> Result<ScanReport, Error> {
+    let selection = select_args.condition.as_deref().map(Selection::new);
+    let Some(path) = &select_args.index else {
+        let report = scan_with_progress(common, source)?;
+        let Some(selection) = selection else {
+            return Ok(report);
+        };
+        let mut scratch = Catalog::in_memory()?;
+        scratch.write(&report, &Default::default())?;
+        let selected = scratch.select(&selection)?;
+        return Ok(select::apply(report, &selected));
+    };
+    let catalog = Catalog::open_read_only(path)?;
+    let indexed = catalog.meta("source")?.unwrap_or_default();
+    let wanted = source_name(src);
+    if indexed != wanted {
+        return Err(CatalogError::OtherSource {
+            path: path.display().to_string(),
+            indexed,
+            wanted,
+        }
+        .into());
+    }
+    let mut report = catalog.load()?;
+    if let Some(selection) = selection {
+        let selected = catalog.select(&selection)?;
+        report = select::apply(report, &selected);
+    }
+    Ok(report)
+}
