@@ -33,5 +33,7 @@ mod integrity;
 mod faults;
 // Keys and names against malicious headers and planted patient data.
 mod safety;
+// The header index: index, refresh, resume, query, --where and --index.
+mod catalog;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

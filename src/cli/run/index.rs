@@ -104,6 +104,10 @@ pub(super) fn selected_scan(
     source: &Source,
 ) -> Result<ScanReport, Error> {
     let selection = select_args.condition.as_deref().map(Selection::new);
+    if let Some(selection) = &selection {
+        // A condition SQLite rejects fails before any listing or header read.
+        Catalog::in_memory()?.select(selection)?;
+    }
     let Some(path) = &select_args.index else {
         let report = scan_with_progress(common, source)?;
         let Some(selection) = selection else {
