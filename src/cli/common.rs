@@ -1,6 +1,7 @@
 //! Option groups several subcommands share, each defined once and flattened into the commands
 //! whose work reads it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -60,6 +61,12 @@ pub struct StoreArgs {
     #[arg(long, value_enum, default_value_t = AnonymousArg::Auto)]
     pub anonymous: AnonymousArg,
 
+    /// Print every HTTP request to a bucket on stderr, retries included: method, URL (query
+    /// values other than listing parameters REDACTED; no headers, so no credentials or
+    /// signatures), byte range, status, bytes, milliseconds, retry number.
+    #[arg(long)]
+    pub debug_requests: bool,
+
     #[command(flatten)]
     pub retry: RetryArgs,
 }
@@ -76,7 +83,20 @@ impl StoreArgs {
             max_retries: self.retry.retries,
             retry_timeout: Duration::from_secs(self.retry.retry_timeout),
             request_timeout: Duration::from_secs(self.retry.request_timeout.max(1)),
+            observer: self
+                .debug_requests
+                .then(|| Arc::new(PrintRequests) as Arc<dyn crate::store::RequestObserver>),
         }
+    }
+}
+
+/// `--debug-requests`: one line per request on stderr.
+#[derive(Debug)]
+struct PrintRequests;
+
+impl crate::store::RequestObserver for PrintRequests {
+    fn request(&self, record: &crate::store::RequestRecord) {
+        eprintln!("request: {record}");
     }
 }
 

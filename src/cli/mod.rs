@@ -85,8 +85,9 @@ mod tests {
     }
 
     /// Flags of the shared option groups, by group.
-    const STORE: [&str; 5] = [
+    const STORE: [&str; 6] = [
         "anonymous",
+        "debug-requests",
         "concurrency",
         "retries",
         "retry-timeout",
@@ -133,7 +134,7 @@ mod tests {
         for target in ["darwin-readonly", "darwin-readwrite", "encord", "bisque"] {
             assert_eq!(shared_flags(&["payload", target]), Vec::<String>::new());
         }
-        let darwin = sorted(&[&["anonymous", "quiet"], &RETRY]);
+        let darwin = sorted(&[&["anonymous", "debug-requests", "quiet"], &RETRY]);
         assert_eq!(shared_flags(&["register", "darwin"]), darwin);
         assert_eq!(
             shared_flags(&["register", "bisque"]),

@@ -12,6 +12,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 
+use super::request_log::{LoggingConnector, RequestObserver};
 use super::{Location, Scheme};
 
 /// Whether requests are signed.
@@ -36,6 +37,8 @@ pub struct ConnectOptions {
     pub retry_timeout: Duration,
     /// Timeout of one request.
     pub request_timeout: Duration,
+    /// Hears of every HTTP request (`--debug-requests`); `None`: no log.
+    pub observer: Option<Arc<dyn RequestObserver>>,
 }
 
 impl Default for ConnectOptions {
@@ -45,6 +48,7 @@ impl Default for ConnectOptions {
             max_retries: 10,
             retry_timeout: Duration::from_secs(180),
             request_timeout: Duration::from_secs(60),
+            observer: None,
         }
     }
 }
@@ -87,6 +91,7 @@ pub fn connect(
         Anonymous::No => false,
         Anonymous::Auto => !credentials_configured(location.scheme, &environment, home()),
     };
+    let logging = options.observer.clone().map(LoggingConnector::new);
     let store: Arc<dyn ObjectStore> = match location.scheme {
         Scheme::File => {
             let path = PathBuf::from(&location.bucket);
@@ -121,10 +126,13 @@ pub fn connect(
             } else if !has(&environment, "AWS_REGION") && !has(&environment, "AWS_DEFAULT_REGION") {
                 builder = builder.with_region("us-east-1");
             }
+            if let Some(connector) = &logging {
+                builder = builder.with_http_connector(connector.clone());
+            }
             Arc::new(builder.build().map_err(|e| fail(e.to_string()))?)
         }
-        Scheme::Gs => Arc::new(
-            GoogleCloudStorageBuilder::from_env()
+        Scheme::Gs => {
+            let mut builder = GoogleCloudStorageBuilder::from_env()
                 .with_bucket_name(&location.bucket)
                 .with_retry(retry)
                 .with_config(GoogleConfigKey::Client(ClientConfigKey::Timeout), &timeout)
@@ -132,10 +140,12 @@ pub fn connect(
                     GoogleConfigKey::Client(ClientConfigKey::ConnectTimeout),
                     connect_timeout,
                 )
-                .with_skip_signature(anonymous)
-                .build()
-                .map_err(|e| fail(e.to_string()))?,
-        ),
+                .with_skip_signature(anonymous);
+            if let Some(connector) = &logging {
+                builder = builder.with_http_connector(connector.clone());
+            }
+            Arc::new(builder.build().map_err(|e| fail(e.to_string()))?)
+        }
         Scheme::Az => {
             let mut builder = MicrosoftAzureBuilder::from_env()
                 .with_container_name(&location.bucket)
@@ -148,6 +158,9 @@ pub fn connect(
                 .with_skip_signature(anonymous);
             if let Some(account) = &location.account {
                 builder = builder.with_account(account);
+            }
+            if let Some(connector) = &logging {
+                builder = builder.with_http_connector(connector.clone());
             }
             Arc::new(builder.build().map_err(|e| fail(e.to_string()))?)
         }

@@ -4,10 +4,12 @@
 pub mod bucket;
 pub mod connect;
 pub mod location;
+pub mod request_log;
 
 pub use bucket::{Bucket, FailedUpload, IoStats, ListedObject, ObjectInfo, Uploader};
 pub use connect::{Anonymous, ConnectError, ConnectOptions};
 pub use location::{Location, LocationError, Scheme};
+pub use request_log::{RequestObserver, RequestRecord};
 
 /// The Content-Type of an output, from its key's extension.
 pub fn content_type(key: &str) -> &'static str {

@@ -383,3 +383,74 @@ fn no_patient_identifier_is_stored() {
         }
     }
 }
+
+/// `request:` lines of `--debug-requests` on stderr.
+fn request_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("request: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn refresh_over_s3_lists_once_and_reads_nothing_when_nothing_changed() {
+    const SECRET: &str = "ZZplantedSECRETkey0123456789";
+    const TOKEN: &str = "ZZplantedSESSIONtoken0123";
+    let s3 = crate::emulators::S3::start("indexed");
+    let bucket = crate::emulators::TestStore::bucket(&s3, "in");
+    let case = data("pydicom");
+    let mut files: Vec<_> = walk(&case);
+    files.sort();
+    files.truncate(20);
+    for file in &files {
+        let key = file.file_name().unwrap().to_str().unwrap();
+        bucket.put(key, std::fs::read(file).unwrap()).unwrap();
+    }
+    let mut env = crate::emulators::S3::env_for(s3.server.endpoint());
+    for (name, value) in &mut env {
+        if *name == "AWS_SECRET_ACCESS_KEY" {
+            *value = SECRET.into();
+        }
+    }
+    env.push(("AWS_SESSION_TOKEN", TOKEN.into()));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("idx.sqlite");
+    let run_index = || {
+        let mut command = dicomprep();
+        command
+            .args(["index", "s3://indexed/in", "--debug-requests", "--db"])
+            .arg(&db)
+            .envs(env.clone());
+        command.output().unwrap()
+    };
+    let first = run_index();
+    assert!(matches!(first.status.code(), Some(0 | 3)), "{first:?}");
+    let n = files.len();
+    assert!(summary(&first).starts_with(&format!("{n} new, 0 changed, 0 removed")));
+    let requests = request_lines(&first);
+    let gets = requests.iter().filter(|r| r.starts_with("GET ")).count();
+    // One listing GET (20 keys fit in one page) and at least one ranged GET per object.
+    let ranged = requests
+        .iter()
+        .filter(|r| r.contains(" range=bytes="))
+        .count();
+    assert!(ranged >= n && gets == ranged + 1, "{requests:#?}");
+    assert!(
+        requests.iter().all(|r| r.contains(" status=")),
+        "{requests:#?}"
+    );
+    let again = run_index();
+    assert_eq!(
+        summary(&again),
+        format!("0 new, 0 changed, 0 removed, {n} unchanged (0 reads)")
+    );
+    let requests = request_lines(&again);
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert!(requests[0].contains("list-type=2"), "{}", requests[0]);
+    for output in [&first, &again] {
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert!(!text.contains(SECRET) && !text.contains(TOKEN), "{text}");
+        assert!(!text.contains("Signature") && !text.contains("Credential"));
+    }
+}
