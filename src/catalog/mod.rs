@@ -249,6 +249,18 @@ impl Catalog {
         tx.commit().map_err(&err)
     }
 
+    /// Instances held, and the inputs that were skipped or failed (sorted by path): what the
+    /// summary of `index` needs, without reading any header back.
+    pub fn summary(&self) -> Result<(usize, ScanReport), CatalogError> {
+        let count: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM instances", [], |row| row.get(0))
+            .map_err(self.sqlite())?;
+        let mut report = ScanReport::default();
+        self.load_inputs(&mut report)?;
+        Ok((count as usize, report))
+    }
+
     /// The whole index as a scan report: what `order` and `convert --index` use instead of
     /// listing and scanning SRC. Everything is sorted by path.
     pub fn load(&self) -> Result<ScanReport, CatalogError> {
@@ -272,6 +284,12 @@ impl Catalog {
                 })?;
             report.instances.push(header);
         }
+        self.load_inputs(&mut report)?;
+        Ok(report)
+    }
+
+    /// Adds the skipped and failed inputs to `report`, sorted by path.
+    fn load_inputs(&self, report: &mut ScanReport) -> Result<(), CatalogError> {
         let mut stmt = self
             .conn
             .prepare("SELECT path, outcome, reason FROM inputs ORDER BY path")
@@ -293,7 +311,7 @@ impl Catalog {
                 _ => report.failed.push(issue),
             }
         }
-        Ok(report)
+        Ok(())
     }
 }
 

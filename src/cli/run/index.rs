@@ -68,14 +68,14 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
             summary
         }
     };
-    let stored = catalog.load()?;
+    let (instances, stored) = catalog.summary()?;
     print_issues(common, &stored.skipped, &stored.failed);
     if visible {
         eprintln!(
             "{summary} in {:.2} s; {} holds {} instances, {} skipped, {} failed",
             started.elapsed().as_secs_f64(),
             args.db.display(),
-            stored.instances.len(),
+            instances,
             stored.skipped.len(),
             stored.failed.len()
         );
