@@ -9,6 +9,7 @@ mod integrity;
 mod items;
 pub mod layout;
 mod previous;
+mod sheet;
 pub mod sink;
 mod slices;
 mod video;
