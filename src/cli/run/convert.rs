@@ -11,7 +11,9 @@ use crate::convert::sink::{BucketSink, LocalSink, Sink};
 use crate::convert::{self, ConvertOptions};
 use crate::encode::VideoSettings;
 use crate::error::Error;
+use crate::page;
 use crate::payload::{self, PayloadOptions};
+use crate::plan::{OrderOptions, plan_order};
 
 pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     let started = Instant::now();
@@ -81,6 +83,25 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
             path: report_at.clone().into(),
             source,
         })?;
+    // The page comes after the manifest (so it links only keys the manifest names) and the
+    // run report, each page written whole.
+    let mut page_at = None;
+    if !args.no_html {
+        let order = plan_order(
+            &scan,
+            &source.location().to_string(),
+            OrderOptions::new(options.rule).with_explain(true),
+        );
+        for (key, html) in page::render_pages(manifest, &order, page::DEFAULT_PAGE_SIZE) {
+            let at = sink.describe(&key);
+            sink.put_durable(&key, html.into_bytes())
+                .map_err(|source| Error::Output {
+                    path: at.clone().into(),
+                    source,
+                })?;
+            page_at.get_or_insert(at);
+        }
+    }
     let mut written_payloads = Vec::new();
     for &kind in &args.payload {
         let options = PayloadOptions {
@@ -127,6 +148,11 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
             manifest.skipped.len(),
             manifest.failed.len()
         );
+        if let Some(page_at) = &page_at {
+            eprintln!(
+                "open {page_at} to look at every volume (thumbnail, contact sheet, video, order diagnostics) and every skipped or failed input"
+            );
+        }
         eprintln!("see {manifest_at} (items) and {report_at} (every input)");
         for at in written_payloads {
             eprintln!("payload: {at}");
