@@ -148,7 +148,9 @@ fn page(manifest: &Manifest, volumes: usize, number: usize, pages: usize, body: 
 body{{font:14px/1.4 system-ui,sans-serif;margin:1em 2em;color:#222}}
 section.series{{border-top:2px solid #888;margin-top:1.5em}}
 article.volume{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start;border-top:1px solid #ddd;padding:.6em 0}}
-article.volume img,article.volume video{{max-width:360px;height:auto;background:#000}}
+.media{{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}} .media figure{{margin:0}}
+.media img,.media video{{display:block;width:240px;height:240px;object-fit:contain;background:#000;image-rendering:pixelated}}
+figcaption{{font-size:12px;color:#555}}
 .facts{{min-width:260px;max-width:520px}} .facts dt{{font-weight:600;float:left;clear:left;width:9em}} .facts dd{{margin-left:9.5em}}
 .failed{{color:#a00}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}
 </style></head>
@@ -193,7 +195,7 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: &[&Item]) {
         if let Some(sheet) = &item.contact_sheet {
             let _ = write!(
                 body,
-                r#"<a href="{0}"><img src="{0}" loading="lazy" width="{1}" height="{2}" alt="contact sheet: frames {3}"></a>"#,
+                r#"<figure><a href="{0}"><img src="{0}" loading="lazy" width="{1}" height="{2}" alt="contact sheet"></a><figcaption>contact sheet: frames {3}</figcaption></figure>"#,
                 href(&sheet.key),
                 sheet.width,
                 sheet.height,
@@ -208,7 +210,7 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: &[&Item]) {
         if let Some(entry) = &item.video {
             let _ = write!(
                 body,
-                r#"<video controls preload="metadata" src="{}" width="{}" height="{}" data-duration="{}"></video>"#,
+                r#"<figure><video controls preload="metadata" src="{}" width="{}" height="{}" data-duration="{}"></video><figcaption>video</figcaption></figure>"#,
                 href(&item.storage_key),
                 entry.width,
                 entry.height,
@@ -221,9 +223,12 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: &[&Item]) {
         .filter(|i| i.kind == ItemKind::Image)
         .take(MAX_IMAGES_PER_VOLUME)
     {
-        let _ = write!(body, r#"<a href="{}">"#, href(&item.storage_key));
-        image(body, &item.thumbnail_key, "image thumbnail");
-        body.push_str("</a>");
+        let _ = write!(
+            body,
+            r#"<figure><a href="{}"><img src="{}" loading="lazy" alt="image"></a><figcaption>image</figcaption></figure>"#,
+            href(&item.storage_key),
+            href(&item.thumbnail_key)
+        );
     }
     body.push_str("</div><dl class=\"facts\">");
     let mut fact = |name: &str, value: &str| {
@@ -294,7 +299,7 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: &[&Item]) {
 fn image(body: &mut String, key: &str, alt: &str) {
     let _ = write!(
         body,
-        r#"<img src="{}" loading="lazy" alt="{alt}">"#,
+        r#"<figure><img src="{}" loading="lazy" alt="{alt}"><figcaption>{alt}</figcaption></figure>"#,
         href(key)
     );
 }

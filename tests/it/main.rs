@@ -33,5 +33,7 @@ mod integrity;
 mod faults;
 // Keys and names against malicious headers and planted patient data.
 mod safety;
+// index.html and contact sheets, in a real browser (headless Chromium).
+mod page;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
