@@ -173,9 +173,9 @@ fn series_header(body: &mut String, series: &SeriesReport) {
     let number = series
         .series_number
         .map_or_else(|| "?".to_string(), |n| n.to_string());
-    let _ = write!(
+    let _ = writeln!(
         body,
-        "<section class=\"series\"><h2>Series {number}: {} ({})</h2><p><small>series UID {}</small></p>\n",
+        "<section class=\"series\"><h2>Series {number}: {} ({})</h2><p><small>series UID {}</small></p>",
         escape(
             series
                 .series_description
@@ -305,7 +305,7 @@ fn image(body: &mut String, key: &str, alt: &str) {
 }
 
 fn issues(body: &mut String, title: &str, list: &[FileIssue]) {
-    let _ = write!(body, "<h2>{title} ({})</h2>\n", list.len());
+    let _ = writeln!(body, "<h2>{title} ({})</h2>", list.len());
     if list.is_empty() {
         return;
     }

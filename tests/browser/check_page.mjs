@@ -11,6 +11,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [page, shot, chromium = '/usr/bin/chromium'] = process.argv.slice(2);
+if (typeof WebSocket === 'undefined') {
+  throw new Error(`Node ${process.version} has no WebSocket: Node 20.10 or newer is needed`);
+}
 const profile = mkdtempSync(join(tmpdir(), 'dicomprep-chromium-'));
 const browser = spawn(chromium, [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
