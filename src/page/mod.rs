@@ -74,7 +74,7 @@ pub fn render_pages(
                 }
                 let key = (series.series_instance_uid.as_str(), volume.id.as_str());
                 let found = items.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-                volume_section(&mut body, volume, found);
+                volume_section(&mut body, volume, Some(found));
             }
             if current.is_some() {
                 body.push_str("</section>\n");
@@ -83,7 +83,7 @@ pub fn render_pages(
                 issues(&mut body, "Skipped inputs", &manifest.skipped);
                 issues(&mut body, "Failed inputs", &manifest.failed);
             }
-            let html = page(manifest, volumes.len(), number, pages, &body);
+            let html = page(&summary(manifest), volumes.len(), number, pages, &body);
             (page_key(number), html)
         })
         .collect()
@@ -125,7 +125,48 @@ pub fn href(key: &str) -> String {
     escape(&format!("./{trimmed}"))
 }
 
-fn page(manifest: &Manifest, volumes: usize, number: usize, pages: usize, body: &str) -> String {
+/// The page of `dicomprep order --html`: the same per-volume facts, diagnostics and plots as
+/// the conversion's page, without images (nothing is rendered), on one page.
+pub fn render_order_page(order: &OrderReport) -> String {
+    let mut body = String::new();
+    for series in &order.series {
+        series_header(&mut body, series);
+        for volume in &series.volumes {
+            volume_section(&mut body, volume, None);
+        }
+        body.push_str("</section>\n");
+    }
+    issues(&mut body, "Skipped inputs", &order.skipped);
+    issues(&mut body, "Failed inputs", &order.failed);
+    let volumes = order.volumes().count();
+    let summary = format!(
+        "<p>Order of {}: {} series, {volumes} volumes, {} slices, rule {}; {} inputs skipped, {} failed.</p>",
+        escape(&order.source),
+        order.series.len(),
+        order.slice_count(),
+        escape(&order.rule),
+        order.skipped.len(),
+        order.failed.len()
+    );
+    page(&summary, volumes, 1, 1, &body)
+}
+
+/// The opening paragraph of a conversion's page.
+fn summary(manifest: &Manifest) -> String {
+    let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
+    format!(
+        r#"<p>{items} items ({frames} frames); {skipped} inputs skipped, {failed} failed.
+Records: <a href="./manifest.json">manifest.json</a> (every item and key), <a href="./report.json">report.json</a> (every input). Settings: items {kind}, window {window}, rule {rule}.</p>"#,
+        items = manifest.items.len(),
+        skipped = manifest.skipped.len(),
+        failed = manifest.failed.len(),
+        kind = escape(&manifest.settings.item_kind),
+        window = escape(&manifest.settings.window),
+        rule = escape(&manifest.settings.rule),
+    )
+}
+
+fn page(summary: &str, volumes: usize, number: usize, pages: usize, body: &str) -> String {
     let mut nav = String::new();
     if pages > 1 {
         nav.push_str("<nav>Pages:");
@@ -138,7 +179,6 @@ fn page(manifest: &Manifest, volumes: usize, number: usize, pages: usize, body: 
         }
         nav.push_str("</nav>\n");
     }
-    let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -155,17 +195,10 @@ figcaption{{font-size:12px;color:#555}}
 .failed{{color:#a00}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}
 </style></head>
 <body>
-<h1>dicomprep conversion</h1>
-<p>{items} items ({frames} frames) in {volumes} volumes; {skipped} inputs skipped, {failed} failed.
-Records: <a href="./manifest.json">manifest.json</a> (every item and key), <a href="./report.json">report.json</a> (every input). Settings: items {kind}, window {window}, rule {rule}.</p>
+<h1>dicomprep: {volumes} volumes</h1>
+{summary}
 {nav}{body}{nav}</body></html>
-"#,
-        items = manifest.items.len(),
-        skipped = manifest.skipped.len(),
-        failed = manifest.failed.len(),
-        kind = escape(&manifest.settings.item_kind),
-        window = escape(&manifest.settings.window),
-        rule = escape(&manifest.settings.rule),
+"#
     )
 }
 
@@ -187,7 +220,11 @@ fn series_header(body: &mut String, series: &SeriesReport) {
     );
 }
 
-fn volume_section(body: &mut String, volume: &VolumeReport, items: &[&Item]) {
+/// One volume; `items` are its manifest items (`None` on the page of `order`, which renders
+/// nothing).
+fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Item]>) {
+    let converted = items.is_some();
+    let items = items.unwrap_or(&[]);
     let _ = write!(body, "<article class=\"volume\"><div class=\"media\">");
     let video = items.iter().find(|i| i.kind == ItemKind::Video);
     if let Some(item) = video {
@@ -240,6 +277,7 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: &[&Item]) {
         fact("size", &format!("{columns} x {rows}"));
     }
     match items.first() {
+        None if !converted => {}
         None => fact(
             "converted",
             "<span class=\"failed\">no: see the failed inputs below</span>",

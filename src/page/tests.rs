@@ -190,3 +190,19 @@ fn keys_become_relative_urls() {
     assert_eq!(href("/etc/passwd"), "./etc/passwd");
     assert_eq!(href("x\"><script>"), "./x%22%3E%3Cscript%3E");
 }
+
+#[test]
+fn the_order_page_shows_diagnostics_without_images() {
+    let (_, mut order) = fixture(3);
+    order.failed.push(FileIssue {
+        path: "x.dcm".into(),
+        reason: HOSTILE.into(),
+    });
+    let html = render_order_page(&order);
+    assert_eq!(html.matches("<article class=\"volume\">").count(), 3);
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(!html.contains("<img") && !html.contains("<video") && !html.contains("<script"));
+    assert!(!html.contains("converted"), "nothing was converted");
+    assert!(html.contains("Median slice spacing 2.5 mm"));
+    assert!(html.contains("Failed inputs (1)"));
+}

@@ -145,3 +145,35 @@ fn the_page_shows_every_volume_and_plays_in_a_real_browser() {
         "a screenshot"
     );
 }
+
+#[test]
+fn order_html_writes_diagnostics_and_plots_without_rendering() {
+    let out = tempfile::tempdir().unwrap();
+    let html = out.path().join("order.html");
+    let src = data("dicom2nifti/failing/sliceincrement");
+    let output = run(&[
+        "order",
+        src.to_str().unwrap(),
+        "-q",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    // The JSON is as without --html: no diagnostics unless --explain.
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let volumes: Vec<&Value> = json["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["volumes"].as_array().unwrap())
+        .collect();
+    assert!(volumes.iter().all(|v| v.get("diagnostics").is_none()));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        page.matches("<article class=\"volume\">").count(),
+        volumes.len()
+    );
+    // 001: z steps of 5, 5 and 10 mm; 002: InstanceNumber 1, 2, 3, 5.
+    assert!(page.contains("Probable gap"), "{page}");
+    assert!(page.contains("<svg") && !page.contains("<img"));
+}

@@ -11,9 +11,7 @@ use crate::convert::sink::{BucketSink, LocalSink, Sink};
 use crate::convert::{self, ConvertOptions};
 use crate::encode::VideoSettings;
 use crate::error::Error;
-use crate::page;
 use crate::payload::{self, PayloadOptions};
-use crate::plan::{OrderOptions, plan_order};
 
 pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     let started = Instant::now();
@@ -87,20 +85,12 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     // run report, each page written whole.
     let mut page_at = None;
     if !args.no_html {
-        let order = plan_order(
-            &scan,
-            &source.location().to_string(),
-            OrderOptions::new(options.rule).with_explain(true),
-        );
-        for (key, html) in page::render_pages(manifest, &order, page::DEFAULT_PAGE_SIZE) {
-            let at = sink.describe(&key);
-            sink.put_durable(&key, html.into_bytes())
-                .map_err(|source| Error::Output {
-                    path: at.clone().into(),
-                    source,
-                })?;
-            page_at.get_or_insert(at);
-        }
+        let keys = convert::write_pages(sink.as_ref(), manifest, &scan, &source, options.rule)
+            .map_err(|(key, source)| Error::Output {
+                path: sink.describe(&key).into(),
+                source,
+            })?;
+        page_at = keys.first().map(|key| sink.describe(key));
     }
     let mut written_payloads = Vec::new();
     for &kind in &args.payload {
