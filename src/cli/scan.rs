@@ -48,6 +48,12 @@ pub struct OrderArgs {
     #[arg(long)]
     pub compact: bool,
 
+    /// Also write a static HTML page to FILE (atomically): per series and volume the facts,
+    /// the ordering diagnostics in words and a plot of slice position against order index, then
+    /// every skipped and failed file. Nothing is rendered. The JSON or TSV output is unchanged.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Write the result here instead of stdout (written atomically).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -83,6 +83,23 @@ pub struct Item {
     /// `convert --hls` (Darwin's read-only video slot schema reads them); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hls: Option<HlsEntry>,
+    /// Contact sheet of a video item (absent for images and for manifests of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_sheet: Option<ContactSheetEntry>,
+}
+
+/// One JPEG of up to 16 evenly spaced HQ frames of a video item, row by row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactSheetEntry {
+    pub key: String,
+    /// Size in bytes as written.
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub columns: u32,
+    pub rows: u32,
+    /// The 0-based frame indices on the sheet, in tile order.
+    pub frames: Vec<u32>,
 }
 
 /// Image or video.
@@ -192,7 +209,7 @@ pub struct NamedKey<'a> {
 
 impl Item {
     /// Every key this item names (each once): its image or video, its thumbnail, every HQ and
-    /// LQ frame, and the HLS playlists, segments and frames manifest. The `storage_key` of a
+    /// LQ frame, its contact sheet, and the HLS playlists, segments and frames manifest. The `storage_key` of a
     /// video item converted without MP4 (`video` absent) names nothing and is not listed.
     pub fn named_keys(&self) -> Vec<NamedKey<'_>> {
         let named = |key, size| NamedKey { key, size };
@@ -206,6 +223,9 @@ impl Item {
             (None, ItemKind::Video) => {}
         }
         keys.push(named(&self.thumbnail_key, self.thumbnail_bytes));
+        if let Some(sheet) = &self.contact_sheet {
+            keys.push(named(&sheet.key, Some(sheet.bytes)));
+        }
         for frame in &self.frames {
             keys.push(named(&frame.hq_key, Some(frame.hq_bytes)));
             if let Some(lq) = &frame.lq_key {

@@ -115,6 +115,7 @@ mod tests {
             }),
             window: None,
             hls: None,
+            contact_sheet: None,
         }
     }
 

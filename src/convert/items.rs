@@ -75,6 +75,7 @@ impl Context<'_> {
                 VolumeWindow::Kept(window) => window.clone(),
             },
             hls: None,
+            contact_sheet: None,
         };
         match kind {
             ItemKind::Image => outputs

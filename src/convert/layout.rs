@@ -7,6 +7,7 @@
 //!     frames/hq/00000.png       video items: lossless frame per slice
 //!     frames/lq/00000.jpg       video items: JPEG frame per slice
 //!     thumbnail.jpg             video items: thumbnail of the middle slice
+//!     contact_sheet.jpg         video items: up to 16 evenly spaced frames on one grid
 //!     video.mp4                 video items: the video (written by the video stage)
 //!   with --hls, video items instead follow darwin-py's read-only video layout:
 //!     sections/high/000000000.png   lossless frame per slice (from 0, nine digits)
@@ -97,6 +98,11 @@ pub fn frames_manifest_key(prefix: &str) -> String {
 /// Thumbnail of a video item.
 pub fn video_thumbnail_key(prefix: &str) -> String {
     format!("{prefix}/thumbnail.jpg")
+}
+
+/// Contact sheet of a video item: up to 16 evenly spaced HQ frames on one JPEG.
+pub fn contact_sheet_key(prefix: &str) -> String {
+    format!("{prefix}/contact_sheet.jpg")
 }
 
 /// The video file of a video item.

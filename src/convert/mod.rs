@@ -9,6 +9,7 @@ mod integrity;
 mod items;
 pub mod layout;
 mod previous;
+mod sheet;
 pub mod sink;
 mod slices;
 mod video;
@@ -256,4 +257,29 @@ pub fn convert(
         bytes_read: bytes_read.into_inner(),
         issues,
     })
+}
+
+/// Writes the report pages over `manifest` (`index.html`, `index-2.html`, …; see
+/// [`crate::page`]) into `sink`, each whole and durably. Call it after the manifest (and the
+/// run report) are written, with the `scan` and `rule` the conversion used, so the pages link
+/// only keys the manifest names. Returns the keys written.
+pub fn write_pages(
+    sink: &dyn Sink,
+    manifest: &Manifest,
+    scan: &ScanReport,
+    source: &Source,
+    rule: Rule,
+) -> Result<Vec<String>, (String, std::io::Error)> {
+    let order = crate::plan::plan_order(
+        scan,
+        &source.location().to_string(),
+        crate::plan::OrderOptions::new(rule).with_explain(true),
+    );
+    let mut keys = Vec::new();
+    for (key, html) in crate::page::render_pages(manifest, &order, crate::page::DEFAULT_PAGE_SIZE) {
+        sink.put_durable(&key, html.into_bytes())
+            .map_err(|e| (key.clone(), e))?;
+        keys.push(key);
+    }
+    Ok(keys)
 }

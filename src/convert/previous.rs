@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::contract::manifest::{HlsEntry, Manifest, VideoEntry, WindowUsed};
+use crate::contract::manifest::{ContactSheetEntry, HlsEntry, Manifest, VideoEntry, WindowUsed};
 
 /// What the previous run's manifest recorded (when its outputs may be kept).
 #[derive(Debug, Default)]
@@ -13,6 +13,8 @@ pub(super) struct Previous {
     pub(super) windows: HashMap<String, WindowUsed>,
     /// Video entries and HLS outputs, by video key.
     pub(super) videos: HashMap<String, (VideoEntry, Option<HlsEntry>)>,
+    /// Contact sheets, by their key.
+    pub(super) sheets: HashMap<String, ContactSheetEntry>,
 }
 
 impl Previous {
@@ -29,6 +31,9 @@ impl Previous {
                 previous
                     .windows
                     .insert(item.storage_key.clone(), window.clone());
+            }
+            if let Some(sheet) = &item.contact_sheet {
+                previous.sheets.insert(sheet.key.clone(), sheet.clone());
             }
             if let Some(video) = &item.video {
                 previous

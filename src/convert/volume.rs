@@ -9,6 +9,7 @@ use super::integrity::Ledger;
 use super::items::hls_keys;
 use super::layout::{self, FrameLayout};
 use super::previous::Previous;
+use super::sheet;
 use super::sink::Sink;
 use super::video;
 use super::{ConvertOptions, ItemChoice};
@@ -199,6 +200,12 @@ impl Context<'_> {
         let mut outputs: Vec<SliceOutput> = Vec::new();
         // The planned middle slice as rendered, for the thumbnail.
         let mut middle_image: Option<Image8> = None;
+        // The planned contact sheet frames as rendered (at most 16).
+        let sheet_picks = match kind {
+            ItemKind::Video => sheet::planned_sheet_frames(volume.slices.len()),
+            ItemKind::Image => Vec::new(),
+        };
+        let mut sheet_stash: HashMap<usize, Image8> = HashMap::new();
         let video = std::thread::scope(|scope| {
             let (frames, received) = mpsc::sync_channel::<Image8>(chunk_len());
             let hls = (plan.frames == FrameLayout::Sections).then_some(plan.prefix.as_str());
@@ -224,6 +231,11 @@ impl Context<'_> {
                             outcome.reused += output.reused;
                             if kind == ItemKind::Video && output.index == middle {
                                 middle_image.clone_from(&image);
+                            }
+                            if let Some(image) = &image
+                                && sheet_picks.binary_search(&output.index).is_ok()
+                            {
+                                sheet_stash.insert(output.index, image.clone());
                             }
                             outputs.push(output);
                             if let (Some(image), true) = (image, encode.is_some()) {
@@ -252,7 +264,22 @@ impl Context<'_> {
             },
             ItemKind::Image => None,
         };
+        let contact_sheet = match kind {
+            ItemKind::Video if thumbnail.is_some() => {
+                match self.contact_sheet(&plan, &outputs, sheet_stash) {
+                    Ok(sheet) => sheet,
+                    Err(issue) => {
+                        outcome.failed.push(issue);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         outcome.items = self.items(series, &plan, &outputs, thumbnail);
+        if let Some(item) = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video) {
+            item.contact_sheet = contact_sheet;
+        }
         let Some(at) = outcome.items.iter().position(|i| i.kind == ItemKind::Video) else {
             return outcome;
         };

@@ -354,6 +354,7 @@ pub(crate) mod testing {
             video: None,
             window: None,
             hls: None,
+            contact_sheet: None,
         }
     }
 
@@ -398,6 +399,7 @@ pub(crate) mod testing {
             }),
             window: None,
             hls: None,
+            contact_sheet: None,
         }
     }
 }

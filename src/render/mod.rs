@@ -3,6 +3,7 @@
 //! [`decode`] turns a frame into stored values, [`lut`] holds the maths from stored values to
 //! grey levels, [`window`] chooses the VOI window, and [`render_frame`] puts them together.
 
+pub mod contact_sheet;
 pub mod decode;
 pub mod guard;
 pub mod image;

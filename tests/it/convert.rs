@@ -40,12 +40,24 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
     let (manifest, _) = convert(&src, dest.path(), &["-q"]);
     assert_eq!(manifest.version, 1);
     let mut expected_keys =
-        BTreeSet::from(["manifest.json".to_string(), "report.json".to_string()]);
+        BTreeSet::from(["manifest.json", "report.json", "index.html"].map(String::from));
     let mut converted = BTreeSet::new();
     for item in &manifest.items {
         assert!(item.width > 0 && item.height > 0);
         assert!(!item.storage_key.starts_with('/') && !item.storage_key.contains(".."));
         expected_keys.insert(item.thumbnail_key.clone());
+        if let Some(sheet) = &item.contact_sheet {
+            let size = std::fs::metadata(dest.path().join(&sheet.key))
+                .unwrap()
+                .len();
+            assert_eq!(size, sheet.bytes, "{}", sheet.key);
+            expected_keys.insert(sheet.key.clone());
+        }
+        assert_eq!(
+            item.contact_sheet.is_some(),
+            item.kind == ItemKind::Video,
+            "a contact sheet for every video item"
+        );
         match item.kind {
             ItemKind::Image => {
                 assert_eq!(item.frames.len(), 1);

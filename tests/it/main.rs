@@ -35,5 +35,7 @@ mod faults;
 mod safety;
 // The header index: index, refresh, resume, query, --where and --index.
 mod catalog;
+// index.html and contact sheets, in a real browser (headless Chromium).
+mod page;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

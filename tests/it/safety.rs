@@ -37,6 +37,9 @@ const HOSTILE_UIDS: &[&str] = &[
     "C:",
 ];
 
+/// A series description that would run a script or break out of an attribute if unescaped.
+const HOSTILE_DESCRIPTION: &str = "<script>alert(1)</script>\" onerror='x' <img src=x>";
+
 /// Writes one slice per hostile UID (study and series) into `dir`, under hostile file names.
 fn write_hostile_study(dir: &Path) {
     let long_uid = format!("1.{}", "9".repeat(70));
@@ -53,6 +56,8 @@ fn write_hostile_study(dir: &Path) {
         put(tags::PATIENT_ID, VR::LO, "ZZSECRETID");
         put(tags::PATIENT_BIRTH_DATE, VR::DA, "18881111");
         put(tags::ACCESSION_NUMBER, VR::SH, "ZZSECRETACCESSION");
+        // Shown on index.html: markup must stay text.
+        put(tags::SERIES_DESCRIPTION, VR::LO, HOSTILE_DESCRIPTION);
         // The user's own file names may be odd too; they are never part of a key.
         let name = match i % 3 {
             0 => format!("a..b{i}.dcm"),
@@ -105,7 +110,7 @@ fn is_numbered(name: &str, ext: &str, digits: usize) -> bool {
 /// The layout of `convert::layout`: `manifest.json`, `report.json`, or
 /// `<study>/<series>/<volume>/<file>`.
 fn is_valid_key(key: &str) -> bool {
-    if key == "manifest.json" || key == "report.json" {
+    if key == "manifest.json" || key == "report.json" || key == "index.html" {
         return true;
     }
     let parts: Vec<&str> = key.split('/').collect();
@@ -118,7 +123,7 @@ fn is_valid_key(key: &str) -> bool {
         ["sections", "high", name] => is_numbered(name, ".png", 9),
         ["sections", "low", name] => is_numbered(name, ".jpg", 9),
         ["segments", "high" | "low", name] => *name == "index.m3u8" || is_numbered(name, ".ts", 9),
-        ["thumbnail.jpg"] | ["video.mp4"] | ["frames_manifest.txt"] => true,
+        ["thumbnail.jpg"] | ["video.mp4"] | ["frames_manifest.txt"] | ["contact_sheet.jpg"] => true,
         _ => false,
     };
     file_ok && is_uid_segment(study) && is_uid_segment(series) && is_volume_segment(volume)
@@ -170,6 +175,18 @@ fn hostile_headers_cannot_escape_the_destination_or_leak_patient_data() {
     assert_no_secret("manifest.json", &manifest_text);
     let report_text = std::fs::read_to_string(dest.join("report.json")).unwrap();
     assert_no_secret("report.json", &report_text);
+    // The page shows the hostile description as text, and hostile file names as text.
+    let page = std::fs::read_to_string(dest.join("index.html")).unwrap();
+    assert_no_secret("index.html", &page);
+    assert!(
+        !page.contains("<script") && !page.contains("<img src=x"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("\" onerror") && !page.contains("'x'"),
+        "{page}"
+    );
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot; onerror=&#39;x&#39;"));
     let manifest: Manifest = serde_json::from_str(&manifest_text).unwrap();
     // One item per hostile UID, each under its own key.
     assert_eq!(manifest.items.len(), HOSTILE_UIDS.len() + 1);

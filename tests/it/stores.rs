@@ -332,6 +332,16 @@ fn in_memory_store_contract() {
         &NoProgress,
     )
     .unwrap();
+    // The page, as the CLI writes it after the manifest.
+    let pages = dicomprep::convert::write_pages(
+        &sink,
+        &report.manifest,
+        &scan,
+        &source,
+        ConvertOptions::default().rule,
+    )
+    .unwrap();
+    assert_eq!(pages, ["index.html"]);
     assert_same_as_local(&bucket("out"), "memory://mem/out");
     assert_manifest_keys_stored(&bucket("out"), &report.manifest);
 }

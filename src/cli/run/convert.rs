@@ -81,6 +81,17 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
             path: report_at.clone().into(),
             source,
         })?;
+    // The page comes after the manifest (so it links only keys the manifest names) and the
+    // run report, each page written whole.
+    let mut page_at = None;
+    if !args.no_html {
+        let keys = convert::write_pages(sink.as_ref(), manifest, &scan, &source, options.rule)
+            .map_err(|(key, source)| Error::Output {
+                path: sink.describe(&key).into(),
+                source,
+            })?;
+        page_at = keys.first().map(|key| sink.describe(key));
+    }
     let mut written_payloads = Vec::new();
     for &kind in &args.payload {
         let options = PayloadOptions {
@@ -127,6 +138,11 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
             manifest.skipped.len(),
             manifest.failed.len()
         );
+        if let Some(page_at) = &page_at {
+            eprintln!(
+                "open {page_at} to look at every volume (thumbnail, contact sheet, video, order diagnostics) and every skipped or failed input"
+            );
+        }
         eprintln!("see {manifest_at} (items) and {report_at} (every input)");
         for at in written_payloads {
             eprintln!("payload: {at}");

@@ -8,6 +8,7 @@ use crate::cli::progress::human_bytes;
 use crate::cli::scan::{Format, OrderArgs, ScanArgs};
 use crate::error::Error;
 use crate::output;
+use crate::page;
 use crate::plan::{OrderOptions, plan_order};
 use crate::scan::ScanReport;
 use crate::source::Source;
@@ -30,8 +31,21 @@ pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let source = open_source(&args.common, &args.src)?;
     let scan = super::index::selected_scan(&args.common, &args.select, &args.src, &source)?;
-    let options = OrderOptions::new(args.rule.into()).with_explain(args.explain);
-    let report = plan_order(&scan, &args.src.to_string(), options);
+    // The page always shows diagnostics; the JSON carries them only with --explain.
+    let explain = args.explain || args.html.is_some();
+    let options = OrderOptions::new(args.rule.into()).with_explain(explain);
+    let mut report = plan_order(&scan, &args.src.to_string(), options);
+    if let Some(path) = &args.html {
+        let html = page::render_order_page(&report);
+        output::write_to(Some(path), |out| out.write_all(html.as_bytes()))?;
+    }
+    if !args.explain {
+        for series in &mut report.series {
+            for volume in &mut series.volumes {
+                volume.diagnostics = None;
+            }
+        }
+    }
     output::write_to(args.output.as_deref(), |out| match args.format {
         Format::Json => output::write_order_json(out, &report, args.compact),
         Format::Tsv => output::write_order_tsv(out, &report),

@@ -1,0 +1,88 @@
+//! The contact sheet of a video item: up to 16 evenly spaced HQ frames on one JPEG (the layout
+//! is [`crate::render::contact_sheet`]).
+
+use std::collections::HashMap;
+
+use super::layout;
+use super::volume::{Context, SliceOutput, VolumePlan};
+use crate::contract::FileIssue;
+use crate::contract::manifest::ContactSheetEntry;
+use crate::encode::jpeg::{Huffman, encode_jpeg};
+use crate::render::Image8;
+use crate::render::contact_sheet::{MAX_FRAMES, make_contact_sheet, sheet_frames, sheet_geometry};
+
+/// JPEG quality of contact sheets (they are looked at, not measured).
+pub const SHEET_QUALITY: u8 = 85;
+
+/// The slice indices the sheet of a volume of `count` slices is planned to show (its frames
+/// are kept aside while the slices stream past).
+pub(super) fn planned_sheet_frames(count: usize) -> Vec<usize> {
+    sheet_frames(count, MAX_FRAMES)
+}
+
+impl Context<'_> {
+    /// Writes (or keeps) the contact sheet of a video item from the slices that rendered
+    /// (`outputs`, in slice order). `stash` holds rendered images by slice index; a frame
+    /// missing there is rendered again. `None` when no slice rendered.
+    pub(super) fn contact_sheet(
+        &self,
+        plan: &VolumePlan,
+        outputs: &[SliceOutput],
+        mut stash: HashMap<usize, Image8>,
+    ) -> Result<Option<ContactSheetEntry>, FileIssue> {
+        let picks: Vec<usize> = sheet_frames(outputs.len(), MAX_FRAMES)
+            .into_iter()
+            .map(|k| outputs[k].index)
+            .collect();
+        let Some(first) = outputs.first() else {
+            return Ok(None);
+        };
+        let key = layout::contact_sheet_key(&plan.prefix);
+        let frames: Vec<u32> = picks.iter().map(|&i| i as u32).collect();
+        if let Some(previous) = self.previous.sheets.get(&key)
+            && previous.frames == frames
+            && self.kept(&key)
+        {
+            return Ok(Some(previous.clone()));
+        }
+        let mut images = Vec::with_capacity(picks.len());
+        for &index in &picks {
+            let slice = plan.volume.slices[index];
+            let header = &self.instances[slice.instance];
+            let fail = |reason: String| FileIssue {
+                path: header.path.clone(),
+                reason: format!("contact sheet {}: {reason}", self.sink.describe(&key)),
+            };
+            let image = match stash.remove(&index) {
+                Some(image) => image,
+                None => self
+                    .open_image(header)
+                    .and_then(|image| self.render_slice(&image, header, slice.frame, &plan.window))
+                    .map_err(fail)?,
+            };
+            images.push(image);
+        }
+        let fail = |reason: String| FileIssue {
+            path: self.instances[plan.volume.slices[first.index].instance]
+                .path
+                .clone(),
+            reason: format!("contact sheet {}: {reason}", self.sink.describe(&key)),
+        };
+        let sheet = make_contact_sheet(&images).ok_or_else(|| fail("no frame to show".into()))?;
+        let geometry = sheet_geometry(images.len(), images[0].width, images[0].height)
+            .ok_or_else(|| fail("no frame to show".into()))?;
+        let jpeg = encode_jpeg(&sheet, SHEET_QUALITY, Huffman::Optimized)
+            .map_err(|e| fail(e.to_string()))?;
+        let bytes = jpeg.len() as u64;
+        self.put(&key, jpeg).map_err(fail)?;
+        Ok(Some(ContactSheetEntry {
+            key,
+            bytes,
+            width: sheet.width,
+            height: sheet.height,
+            columns: geometry.columns,
+            rows: geometry.rows,
+            frames,
+        }))
+    }
+}
