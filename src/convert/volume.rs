@@ -264,17 +264,17 @@ impl Context<'_> {
             },
             ItemKind::Image => None,
         };
-        let contact_sheet = match kind {
+        let (contact_sheet, sheet_failure) = match kind {
             ItemKind::Video if thumbnail.is_some() => {
                 match self.contact_sheet(&plan, &outputs, sheet_stash) {
-                    Ok(sheet) => sheet,
-                    Err(issue) => {
-                        outcome.failed.push(issue);
-                        None
-                    }
+                    Ok(sheet) => (sheet, None),
+                    Err(issue) => (
+                        None,
+                        Some(format!("{} (rendering {})", issue.reason, issue.path)),
+                    ),
                 }
             }
-            _ => None,
+            _ => (None, None),
         };
         outcome.items = self.items(series, &plan, &outputs, thumbnail);
         if let Some(item) = outcome.items.iter_mut().find(|i| i.kind == ItemKind::Video) {
@@ -311,8 +311,8 @@ impl Context<'_> {
             (None, Some(Err(reason))) => Some(format!("video {}: {reason}", item.storage_key)),
             (None, None) => None,
         };
-        // A video item without the video it was meant to have is no item.
-        if let Some(reason) = failure {
+        // A video item without the video or the contact sheet it was meant to have is no item.
+        if let Some(reason) = failure.or(sheet_failure) {
             let item = outcome.items.remove(at);
             outcome
                 .failed
