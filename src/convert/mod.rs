@@ -90,7 +90,8 @@ impl Default for ConvertOptions {
 pub const DEFAULT_LQ_QUALITY: u8 = 75;
 
 impl ConvertOptions {
-    fn settings(&self) -> Settings {
+    /// The settings these options record in the manifest.
+    pub(crate) fn settings(&self) -> Settings {
         Settings {
             item_kind: match self.items {
                 ItemChoice::Auto => "auto",

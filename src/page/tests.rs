@@ -6,16 +6,7 @@ use crate::explain::diagnose;
 const HOSTILE: &str = "<script>alert(\"x\")</script>' onload='alert(1)";
 
 fn settings() -> Settings {
-    Settings {
-        item_kind: "auto".into(),
-        window: "header".into(),
-        rule: "darwin".into(),
-        lq_quality: 75,
-        overlays: false,
-        fps: 10,
-        crf: 20,
-        hls: false,
-    }
+    crate::convert::ConvertOptions::default().settings()
 }
 
 fn volume(id: &str, slices: usize) -> VolumeReport {

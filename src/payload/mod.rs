@@ -298,23 +298,14 @@ pub(crate) fn source_files<'a>(items: &[&'a Item]) -> Vec<&'a str> {
 pub(crate) mod testing {
     //! A small manifest builder shared by the payload unit tests.
 
-    use crate::contract::manifest::{FrameEntry, Item, ItemKind, Manifest, Settings, VideoEntry};
+    use crate::contract::manifest::{FrameEntry, Item, ItemKind, Manifest, VideoEntry};
     use crate::store::Location;
 
     /// A manifest with `items`, written to `dest` from `src`.
     pub fn manifest(items: Vec<Item>, src: &str, dest: &str) -> Manifest {
         Manifest {
             version: 1,
-            settings: Settings {
-                item_kind: "auto".into(),
-                window: "header".into(),
-                rule: "darwin".into(),
-                lq_quality: 75,
-                overlays: false,
-                fps: 10,
-                crf: 20,
-                hls: false,
-            },
+            settings: crate::convert::ConvertOptions::default().settings(),
             source: Some(Location::parse(src).unwrap()),
             destination: Some(Location::parse(dest).unwrap()),
             items,
