@@ -178,10 +178,11 @@ impl NameTemplate {
     /// not apply to `target` is left out together with the separator text just before it (or
     /// after it, when it comes first).
     pub fn render(&self, fields: &NameFields, target: Target, extension: &str) -> String {
-        let applies = |field: Field| match (field, target) {
-            (Field::Slice, Target::Video | Target::Series) => false,
-            (Field::Volume, Target::Series) => false,
-            _ => true,
+        let applies = |field: Field| {
+            !matches!(
+                (field, target),
+                (Field::Slice, Target::Video | Target::Series) | (Field::Volume, Target::Series)
+            )
         };
         let mut parts: Vec<&Part> = Vec::with_capacity(self.parts.len() + 2);
         let mut skip_separator = false;

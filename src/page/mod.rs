@@ -262,9 +262,10 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
     {
         let _ = write!(
             body,
-            r#"<figure><a href="{}"><img src="{}" loading="lazy" alt="image"></a><figcaption>image</figcaption></figure>"#,
+            r#"<figure><a href="{}"><img src="{}" loading="lazy" alt="image"></a><figcaption>{}</figcaption></figure>"#,
             href(&item.storage_key),
-            href(&item.thumbnail_key)
+            href(&item.thumbnail_key),
+            escape(&item.name)
         );
     }
     body.push_str("</div><dl class=\"facts\">");
@@ -288,6 +289,9 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
                 ItemKind::Image => "image item(s)",
             };
             fact("converted", &format!("{} {kind}", items.len()));
+            if let Some(video) = video {
+                fact("name", &escape(&video.name));
+            }
             if let Some(video) = video.and_then(|v| v.video.as_ref()) {
                 fact(
                     "video",
