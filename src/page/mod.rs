@@ -156,13 +156,14 @@ fn summary(manifest: &Manifest) -> String {
     let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
     format!(
         r#"<p>{items} items ({frames} frames); {skipped} inputs skipped, {failed} failed.
-Records: <a href="./manifest.json">manifest.json</a> (every item and key), <a href="./report.json">report.json</a> (every input). Settings: items {kind}, window {window}, rule {rule}.</p>"#,
+Records: <a href="./manifest.json">manifest.json</a> (every item and key), <a href="./report.json">report.json</a> (every input). Settings: items {kind}, window {window}, rule {rule}, names <code>{name}</code>.</p>"#,
         items = manifest.items.len(),
         skipped = manifest.skipped.len(),
         failed = manifest.failed.len(),
         kind = escape(&manifest.settings.item_kind),
         window = escape(&manifest.settings.window),
         rule = escape(&manifest.settings.rule),
+        name = escape(&manifest.settings.name),
     )
 }
 

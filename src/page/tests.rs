@@ -218,4 +218,6 @@ fn item_names_are_shown() {
         html.contains("<figcaption>MR_3_T1_axial_1_00000.png</figcaption>"),
         "{html}"
     );
+    let template = "names <code>{modality}_{series_number}_{series_description}_{volume}</code>";
+    assert!(html.contains(template), "{html}");
 }
