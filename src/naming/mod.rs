@@ -13,5 +13,7 @@ mod template;
 mod unique;
 
 pub use clean::{FIELD_MAX_BYTES, NAME_MAX_BYTES, PLACEHOLDER, clean, truncate_utf8};
-pub use template::{DEFAULT_TEMPLATE, FIELDS, NameFields, NameTemplate, NameTemplateError, Target};
+pub use template::{
+    DEFAULT_TEMPLATE, NameFields, NameTemplate, NameTemplateError, Target, field_names,
+};
 pub use unique::deduplicate;

@@ -9,21 +9,7 @@ use super::clean::{FIELD_MAX_BYTES, NAME_MAX_BYTES, PLACEHOLDER, clean, truncate
 /// none about the patient (e.g. `CT_3_Thorax_1.0_B31f_0.mp4`).
 pub const DEFAULT_TEMPLATE: &str = "{modality}_{series_number}_{series_description}_{volume}";
 
-/// The fields a template may use, as written between braces.
-pub const FIELDS: [&str; 10] = [
-    "modality",
-    "series_number",
-    "series_description",
-    "volume",
-    "slice",
-    "study_uid",
-    "series_uid",
-    "study_description",
-    "protocol",
-    "body_part",
-];
-
-/// One field; the order follows [`FIELDS`].
+/// One field of a template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Modality,
@@ -38,18 +24,24 @@ enum Field {
     BodyPart,
 }
 
-const FIELD_VALUES: [Field; 10] = [
-    Field::Modality,
-    Field::SeriesNumber,
-    Field::SeriesDescription,
-    Field::Volume,
-    Field::Slice,
-    Field::StudyUid,
-    Field::SeriesUid,
-    Field::StudyDescription,
-    Field::Protocol,
-    Field::BodyPart,
+/// Every field, as written between braces.
+const FIELDS: [(&str, Field); 10] = [
+    ("modality", Field::Modality),
+    ("series_number", Field::SeriesNumber),
+    ("series_description", Field::SeriesDescription),
+    ("volume", Field::Volume),
+    ("slice", Field::Slice),
+    ("study_uid", Field::StudyUid),
+    ("series_uid", Field::SeriesUid),
+    ("study_description", Field::StudyDescription),
+    ("protocol", Field::Protocol),
+    ("body_part", Field::BodyPart),
 ];
+
+/// The names of the fields a template may use, as written between braces.
+pub fn field_names() -> impl Iterator<Item = &'static str> {
+    FIELDS.iter().map(|(name, _)| *name)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -80,7 +72,10 @@ pub enum NameTemplateError {
 }
 
 fn field_list() -> String {
-    FIELDS.map(|f| format!("{{{f}}}")).join(", ")
+    field_names()
+        .map(|f| format!("{{{f}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for NameTemplate {
@@ -108,13 +103,13 @@ impl FromStr for NameTemplate {
             if name.contains('{') {
                 return Err(unbalanced());
             }
-            let index = FIELDS.iter().position(|f| *f == name).ok_or_else(|| {
+            let (_, field) = FIELDS.iter().find(|(f, _)| *f == name).ok_or_else(|| {
                 NameTemplateError::UnknownField {
                     field: name.to_string(),
                     template: template.to_string(),
                 }
             })?;
-            parts.push(Part::Field(FIELD_VALUES[index]));
+            parts.push(Part::Field(*field));
             rest = &after[close + 1..];
         }
         Ok(NameTemplate {
@@ -300,7 +295,8 @@ mod tests {
 
     #[test]
     fn every_field_renders() {
-        let all = FIELDS.map(|f| format!("{{{f}}}")).join("~");
+        let all: Vec<String> = field_names().map(|f| format!("{{{f}}}")).collect();
+        let all = all.join("~");
         let name = render(
             &all,
             &fields(),
