@@ -154,7 +154,8 @@ pub enum Target {
     /// A volume shown as one video: `{slice}` does not apply.
     Video,
     /// Slice `slice` (0-based) of a volume of `slices` slices shown as images; when the volume
-    /// has more than one slice and the template places no `{slice}`, `_{slice}` is appended.
+    /// has more than one slice and the template places no `{slice}`, `_{slice}` is appended
+    /// (and kept when the name is cut to its bound).
     Image { slice: usize, slices: usize },
     /// A whole series (payloads with one item per series): `{volume}` and `{slice}` do not
     /// apply.
@@ -206,11 +207,12 @@ impl NameTemplate {
                 Part::Field(field) => stem.push_str(&field_value(*field, fields, target)),
             }
         }
-        if append_slice {
-            stem.push('_');
-            stem.push_str(&field_value(Field::Slice, fields, target));
-        }
-        with_extension(&stem, extension)
+        // An appended slice goes after any cut, so that a long name keeps it.
+        let tail = match append_slice {
+            true => format!("_{}{extension}", field_value(Field::Slice, fields, target)),
+            false => extension.to_string(),
+        };
+        with_extension(&stem, &tail)
     }
 }
 
@@ -412,6 +414,17 @@ mod tests {
         );
         assert_eq!(whole.len(), NAME_MAX_BYTES);
         assert!(whole.ends_with("x.mp4"));
+        let sliced = render(
+            "{series_description}{series_description}",
+            &f,
+            Target::Image {
+                slice: 7,
+                slices: 9,
+            },
+            ".png",
+        );
+        assert_eq!(sliced.len(), NAME_MAX_BYTES);
+        assert!(sliced.ends_with("x_00007.png"), "{sliced}");
     }
 
     #[test]
