@@ -4,6 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
 use crate::convert::{DEFAULT_LQ_QUALITY, ItemChoice};
+use crate::naming::{DEFAULT_TEMPLATE, NameTemplate};
 use crate::payload::PayloadKind;
 use crate::render::window::WindowChoice;
 use crate::store::Location;
@@ -83,6 +84,16 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "URL", value_parser = parse_location)]
     pub payload_destination: Option<Location>,
 
+    /// Item names: the titles annotators see in Darwin, Encord and BisQue and the page shows
+    /// (keys do not change). Text with fields in braces: {modality}, {series_number},
+    /// {series_description}, {volume}, {slice} (0-based, 5 digits; images of a volume of
+    /// several slices get `_{slice}` appended when the template has none), {study_uid},
+    /// {series_uid}, {study_description}, {protocol}, {body_part}. Anything but letters,
+    /// digits, `-`, `_` and `.` becomes `_`; each field is cut to 64 bytes, a name to 128;
+    /// a missing value is `unknown`; equal names get `-2`, `-3`... (by study, series, volume).
+    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE, value_parser = parse_name)]
+    pub name: NameTemplate,
+
     /// Write no index.html. By default a static page is written beside the manifest (after it):
     /// per volume the thumbnail, contact sheet, video, window, split reason and order
     /// diagnostics, then every skipped and failed input; 200 volumes per page (index.html,
@@ -117,4 +128,9 @@ impl From<ItemsArg> for ItemChoice {
 
 fn parse_window(text: &str) -> Result<WindowChoice, String> {
     text.parse()
+}
+
+fn parse_name(text: &str) -> Result<NameTemplate, String> {
+    text.parse()
+        .map_err(|e: crate::naming::NameTemplateError| e.to_string())
 }

@@ -27,6 +27,7 @@ use crate::contract::manifest::{MANIFEST_VERSION, Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
 use crate::encode::VideoSettings;
 use crate::index::SeriesGroup;
+use crate::naming::NameTemplate;
 use crate::order::Rule;
 use crate::plan::{plan_volumes, rule_name};
 use crate::render::window::WindowChoice;
@@ -68,6 +69,8 @@ pub struct ConvertOptions {
     /// Also HLS renditions and a frames manifest per video item, with darwin-py's frame layout
     /// (needs `video`).
     pub hls: bool,
+    /// How items are named (titles only: keys do not depend on it).
+    pub name: NameTemplate,
 }
 
 impl Default for ConvertOptions {
@@ -81,6 +84,7 @@ impl Default for ConvertOptions {
             overlays: false,
             video: Some(VideoSettings::default()),
             hls: false,
+            name: NameTemplate::default(),
         }
     }
 }
@@ -110,6 +114,7 @@ impl ConvertOptions {
             fps: self.video.map_or(0, |v| v.fps),
             crf: self.video.map_or(0, |v| v.crf),
             hls: self.hls_enabled(),
+            name: self.name.to_string(),
         }
     }
 
@@ -149,7 +154,9 @@ pub fn convert(
     let previous: Option<Manifest> = sink
         .get(layout::MANIFEST_KEY)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let settings_changed = previous.as_ref().is_some_and(|m| m.settings != settings);
+    let settings_changed = previous
+        .as_ref()
+        .is_some_and(|m| !m.settings.same_outputs(&settings));
     let reuse = !options.overwrite && !settings_changed;
     let context = Context {
         source,
@@ -204,6 +211,9 @@ pub fn convert(
             issues.failed.push((Stage::Render, issue));
         }
     }
+    // Names are made unique before failed items are left out, so that a name does not
+    // depend on which outputs failed in this run.
+    items::make_names_unique(&mut manifest.items);
     // The manifest names no key that is not there: items whose outputs did not all arrive
     // with their recorded sizes are left out (a re-run makes them again).
     let failed_uploads: BTreeMap<String, String> =

@@ -37,5 +37,7 @@ mod safety;
 mod catalog;
 // index.html and contact sheets, in a real browser (headless Chromium).
 mod page;
+// Readable item names (--name): hostile descriptions, collisions, payloads, renames.
+mod names;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
