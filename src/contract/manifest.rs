@@ -21,6 +21,9 @@ pub struct Manifest {
     /// Where the outputs were written (every key is relative to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<Location>,
+    /// Where `--copy-dicom` copied the source files (frame `path`s are relative to it too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dicom_copies: Option<Location>,
     pub items: Vec<Item>,
     pub skipped: Vec<FileIssue>,
     pub failed: Vec<FileIssue>,
@@ -48,6 +51,9 @@ pub struct Settings {
     /// HLS renditions and darwin-py's frame layout for videos (`--hls`).
     #[serde(default)]
     pub hls: bool,
+    /// Source files copied under `dicom/` in the destination (`--copy-dicom`).
+    #[serde(default)]
+    pub copy_dicom: bool,
 }
 
 /// An annotation item: one image, or one volume shown as a video.

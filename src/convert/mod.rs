@@ -68,6 +68,9 @@ pub struct ConvertOptions {
     /// Also HLS renditions and a frames manifest per video item, with darwin-py's frame layout
     /// (needs `video`).
     pub hls: bool,
+    /// Also write every source file rendered under `dicom/` in the destination (DICOMweb
+    /// sources: what read-write registrations need).
+    pub copy_dicom: bool,
 }
 
 impl Default for ConvertOptions {
@@ -81,6 +84,7 @@ impl Default for ConvertOptions {
             overlays: false,
             video: Some(VideoSettings::default()),
             hls: false,
+            copy_dicom: false,
         }
     }
 }
@@ -110,6 +114,7 @@ impl ConvertOptions {
             fps: self.video.map_or(0, |v| v.fps),
             crf: self.video.map_or(0, |v| v.crf),
             hls: self.hls_enabled(),
+            copy_dicom: self.copy_dicom,
         }
     }
 
@@ -179,6 +184,9 @@ pub fn convert(
         settings,
         source: Some(source.location()),
         destination: Some(sink.location()),
+        dicom_copies: options
+            .copy_dicom
+            .then(|| sink.location().join(layout::DICOM_COPY_PREFIX)),
         items: Vec::new(),
         skipped: scan.skipped.clone(),
         failed: scan.failed.clone(),
@@ -215,6 +223,17 @@ pub fn convert(
         ..
     } = context;
     let present = ledger.settle(&failed_uploads);
+    // A copy that did not arrive fails its input: read-write payloads would name it.
+    for (key, error) in &failed_uploads {
+        if let Some(path) = key
+            .strip_prefix(layout::DICOM_COPY_PREFIX)
+            .and_then(|k| k.strip_prefix('/'))
+        {
+            failed_paths
+                .entry(path.to_string())
+                .or_insert_with(|| format!("copy to {} failed: {error}", sink.describe(key)));
+        }
+    }
     manifest.items.retain(|item| {
         let Some(Violation {
             reason,

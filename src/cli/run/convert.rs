@@ -46,6 +46,7 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
             crf: args.crf,
         }),
         hls: args.hls,
+        copy_dicom: args.copy_dicom,
     };
     let progress = TerminalProgress::new(
         "render",
