@@ -65,7 +65,7 @@ pub struct ConvertArgs {
     /// Also write every source file rendered under dicom/ in DEST, named by its path (for a
     /// DICOMweb source: dicom/studies/UID/series/UID/instances/UID, the instance as stored).
     /// Read-write Darwin payloads and Encord --dicom-series need the DICOM files in storage,
-    /// which a DICOMweb source is not; the manifest's `dicom_copies` points at the copies.
+    /// which a DICOMweb source is not: with this flag they name the copies.
     #[arg(long)]
     pub copy_dicom: bool,
 

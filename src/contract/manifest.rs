@@ -21,9 +21,6 @@ pub struct Manifest {
     /// Where the outputs were written (every key is relative to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<Location>,
-    /// Where `--copy-dicom` copied the source files (frame `path`s are relative to it too).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dicom_copies: Option<Location>,
     pub items: Vec<Item>,
     pub skipped: Vec<FileIssue>,
     pub failed: Vec<FileIssue>,
@@ -51,7 +48,8 @@ pub struct Settings {
     /// HLS renditions and darwin-py's frame layout for videos (`--hls`).
     #[serde(default)]
     pub hls: bool,
-    /// Source files copied under `dicom/` in the destination (`--copy-dicom`).
+    /// Source files copied to `dicom/<path>` in the destination (`--copy-dicom`); payloads
+    /// that name DICOM files then name the copies.
     #[serde(default)]
     pub copy_dicom: bool,
 }

@@ -184,9 +184,6 @@ pub fn convert(
         settings,
         source: Some(source.location()),
         destination: Some(sink.location()),
-        dicom_copies: options
-            .copy_dicom
-            .then(|| sink.location().join(layout::DICOM_COPY_PREFIX)),
         items: Vec::new(),
         skipped: scan.skipped.clone(),
         failed: scan.failed.clone(),

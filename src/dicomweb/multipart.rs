@@ -180,7 +180,7 @@ impl<R: Read> MultipartReader<R> {
         (&mut self.reader).take(length).read_to_end(&mut body)?;
         if (body.len() as u64) < length {
             return Err(truncated(&format!(
-                "in a part that declares {length} bytes, after {}",
+                "after {} bytes of a part whose Content-Length says {length}",
                 body.len()
             )));
         }

@@ -95,7 +95,6 @@ fn fixture(volumes: usize) -> (Manifest, OrderReport) {
         settings: settings(),
         source: None,
         destination: None,
-        dicom_copies: None,
         items: ids.iter().map(|id| item("1.2.3", id)).collect(),
         skipped: vec![FileIssue {
             path: format!("{HOSTILE}.txt"),

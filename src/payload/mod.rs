@@ -261,13 +261,19 @@ pub(crate) fn source(
     manifest: &Manifest,
     options: &PayloadOptions,
 ) -> Result<Location, PayloadError> {
-    // The copies are always `dicom/` below the destination, wherever it was moved to.
-    let copies = manifest
-        .dicom_copies
+    // The copies are `dicom/<path>` below the destination (a local destination's keys are
+    // relative to its folder, so the prefix goes in the key, not in the folder).
+    let copies = options
+        .destination
         .as_ref()
-        .map(|copies| match &options.destination {
-            Some(moved) => moved.join(crate::convert::layout::DICOM_COPY_PREFIX),
-            None => copies.clone(),
+        .or(manifest.destination.as_ref())
+        .filter(|_| manifest.settings.copy_dicom)
+        .map(|destination| Location {
+            prefix: crate::store::location::join_key(
+                &destination.prefix,
+                crate::convert::layout::DICOM_COPY_PREFIX,
+            ),
+            ..destination.clone()
         });
     let found = options
         .source
@@ -282,7 +288,7 @@ pub(crate) fn source(
         return Err(PayloadError::Location {
             target: "payloads that name the DICOM files",
             location: found.to_string(),
-            reason: "a DICOMweb service is not storage the platform can read; convert with --copy-dicom to write the retrieved instances under the destination (the manifest then points at them), or pass --source with where copies of the files are".into(),
+            reason: "a DICOMweb service is not storage the platform can read; convert with --copy-dicom to write the retrieved instances under the destination (payloads then name the copies), or pass --source with where copies of the files are".into(),
         });
     }
     Ok(found)
@@ -330,7 +336,6 @@ pub(crate) mod testing {
             settings: crate::convert::ConvertOptions::default().settings(),
             source: Some(Location::parse(src).unwrap()),
             destination: Some(Location::parse(dest).unwrap()),
-            dicom_copies: None,
             items,
             skipped: vec![],
             failed: vec![],
