@@ -33,7 +33,7 @@ echo "== $slices slices, Orthanc $(curl -sf "http://127.0.0.1:$port/system" | py
 
 now() { date +%s.%N; }
 echo "-- order by series metadata (dicomprep, QIDO + one metadata request)"
-$bin order "$url" -o /dev/null
+$bin order "$url" -o /dev/null --debug-requests
 echo "-- order by retrieving every instance (QIDO instances + one WADO-RS retrieve each, 8 in flight), then order the files"
 start=$(now)
 mkdir -p "$work/retrieved"

@@ -163,8 +163,10 @@ fn series_by_uid(report: &OrderReport, name: &dyn Fn(&str) -> String) -> Value {
     series
 }
 
-fn order_json(src: &str, env: &[(&str, &str)]) -> OrderReport {
-    let output = run(&["order", src, "-q", "--explain"], env);
+fn order_json(src: &str, extra: &[&str]) -> OrderReport {
+    let mut args = vec!["order", src, "-q", "--explain"];
+    args.extend_from_slice(extra);
+    let output = run(&args, &[]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -196,6 +198,26 @@ fn order_from_dicomweb_equals_order_from_disk() {
     // normals may differ from the files' text in the last digits.
     assert_close(&server, &disk, "series");
     assert!(from_server.skipped.is_empty() && from_server.failed.is_empty());
+
+    // The header index keeps the server's headers: `--index` reads no metadata and gives the
+    // same order, and `--where` selects from it.
+    let db = local.path().join("server.sqlite");
+    let indexed = run(
+        &["index", &orthanc.url(), "--db", db.to_str().unwrap(), "-q"],
+        &[],
+    );
+    assert_eq!(indexed.status.code(), Some(0), "{}", stderr(&indexed));
+    let from_index = order_json(&orthanc.url(), &["--index", db.to_str().unwrap()]);
+    // (Within 1e-9: the index keeps records as JSON, which serde_json reads back to within
+    // one ulp without its `float_roundtrip` feature.)
+    assert_close(
+        &serde_json::to_value(&from_index.series).unwrap(),
+        &serde_json::to_value(&from_server.series).unwrap(),
+        "indexed series",
+    );
+    let selected = order_json(&orthanc.url(), &["--where", "manufacturer LIKE 'GE%'"]);
+    assert_eq!(selected.series.len(), 1);
+    assert_eq!(selected.series[0].series_number, Some(4));
 }
 
 /// `a` equals `b`, numbers within 1e-9 (relative).
