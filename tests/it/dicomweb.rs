@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -14,109 +14,9 @@ use dicomprep::contract::manifest::Manifest;
 use dicomprep::contract::order_report::OrderReport;
 use serde_json::Value;
 
-use crate::emulators::{Server, free_port};
 use crate::fault_proxy::{FaultProxy, Faults, forward, read_request};
+use crate::orthanc::{Orthanc, dicom_files, local_copy};
 use crate::util::{all_files, data, dicomprep};
-
-const ORTHANC: &str = "/usr/sbin/Orthanc";
-const DICOMWEB_PLUGIN: &str = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
-
-/// A running Orthanc with its DICOMweb plugin; killed on drop.
-struct Orthanc {
-    server: Server,
-    credentials: Option<(String, String)>,
-}
-
-impl Orthanc {
-    /// Starts Orthanc; with `credentials`, only that user may read.
-    fn start(credentials: Option<(&str, &str)>) -> Orthanc {
-        for needed in [ORTHANC, DICOMWEB_PLUGIN] {
-            assert!(
-                Path::new(needed).exists(),
-                "{needed} is missing: run `scripts/setup.sh --test` (Debian packages orthanc and orthanc-dicomweb)"
-            );
-        }
-        let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
-        let storage = dir.path().join("db");
-        let mut config = serde_json::json!({
-            "HttpPort": port,
-            "StorageDirectory": storage,
-            "IndexDirectory": storage,
-            "DicomServerEnabled": false,
-            "Plugins": [DICOMWEB_PLUGIN],
-        });
-        if let Some((user, password)) = credentials {
-            config["AuthenticationEnabled"] = true.into();
-            config["RegisteredUsers"] = serde_json::json!({ user: password });
-        }
-        let config_path = dir.path().join("orthanc.json");
-        std::fs::write(&config_path, config.to_string()).unwrap();
-        let mut command = Command::new(ORTHANC);
-        command.arg(&config_path);
-        Orthanc {
-            server: Server::start(command, port, dir),
-            credentials: credentials.map(|(u, p)| (u.to_string(), p.to_string())),
-        }
-    }
-
-    /// Uploads every file through `POST /instances`.
-    fn load(&self, files: &[PathBuf]) {
-        let client = reqwest::blocking::Client::new();
-        for file in files {
-            let mut request = client
-                .post(format!("{}/instances", self.server.endpoint()))
-                .body(std::fs::read(file).unwrap());
-            if let Some((user, password)) = &self.credentials {
-                request = request.basic_auth(user, Some(password));
-            }
-            let response = request.send().unwrap();
-            assert!(
-                response.status().is_success(),
-                "{}: {}",
-                file.display(),
-                response.status()
-            );
-        }
-    }
-
-    fn port(&self) -> u16 {
-        self.server.port
-    }
-
-    /// `dicomweb+http://127.0.0.1:<port>/dicom-web` (on another port: through a proxy).
-    fn url_via(port: u16) -> String {
-        format!("dicomweb+http://127.0.0.1:{port}/dicom-web")
-    }
-
-    fn url(&self) -> String {
-        Orthanc::url_via(self.port())
-    }
-}
-
-/// The DICOM files of `test-data/<folder>` (Part 10 files: licences and read-mes left out).
-fn dicom_files(folder: &str) -> Vec<PathBuf> {
-    let root = data(folder);
-    all_files(&root)
-        .into_iter()
-        .map(|f| root.join(f))
-        .filter(|f| std::fs::read(f).unwrap().get(128..132) == Some(b"DICM".as_slice()))
-        .collect()
-}
-
-/// The files of `folders` copied into one temporary folder (one subfolder each).
-fn local_copy(folders: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for folder in folders {
-        for file in dicom_files(folder) {
-            let relative = file.strip_prefix(data(folder)).unwrap();
-            let target = dir.path().join(folder).join(relative);
-            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::copy(&file, &target).unwrap();
-        }
-    }
-    dir
-}
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = dicomprep();
@@ -514,24 +414,12 @@ fn bad_answers_fail_their_input_with_a_reason_and_the_run_goes_on() {
         (sop("2.dcm"), sop("3.dcm"), sop("4.dcm"), sop("5.dcm"));
     let two = file_of("2.dcm");
     let three = file_of("3.dcm");
-    let philips_series = {
-        let (_, uid) = run(
-            &[
-                "scan",
-                local.path().join("dcm_qa_enh/In/Philips").to_str().unwrap(),
-                "-q",
-            ],
-            &[],
-        )
-        .stdout
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice::<Value>(l).unwrap())
-        .map(|r| ((), r["series_instance_uid"].as_str().unwrap().to_string()))
-        .next()
-        .unwrap();
-        uid
-    };
+    // The enhanced Philips file is a series of its own.
+    let philips = local.path().join("dcm_qa_enh/In/Philips");
+    let scanned = run(&["scan", philips.to_str().unwrap(), "-q"], &[]).stdout;
+    let record: Value =
+        serde_json::from_slice(scanned.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let philips_series = record["series_instance_uid"].as_str().unwrap().to_string();
     let (t, l, n, m, p) = (
         truncated.clone(),
         lying.clone(),

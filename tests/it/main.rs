@@ -21,6 +21,8 @@ mod thumbnail;
 mod stores;
 // DICOMweb sources against a real Orthanc: order and convert as from disk, auth, faults.
 mod dicomweb;
+// Orthanc, the DICOMweb server the DICOMweb tests start.
+mod orthanc;
 // The S3, Azure and GCS servers the store tests start.
 mod emulators;
 // A fault-injecting proxy in front of the S3 server.
