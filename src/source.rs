@@ -1,11 +1,14 @@
-//! Sources of DICOM files: a local folder (or one file) or a bucket prefix. Listing, and
-//! opening one file for rendering.
+//! Sources of DICOM files: a local folder (or one file), a bucket prefix, or a DICOMweb
+//! service. Listing, and opening one file for rendering.
 
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
+use bytes::Bytes;
+
 use crate::contract::FileIssue;
+use crate::dicomweb::Dicomweb;
 use crate::error::Error;
 use crate::render::decode::DicomImage;
 use crate::store::{Bucket, Location};
@@ -18,6 +21,9 @@ pub enum Source {
     Local { root: PathBuf },
     /// Objects under a bucket prefix; names are keys relative to the prefix.
     Bucket(Bucket),
+    /// Instances of a DICOMweb service; names are `studies/{uid}/series/{uid}/instances/{uid}`,
+    /// relative to the service root.
+    Dicomweb(std::sync::Arc<Dicomweb>),
 }
 
 impl Source {
@@ -42,23 +48,28 @@ impl Source {
         match self {
             Source::Local { root } => Location::local(Source::base(root).to_path_buf()),
             Source::Bucket(bucket) => bucket.location().clone(),
+            Source::Dicomweb(service) => service.location().clone(),
         }
     }
 
-    /// Opens the file named `relative` for decoding. An object is fetched whole into memory
-    /// (as a local file is read), so memory holds one file per worker thread.
-    pub fn open_image(&self, relative: &str) -> Result<DicomImage, String> {
+    /// The whole file named `relative`: read from disk, fetched from a bucket, or retrieved
+    /// from a DICOMweb service as stored.
+    pub fn read(&self, relative: &str) -> Result<Bytes, String> {
         match self {
-            Source::Local { root } => {
-                DicomImage::open(&Source::base(root).join(relative)).map_err(|e| e.to_string())
-            }
-            Source::Bucket(bucket) => {
-                let bytes = bucket
-                    .get(relative)?
-                    .ok_or_else(|| format!("{} is gone", bucket.describe(relative)))?;
-                DicomImage::from_shared(bytes).map_err(|e| e.to_string())
-            }
+            Source::Local { root } => std::fs::read(Source::base(root).join(relative))
+                .map(Bytes::from)
+                .map_err(|e| format!("cannot read: {e}")),
+            Source::Bucket(bucket) => bucket
+                .get(relative)?
+                .ok_or_else(|| format!("{} is gone", bucket.describe(relative))),
+            Source::Dicomweb(service) => service.retrieve(relative).map(Bytes::from),
         }
+    }
+
+    /// Opens the file named `relative` for decoding. It is read whole into memory, so memory
+    /// holds one file per worker thread.
+    pub fn open_image(&self, relative: &str) -> Result<DicomImage, String> {
+        DicomImage::from_shared(self.read(relative)?).map_err(|e| e.to_string())
     }
 }
 

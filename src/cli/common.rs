@@ -61,9 +61,10 @@ pub struct StoreArgs {
     #[arg(long, value_enum, default_value_t = AnonymousArg::Auto)]
     pub anonymous: AnonymousArg,
 
-    /// Print every HTTP request to a bucket on stderr, retries included: method, URL (query
-    /// values other than listing parameters REDACTED; no headers, so no credentials or
-    /// signatures), byte range, status, bytes, milliseconds, retry number.
+    /// Print every HTTP request to a bucket or DICOMweb service on stderr, retries included:
+    /// method, URL (query values other than listing and paging parameters REDACTED; no
+    /// headers, so no credentials or signatures), byte range, status, bytes, milliseconds,
+    /// retry number.
     #[arg(long)]
     pub debug_requests: bool,
 
@@ -129,7 +130,7 @@ pub struct ScanCommon {
     pub quiet: Quiet,
 
     /// Requests in flight at once against a bucket (header reads while scanning, uploads
-    /// while converting).
+    /// while converting) or a DICOMweb service (metadata requests, instance retrievals).
     #[arg(long, default_value_t = 64, value_name = "N", help_heading = "Buckets")]
     pub concurrency: usize,
 

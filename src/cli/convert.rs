@@ -63,6 +63,13 @@ pub struct ConvertArgs {
     #[arg(long, conflicts_with = "no_mp4")]
     pub hls: bool,
 
+    /// Also write every source file rendered under dicom/ in DEST, named by its path (for a
+    /// DICOMweb source: dicom/studies/UID/series/UID/instances/UID, the instance as stored).
+    /// Read-write Darwin payloads and Encord --dicom-series need the DICOM files in storage,
+    /// which a DICOMweb source is not: with this flag they name the copies.
+    #[arg(long)]
+    pub copy_dicom: bool,
+
     /// Burn overlays (60xx planes: annotations, ROIs) into the images, in white. Off by
     /// default, as DCMTK's `-O`.
     #[arg(long)]

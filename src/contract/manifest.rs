@@ -52,6 +52,10 @@ pub struct Settings {
     /// change no key, so a re-run that changes only this keeps every output.
     #[serde(default)]
     pub name: String,
+    /// Source files copied to `dicom/<path>` in the destination (`--copy-dicom`); payloads
+    /// that name DICOM files then name the copies.
+    #[serde(default)]
+    pub copy_dicom: bool,
 }
 
 impl Settings {

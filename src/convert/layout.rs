@@ -28,6 +28,15 @@ pub const MANIFEST_KEY: &str = "manifest.json";
 /// Key of the run report (every input accounted for), written after the manifest.
 pub const REPORT_KEY: &str = "report.json";
 
+/// Where `--copy-dicom` writes the source files, below the destination.
+pub const DICOM_COPY_PREFIX: &str = "dicom";
+
+/// Key of the copy of source file `path` (a source-relative path: for DICOMweb,
+/// `studies/{uid}/series/{uid}/instances/{uid}`).
+pub fn dicom_copy_key(path: &str) -> String {
+    format!("{DICOM_COPY_PREFIX}/{path}")
+}
+
 /// The folder of one volume's outputs: `<study>/<series>/<volume>`.
 pub fn volume_prefix(study_uid: &str, series_uid: &str, volume_id: &str) -> String {
     format!(

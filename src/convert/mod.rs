@@ -71,6 +71,9 @@ pub struct ConvertOptions {
     pub hls: bool,
     /// How items are named (titles only: keys do not depend on it).
     pub name: NameTemplate,
+    /// Also write every source file rendered under `dicom/` in the destination (DICOMweb
+    /// sources: what read-write registrations need).
+    pub copy_dicom: bool,
 }
 
 impl Default for ConvertOptions {
@@ -85,6 +88,7 @@ impl Default for ConvertOptions {
             video: Some(VideoSettings::default()),
             hls: false,
             name: NameTemplate::default(),
+            copy_dicom: false,
         }
     }
 }
@@ -115,6 +119,7 @@ impl ConvertOptions {
             crf: self.video.map_or(0, |v| v.crf),
             hls: self.hls_enabled(),
             name: self.name.to_string(),
+            copy_dicom: self.copy_dicom,
         }
     }
 
@@ -225,6 +230,17 @@ pub fn convert(
         ..
     } = context;
     let present = ledger.settle(&failed_uploads);
+    // A copy that did not arrive fails its input: read-write payloads would name it.
+    for (key, error) in &failed_uploads {
+        if let Some(path) = key
+            .strip_prefix(layout::DICOM_COPY_PREFIX)
+            .and_then(|k| k.strip_prefix('/'))
+        {
+            failed_paths
+                .entry(path.to_string())
+                .or_insert_with(|| format!("copy to {} failed: {error}", sink.describe(key)));
+        }
+    }
     manifest.items.retain(|item| {
         let Some(Violation {
             reason,

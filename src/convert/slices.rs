@@ -82,16 +82,34 @@ impl Context<'_> {
             .collect()
     }
 
-    /// Opens the file of `instance` for decoding.
+    /// Opens the file of `instance` for rendering; with `--copy-dicom`, also writes its bytes
+    /// under [`layout::dicom_copy_key`].
     pub(super) fn open_instance(&self, instance: usize) -> Result<Arc<DicomImage>, String> {
-        self.open_image(&self.instances[instance]).map(Arc::new)
+        let header = &self.instances[instance];
+        let bytes = self.read_file(header)?;
+        if self.options.copy_dicom {
+            let key = layout::dicom_copy_key(&header.path);
+            let size = bytes.len() as u64;
+            self.sink
+                .put(&key, bytes.to_vec())
+                .map_err(|e| format!("cannot copy it to {}: {e}", self.sink.describe(&key)))?;
+            self.bytes_written.fetch_add(size, Ordering::Relaxed);
+        }
+        DicomImage::from_shared(bytes)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
     }
 
-    /// Opens (downloads, for buckets) the file of `header` for decoding.
+    /// Opens (downloads, for buckets and DICOMweb) the file of `header` for decoding.
     pub(super) fn open_image(&self, header: &InstanceHeader) -> Result<DicomImage, String> {
+        DicomImage::from_shared(self.read_file(header)?).map_err(|e| e.to_string())
+    }
+
+    fn read_file(&self, header: &InstanceHeader) -> Result<bytes::Bytes, String> {
+        let bytes = self.source.read(&header.path)?;
         self.bytes_read
-            .fetch_add(header.file_size, Ordering::Relaxed);
-        self.source.open_image(&header.path)
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(bytes)
     }
 
     /// The outputs of a slice whose every output is kept from an earlier run.

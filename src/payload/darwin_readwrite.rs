@@ -65,7 +65,7 @@ pub fn build_darwin_readwrite(
             };
             ReadwriteItem {
                 path,
-                slots: unit_slots(unit, options.slots, src, options.extract_views),
+                slots: unit_slots(unit, options.slots, &src, options.extract_views),
                 name,
             }
         })

@@ -109,7 +109,7 @@ pub fn build_encord(
                 create_video: None,
                 object_urls: source_files(&series)
                     .into_iter()
-                    .map(|path| url(src, path))
+                    .map(|path| url(&src, path))
                     .collect::<Result<_, _>>()?,
                 client_metadata: metadata,
             });

@@ -31,7 +31,7 @@ pub fn darwin_storage_key(location: &Location, relative: &str) -> String {
     let key = location.bucket_key(relative);
     let key = match location.scheme {
         Scheme::Az => format!("{}/{key}", location.bucket),
-        Scheme::S3 | Scheme::Gs | Scheme::File | Scheme::Memory => key,
+        Scheme::S3 | Scheme::Gs | Scheme::File | Scheme::Memory | Scheme::Dicomweb => key,
     };
     key.trim_start_matches('/').to_string()
 }
@@ -49,7 +49,7 @@ pub fn bucket_key_of_darwin_key<'a>(location: &Location, key: &'a str) -> Result
                     location.bucket
                 )
             }),
-        Scheme::S3 | Scheme::Gs | Scheme::File | Scheme::Memory => Ok(key),
+        Scheme::S3 | Scheme::Gs | Scheme::File | Scheme::Memory | Scheme::Dicomweb => Ok(key),
     }
 }
 
@@ -89,6 +89,9 @@ pub fn encord_object_url(
                 "https://{account}.blob.core.windows.net/{bucket}/{key}"
             ))
         }
+        (Scheme::Dicomweb, _) => Err(fail(
+            "a DICOMweb service has no object URLs; convert with --copy-dicom to keep the DICOM instances in the destination",
+        )),
         (Scheme::File | Scheme::Memory, _) => Err(fail(
             "Encord reads object URLs from a bucket; copy the folder to S3, GCS or Azure and pass --destination (or --source) with its URL",
         )),

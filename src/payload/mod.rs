@@ -254,16 +254,44 @@ pub(crate) fn destination<'a>(
     })
 }
 
-/// The source location: the override, else the manifest's.
-pub(crate) fn source<'a>(
-    manifest: &'a Manifest,
-    options: &'a PayloadOptions,
-) -> Result<&'a Location, PayloadError> {
-    let found = options.source.as_ref().or(manifest.source.as_ref());
-    found.ok_or(PayloadError::MissingLocation {
-        which: "source",
-        what: "DICOM files",
-    })
+/// Where the DICOM files are stored: the override, else the copies `convert --copy-dicom`
+/// made (under the destination, or under the overriding destination), else the manifest's
+/// source. A DICOMweb service stores no files: an error that says so.
+pub(crate) fn source(
+    manifest: &Manifest,
+    options: &PayloadOptions,
+) -> Result<Location, PayloadError> {
+    // The copies are `dicom/<path>` below the destination (a local destination's keys are
+    // relative to its folder, so the prefix goes in the key, not in the folder).
+    let copies = options
+        .destination
+        .as_ref()
+        .or(manifest.destination.as_ref())
+        .filter(|_| manifest.settings.copy_dicom)
+        .map(|destination| Location {
+            prefix: crate::store::location::join_key(
+                &destination.prefix,
+                crate::convert::layout::DICOM_COPY_PREFIX,
+            ),
+            ..destination.clone()
+        });
+    let found = options
+        .source
+        .clone()
+        .or(copies)
+        .or(manifest.source.clone())
+        .ok_or(PayloadError::MissingLocation {
+            which: "source",
+            what: "DICOM files",
+        })?;
+    if found.scheme == crate::store::Scheme::Dicomweb {
+        return Err(PayloadError::Location {
+            target: "payloads that name the DICOM files",
+            location: found.to_string(),
+            reason: "a DICOMweb service is not storage the platform can read; convert with --copy-dicom to write the retrieved instances under the destination (payloads then name the copies), or pass --source with where copies of the files are".into(),
+        });
+    }
+    Ok(found)
 }
 
 /// Items grouped by `key`, groups in order of first appearance, items in manifest order.

@@ -39,7 +39,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The wait before attempt `attempt + 1` (1-based `attempt` just failed): `Retry-After`
     /// when the server gave one, else a random time up to `base * 2^(attempt-1)`.
-    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let delay = retry_after.unwrap_or_else(|| {
             let ceiling = self
                 .base_delay

@@ -39,6 +39,16 @@ pub enum ScanOutcome {
     Failed(FileIssue),
 }
 
+impl ScanOutcome {
+    /// The input's path, as reported.
+    pub fn path(&self) -> &str {
+        match self {
+            ScanOutcome::Instance(header) => &header.path,
+            ScanOutcome::Skipped(issue) | ScanOutcome::Failed(issue) => &issue.path,
+        }
+    }
+}
+
 /// Every file of a source, accounted for.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ScanReport {
@@ -49,6 +59,16 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// Every input's outcome: instances, then skipped, then failed inputs.
+    pub fn into_outcomes(self) -> Vec<ScanOutcome> {
+        let instances = self.instances.into_iter();
+        let instances = instances.map(|header| ScanOutcome::Instance(Box::new(header)));
+        instances
+            .chain(self.skipped.into_iter().map(ScanOutcome::Skipped))
+            .chain(self.failed.into_iter().map(ScanOutcome::Failed))
+            .collect()
+    }
+
     /// Number of inputs accounted for.
     pub fn total(&self) -> usize {
         self.instances.len() + self.skipped.len() + self.failed.len()
@@ -82,7 +102,7 @@ pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &dyn Progre
 
 /// Runs `work` in a pool of `threads` threads of its own (or the global pool when no thread
 /// can be started).
-fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
     match rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
@@ -93,7 +113,7 @@ fn in_pool<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
 }
 
 /// Sorts outcomes into a report, keeping their order.
-fn collect(outcomes: Vec<ScanOutcome>) -> ScanReport {
+pub(crate) fn collect(outcomes: Vec<ScanOutcome>) -> ScanReport {
     let mut report = ScanReport::default();
     for outcome in outcomes {
         match outcome {

@@ -63,7 +63,7 @@ pub struct Bucket {
 
 /// The runtime all store calls run on (created on first use; two worker threads are plenty for
 /// network I/O).
-fn runtime() -> &'static Handle {
+pub(crate) fn runtime() -> &'static Handle {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {

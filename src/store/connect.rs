@@ -101,6 +101,11 @@ pub fn connect(
             Arc::new(LocalFileSystem::new_with_prefix(&path).map_err(|e| fail(e.to_string()))?)
         }
         Scheme::Memory => Arc::new(InMemory::new()),
+        Scheme::Dicomweb => {
+            return Err(fail(
+                "a DICOMweb service is a source only, not an object store".into(),
+            ));
+        }
         Scheme::S3 => {
             let mut builder = AmazonS3Builder::from_env()
                 .with_bucket_name(&location.bucket)
@@ -186,7 +191,7 @@ pub fn credentials_configured(
     let any = |names: &[&str]| names.iter().any(|n| has(environment, n));
     let file = |relative: &str| home.as_ref().is_some_and(|h| h.join(relative).is_file());
     match scheme {
-        Scheme::File | Scheme::Memory => true,
+        Scheme::File | Scheme::Memory | Scheme::Dicomweb => true,
         Scheme::S3 => {
             any(&[
                 "AWS_ACCESS_KEY_ID",

@@ -8,7 +8,9 @@
 //! - `gs://bucket/prefix`, `https://storage.googleapis.com/bucket/prefix`,
 //!   `https://storage.cloud.google.com/bucket/prefix`, `https://bucket.storage.googleapis.com/prefix`;
 //! - `az://container/prefix` (account from `AZURE_STORAGE_ACCOUNT_NAME`),
-//!   `https://account.blob.core.windows.net/container/prefix`, `azure://` like `az://`.
+//!   `https://account.blob.core.windows.net/container/prefix`, `azure://` like `az://`;
+//! - `dicomweb+https://host/path/dicom-web` (and `dicomweb+http://`), optionally narrowed to
+//!   `/studies/{uid}` or `/studies/{uid}/series/{uid}`, with QIDO-RS query parameters.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -29,6 +31,9 @@ pub enum Scheme {
     Az,
     /// An in-memory store (tests and library use).
     Memory,
+    /// A DICOMweb service (QIDO-RS and WADO-RS): `bucket` is its root URL, `prefix` the
+    /// narrowing to a study or series (`studies/{uid}[/series/{uid}]`).
+    Dicomweb,
 }
 
 /// A parsed store location. Serialised into `manifest.json` (`source`, `destination`): the
@@ -46,6 +51,9 @@ pub struct Location {
     /// S3 region, when the URL names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// DICOMweb: the QIDO-RS query parameters (`ModalitiesInStudy=CT&StudyDate=...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
 }
 
 /// Why a location string cannot be used.
@@ -69,7 +77,15 @@ impl Location {
             }
             return Ok(Location::local(PathBuf::from(input)));
         };
-        let location = match scheme.to_ascii_lowercase().as_str() {
+        let scheme = scheme.to_ascii_lowercase();
+        if let Some(http) = scheme.strip_prefix("dicomweb+") {
+            // Never echo user information or query values (credentials, patient identifiers).
+            return parse_dicomweb(http, rest).map_err(|reason| LocationError {
+                input: super::request_log::redact_url(input),
+                reason,
+            });
+        }
+        let location = match scheme.as_str() {
             "file" => {
                 if !rest.starts_with('/') {
                     return Err(fail("file URLs need an absolute path: file:///path"));
@@ -85,7 +101,7 @@ impl Location {
             })?,
             _ => {
                 return Err(fail(
-                    "unknown scheme; use s3://, gs://, az://, file:// or a local path",
+                    "unknown scheme; use s3://, gs://, az://, dicomweb+https://, file:// or a local path",
                 ));
             }
         };
@@ -106,6 +122,7 @@ impl Location {
             prefix: String::new(),
             account: None,
             region: None,
+            query: None,
         }
     }
 
@@ -148,6 +165,16 @@ impl fmt::Display for Location {
             Scheme::Gs => "gs",
             Scheme::Az => "az",
             Scheme::Memory => "memory",
+            Scheme::Dicomweb => {
+                write!(f, "dicomweb+{}", self.bucket)?;
+                if !self.prefix.is_empty() {
+                    write!(f, "/{}", self.prefix)?;
+                }
+                if let Some(query) = &self.query {
+                    write!(f, "?{query}")?;
+                }
+                return Ok(());
+            }
         };
         write!(f, "{scheme}://{}", self.bucket)?;
         if !self.prefix.is_empty() {
@@ -176,6 +203,7 @@ fn bucket_and_prefix(scheme: Scheme, rest: &str) -> Location {
         prefix: clean_prefix(prefix),
         account: None,
         region: None,
+        query: None,
     }
 }
 
@@ -230,7 +258,86 @@ fn virtual_hosted(scheme: Scheme, bucket: &str, region: Option<String>, path: &s
         prefix: clean_prefix(path),
         account: None,
         region,
+        query: None,
     }
+}
+
+/// QIDO-RS parameters that would match on patient identifiers: refused, since the source URL
+/// is recorded in manifests, indexes and logs.
+const PATIENT_PARAMETERS: &[&str] = &[
+    "patientname",
+    "00100010",
+    "patientid",
+    "00100020",
+    "patientbirthdate",
+    "00100030",
+    "accessionnumber",
+    "00080050",
+    "otherpatientids",
+    "00101000",
+];
+
+/// `dicomweb+http(s)://host/root[/studies/{uid}[/series/{uid}]][?query]`, after `dicomweb+`.
+fn parse_dicomweb(http: &str, rest: &str) -> Result<Location, String> {
+    if http != "http" && http != "https" {
+        return Err("DICOMweb URLs are dicomweb+https:// or dicomweb+http://".into());
+    }
+    let (address, query) = match rest.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (rest, None),
+    };
+    let address = address.split('#').next().unwrap_or_default();
+    let (host, path) = address.split_once('/').unwrap_or((address, ""));
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    if host.contains('@') {
+        return Err(
+            "credentials do not go in the URL; set DICOMWEB_USER and DICOMWEB_PASSWORD, or DICOMWEB_TOKEN"
+                .into(),
+        );
+    }
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    // The narrowing is the tail `studies/{uid}` or `studies/{uid}/series/{uid}`.
+    let narrowed = match parts.as_slice() {
+        [.., "studies", _, "series", _] => 4,
+        [.., "studies", _] => 2,
+        [.., "studies"] => 1,
+        _ => 0,
+    };
+    let (root, narrowing) = parts.split_at(parts.len() - narrowed);
+    let narrowing = if narrowing == ["studies"] {
+        &[][..]
+    } else {
+        narrowing
+    };
+    if narrowing.contains(&"..") || root.contains(&"..") {
+        return Err("DICOMweb paths may not contain `..`".into());
+    }
+    let query = query.filter(|q| !q.is_empty());
+    if let Some(query) = query {
+        for pair in query.split('&') {
+            let name = pair.split('=').next().unwrap_or_default();
+            if PATIENT_PARAMETERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(format!(
+                    "the query parameter {name} names a patient identifier, which dicomprep never records; select by study, series, modality or date instead"
+                ));
+            }
+        }
+    }
+    let mut root_url = format!("{http}://{host}");
+    for part in root {
+        root_url.push('/');
+        root_url.push_str(part);
+    }
+    Ok(Location {
+        scheme: Scheme::Dicomweb,
+        bucket: root_url,
+        prefix: narrowing.join("/"),
+        account: None,
+        region: None,
+        query: query.map(str::to_string),
+    })
 }
 
 /// A prefix without query, fragment, leading or trailing slashes, percent-decoded.
@@ -363,6 +470,61 @@ mod tests {
             let err = Location::parse(bad).unwrap_err();
             assert!(!err.reason.is_empty(), "{bad}");
             assert!(err.to_string().contains("cannot use location"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dicomweb_roots_narrowings_and_queries() {
+        let l = Location::parse("dicomweb+http://127.0.0.1:8042/dicom-web").unwrap();
+        assert_eq!(
+            (
+                l.scheme,
+                l.bucket.as_str(),
+                l.prefix.as_str(),
+                l.query.clone()
+            ),
+            (
+                Scheme::Dicomweb,
+                "http://127.0.0.1:8042/dicom-web",
+                "",
+                None
+            )
+        );
+        let url = "dicomweb+https://h/v1/projects/p/dicomWeb/studies/1.2/series/3.4";
+        let l = Location::parse(url).unwrap();
+        assert_eq!(l.bucket, "https://h/v1/projects/p/dicomWeb");
+        assert_eq!(l.prefix, "studies/1.2/series/3.4");
+        assert_eq!(l.to_string(), url);
+        let url =
+            "dicomweb+https://h/dicom-web/studies?ModalitiesInStudy=CT&StudyDate=20200101-20201231";
+        let l = Location::parse(url).unwrap();
+        assert_eq!(l.bucket, "https://h/dicom-web");
+        assert_eq!(l.prefix, "");
+        assert_eq!(
+            l.query.as_deref(),
+            Some("ModalitiesInStudy=CT&StudyDate=20200101-20201231")
+        );
+        let l = Location::parse("dicomweb+http://h/studies/1.2/").unwrap();
+        assert_eq!(
+            (l.bucket.as_str(), l.prefix.as_str()),
+            ("http://h", "studies/1.2")
+        );
+        assert_eq!(l.to_string(), "dicomweb+http://h/studies/1.2");
+    }
+
+    #[test]
+    fn dicomweb_urls_refuse_credentials_and_patient_queries() {
+        for bad in [
+            "dicomweb+https://u:p@h/dicom-web",
+            "dicomweb+https://h/dicom-web?PatientID=123",
+            "dicomweb+https://h/dicom-web?00100010=DOE",
+            "dicomweb+ftp://h/x",
+            "dicomweb+https:///x",
+        ] {
+            let err = Location::parse(bad).unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("123") && !text.contains(":p@"), "{text}");
+            assert!(!text.contains("DOE"), "{text}");
         }
     }
 

@@ -59,7 +59,8 @@ pub trait RequestObserver: Send + Sync + fmt::Debug {
     fn request(&self, record: &RequestRecord);
 }
 
-/// Query parameters kept as they are: listing and multipart parameters of the three APIs.
+/// Query parameters kept as they are: listing and multipart parameters of the three APIs,
+/// and QIDO-RS paging (search values, which may name anything, are redacted).
 /// Every other value (SAS `sig`, `se`, `sp`…, `X-Amz-Signature`, `X-Amz-Credential`,
 /// `X-Amz-Security-Token`, `X-Goog-Signature`, tokens) becomes `REDACTED`.
 const KEPT_PARAMETERS: &[&str] = &[
@@ -85,6 +86,9 @@ const KEPT_PARAMETERS: &[&str] = &[
     "maxResults",
     "uploadType",
     "name",
+    // QIDO-RS paging
+    "limit",
+    "offset",
 ];
 
 /// `url` without user information and with every query value outside [`KEPT_PARAMETERS`]

@@ -67,7 +67,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(mut command: Command, port: u16, data: tempfile::TempDir) -> Server {
+    pub fn start(mut command: Command, port: u16, data: tempfile::TempDir) -> Server {
         let log = data.path().join("server.log");
         let file = std::fs::File::create(&log).expect("server log");
         let child = command

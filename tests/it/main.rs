@@ -19,6 +19,10 @@ mod video;
 mod thumbnail;
 // Object stores (moto S3, Azurite, fake-gcs-server, file://, in-memory): one contract for all.
 mod stores;
+// DICOMweb sources against a real Orthanc: order and convert as from disk, auth, faults.
+mod dicomweb;
+// Orthanc, the DICOMweb server the DICOMweb tests start.
+mod orthanc;
 // The S3, Azure and GCS servers the store tests start.
 mod emulators;
 // A fault-injecting proxy in front of the S3 server.

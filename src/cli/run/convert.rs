@@ -47,6 +47,7 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
         }),
         hls: args.hls,
         name: args.name.clone(),
+        copy_dicom: args.copy_dicom,
     };
     let progress = TerminalProgress::new(
         "render",

@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
-use super::{open_source, print_issues, scan_with_progress};
+use super::{open_source, print_issues, scan_dicomweb, scan_with_progress};
 use crate::catalog::refresh::{listed_objects, plan, stat_local};
-use crate::catalog::{Catalog, CatalogError, Selection, select};
+use crate::catalog::{Catalog, CatalogError, Listed, Selection, Version, select};
 use crate::cli::common::{ScanCommon, SelectArgs};
 use crate::cli::index::{IndexArgs, QueryArgs, QueryFormat};
 use crate::cli::progress::TerminalProgress;
@@ -66,6 +66,27 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
             let summary = plan.run(&mut catalog, &listed, &[], batch, &mut read)?;
             progress.finish();
             summary
+        }
+        // One metadata request per series reads every header anyway; what the index already
+        // holds is kept (a SOP Instance UID names content that never changes).
+        Source::Dicomweb(service) => {
+            let outcomes = scan_dicomweb(service, visible)?.into_outcomes();
+            let listed: Vec<Listed> = outcomes
+                .iter()
+                .map(|outcome| Listed {
+                    path: outcome.path().to_string(),
+                    version: Version {
+                        size: 0,
+                        mtime_ns: None,
+                        etag: None,
+                    },
+                })
+                .collect();
+            let plan = plan(&catalog, &listed, &[])?;
+            let mut read = |chunk: &[usize]| {
+                crate::scan::collect(chunk.iter().map(|&i| outcomes[i].clone()).collect())
+            };
+            plan.run(&mut catalog, &listed, &[], batch, &mut read)?
         }
     };
     let (instances, stored) = catalog.summary()?;

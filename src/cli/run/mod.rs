@@ -9,6 +9,7 @@ mod register;
 mod scan;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::common::{ScanCommon, StoreArgs};
 use super::progress::TerminalProgress;
@@ -16,10 +17,11 @@ use super::register::RegisterTarget;
 use super::{Cli, Command};
 use crate::contract::FileIssue;
 use crate::contract::manifest::Manifest;
+use crate::dicomweb::Dicomweb;
 use crate::error::Error;
 use crate::scan::ScanReport;
 use crate::source::{Source, list_local};
-use crate::store::{Bucket, Location};
+use crate::store::{Bucket, Location, Scheme};
 
 /// Runs the command; `Ok(false)` when some inputs failed.
 pub fn run(cli: &Cli) -> Result<bool, Error> {
@@ -37,8 +39,18 @@ pub fn run(cli: &Cli) -> Result<bool, Error> {
     }
 }
 
-/// The source at `location`: a local folder or file, or a bucket prefix.
+/// The source at `location`: a local folder or file, a bucket prefix, or a DICOMweb service.
 fn open_source(common: &ScanCommon, location: &Location) -> Result<Source, Error> {
+    if location.scheme == Scheme::Dicomweb {
+        let options = common.store.connect_options();
+        let service = Dicomweb::open(location, &options, common.concurrency).map_err(|reason| {
+            Error::Store {
+                location: location.to_string(),
+                reason,
+            }
+        })?;
+        return Ok(Source::Dicomweb(Arc::new(service)));
+    }
     Ok(match location.local_path() {
         Some(path) => Source::local(&path),
         None => Source::Bucket(open_bucket(&common.store, location, false)?),
@@ -78,7 +90,22 @@ fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport
             progress.finish();
             Ok(report)
         }
+        Source::Dicomweb(service) => scan_dicomweb(service, visible),
     }
+}
+
+/// Finds the series of a DICOMweb source and reads their metadata, with progress.
+pub(super) fn scan_dicomweb(service: &Dicomweb, visible: bool) -> Result<ScanReport, Error> {
+    let listing = TerminalProgress::spinner("search", visible);
+    let series = service.list_series().map_err(|reason| Error::Store {
+        location: service.location().to_string(),
+        reason,
+    })?;
+    listing.finish();
+    let progress = TerminalProgress::new("metadata", series.len() as u64, visible);
+    let report = service.scan(&series, &progress);
+    progress.finish();
+    Ok(report)
 }
 
 /// Failures always go to stderr, one line each; skipped files only with `--verbose`.
