@@ -46,7 +46,8 @@ impl Source {
     }
 
     /// Opens the file named `relative` for decoding. An object is fetched whole into memory
-    /// (as a local file is read), so memory holds one file per worker thread.
+    /// (as a local file is read), so memory holds one file per worker thread; with an object
+    /// cache it comes from there when cached.
     pub fn open_image(&self, relative: &str) -> Result<DicomImage, String> {
         match self {
             Source::Local { root } => {
@@ -54,7 +55,7 @@ impl Source {
             }
             Source::Bucket(bucket) => {
                 let bytes = bucket
-                    .get(relative)?
+                    .get_object(relative)?
                     .ok_or_else(|| format!("{} is gone", bucket.describe(relative)))?;
                 DicomImage::from_shared(bytes).map_err(|e| e.to_string())
             }

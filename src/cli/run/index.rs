@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{open_source, print_issues, scan_with_progress};
+use super::{bucket_reads, open_source, print_issues, scan_with_progress};
 use crate::catalog::refresh::{listed_objects, plan, stat_local};
 use crate::catalog::{Catalog, CatalogError, Selection, select};
 use crate::cli::common::{ScanCommon, SelectArgs};
@@ -71,8 +71,12 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
     let (instances, stored) = catalog.summary()?;
     print_issues(common, &stored.skipped, &stored.failed);
     if visible {
+        let reads = match &source {
+            Source::Bucket(bucket) => format!("; {}", bucket_reads(bucket, summary.reads)),
+            Source::Local { .. } => String::new(),
+        };
         eprintln!(
-            "{summary} in {:.2} s; {} holds {} instances, {} skipped, {} failed",
+            "{summary} in {:.2} s; {} holds {} instances, {} skipped, {} failed{reads}",
             started.elapsed().as_secs_f64(),
             args.db.display(),
             instances,
@@ -128,6 +132,16 @@ pub(super) fn selected_scan(
             wanted,
         }
         .into());
+    }
+    if let Source::Bucket(bucket) = source
+        && let Some(cache) = bucket.cache()
+    {
+        // No listing: the index tells the object cache which versions are current.
+        for (path, version) in catalog.versions()? {
+            if let Some(etag) = &version.etag {
+                cache.remember(&path, etag, version.size);
+            }
+        }
     }
     let mut report = catalog.load()?;
     if let Some(selection) = selection {

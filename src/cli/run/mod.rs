@@ -9,9 +9,10 @@ mod register;
 mod scan;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use super::common::{ScanCommon, StoreArgs};
-use super::progress::TerminalProgress;
+use super::progress::{TerminalProgress, human_bytes};
 use super::register::RegisterTarget;
 use super::{Cli, Command};
 use crate::contract::FileIssue;
@@ -79,6 +80,22 @@ fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport
             Ok(report)
         }
     }
+}
+
+/// `10001 requests (1.00 per file), 1.6 kB read per file` for a bucket whose `files` objects
+/// were read.
+fn bucket_reads(bucket: &Bucket, files: usize) -> String {
+    let stats = bucket.stats();
+    let requests = stats.requests.load(Ordering::Relaxed);
+    if files == 0 {
+        return format!("{requests} requests, no file read");
+    }
+    let files = files as u64;
+    format!(
+        "{requests} requests ({:.2} per file), {} read per file",
+        requests as f64 / files as f64,
+        human_bytes(stats.bytes_read.load(Ordering::Relaxed) / files)
+    )
 }
 
 /// Failures always go to stderr, one line each; skipped files only with `--verbose`.
