@@ -11,7 +11,7 @@ pub const INITIAL_RANGE: u64 = 8 << 10;
 /// A learned range never grows beyond this (longer headers take more GETs).
 pub const MAX_RANGE: u64 = 1 << 20;
 /// Ranges are whole multiples of this.
-const GRANULE: u64 = 512;
+const GRANULE: u64 = 256;
 
 /// Learned first ranges by key prefix; shared by the scan threads.
 #[derive(Debug, Default)]
@@ -25,9 +25,9 @@ fn prefix(key: &str) -> &str {
 }
 
 /// The range that holds a header of `needed` bytes, with room for the variation between
-/// files of a series (longer descriptions, an extra private tag): 1/8 more, plus 512 bytes.
+/// files of a series (longer descriptions, an extra private tag): 1/16 more, plus 256 bytes.
 pub fn range_for(needed: u64) -> u64 {
-    (needed + needed / 8 + GRANULE)
+    (needed + needed / 16 + GRANULE)
         .next_multiple_of(GRANULE)
         .min(MAX_RANGE)
 }
@@ -68,7 +68,7 @@ mod tests {
         ranges.learn("study/s1/a.dcm", 1226);
         let small = ranges.first("study/s1/b.dcm");
         assert!((1226..=2 * 1226).contains(&small), "{small}");
-        assert_eq!(small % 512, 0);
+        assert_eq!(small % 256, 0);
         ranges.learn("study/s1/c.dcm", 1000);
         assert_eq!(ranges.first("study/s1/d.dcm"), small, "never shrinks again");
         ranges.learn("study/s1/e.dcm", 120_000);
@@ -84,8 +84,8 @@ mod tests {
 
     #[test]
     fn ranges_have_room_and_a_ceiling() {
-        assert_eq!(range_for(0), 512);
-        assert!(range_for(8000) >= 9000 && range_for(8000) <= 9728);
+        assert_eq!(range_for(0), 256);
+        assert!(range_for(8000) >= 8500 && range_for(8000) <= 9216);
         assert_eq!(range_for(50 << 20), MAX_RANGE);
     }
 }

@@ -130,21 +130,20 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
 }
 
 /// Scans one object of a bucket with ranged GETs of `first_read` bytes and more only when the
-/// header is longer. Returns the outcome and the bytes fetched.
+/// header is longer (then at least [`SECOND_OBJECT_READ`]).
 pub fn scan_object(
     bucket: &Bucket,
     object: &ListedObject,
     first_read: u64,
     buf: &mut Vec<u8>,
     inflate: &mut Vec<u8>,
-) -> (ScanOutcome, u64) {
+) -> ScanOutcome {
     let mut reader = ObjectHeader { bucket, object };
     let reads = Reads {
         first: first_read,
         again: SECOND_OBJECT_READ,
     };
-    let outcome = scan_header(&mut reader, &object.key, reads, buf, inflate);
-    (outcome, buf.len() as u64)
+    scan_header(&mut reader, &object.key, reads, buf, inflate)
 }
 
 /// Scans the objects of a bucket with `concurrency` requests in flight: one ranged GET for a
@@ -165,7 +164,7 @@ pub fn scan_objects(
                 || (Vec::new(), Vec::new()),
                 |(buf, inflate), object| {
                     let first = ranges.first(&object.key);
-                    let (outcome, _) = scan_object(bucket, object, first, buf, inflate);
+                    let outcome = scan_object(bucket, object, first, buf, inflate);
                     if let Some(needed) = header_length(&outcome) {
                         ranges.learn(&object.key, needed);
                     }
