@@ -170,7 +170,7 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
         {
             let stats = cache.stats();
             eprintln!(
-                "object cache: {} objects served from {}, {} fetched and kept",
+                "object cache: {} reads served from {}, {} objects fetched and kept",
                 stats.hits.load(Ordering::Relaxed),
                 dir.display(),
                 stats.stored.load(Ordering::Relaxed)
