@@ -149,14 +149,15 @@ pub fn scan_object(
 /// Scans the objects of a bucket with `concurrency` requests in flight: one ranged GET for a
 /// typical header. The first range is learned per key prefix ([`FirstRanges`]): the files of a
 /// series have headers of about one length (e.g. 1.2 KB for a plain CT slice, 122 KB for
-/// Siemens EPI), so each prefix's range fits its headers after its first files.
+/// Siemens EPI), so each prefix's range fits its headers after its first files. `ranges`
+/// carries what was learned across calls (the batches of `dicomprep index`).
 pub fn scan_objects(
     bucket: &Bucket,
     objects: &[ListedObject],
     concurrency: usize,
+    ranges: &FirstRanges,
     progress: &dyn Progress,
 ) -> ScanReport {
-    let ranges = FirstRanges::default();
     let scan = || -> Vec<ScanOutcome> {
         objects
             .par_iter()

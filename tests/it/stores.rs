@@ -330,7 +330,8 @@ fn in_memory_store_contract() {
     let source = Source::Bucket(bucket("in"));
     let scanner = bucket("in");
     let objects = scanner.list().unwrap();
-    let scan = dicomprep::scan::scan_objects(&scanner, &objects, 8, &NoProgress);
+    let ranges = dicomprep::scan::FirstRanges::default();
+    let scan = dicomprep::scan::scan_objects(&scanner, &objects, 8, &ranges, &NoProgress);
     // One listing, then one ranged GET per file, but for the first files of each folder
     // (GE headers of 17 KB, Siemens of 122 KB are longer than the first 8 KiB).
     let requests = scanner.stats().requests.load(Ordering::Relaxed);

@@ -10,7 +10,7 @@ use crate::cli::common::{ScanCommon, SelectArgs};
 use crate::cli::index::{IndexArgs, QueryArgs, QueryFormat};
 use crate::cli::progress::TerminalProgress;
 use crate::error::Error;
-use crate::scan::{ScanReport, default_io_threads, scan_files, scan_objects};
+use crate::scan::{FirstRanges, ScanReport, default_io_threads, scan_files, scan_objects};
 use crate::source::{Source, list_local};
 use crate::store::Location;
 
@@ -59,9 +59,10 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
             let listed = listed_objects(&objects);
             let plan = plan(&catalog, &listed, &[])?;
             let progress = TerminalProgress::new("index", plan.to_read.len() as u64, visible);
+            let ranges = FirstRanges::default();
             let mut read = |chunk: &[usize]| {
                 let objects: Vec<_> = chunk.iter().map(|&i| objects[i].clone()).collect();
-                scan_objects(bucket, &objects, common.concurrency, &progress)
+                scan_objects(bucket, &objects, common.concurrency, &ranges, &progress)
             };
             let summary = plan.run(&mut catalog, &listed, &[], batch, &mut read)?;
             progress.finish();

@@ -75,7 +75,9 @@ fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport
             })?;
             listing.finish();
             let progress = TerminalProgress::new("scan", objects.len() as u64, visible);
-            let report = crate::scan::scan_objects(bucket, &objects, common.concurrency, &progress);
+            let ranges = crate::scan::FirstRanges::default();
+            let report =
+                crate::scan::scan_objects(bucket, &objects, common.concurrency, &ranges, &progress);
             progress.finish();
             Ok(report)
         }
