@@ -55,6 +55,8 @@ SERIES="${SERIES:-1}"
 BENCH_DIR="${BENCH_DIR:-target/bench-data}"
 RUNS="${RUNS:-3}"
 COLD="${COLD:-0}"
+# Set by install_python_peers: 0 when pydicom cannot be had (offline), and its rows are skipped.
+HAVE_PYDICOM=0
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -113,8 +115,11 @@ install_python_peers() {
     if [[ "$RENDER" == 1 ]]; then packages+=(numpy pillow); fi
     if [[ ! -x "$PY" ]]; then
         log "creating $VENV"
-        python3 -m venv "$VENV"
-        "$PY" -m pip install -q --upgrade pip
+        if ! python3 -m venv "$VENV" || ! "$PY" -m pip install -q --upgrade pip; then
+            log "no Python venv (python3-venv missing? offline?): the pydicom rows are skipped"
+            HAVE_PYDICOM=0
+            return
+        fi
     fi
     for package in "${packages[@]}"; do
         # The import name of pillow is PIL.
@@ -122,8 +127,10 @@ install_python_peers() {
     done
     if ((${#missing[@]})); then
         log "installing ${missing[*]} into $VENV"
-        "$PY" -m pip install -q "${missing[@]}"
+        "$PY" -m pip install -q "${missing[@]}" ||
+            log "could not install ${missing[*]} (offline?): the pydicom rows are skipped"
     fi
+    if "$PY" -c "import pydicom" 2>/dev/null; then HAVE_PYDICOM=1; else HAVE_PYDICOM=0; fi
 }
 
 build() {
@@ -138,7 +145,11 @@ build() {
 print_versions() {
     echo "Versions:"
     echo "  $("$DICOMPREP" --version) ($(rustc --version))"
-    echo "  pydicom $("$PY" -c 'import pydicom; print(pydicom.__version__)') ($("$PY" --version))"
+    if [[ "$HAVE_PYDICOM" == 1 ]]; then
+        echo "  pydicom $("$PY" -c 'import pydicom; print(pydicom.__version__)') ($("$PY" --version))"
+    else
+        echo "  pydicom: not installed (its rows are skipped)"
+    fi
     # dcm2niix prints its banner and exits non-zero for --version.
     echo "  $(dcm2niix --version 2>&1 | grep -m1 -i version || true)"
     echo "  $(gdcmscanner --version 2>&1 | head -n1 || true)"
@@ -228,6 +239,8 @@ TOOLS=(
     "dicomprep (1 thread)"
     "pydicom (1 process)"
     "pydicom (2 processes)"
+    "dicomprep index"
+    "pydicom index (1 process)"
     "dcm2niix -b o"
     "gdcmscanner"
     "read_floor (8 KiB/file)"
@@ -251,6 +264,13 @@ tool_command() {
         "pydicom (2 processes)")
             out="$WORK/pydicom-p2.json"
             CMD=("$PY" scripts/peers/pydicom_order.py "$STUDY" --processes 2 -o "$out") ;;
+        "dicomprep index")
+            # A new index each run (a refresh of an existing one would read nothing).
+            out="$WORK/dicomprep-index.sqlite"
+            CMD=("$DICOMPREP" index "$STUDY" -q --db "$out") ;;
+        "pydicom index (1 process)")
+            out="$WORK/pydicom-index.sqlite"
+            CMD=("$PY" scripts/peers/pydicom_index.py "$STUDY" --db "$out") ;;
         "dcm2niix -b o")
             # -b o: BIDS sidecar only, no NIfTI (checked afterwards). A fresh output folder
             # each run, else dcm2niix would add suffixed duplicates.
@@ -262,7 +282,7 @@ tool_command() {
         "read_floor (8 KiB/file)") CMD=("$READ_FLOOR" "$STUDY") ;;
         *) die "unknown tool: $1" ;;
     esac
-    if [[ -n "$out" ]]; then rm -f "$out"; fi
+    if [[ -n "$out" ]]; then rm -f "$out" "$out-wal" "$out-shm" "$out-journal"; fi
 }
 
 # Page cache drop for cold runs; returns non-zero if not permitted.
@@ -327,6 +347,11 @@ measure() {
         runs="$RUNS"
         [[ "$mode" == cold ]] && runs=1
         all_secs="" max_rss=0 STATUS["$mode/$label"]=ok
+        if [[ "$label" == pydicom* && "$HAVE_PYDICOM" != 1 ]]; then
+            STATUS["$mode/$label"]=skipped SECONDS_OF["$mode/$label"]=0 RSS_KB["$mode/$label"]=0
+            log "$mode: $label: skipped (no pydicom)"
+            continue
+        fi
         if [[ "$mode" == warm ]]; then
             # One untimed run first: even with the files cached, a tool's first run in a
             # while is slower (its binary/libraries, inode and dentry caches).
@@ -366,7 +391,11 @@ check_dcm2niix_no_nifti() {
 # (matched by SeriesInstanceUID). KIND=dicomprep reads series[].volumes[].slices[].path
 # (expecting one volume per series), KIND=pydicom reads series[].paths.
 check_order() {
-    "$PY" - "$TRUTH" "$2" "$3" "$1" <<'EOF'
+    if [[ "$1" == pydicom* && "$HAVE_PYDICOM" != 1 ]]; then
+        echo "$1: skipped (no pydicom)"
+        return
+    fi
+    python3 - "$TRUTH" "$2" "$3" "$1" <<'EOF'
 import json, sys
 
 truth_path, out_path, kind, name = sys.argv[1:5]
@@ -403,6 +432,34 @@ if problems:
     print(f"{name}: MISMATCH: " + "; ".join(problems[:3]))
 else:
     print(f"{name}: OK ({total} slices in {len(got)} series in the true order)")
+EOF
+}
+
+# check_indexes: the SQLite indexes of dicomprep and pydicom_index.py hold the same rows in
+# the columns both write.
+check_indexes() {
+    if [[ "$HAVE_PYDICOM" != 1 ]]; then
+        echo "pydicom index: skipped (no pydicom)"
+        return
+    fi
+    python3 - "$WORK/dicomprep-index.sqlite" "$WORK/pydicom-index.sqlite" <<'EOF'
+import sqlite3, sys
+
+mine, theirs = sys.argv[1:3]
+try:
+    peer = sqlite3.connect(f"file:{theirs}?mode=ro", uri=True)
+    columns = [row[1] for row in peer.execute("PRAGMA table_info(instances)")]
+    query = f"SELECT {', '.join(columns)} FROM instances ORDER BY path"
+    a = sqlite3.connect(f"file:{mine}?mode=ro", uri=True).execute(query).fetchall()
+    b = peer.execute(query).fetchall()
+except sqlite3.Error as exc:
+    print(f"pydicom index: MISMATCH (unreadable index: {exc})")
+    sys.exit(0)
+differing = sorted({c for x, y in zip(a, b) for c, u, v in zip(columns, x, y) if u != v})
+if len(a) != len(b) or differing:
+    print(f"pydicom index: MISMATCH ({len(a)} vs {len(b)} rows; columns differing: {differing[:5]})")
+else:
+    print(f"pydicom index: OK (same {len(a)} rows in the {len(columns)} columns it writes)")
 EOF
 }
 
@@ -835,6 +892,7 @@ scan_section() {
     check_order "dicomprep (1 thread)" "$WORK/dicomprep-t1.json" dicomprep
     check_order "pydicom (1 process)" "$WORK/pydicom.json" pydicom
     check_order "pydicom (2 processes)" "$WORK/pydicom-p2.json" pydicom
+    check_indexes
     check_dcm2niix_no_nifti
 
     print_table warm
@@ -911,8 +969,8 @@ store_section() {
             all+="$(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN {printf "%.3f", e - s}')"$'\n'
         done
         secs="$(printf '%s' "$all" | median)"
-        summary="$(tail -n1 "$WORK/stderr" | grep -o '[0-9]* requests ([0-9.]* per file' || true)"
-        printf '%-28s %10s %10.0f  %s\n' "$label" "$secs" "$(awk -v n="$N" -v s="$secs" 'BEGIN {print n / s}')" "${summary:+$summary)}"
+        summary="$(tail -n1 "$WORK/stderr" | grep -o '[0-9]* requests (.*' || true)"
+        printf '%-28s %10s %10.0f  %s\n' "$label" "$secs" "$(awk -v n="$N" -v s="$secs" 'BEGIN {print n / s}')" "$summary"
     done
     echo
     echo "Notes: median of $RUNS runs after an untimed one; local files warm in the page cache;" \

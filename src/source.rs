@@ -52,15 +52,15 @@ impl Source {
         }
     }
 
-    /// The whole file named `relative`: read from disk, fetched from a bucket, or retrieved
-    /// from a DICOMweb service as stored.
+    /// The whole file named `relative`: read from disk, fetched from a bucket (or its object
+    /// cache), or retrieved from a DICOMweb service as stored.
     pub fn read(&self, relative: &str) -> Result<Bytes, String> {
         match self {
             Source::Local { root } => std::fs::read(Source::base(root).join(relative))
                 .map(Bytes::from)
                 .map_err(|e| format!("cannot read: {e}")),
             Source::Bucket(bucket) => bucket
-                .get(relative)?
+                .get_object(relative)?
                 .ok_or_else(|| format!("{} is gone", bucket.describe(relative))),
             Source::Dicomweb(service) => service.retrieve(relative).map(Bytes::from),
         }

@@ -4,6 +4,7 @@
 //! batch it finished, and the next run reads only the rest.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::mpsc;
 
 use super::{Catalog, CatalogError, Version};
 use crate::contract::FileIssue;
@@ -113,15 +114,32 @@ impl RefreshPlan {
             };
             catalog.write(&report, &HashMap::new())?;
         }
-        for chunk in self.to_read.chunks(batch.max(1)) {
-            let report = read(chunk);
-            let versions: HashMap<String, Version> = chunk
-                .iter()
-                .map(|&i| (listed[i].path.clone(), listed[i].version.clone()))
-                .collect();
-            catalog.write(&report, &versions)?;
-            summary.reads += chunk.len();
-        }
+        // Batch n is written (on its own thread) while batch n + 1 is read: the headers of a
+        // warm folder are read about as fast as SQLite writes them, so the two overlap.
+        let (batches, written) = mpsc::sync_channel::<(ScanReport, HashMap<String, Version>)>(1);
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(move || -> Result<(), CatalogError> {
+                for (report, versions) in written {
+                    catalog.write(&report, &versions)?;
+                }
+                Ok(())
+            });
+            for chunk in self.to_read.chunks(batch.max(1)) {
+                let report = read(chunk);
+                let versions: HashMap<String, Version> = chunk
+                    .iter()
+                    .map(|&i| (listed[i].path.clone(), listed[i].version.clone()))
+                    .collect();
+                if batches.send((report, versions)).is_err() {
+                    break; // the writer failed: its error is returned below
+                }
+                summary.reads += chunk.len();
+            }
+            drop(batches);
+            writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?;
         Ok(summary)
     }
 }

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 
 use crate::order::Rule;
 use crate::register::http::RetryPolicy;
-use crate::store::{Anonymous, ConnectOptions, Location};
+use crate::store::{Anonymous, ConnectOptions, Location, RequestObserver, RequestRecord};
 
 /// `-q`: for every command that prints progress or a summary.
 #[derive(Debug, Args)]
@@ -61,15 +61,30 @@ pub struct StoreArgs {
     #[arg(long, value_enum, default_value_t = AnonymousArg::Auto)]
     pub anonymous: AnonymousArg,
 
-    /// Print every HTTP request to a bucket or DICOMweb service on stderr, retries included:
-    /// method, URL (query values other than listing and paging parameters REDACTED; no
-    /// headers, so no credentials or signatures), byte range, status, bytes, milliseconds,
-    /// retry number.
-    #[arg(long)]
-    pub debug_requests: bool,
+    #[command(flatten)]
+    pub debug: DebugRequests,
 
     #[command(flatten)]
     pub retry: RetryArgs,
+}
+
+/// `--debug-requests`: for every command that sends HTTP requests.
+#[derive(Debug, Args)]
+pub struct DebugRequests {
+    /// Print every HTTP request (to buckets, DICOMweb services and platform APIs) on stderr,
+    /// retries included: method, URL (no user information; query values other than listing
+    /// and paging parameters REDACTED; no headers, so no credentials, API keys or signatures),
+    /// byte range, status, bytes, milliseconds, retry number.
+    #[arg(long)]
+    pub debug_requests: bool,
+}
+
+impl DebugRequests {
+    /// The observer printing the requests, when asked for.
+    pub fn observer(&self) -> Option<Arc<dyn RequestObserver>> {
+        self.debug_requests
+            .then(|| Arc::new(PrintRequests) as Arc<dyn RequestObserver>)
+    }
 }
 
 impl StoreArgs {
@@ -84,9 +99,7 @@ impl StoreArgs {
             max_retries: self.retry.retries,
             retry_timeout: Duration::from_secs(self.retry.retry_timeout),
             request_timeout: Duration::from_secs(self.retry.request_timeout.max(1)),
-            observer: self
-                .debug_requests
-                .then(|| Arc::new(PrintRequests) as Arc<dyn crate::store::RequestObserver>),
+            observer: self.debug.observer(),
         }
     }
 }
@@ -95,8 +108,8 @@ impl StoreArgs {
 #[derive(Debug)]
 struct PrintRequests;
 
-impl crate::store::RequestObserver for PrintRequests {
-    fn request(&self, record: &crate::store::RequestRecord) {
+impl RequestObserver for PrintRequests {
+    fn request(&self, record: &RequestRecord) {
         eprintln!("request: {record}");
     }
 }

@@ -1,5 +1,7 @@
 //! Flags of `dicomprep convert`.
 
+use std::path::PathBuf;
+
 use clap::{Args, ValueEnum};
 
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
@@ -8,6 +10,7 @@ use crate::naming::{DEFAULT_TEMPLATE, NameTemplate};
 use crate::payload::PayloadKind;
 use crate::render::window::WindowChoice;
 use crate::store::Location;
+use crate::store::cache::parse_size;
 
 /// Flags of `dicomprep convert`.
 #[derive(Debug, Args)]
@@ -107,6 +110,17 @@ pub struct ConvertArgs {
     /// index-2.html, ...).
     #[arg(long)]
     pub no_html: bool,
+
+    /// Keep the DICOM objects fetched from a bucket SRC in this folder (DIR/a/7/<hash of key
+    /// and ETag>), so that converting again, e.g. with another --window, fetches nothing: an
+    /// object is served from the cache while its listed ETag and size are unchanged.
+    #[arg(long, value_name = "DIR", help_heading = "Buckets")]
+    pub cache: Option<PathBuf>,
+
+    /// Largest size of the --cache folder (K, M, G, T: powers of 1024); the least recently
+    /// used objects are deleted beyond it.
+    #[arg(long, default_value = "20G", value_parser = parse_size, value_name = "SIZE", requires = "cache", help_heading = "Buckets")]
+    pub cache_size: u64,
 
     #[command(flatten)]
     pub select: SelectArgs,

@@ -138,7 +138,7 @@ mod tests {
         assert_eq!(shared_flags(&["register", "darwin"]), darwin);
         assert_eq!(
             shared_flags(&["register", "bisque"]),
-            sorted(&[&["quiet"], &RETRY])
+            sorted(&[&["debug-requests", "quiet"], &RETRY])
         );
         assert!(Cli::try_parse_from(["dicomprep", "-q", "order", "in"]).is_err());
         let encord = ["dicomprep", "payload", "encord", "-m", "m.json"];

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::common::{Quiet, RetryArgs, StoreArgs};
+use super::common::{DebugRequests, Quiet, RetryArgs, StoreArgs};
 
 /// Flags of `dicomprep register`.
 #[derive(Debug, Args)]
@@ -127,6 +127,9 @@ pub struct RegisterBisqueArgs {
 
     #[command(flatten)]
     pub quiet: Quiet,
+
+    #[command(flatten)]
+    pub debug: DebugRequests,
 
     #[command(flatten)]
     pub retry: RetryArgs,

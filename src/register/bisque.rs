@@ -5,12 +5,14 @@
 
 use std::hash::BuildHasher;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::http::{RetryPolicy, send};
 use super::{RegisterError, excerpt, write_json};
 use crate::payload::bisque::{BisquePlan, dataset_xml, resource_uri};
+use crate::store::RequestObserver;
 
 /// Environment variable holding the password.
 pub const PASSWORD_VAR: &str = "BISQUE_PASSWORD";
@@ -22,6 +24,8 @@ pub struct BisqueTarget {
     pub base_url: String,
     pub user: String,
     pub retry: RetryPolicy,
+    /// Hears every request (`--debug-requests`).
+    pub log: Option<Arc<dyn RequestObserver>>,
 }
 
 /// What the result file records.
@@ -96,7 +100,13 @@ pub fn register_bisque(
                 )
                 .body(body.clone())
         };
-        let reply = send(&upload_url, &make, &target.retry, notify)?;
+        let reply = send(
+            &upload_url,
+            &make,
+            &target.retry,
+            target.log.as_deref(),
+            notify,
+        )?;
         let uri = accepted(&upload_url, reply.status, &reply.body)?;
         result.uploaded.push(Uploaded {
             key: image.key.clone(),
@@ -123,7 +133,13 @@ pub fn register_bisque(
                 .header("Content-Type", "text/xml")
                 .body(xml.clone())
         };
-        let reply = send(&dataset_url, &make, &target.retry, notify)?;
+        let reply = send(
+            &dataset_url,
+            &make,
+            &target.retry,
+            target.log.as_deref(),
+            notify,
+        )?;
         let uri = accepted(&dataset_url, reply.status, &reply.body)?;
         result.dataset_uri = Some(uri.clone());
         outcome.dataset_uri = Some(uri);

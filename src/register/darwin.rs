@@ -4,12 +4,14 @@
 //! recording registered items so that a re-run sends only the rest.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::http::{RetryPolicy, send};
 use super::{RegisterError, excerpt, write_json};
+use crate::store::RequestObserver;
 
 /// Public Darwin host (darwin-external-storage-registration).
 pub const DEFAULT_API_URL: &str = "https://darwin.v7labs.com";
@@ -64,6 +66,8 @@ pub struct DarwinTarget {
     /// Items per request, 1 to 10.
     pub batch_size: usize,
     pub retry: RetryPolicy,
+    /// Hears every request (`--debug-requests`).
+    pub log: Option<Arc<dyn RequestObserver>>,
 }
 
 impl DarwinTarget {
@@ -206,7 +210,7 @@ pub fn register_darwin(
                 .header("Content-Type", "application/json")
                 .body(body.clone())
         };
-        let reply = send(&url, &make, &target.retry, notify)?;
+        let reply = send(&url, &make, &target.retry, target.log.as_deref(), notify)?;
         if reply.status != 200 && reply.status != 201 {
             return Err(RegisterError::Status {
                 url,
@@ -393,6 +397,7 @@ mod tests {
             endpoint: Endpoint::Readonly,
             batch_size: 10,
             retry: RetryPolicy::default(),
+            log: None,
         };
         assert_eq!(
             target.url(),

@@ -2,12 +2,13 @@
 //! connection failures, honouring `Retry-After` (seconds).
 
 use std::hash::BuildHasher;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::RETRY_AFTER;
 
 use super::RegisterError;
+use crate::store::{RequestObserver, RequestRecord};
 
 /// How long and how often to retry, and how long one attempt may take.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,18 +73,20 @@ pub fn client(policy: &RetryPolicy) -> Result<Client, RegisterError> {
 }
 
 /// Sends the request `make` builds until it is answered with neither 429 nor 5xx, or the
-/// policy gives up. `notify` hears of every retry. Other statuses are returned as they are.
+/// policy gives up. `notify` hears of every retry, `log` (`--debug-requests`) of every
+/// attempt. Other statuses are returned as they are.
 pub fn send(
     url: &str,
     make: &dyn Fn() -> RequestBuilder,
     policy: &RetryPolicy,
+    log: Option<&dyn RequestObserver>,
     notify: &mut dyn FnMut(&str),
 ) -> Result<Reply, RegisterError> {
     let mut waited = Duration::ZERO;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (problem, retry_after) = match make().send() {
+        let (problem, retry_after) = match execute(make(), attempt - 1, log) {
             Ok(response) => {
                 let status = response.status().as_u16();
                 if status != 429 && status < 500 {
@@ -120,6 +123,39 @@ pub fn send(
         std::thread::sleep(delay);
         waited += delay;
     }
+}
+
+/// Sends one attempt, reporting it to `log` (never its headers, where credentials travel).
+fn execute(
+    builder: RequestBuilder,
+    retry: u32,
+    log: Option<&dyn RequestObserver>,
+) -> reqwest::Result<Response> {
+    let (client, request) = builder.build_split();
+    let request = request?;
+    let Some(log) = log else {
+        return client.execute(request);
+    };
+    let method = request.method().as_str().to_string();
+    let url = request.url().to_string();
+    let sent = request
+        .body()
+        .and_then(|body| body.as_bytes())
+        .map_or(0, |bytes| bytes.len() as u64);
+    let started = Instant::now();
+    let result = client.execute(request);
+    let millis = started.elapsed().as_millis() as u64;
+    let answer = match &result {
+        Ok(response) => Ok((response.status().as_u16(), response.content_length())),
+        // The kind only: reqwest's message holds the URL unredacted.
+        Err(err) if err.is_timeout() => Err("Timeout".into()),
+        Err(err) if err.is_connect() => Err("Connect".into()),
+        Err(_) => Err("Request".into()),
+    };
+    log.request(&RequestRecord::new(
+        &method, &url, None, sent, retry, millis, answer,
+    ));
+    result
 }
 
 /// A transport error's description (the URL is named by the caller).

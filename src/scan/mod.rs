@@ -1,16 +1,17 @@
 //! Header scan: reads every file's header up to Pixel Data, in parallel, and accounts for each
 //! file as an instance, a skip or a failure.
 
+pub mod first_range;
 mod gzip;
 pub mod reader;
 pub mod record;
 
 use std::fs::File;
 use std::io::Read;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+pub use first_range::FirstRanges;
 pub use record::{FrameHeader, InstanceHeader};
 
 use crate::Progress;
@@ -21,11 +22,9 @@ use reader::{Input, RawHeader, ReadError};
 
 /// Bytes read first; enough for most headers (Siemens CSA headers need more and get it).
 const FIRST_READ: usize = 16 << 10;
-/// Bytes of an object fetched first: a ranged GET costs a round trip whatever its size, so
-/// the first one covers nearly every header, Siemens CSA included.
-const FIRST_OBJECT_READ: u64 = 64 << 10;
-/// The first range never grows beyond this.
-const MAX_OBJECT_READ: u64 = 1 << 20;
+/// An object whose header is longer than its first range is read again up to at least this:
+/// a request costs far more than its bytes, so two GETs cover nearly any header.
+const SECOND_OBJECT_READ: u64 = 64 << 10;
 /// A header longer than this before Pixel Data is treated as corrupt (bounds memory per file).
 const MAX_HEADER: u64 = 256 << 20;
 
@@ -143,45 +142,52 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
         Err(e) => return failed(format!("cannot stat: {e}")),
     };
     let mut reader = LocalHeader { handle, size };
-    scan_header(&mut reader, &file.relative, FIRST_READ as u64, buf, inflate)
+    let reads = Reads {
+        first: FIRST_READ as u64,
+        again: 0,
+    };
+    scan_header(&mut reader, &file.relative, reads, buf, inflate)
 }
 
 /// Scans one object of a bucket with ranged GETs of `first_read` bytes and more only when the
-/// header is longer. Returns the outcome and the bytes fetched.
+/// header is longer (then at least [`SECOND_OBJECT_READ`]).
 pub fn scan_object(
     bucket: &Bucket,
     object: &ListedObject,
     first_read: u64,
     buf: &mut Vec<u8>,
     inflate: &mut Vec<u8>,
-) -> (ScanOutcome, u64) {
+) -> ScanOutcome {
     let mut reader = ObjectHeader { bucket, object };
-    let outcome = scan_header(&mut reader, &object.key, first_read, buf, inflate);
-    (outcome, buf.len() as u64)
+    let reads = Reads {
+        first: first_read,
+        again: SECOND_OBJECT_READ,
+    };
+    scan_header(&mut reader, &object.key, reads, buf, inflate)
 }
 
 /// Scans the objects of a bucket with `concurrency` requests in flight: one ranged GET for a
-/// typical header. The first range starts larger than for local files (a request costs far more
-/// than its bytes) and grows to the longest header met, since the files of a series have
-/// headers of about one size (e.g. 122 KB for Siemens EPI).
+/// typical header. The first range is learned per key prefix ([`FirstRanges`]): the files of a
+/// series have headers of about one length (e.g. 1.2 KB for a plain CT slice, 122 KB for
+/// Siemens EPI), so each prefix's range fits its headers after its first files. `ranges`
+/// carries what was learned across calls (the batches of `dicomprep index`).
 pub fn scan_objects(
     bucket: &Bucket,
     objects: &[ListedObject],
     concurrency: usize,
+    ranges: &FirstRanges,
     progress: &dyn Progress,
 ) -> ScanReport {
-    let first_read = AtomicU64::new(FIRST_OBJECT_READ);
     let scan = || -> Vec<ScanOutcome> {
         objects
             .par_iter()
             .map_init(
                 || (Vec::new(), Vec::new()),
                 |(buf, inflate), object| {
-                    let wanted = first_read.load(Ordering::Relaxed);
-                    let (outcome, fetched) = scan_object(bucket, object, wanted, buf, inflate);
-                    if fetched > wanted && fetched < object.size {
-                        let grown = fetched.next_multiple_of(16 << 10).min(MAX_OBJECT_READ);
-                        first_read.fetch_max(grown, Ordering::Relaxed);
+                    let first = ranges.first(&object.key);
+                    let outcome = scan_object(bucket, object, first, buf, inflate);
+                    if let Some(needed) = header_length(&outcome) {
+                        ranges.learn(&object.key, needed);
                     }
                     progress.advance(1);
                     outcome
@@ -190,6 +196,19 @@ pub fn scan_objects(
             .collect()
     };
     collect(in_pool(concurrency, scan))
+}
+
+/// Bytes of a file up to the end of its Pixel Data element header: what reading its header
+/// needs. `None` for Deflated files, whose offsets are in the inflated stream (and which are
+/// read whole).
+fn header_length(outcome: &ScanOutcome) -> Option<u64> {
+    const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+    match outcome {
+        ScanOutcome::Instance(header) if header.transfer_syntax != DEFLATED => {
+            Some(header.pixel_data_offset + 12)
+        }
+        _ => None,
+    }
 }
 
 /// Where header bytes come from: a local file or an object.
@@ -238,11 +257,19 @@ impl HeaderSource for ObjectHeader<'_> {
     }
 }
 
+/// How much of a file a header scan reads: `first` bytes, then (when the header is longer) at
+/// least twice as much and at least `again`.
+#[derive(Debug, Clone, Copy)]
+struct Reads {
+    first: u64,
+    again: u64,
+}
+
 /// Reads a header from `source`, growing the read only when the header is longer.
 fn scan_header(
     source: &mut dyn HeaderSource,
     relative: &str,
-    first_read: u64,
+    reads: Reads,
     buf: &mut Vec<u8>,
     inflate: &mut Vec<u8>,
 ) -> ScanOutcome {
@@ -254,7 +281,7 @@ fn scan_header(
     };
     let file_size = source.size();
     buf.clear();
-    let mut wanted = first_read;
+    let mut wanted = reads.first;
     loop {
         let target = wanted.min(file_size);
         if let Err(reason) = source.fill(buf, target) {
@@ -281,7 +308,7 @@ fn scan_header(
                     MAX_HEADER >> 20
                 ));
             }
-            Err(ReadError::NeedMore(n)) => wanted = n.max(wanted * 2),
+            Err(ReadError::NeedMore(n)) => wanted = n.max(wanted * 2).max(reads.again),
             Err(err @ ReadError::NotDicom(_)) => {
                 return ScanOutcome::Skipped(FileIssue {
                     path: relative.to_string(),

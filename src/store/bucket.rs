@@ -15,6 +15,7 @@ use object_store::{
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Semaphore;
 
+use super::cache::ObjectCache;
 use super::connect::{ConnectError, ConnectOptions, connect};
 use super::{Location, content_type};
 
@@ -59,6 +60,8 @@ pub struct Bucket {
     store: Arc<dyn ObjectStore>,
     location: Location,
     stats: Arc<IoStats>,
+    /// Where whole objects are kept between runs (`--cache`), if anywhere.
+    cache: Option<Arc<ObjectCache>>,
 }
 
 /// The runtime all store calls run on (created on first use; two worker threads are plenty for
@@ -96,7 +99,20 @@ impl Bucket {
             store,
             location,
             stats: Arc::default(),
+            cache: None,
         }
+    }
+
+    /// This bucket with whole objects kept in `cache`: [`Bucket::list`] tells the cache each
+    /// object's version, and [`Bucket::get_object`] is served from it.
+    pub fn with_cache(mut self, cache: Arc<ObjectCache>) -> Bucket {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The object cache, if there is one.
+    pub fn cache(&self) -> Option<&ObjectCache> {
+        self.cache.as_deref()
     }
 
     /// Where this bucket prefix is.
@@ -156,11 +172,21 @@ impl Bucket {
             .objects
             .fetch_add(objects.len() as u64, Ordering::Relaxed);
         objects.sort_by(|a, b| a.key.cmp(&b.key));
+        if let Some(cache) = &self.cache {
+            for object in &objects {
+                if let Some(version) = &object.version {
+                    cache.remember(&object.key, version, object.size);
+                }
+            }
+        }
         Ok(objects)
     }
 
-    /// Bytes `range` of `key`.
+    /// Bytes `range` of `key` (from the object cache when it holds the listed version).
     pub fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, String> {
+        if let Some(bytes) = self.cache().and_then(|c| c.read_range(key, range.clone())) {
+            return Ok(bytes);
+        }
         let path = self.path(key)?;
         let bytes = runtime()
             .block_on(self.store.get_range(&path, range))
@@ -182,6 +208,22 @@ impl Bucket {
         let bytes = result.map_err(|e| format!("cannot read {}: {e}", self.describe(key)))?;
         if let Some(bytes) = &bytes {
             self.stats.read(bytes.len());
+        }
+        Ok(bytes)
+    }
+
+    /// The whole object, from the object cache when it holds the listed version (and kept
+    /// there when fetched), or `None` when there is none.
+    pub fn get_object(&self, key: &str) -> Result<Option<Bytes>, String> {
+        let Some(cache) = &self.cache else {
+            return self.get(key);
+        };
+        if let Some(bytes) = cache.get(key) {
+            return Ok(Some(bytes));
+        }
+        let bytes = self.get(key)?;
+        if let Some(bytes) = &bytes {
+            cache.put(key, bytes);
         }
         Ok(bytes)
     }

@@ -2,11 +2,13 @@
 //! `object_store`.
 
 pub mod bucket;
+pub mod cache;
 pub mod connect;
 pub mod location;
 pub mod request_log;
 
 pub use bucket::{Bucket, FailedUpload, IoStats, ListedObject, ObjectInfo, Uploader};
+pub use cache::ObjectCache;
 pub use connect::{Anonymous, ConnectError, ConnectOptions};
 pub use location::{Location, LocationError, Scheme};
 pub use request_log::{RequestObserver, RequestRecord};

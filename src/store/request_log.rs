@@ -1,6 +1,7 @@
 //! The request log (`--debug-requests`): every HTTP request `object_store` sends to a bucket
-//! (each retry attempt included), seen at the HTTP client, with its method, URL, byte range,
-//! status, bytes and time. Never credentials: headers are not recorded (signatures and tokens
+//! and every request of the registration clients ([`crate::register::http`]), each retry
+//! attempt included, seen at the HTTP client, with its method, URL, byte range, status, bytes
+//! and time. Never credentials: headers are not recorded (signatures and tokens
 //! travel there), and query parameters other than the harmless ones the stores' APIs use for
 //! listing are replaced by `REDACTED` (SAS tokens, pre-signed URLs).
 
@@ -51,6 +52,43 @@ impl fmt::Display for RequestRecord {
             " bytes={} ms={} retry={}",
             self.bytes, self.millis, self.retry
         )
+    }
+}
+
+impl RequestRecord {
+    /// The record of one attempt: `url` is redacted here; `bytes` are those sent when a body
+    /// was sent, else those announced in the answer; `answer` is the status and announced
+    /// length, or what went wrong without an answer.
+    pub fn new(
+        method: &str,
+        url: &str,
+        range: Option<String>,
+        sent: u64,
+        retry: u32,
+        millis: u64,
+        answer: Result<(u16, Option<u64>), String>,
+    ) -> RequestRecord {
+        let (status, bytes, error) = match answer {
+            Ok((status, announced)) => {
+                let bytes = if sent > 0 {
+                    sent
+                } else {
+                    announced.unwrap_or(0)
+                };
+                (Some(status), bytes, None)
+            }
+            Err(error) => (None, sent, Some(error)),
+        };
+        RequestRecord {
+            method: method.to_string(),
+            url: redact_url(url),
+            range,
+            status,
+            bytes,
+            millis,
+            retry,
+            error,
+        }
     }
 }
 
@@ -156,7 +194,7 @@ struct LoggingService {
 impl HttpService for LoggingService {
     async fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let method = request.method().as_str().to_string();
-        let url = redact_url(&request.uri().to_string());
+        let url = request.uri().to_string();
         let range = request
             .headers()
             .get("range")
@@ -164,7 +202,7 @@ impl HttpService for LoggingService {
             .map(str::to_string);
         let sent = request.body().content_length() as u64;
         let retry = {
-            let key = format!("{method} {url} {range:?}");
+            let key = format!("{method} {} {range:?}", redact_url(&url));
             let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
             let seen = attempts.entry(key).or_insert(0);
             *seen += 1;
@@ -173,29 +211,19 @@ impl HttpService for LoggingService {
         let started = Instant::now();
         let result = self.inner.execute(request).await;
         let millis = started.elapsed().as_millis() as u64;
-        let (status, bytes, error) = match &result {
+        let answer = match &result {
             Ok(response) => {
                 let announced = response
                     .headers()
                     .get("content-length")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0);
-                let bytes = if sent > 0 { sent } else { announced };
-                (Some(response.status().as_u16()), bytes, None)
+                    .and_then(|v| v.parse::<u64>().ok());
+                Ok((response.status().as_u16(), announced))
             }
-            Err(err) => (None, sent, Some(format!("{:?}", err.kind()))),
+            Err(err) => Err(format!("{:?}", err.kind())),
         };
-        self.observer.request(&RequestRecord {
-            method,
-            url,
-            range,
-            status,
-            bytes,
-            millis,
-            retry,
-            error,
-        });
+        let record = RequestRecord::new(&method, &url, range, sent, retry, millis, answer);
+        self.observer.request(&record);
         result
     }
 }

@@ -39,6 +39,8 @@ mod faults;
 mod safety;
 // The header index: index, refresh, resume, query, --where and --index.
 mod catalog;
+// The object cache of convert (--cache) against moto S3.
+mod object_cache;
 // index.html and contact sheets, in a real browser (headless Chromium).
 mod page;
 // Readable item names (--name): hostile descriptions, collisions, payloads, renames.

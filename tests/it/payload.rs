@@ -1114,3 +1114,112 @@ fn schema_v2_payload_of_an_hls_conversion_references_only_written_keys() {
         assert!(slot["hls_segments"][rendition]["bitrate"].as_u64().unwrap() > 0);
     }
 }
+
+/// `request:` lines of `--debug-requests` on stderr.
+fn request_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("request: "))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn debug_requests_of_the_register_clients_log_every_attempt_and_no_secret() {
+    const PASSWORD: &str = "ZZplantedBISQUEpassword";
+    const URL_PASSWORD: &str = "ZZplantedURLpassword";
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("out");
+    convert(&data("dicom2nifti/failing/gantrytilting/001"), &dest);
+    let manifest_path = dest.join("manifest.json");
+    // Every first attempt is refused with a 503, so retries show in the log.
+    let server = Server::start(|request, count| match request.path.as_str() {
+        _ if count == 0 => (503, vec![], b"busy".to_vec()),
+        "/import/transfer" => (
+            200,
+            vec![],
+            format!("<resource><image uri=\"http://b/data_service/00-{count}\"/></resource>")
+                .into_bytes(),
+        ),
+        "/data_service/dataset" => (200, vec![], b"<dataset uri=\"http://b/ds\"/>".to_vec()),
+        _ => (200, vec![], b"{}".to_vec()),
+    });
+    let payload_path = tmp.path().join("payload.json");
+    let payload = payload_json(&[
+        "darwin-readonly",
+        "-m",
+        manifest_path.to_str().unwrap(),
+        "--storage-slug",
+        "s",
+        "--dataset-slug",
+        "d",
+    ]);
+    std::fs::write(&payload_path, serde_json::to_vec(&payload).unwrap()).unwrap();
+    let darwin = run_register(
+        &[
+            "darwin",
+            "--payload",
+            payload_path.to_str().unwrap(),
+            "--team",
+            "t",
+            "--api-url",
+            &server.url,
+            "--debug-requests",
+            "--retry-timeout",
+            "30",
+        ],
+        &[("DARWIN_API_KEY", API_KEY)],
+    );
+    assert_eq!(darwin.status.code(), Some(0), "{darwin:?}");
+    let lines = request_lines(&darwin);
+    let endpoint = format!(
+        "POST {}/api/v2/teams/t/items/register_existing_readonly",
+        server.url
+    );
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].starts_with(&endpoint), "{}", lines[0]);
+    assert!(lines[0].contains(" status=503 ") && lines[0].ends_with(" retry=0"));
+    assert!(lines[1].contains(" status=200 ") && lines[1].ends_with(" retry=1"));
+    let sent = server.received()[1].body.len();
+    assert!(
+        lines[1].contains(&format!(" bytes={sent} ")),
+        "{}",
+        lines[1]
+    );
+
+    // BisQue, its base URL carrying a password too.
+    let with_password = server
+        .url
+        .replacen("http://", &format!("http://alice:{URL_PASSWORD}@"), 1);
+    let bisque = run_register(
+        &[
+            "bisque",
+            "--manifest",
+            manifest_path.to_str().unwrap(),
+            "--url",
+            &with_password,
+            "--user",
+            "alice",
+            "--debug-requests",
+        ],
+        &[("BISQUE_PASSWORD", PASSWORD)],
+    );
+    assert_eq!(bisque.status.code(), Some(0), "{bisque:?}");
+    let lines = request_lines(&bisque);
+    let received = server.received().len() - 2;
+    assert_eq!(lines.len(), received, "one line per request: {lines:#?}");
+    let uploads = format!("POST {}/import/transfer ", server.url);
+    assert!(lines.iter().filter(|l| l.starts_with(&uploads)).count() >= 4);
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("/data_service/dataset status=200")
+    );
+    for out in [&darwin, &bisque] {
+        let text = String::from_utf8_lossy(&out.stderr);
+        for secret in [API_KEY, PASSWORD, URL_PASSWORD, "ApiKey", "Basic "] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+}

@@ -1,5 +1,7 @@
 //! `dicomprep convert`: scan SRC, render into DEST, write the run report and payloads.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{open_bucket, open_source, print_issues};
@@ -12,11 +14,31 @@ use crate::convert::{self, ConvertOptions};
 use crate::encode::VideoSettings;
 use crate::error::Error;
 use crate::payload::{self, PayloadOptions};
+use crate::source::Source;
+use crate::store::ObjectCache;
+
+/// The source with the object cache of `--cache`, when SRC is a bucket.
+fn with_cache(source: Source, args: &ConvertArgs) -> Result<Source, Error> {
+    let (Source::Bucket(bucket), Some(dir)) = (&source, &args.cache) else {
+        if args.cache.is_some() && !args.common.quiet.quiet {
+            eprintln!(
+                "note: --cache is for bucket sources; {} is read directly",
+                args.src
+            );
+        }
+        return Ok(source);
+    };
+    let cache = ObjectCache::open(dir, args.cache_size).map_err(|source| Error::Output {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(Source::Bucket(bucket.clone().with_cache(Arc::new(cache))))
+}
 
 pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let common = &args.common;
-    let source = open_source(common, &args.src)?;
+    let source = with_cache(open_source(common, &args.src)?, args)?;
     let scan = super::index::selected_scan(common, &args.select, &args.src, &source)?;
     let sink: Box<dyn Sink> = match args.dest.local_path() {
         Some(path) => Box::new(LocalSink::new(&path).map_err(|source| Error::Output {
@@ -143,6 +165,17 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
         if let Some(page_at) = &page_at {
             eprintln!(
                 "open {page_at} to look at every volume (thumbnail, contact sheet, video, order diagnostics) and every skipped or failed input"
+            );
+        }
+        if let (Source::Bucket(bucket), Some(dir)) = (&source, &args.cache)
+            && let Some(cache) = bucket.cache()
+        {
+            let stats = cache.stats();
+            eprintln!(
+                "object cache: {} reads served from {}, {} objects fetched and kept",
+                stats.hits.load(Ordering::Relaxed),
+                dir.display(),
+                stats.stored.load(Ordering::Relaxed)
             );
         }
         eprintln!("see {manifest_at} (items) and {report_at} (every input)");

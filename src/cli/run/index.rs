@@ -3,14 +3,16 @@
 
 use std::time::Instant;
 
-use super::{open_source, print_issues, scan_dicomweb, scan_with_progress};
+use super::{
+    bucket_reads, dicomweb_reads, open_source, print_issues, scan_dicomweb, scan_with_progress,
+};
 use crate::catalog::refresh::{listed_objects, plan, stat_local};
 use crate::catalog::{Catalog, CatalogError, Listed, Selection, Version, select};
 use crate::cli::common::{ScanCommon, SelectArgs};
 use crate::cli::index::{IndexArgs, QueryArgs, QueryFormat};
 use crate::cli::progress::TerminalProgress;
 use crate::error::Error;
-use crate::scan::{ScanReport, default_io_threads, scan_files, scan_objects};
+use crate::scan::{FirstRanges, ScanReport, default_io_threads, scan_files, scan_objects};
 use crate::source::{Source, list_local};
 use crate::store::Location;
 
@@ -59,9 +61,10 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
             let listed = listed_objects(&objects);
             let plan = plan(&catalog, &listed, &[])?;
             let progress = TerminalProgress::new("index", plan.to_read.len() as u64, visible);
+            let ranges = FirstRanges::default();
             let mut read = |chunk: &[usize]| {
                 let objects: Vec<_> = chunk.iter().map(|&i| objects[i].clone()).collect();
-                scan_objects(bucket, &objects, common.concurrency, &progress)
+                scan_objects(bucket, &objects, common.concurrency, &ranges, &progress)
             };
             let summary = plan.run(&mut catalog, &listed, &[], batch, &mut read)?;
             progress.finish();
@@ -92,8 +95,13 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
     let (instances, stored) = catalog.summary()?;
     print_issues(common, &stored.skipped, &stored.failed);
     if visible {
+        let reads = match &source {
+            Source::Bucket(bucket) => format!("; {}", bucket_reads(bucket, summary.reads)),
+            Source::Dicomweb(service) => format!("; {}", dicomweb_reads(service)),
+            Source::Local { .. } => String::new(),
+        };
         eprintln!(
-            "{summary} in {:.2} s; {} holds {} instances, {} skipped, {} failed",
+            "{summary} in {:.2} s; {} holds {} instances, {} skipped, {} failed{reads}",
             started.elapsed().as_secs_f64(),
             args.db.display(),
             instances,
@@ -149,6 +157,16 @@ pub(super) fn selected_scan(
             wanted,
         }
         .into());
+    }
+    if let Source::Bucket(bucket) = source
+        && let Some(cache) = bucket.cache()
+    {
+        // No listing: the index tells the object cache which versions are current.
+        for (path, version) in catalog.versions()? {
+            if let Some(etag) = &version.etag {
+                cache.remember(&path, etag, version.size);
+            }
+        }
     }
     let mut report = catalog.load()?;
     if let Some(selection) = selection {

@@ -10,9 +10,10 @@ mod scan;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::common::{ScanCommon, StoreArgs};
-use super::progress::TerminalProgress;
+use super::progress::{TerminalProgress, human_bytes};
 use super::register::RegisterTarget;
 use super::{Cli, Command};
 use crate::contract::FileIssue;
@@ -86,7 +87,9 @@ fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport
             })?;
             listing.finish();
             let progress = TerminalProgress::new("scan", objects.len() as u64, visible);
-            let report = crate::scan::scan_objects(bucket, &objects, common.concurrency, &progress);
+            let ranges = crate::scan::FirstRanges::default();
+            let report =
+                crate::scan::scan_objects(bucket, &objects, common.concurrency, &ranges, &progress);
             progress.finish();
             Ok(report)
         }
@@ -106,6 +109,32 @@ pub(super) fn scan_dicomweb(service: &Dicomweb, visible: bool) -> Result<ScanRep
     let report = service.scan(&series, &progress);
     progress.finish();
     Ok(report)
+}
+
+/// `10001 requests (1.00 per file), 1.6 kB read per file` for a bucket whose `files` objects
+/// were read.
+fn bucket_reads(bucket: &Bucket, files: usize) -> String {
+    let stats = bucket.stats();
+    let requests = stats.requests.load(Ordering::Relaxed);
+    if files == 0 {
+        return format!("{requests} requests, no file read");
+    }
+    let files = files as u64;
+    format!(
+        "{requests} requests ({:.2} per file), {} read per file",
+        requests as f64 / files as f64,
+        human_bytes(stats.bytes_read.load(Ordering::Relaxed) / files)
+    )
+}
+
+/// `12 requests (1.2 MiB read)` for a DICOMweb service.
+fn dicomweb_reads(service: &Dicomweb) -> String {
+    let stats = service.stats();
+    format!(
+        "{} requests ({} read)",
+        stats.requests.load(Ordering::Relaxed),
+        human_bytes(stats.bytes_read.load(Ordering::Relaxed))
+    )
 }
 
 /// Failures always go to stderr, one line each; skipped files only with `--verbose`.

@@ -29,6 +29,7 @@ pub(super) fn register_darwin(args: &RegisterDarwinArgs) -> Result<bool, Error> 
         },
         batch_size: usize::from(args.batch_size),
         retry: args.store.retry.retry_policy(),
+        log: args.store.debug.observer(),
     };
     let mut notify = |message: &str| eprintln!("{message}");
     if args.dry_run {
@@ -110,6 +111,7 @@ pub(super) fn register_bisque(args: &RegisterBisqueArgs) -> Result<bool, Error> 
         base_url: args.url.clone(),
         user: args.user.clone(),
         retry: args.retry.retry_policy(),
+        log: args.debug.observer(),
     };
     let password = secret(bisque_register::PASSWORD_VAR, "BisQue password")?;
     let mut result = load_result(&args.resume)?;

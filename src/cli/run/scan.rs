@@ -1,9 +1,8 @@
 //! `dicomprep scan` and `dicomprep order`.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{open_source, print_issues, scan_with_progress};
+use super::{bucket_reads, dicomweb_reads, open_source, print_issues, scan_with_progress};
 use crate::cli::progress::human_bytes;
 use crate::cli::scan::{Format, OrderArgs, ScanArgs};
 use crate::error::Error;
@@ -22,7 +21,11 @@ pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
     })?;
     print_issues(&args.common, &report.skipped, &report.failed);
     if !args.common.quiet.quiet {
-        eprintln!("{}{}", scan_summary(&report, started), requests(&source));
+        eprintln!(
+            "{}{}",
+            scan_summary(&report, started),
+            requests(&source, &report)
+        );
     }
     Ok(report.failed.is_empty())
 }
@@ -55,7 +58,7 @@ pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
         let volumes = report.volumes().count();
         eprintln!(
             "{}; {} series, {volumes} volumes, {} slices",
-            scan_summary(&scan, started) + &requests(&source),
+            scan_summary(&scan, started) + &requests(&source, &scan),
             report.series.len(),
             report.slice_count()
         );
@@ -63,27 +66,25 @@ pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
     Ok(report.failed.is_empty())
 }
 
-/// `; 10001 requests, 1.00 per file` for a bucket source, `; 12 requests, 1.2 MiB read` for
-/// a DICOMweb source (none for local folders).
-fn requests(source: &Source) -> String {
-    let stats = match source {
+/// The requests and bytes of a bucket scan, with the bytes up to Pixel Data of the instances
+/// found, to compare; `; 12 requests (1.2 MiB read)` for a DICOMweb source; nothing for local
+/// folders.
+fn requests(source: &Source, report: &ScanReport) -> String {
+    let bucket = match source {
         Source::Local { .. } => return String::new(),
-        Source::Bucket(bucket) => bucket.stats(),
-        Source::Dicomweb(service) => {
-            let stats = service.stats();
-            return format!(
-                "; {} requests ({} read)",
-                stats.requests.load(Ordering::Relaxed),
-                human_bytes(stats.bytes_read.load(Ordering::Relaxed))
-            );
-        }
+        Source::Bucket(bucket) => bucket,
+        Source::Dicomweb(service) => return format!("; {}", dicomweb_reads(service)),
     };
-    let requests = stats.requests.load(Ordering::Relaxed);
-    let objects = stats.objects.load(Ordering::Relaxed).max(1);
+    let header_bytes: u64 = report
+        .instances
+        .iter()
+        .map(|h| h.pixel_data_offset + 12)
+        .sum();
+    let per_instance = header_bytes / report.instances.len().max(1) as u64;
     format!(
-        "; {requests} requests ({:.2} per file, {} read)",
-        requests as f64 / objects as f64,
-        human_bytes(stats.bytes_read.load(Ordering::Relaxed))
+        "; {} ({} up to Pixel Data)",
+        bucket_reads(bucket, report.total()),
+        human_bytes(per_instance)
     )
 }
 
