@@ -5,6 +5,7 @@
 //! frame at a time, so memory follows the number of threads, not the size of the study.
 //! Outputs that already exist are reused when the settings are unchanged, so a re-run resumes.
 
+mod assemble;
 mod integrity;
 mod items;
 pub mod layout;
@@ -22,9 +23,9 @@ use std::sync::atomic::AtomicU64;
 use rayon::prelude::*;
 
 use crate::Progress;
-use crate::contract::FileIssue;
-use crate::contract::manifest::{MANIFEST_VERSION, Manifest, Settings};
+use crate::contract::manifest::{Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
+pub(crate) use assemble::{Part, Present, assemble};
 use crate::encode::VideoSettings;
 use crate::index::SeriesGroup;
 use crate::order::Rule;
@@ -33,7 +34,7 @@ use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::source::Source;
 use crate::split::Volume;
-use integrity::{Ledger, Violation, violation};
+use integrity::Ledger;
 use previous::Previous;
 use sink::Sink;
 use volume::{Context, VolumeOutcome};
@@ -137,7 +138,8 @@ pub struct ConvertReport {
     pub issues: StageIssues,
 }
 
-/// Renders every planned volume of `scan` (files read from `source`) into `sink`.
+/// Renders every planned volume of `scan` (files read from `source`) into `sink`, and writes
+/// the manifest last under [`layout::MANIFEST_KEY`].
 pub fn convert(
     source: &Source,
     scan: &ScanReport,
@@ -145,9 +147,22 @@ pub fn convert(
     options: &ConvertOptions,
     progress: &dyn Progress,
 ) -> std::io::Result<ConvertReport> {
+    convert_to(source, scan, sink, options, layout::MANIFEST_KEY, progress)
+}
+
+/// As [`convert`], with the manifest under `manifest_key` (a shard's own manifest): an earlier
+/// manifest there is what a re-run resumes from.
+pub fn convert_to(
+    source: &Source,
+    scan: &ScanReport,
+    sink: &dyn Sink,
+    options: &ConvertOptions,
+    manifest_key: &str,
+    progress: &dyn Progress,
+) -> std::io::Result<ConvertReport> {
     let settings = options.settings();
     let previous: Option<Manifest> = sink
-        .get(layout::MANIFEST_KEY)
+        .get(manifest_key)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let settings_changed = previous.as_ref().is_some_and(|m| m.settings != settings);
     let reuse = !options.overwrite && !settings_changed;
@@ -174,38 +189,20 @@ pub fn convert(
         .map(|(series, volume)| context.volume(series, volume))
         .collect();
 
-    let mut manifest = Manifest {
-        version: MANIFEST_VERSION,
-        settings,
-        source: Some(source.location()),
-        destination: Some(sink.location()),
-        items: Vec::new(),
-        skipped: scan.skipped.clone(),
-        failed: scan.failed.clone(),
-    };
     let (mut written, mut reused) = (0, 0);
-    let mut issues = StageIssues {
-        skipped: scan.skipped.clone(),
-        failed: scan
-            .failed
-            .iter()
-            .map(|i| (Stage::Scan, i.clone()))
-            .collect(),
-    };
-    let mut failed_paths: BTreeMap<String, String> = BTreeMap::new();
+    let mut parts = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
-        manifest.items.extend(outcome.items);
         written += outcome.written;
         reused += outcome.reused;
-        for issue in outcome.failed {
-            failed_paths
-                .entry(issue.path.clone())
-                .or_insert(issue.reason.clone());
-            issues.failed.push((Stage::Render, issue));
-        }
+        parts.push(Part {
+            items: outcome.items,
+            failed: outcome
+                .failed
+                .into_iter()
+                .map(|issue| (Stage::Render, issue))
+                .collect(),
+        });
     }
-    // The manifest names no key that is not there: items whose outputs did not all arrive
-    // with their recorded sizes are left out (a re-run makes them again).
     let failed_uploads: BTreeMap<String, String> =
         sink.flush().into_iter().map(|f| (f.key, f.error)).collect();
     let Context {
@@ -214,41 +211,17 @@ pub fn convert(
         bytes_read,
         ..
     } = context;
-    let present = ledger.settle(&failed_uploads);
-    manifest.items.retain(|item| {
-        let Some(Violation {
-            reason,
-            write_failed,
-        }) = violation(item, &present, &failed_uploads, |key| sink.describe(key))
-        else {
-            return true;
-        };
-        let stage = if write_failed {
-            Stage::Upload
-        } else {
-            Stage::Render
-        };
-        for frame in &item.frames {
-            failed_paths
-                .entry(frame.path.clone())
-                .or_insert_with(|| reason.clone());
-            let issue = FileIssue {
-                path: frame.path.clone(),
-                reason: reason.clone(),
-            };
-            issues.failed.push((stage, issue));
-        }
-        false
-    });
+    let sizes = ledger.settle(&failed_uploads);
+    let describe = |key: &str| sink.describe(key);
+    let present = Present {
+        sizes: &sizes,
+        failed_writes: &failed_uploads,
+        describe: &describe,
+    };
+    let head = Manifest::empty(settings, Some(source.location()), Some(sink.location()));
+    let (manifest, issues) = assemble(head, scan, parts, &present);
     written -= failed_uploads.len().min(written);
-    manifest.failed.extend(
-        failed_paths
-            .into_iter()
-            .map(|(path, reason)| FileIssue { path, reason }),
-    );
-    let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-    let manifest_bytes = json.len() as u64;
-    sink.put_durable(layout::MANIFEST_KEY, json)?;
+    let manifest_bytes = write_manifest(sink, manifest_key, &manifest)?;
     Ok(ConvertReport {
         manifest,
         written,
@@ -258,6 +231,18 @@ pub fn convert(
         bytes_read: bytes_read.into_inner(),
         issues,
     })
+}
+
+/// Writes `manifest` durably under `key`, after every queued output; returns its size.
+pub(crate) fn write_manifest(
+    sink: &dyn Sink,
+    key: &str,
+    manifest: &Manifest,
+) -> std::io::Result<u64> {
+    let json = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
+    let bytes = json.len() as u64;
+    sink.put_durable(key, json)?;
+    Ok(bytes)
 }
 
 /// Writes the report pages over `manifest` (`index.html`, `index-2.html`, …; see
