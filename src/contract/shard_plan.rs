@@ -127,8 +127,7 @@ pub fn decode_inputs(bytes: &[u8]) -> Result<(ShardHeader, Vec<InstanceHeader>),
         .enumerate()
         .filter(|(_, l)| !l.is_empty());
     let (_, first) = lines.next().ok_or("empty file")?;
-    let header: ShardHeader =
-        serde_json::from_slice(first).map_err(|e| format!("line 1: {e}"))?;
+    let header: ShardHeader = serde_json::from_slice(first).map_err(|e| format!("line 1: {e}"))?;
     let instances = lines
         .map(|(n, line)| serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", n + 1)))
         .collect::<Result<Vec<InstanceHeader>, String>>()?;
@@ -167,7 +166,10 @@ mod tests {
         ];
         let bytes = encode_inputs(&header, &instances);
         assert_eq!(decode_inputs(&bytes), Ok((header, instances)));
-        assert_eq!(decode_inputs(b"{}\n").unwrap_err().split(':').next(), Some("line 1"));
+        assert_eq!(
+            decode_inputs(b"{}\n").unwrap_err().split(':').next(),
+            Some("line 1")
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod integrity;
 mod items;
 pub mod layout;
 mod previous;
+pub mod publish;
 mod sheet;
 pub mod sink;
 mod slices;
@@ -25,7 +26,6 @@ use rayon::prelude::*;
 use crate::Progress;
 use crate::contract::manifest::{Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
-pub(crate) use assemble::{Part, Present, assemble};
 use crate::encode::VideoSettings;
 use crate::index::SeriesGroup;
 use crate::order::Rule;
@@ -34,6 +34,7 @@ use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::source::Source;
 use crate::split::Volume;
+pub(crate) use assemble::{Part, Present, assemble};
 use integrity::Ledger;
 use previous::Previous;
 use sink::Sink;
@@ -112,6 +113,38 @@ impl ConvertOptions {
             crf: self.video.map_or(0, |v| v.crf),
             hls: self.hls_enabled(),
         }
+    }
+
+    /// The options that record `settings` (the inverse of [`ConvertOptions::settings`]), for
+    /// a shard converting with its plan's settings.
+    pub fn from_settings(settings: &Settings) -> Result<ConvertOptions, String> {
+        let items = match settings.item_kind.as_str() {
+            "auto" => ItemChoice::Auto,
+            "images" => ItemChoice::Images,
+            "video" => ItemChoice::Video,
+            other => return Err(format!("unknown item kind {other:?}")),
+        };
+        let rule = [Rule::Darwin, Rule::Spatial, Rule::Instance]
+            .into_iter()
+            .find(|&rule| rule_name(rule) == settings.rule)
+            .ok_or_else(|| format!("unknown rule {:?}", settings.rule))?;
+        let options = ConvertOptions {
+            items,
+            window: settings.window.parse()?,
+            rule,
+            lq_quality: settings.lq_quality,
+            overwrite: false,
+            overlays: settings.overlays,
+            video: (settings.fps > 0).then_some(VideoSettings {
+                fps: settings.fps,
+                crf: settings.crf,
+            }),
+            hls: settings.hls,
+        };
+        if options.settings() != *settings {
+            return Err(format!("settings {settings:?} cannot be reproduced"));
+        }
+        Ok(options)
     }
 
     /// Whether HLS outputs are made (they come with the MP4).
@@ -268,4 +301,36 @@ pub fn write_pages(
         keys.push(key);
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_through_options() {
+        let mut options = ConvertOptions {
+            items: ItemChoice::Video,
+            window: WindowChoice::Fixed {
+                center: 40.5,
+                width: 400.0,
+            },
+            rule: Rule::Spatial,
+            lq_quality: 60,
+            overlays: true,
+            hls: true,
+            ..ConvertOptions::default()
+        };
+        let back = ConvertOptions::from_settings(&options.settings()).unwrap();
+        assert_eq!(back.settings(), options.settings());
+        options.video = None;
+        let back = ConvertOptions::from_settings(&options.settings()).unwrap();
+        assert_eq!(back.video, None);
+        let mut wrong = options.settings();
+        wrong.rule = "alphabetical".into();
+        assert_eq!(
+            ConvertOptions::from_settings(&wrong).unwrap_err(),
+            "unknown rule \"alphabetical\""
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod index;
 mod payload;
 mod register;
 mod scan;
+mod shard;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,8 @@ pub fn run(cli: &Cli) -> Result<bool, Error> {
         Command::Scan(args) => scan::scan(args),
         Command::Order(args) => scan::order(args),
         Command::Convert(args) => convert::convert(args),
+        Command::Plan(args) => shard::plan(args),
+        Command::Merge(args) => shard::merge(args),
         Command::Index(args) => index::index(args),
         Command::Query(args) => index::query(args),
         Command::Payload(args) => payload::payload(args),
@@ -38,10 +41,10 @@ pub fn run(cli: &Cli) -> Result<bool, Error> {
 }
 
 /// The source at `location`: a local folder or file, or a bucket prefix.
-fn open_source(common: &ScanCommon, location: &Location) -> Result<Source, Error> {
+fn open_source(store: &StoreArgs, location: &Location) -> Result<Source, Error> {
     Ok(match location.local_path() {
         Some(path) => Source::local(&path),
-        None => Source::Bucket(open_bucket(&common.store, location, false)?),
+        None => Source::Bucket(open_bucket(store, location, false)?),
     })
 }
 
@@ -82,10 +85,10 @@ fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport
 }
 
 /// Failures always go to stderr, one line each; skipped files only with `--verbose`.
-fn print_issues(common: &ScanCommon, skipped: &[FileIssue], failed: &[FileIssue]) {
+fn print_issues(verbose: bool, skipped: &[FileIssue], failed: &[FileIssue]) {
     let print =
         |label: &str, issue: &FileIssue| eprintln!("{label}: {}: {}", issue.path, issue.reason);
-    if common.verbose {
+    if verbose {
         skipped.iter().for_each(|issue| print("skipped", issue));
     }
     failed.iter().for_each(|issue| print("failed", issue));
