@@ -37,5 +37,9 @@ mod safety;
 mod catalog;
 // index.html and contact sheets, in a real browser (headless Chromium).
 mod page;
+// Scale-out: plan, shards as a Slurm job array, merge; the Kubernetes and AWS Batch files.
+mod scale_out;
+// A single-node Slurm cluster started and stopped by the tests.
+mod slurm_cluster;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

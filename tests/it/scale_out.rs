@@ -1,0 +1,426 @@
+//! Scale-out on a real Slurm cluster the tests start (see `slurm_cluster`): `deploy/slurm/`
+//! plans 4 shards, runs them as a job array and merges with `--dependency=afterok`; DEST must
+//! then hold what one `convert` of the same SRC into the same DEST writes, byte for byte
+//! (report.json apart from its timings). Also: a cancelled and a failed shard, re-submitted;
+//! moto S3 as DEST; the Kubernetes and AWS Batch files, which cannot run here, parsed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use dicomprep::synth::{Layout, SynthOptions, generate};
+use serde_json::Value;
+
+use crate::emulators::{S3, TestStore};
+use crate::slurm_cluster::Cluster;
+use crate::util::{data, dicomprep};
+
+fn deploy(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy")
+        .join(path)
+}
+
+/// A generated study of `slices` slices in `series` series of CT_small (128x128).
+fn generated(dir: &Path, slices: usize, series: usize) -> PathBuf {
+    let out = dir.join("study");
+    generate(&SynthOptions {
+        template: data("pydicom/CT_small.dcm"),
+        out: out.clone(),
+        slices,
+        series,
+        layout: Layout::SeriesFolders,
+        seed: 16,
+    })
+    .unwrap();
+    out
+}
+
+/// Runs one `convert` of `src` into `dest` with `env`; returns its exit code.
+fn convert(src: &str, dest: &str, env: &[(&'static str, String)]) -> i32 {
+    let output = dicomprep()
+        .args(["convert", src, "--dest", dest, "-q"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let code = output.status.code().unwrap_or(-1);
+    assert!(
+        code == 0 || code == 3,
+        "convert failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    code
+}
+
+/// `deploy/slurm/submit.sh SRC DEST 4` on `cluster`: (array job id, merge job id).
+fn submit(
+    cluster: &Cluster,
+    src: &str,
+    dest: &str,
+    env: &[(&'static str, String)],
+) -> (String, String) {
+    let mut command = cluster.command("bash");
+    command
+        .arg(deploy("slurm/submit.sh"))
+        .args([src, dest, "4"])
+        .env("DICOMPREP", env!("CARGO_BIN_EXE_dicomprep"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let output = cluster.run(&mut command);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let ids: Vec<&str> = text.split_whitespace().collect();
+    match ids.as_slice() {
+        ["shards:", array, "merge:", merge] => (array.to_string(), merge.to_string()),
+        _ => panic!("unexpected submit.sh output: {text}"),
+    }
+}
+
+/// Submits `deploy/slurm/shard.sbatch` for shard `shard` alone (a re-run).
+fn resubmit(cluster: &Cluster, dest: &str, shard: usize) -> String {
+    let mut command = cluster.command("sbatch");
+    command
+        .arg("--parsable")
+        .arg(format!("--export=ALL,SHARD={shard}"))
+        .arg(deploy("slurm/shard.sbatch"))
+        .env("DICOMPREP", env!("CARGO_BIN_EXE_dicomprep"))
+        .env("DEST", dest);
+    let output = cluster.run(&mut command);
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// Every file under `root` but the plan folder, with its bytes (report.json without timings).
+fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let key = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if key.starts_with("shards/") {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
+        files.insert(key, bytes);
+    }
+    without_timings(files)
+}
+
+/// report.json with its one timing (totals.seconds) taken out.
+fn without_timings(mut files: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    if let Some(bytes) = files.get_mut("report.json") {
+        let mut report: Value = serde_json::from_slice(bytes).unwrap();
+        report["totals"]
+            .as_object_mut()
+            .unwrap()
+            .remove("seconds")
+            .expect("report.json has totals.seconds");
+        *bytes = serde_json::to_vec_pretty(&report).unwrap();
+    }
+    files
+}
+
+/// Same keys, same bytes; names the first difference.
+fn assert_same(single: &BTreeMap<String, Vec<u8>>, merged: &BTreeMap<String, Vec<u8>>) {
+    let keys = |t: &BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(single), keys(merged), "same keys");
+    for (key, bytes) in single {
+        assert!(bytes == &merged[key], "{key} differs from one convert's");
+    }
+    assert!(single.contains_key("manifest.json") && single.contains_key("index.html"));
+}
+
+/// One `convert` of `src` into `dest`, then moved aside so the shards write the same DEST.
+fn single_run_aside(src: &Path, dest: &Path) -> BTreeMap<String, Vec<u8>> {
+    convert(src.to_str().unwrap(), dest.to_str().unwrap(), &[]);
+    let files = tree(dest);
+    std::fs::remove_dir_all(dest).unwrap();
+    files
+}
+
+#[test]
+fn slurm_array_and_merge_write_what_one_convert_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = generated(dir.path(), 240, 6);
+    let dest = dir.path().join("dest");
+    let cluster = Cluster::start();
+    for src in [data(""), study] {
+        let single = single_run_aside(&src, &dest);
+        let (array, merge) = submit(&cluster, src.to_str().unwrap(), dest.to_str().unwrap(), &[]);
+        assert_eq!(
+            cluster.wait(&array),
+            vec!["COMPLETED"; 4],
+            "{}",
+            cluster.logs()
+        );
+        cluster.wait(&merge);
+        // test-data holds broken files: the merge, like one convert, exits 3.
+        let manifest: Value = serde_json::from_slice(&single["manifest.json"]).unwrap();
+        let some_failed = !manifest["failed"].as_array().unwrap().is_empty();
+        let code = if some_failed { "3:0" } else { "0:0" };
+        assert_eq!(
+            cluster.job_field(&merge, "ExitCode"),
+            code,
+            "merge of {}",
+            src.display()
+        );
+        assert_same(&single, &tree(&dest));
+        std::fs::remove_dir_all(&dest).unwrap();
+    }
+}
+
+#[test]
+fn slurm_cancelled_and_failed_shards_keep_the_merge_from_running_until_re_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = generated(dir.path(), 400, 4);
+    let dest = dir.path().join("dest");
+    let single = single_run_aside(&study, &dest);
+    let dest_text = dest.to_str().unwrap();
+    // Shard 1 cannot write its manifest (a folder is in the way): its task fails.
+    let blocker = dest.join("shards/00001/manifest.json");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let cluster = Cluster::start();
+    let slow = [("DICOMPREP_THREADS", "1".to_string())];
+    let (array, merge) = submit(&cluster, study.to_str().unwrap(), dest_text, &slow);
+
+    // Shard 2 is cancelled once it has written its first output.
+    let inputs = std::fs::read_to_string(dest.join("shards/00002.jsonl")).unwrap();
+    let header: Value = serde_json::from_str(inputs.lines().next().unwrap()).unwrap();
+    let series = header["series"][0]["series_instance_uid"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let started = || {
+        walkdir::WalkDir::new(&dest)
+            .into_iter()
+            .filter_map(Result::ok)
+            .any(|e| e.file_type().is_file() && e.path().to_string_lossy().contains(series))
+    };
+    while !started() {
+        assert!(
+            Instant::now() < deadline,
+            "shard 2 never started\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.run(cluster.command("scancel").arg(format!("{array}_2")));
+    let states = cluster.wait(&array);
+    assert_eq!(states.len(), 4);
+    let by_task: BTreeMap<String, String> = (0..4)
+        .map(|k| {
+            let id = format!("{array}_{k}");
+            (id.clone(), cluster.job_field(&id, "JobState"))
+        })
+        .collect();
+    assert_eq!(by_task[&format!("{array}_1")], "FAILED", "{by_task:?}");
+    assert_eq!(by_task[&format!("{array}_2")], "CANCELLED", "{by_task:?}");
+    assert!(
+        !dest.join("shards/00002/done.json").exists(),
+        "shard 2 was cut mid-run"
+    );
+    cluster.wait(&merge);
+    assert_eq!(cluster.job_field(&merge, "JobState"), "CANCELLED");
+    assert_eq!(
+        cluster.job_field(&merge, "Reason"),
+        "DependencyNeverSatisfied"
+    );
+    assert!(!dest.join("manifest.json").exists());
+
+    // A manual merge names both shards with the command re-running each, and writes nothing.
+    let output = dicomprep().args(["merge", dest_text]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("2 of 4 shards cannot be merged; nothing was written"),
+        "{stderr}"
+    );
+    for shard in [1, 2] {
+        let rerun = format!("re-run it: dicomprep convert --plan {dest_text} --shard {shard}");
+        assert!(
+            stderr.contains(&format!("shard {shard}: not finished")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(&rerun), "{stderr}");
+    }
+    assert!(!dest.join("manifest.json").exists() && !dest.join("index.html").exists());
+
+    // Re-run both shards and merge after them: the same result as one convert.
+    std::fs::remove_dir(&blocker).unwrap();
+    let reruns = [
+        resubmit(&cluster, dest_text, 1),
+        resubmit(&cluster, dest_text, 2),
+    ];
+    let mut command = cluster.command("sbatch");
+    command
+        .args(["--parsable", "--kill-on-invalid-dep=yes"])
+        .arg(format!("--dependency=afterok:{}:{}", reruns[0], reruns[1]))
+        .arg(deploy("slurm/merge.sbatch"))
+        .env("DICOMPREP", env!("CARGO_BIN_EXE_dicomprep"))
+        .env("DEST", dest_text);
+    let merge = String::from_utf8_lossy(&cluster.run(&mut command).stdout)
+        .trim()
+        .to_string();
+    for id in &reruns {
+        assert_eq!(cluster.wait(id), vec!["COMPLETED"]);
+    }
+    assert_eq!(
+        cluster.wait(&merge),
+        vec!["COMPLETED"],
+        "{}",
+        cluster.logs()
+    );
+    assert_same(&single, &tree(&dest));
+}
+
+/// Every object under `prefix` of `store`, with its bytes (report.json without timings).
+fn objects(store: &S3, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let bucket = store.bucket(prefix);
+    let files = bucket
+        .list()
+        .unwrap()
+        .into_iter()
+        .filter(|o| !o.key.starts_with("shards/"))
+        .map(|o| {
+            let bytes = bucket.get(&o.key).unwrap().unwrap().to_vec();
+            (o.key, bytes)
+        })
+        .collect();
+    without_timings(files)
+}
+
+#[test]
+fn slurm_array_into_s3_writes_what_one_convert_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = generated(dir.path(), 160, 4);
+    let src = study.to_str().unwrap();
+    // Two servers with the same bucket and prefix: one convert into the first, the shards into
+    // the second, so both manifests name the same destination.
+    let (single_store, sharded_store) = (S3::start("out"), S3::start("out"));
+    let dest = single_store.url("dest");
+    convert(src, &dest, &single_store.env());
+    let cluster = Cluster::start();
+    let (array, merge) = submit(
+        &cluster,
+        src,
+        &sharded_store.url("dest"),
+        &sharded_store.env(),
+    );
+    assert_eq!(
+        cluster.wait(&array),
+        vec!["COMPLETED"; 4],
+        "{}",
+        cluster.logs()
+    );
+    assert_eq!(
+        cluster.wait(&merge),
+        vec!["COMPLETED"],
+        "{}",
+        cluster.logs()
+    );
+    assert_same(
+        &objects(&single_store, "dest"),
+        &objects(&sharded_store, "dest"),
+    );
+}
+
+/// Kubernetes and AWS Batch cannot run here: their files are parsed and checked.
+#[test]
+fn kubernetes_and_aws_batch_files_run_the_shards_and_merge() {
+    let yaml = |name: &str| -> serde_yaml::Value {
+        serde_yaml::from_str(&std::fs::read_to_string(deploy(name)).unwrap()).unwrap()
+    };
+    let shards = yaml("kubernetes/shards.yaml");
+    let spec = &shards["spec"];
+    assert_eq!(shards["kind"], "Job");
+    assert_eq!(spec["completionMode"], "Indexed");
+    assert_eq!(spec["completions"], spec["parallelism"]);
+    let plan = yaml("kubernetes/plan.yaml");
+    let plan_args: Vec<&str> = plan["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = plan_args.iter().position(|&a| a == "--shards").unwrap();
+    assert_eq!(
+        plan_args[at + 1].parse::<u64>().ok(),
+        spec["completions"].as_u64(),
+        "completions = the plan's shards"
+    );
+    let shard_command = format!("{:?}", spec["template"]["spec"]["containers"][0]);
+    assert!(
+        shard_command.contains("convert --plan \\\"$DEST\\\" --shard auto"),
+        "{shard_command}"
+    );
+    let merge = yaml("kubernetes/merge.yaml");
+    let merge_args = &merge["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(merge_args[0], "merge");
+    for job in [&plan, &shards, &merge] {
+        assert_eq!(
+            job["spec"]["template"]["spec"]["serviceAccountName"],
+            "dicomprep"
+        );
+    }
+
+    let json = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(deploy(name)).unwrap()).unwrap()
+    };
+    let shard_definition = json("aws-batch/shard-job-definition.json");
+    let command = shard_definition["containerProperties"]["command"].to_string();
+    assert!(
+        command.contains("--shard auto") && command.contains("Ref::dest"),
+        "{command}"
+    );
+    let merge_definition = json("aws-batch/merge-job-definition.json");
+    assert_eq!(
+        merge_definition["containerProperties"]["command"],
+        serde_json::json!(["merge", "Ref::dest"])
+    );
+    let submit = std::fs::read_to_string(deploy("aws-batch/submit.sh")).unwrap();
+    assert!(submit.contains("--array-properties \"size=$shards\""));
+    assert!(submit.contains("--depends-on \"jobId=$array\""));
+    for definition in [&shard_definition, &merge_definition] {
+        assert!(definition["containerProperties"]["jobRoleArn"].is_string());
+    }
+    // Credentials come from roles and service accounts, never from these files.
+    for name in [
+        "kubernetes/plan.yaml",
+        "kubernetes/shards.yaml",
+        "kubernetes/merge.yaml",
+        "aws-batch/shard-job-definition.json",
+        "aws-batch/merge-job-definition.json",
+        "aws-batch/submit.sh",
+        "slurm/submit.sh",
+        "slurm/shard.sbatch",
+        "slurm/merge.sbatch",
+    ] {
+        let text = std::fs::read_to_string(deploy(name)).unwrap();
+        for secret in [
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "ACCOUNT_KEY",
+            "SAS_KEY",
+            "private_key",
+        ] {
+            assert!(!text.contains(secret), "{name} names {secret}");
+        }
+    }
+    for script in [
+        "slurm/submit.sh",
+        "slurm/shard.sbatch",
+        "slurm/merge.sbatch",
+        "aws-batch/submit.sh",
+        "kubernetes/run.sh",
+    ] {
+        let status = Command::new("bash")
+            .arg("-n")
+            .arg(deploy(script))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script} is not valid bash");
+    }
+}
