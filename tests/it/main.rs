@@ -37,8 +37,10 @@ mod safety;
 mod catalog;
 // index.html and contact sheets, in a real browser (headless Chromium).
 mod page;
-// Scale-out: plan, shards as a Slurm job array, merge; the Kubernetes and AWS Batch files.
+// Scale-out: plan, shards as a Slurm job array, merge.
 mod scale_out;
+// The Kubernetes and AWS Batch files, parsed and checked.
+mod deploy_files;
 // A single-node Slurm cluster started and stopped by the tests.
 mod slurm_cluster;
 // Helpers: paths into test-data, running the binary, reading expectations.

@@ -2,7 +2,7 @@
 //! plans 4 shards, runs them as a job array and merges with `--dependency=afterok`; DEST must
 //! then hold what one `convert` of the same SRC into the same DEST writes, byte for byte
 //! (report.json apart from its timings). Also: a cancelled and a failed shard, re-submitted;
-//! moto S3 as DEST; the Kubernetes and AWS Batch files, which cannot run here, parsed.
+//! moto S3 as DEST; shards run without an engine.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use crate::emulators::{S3, TestStore};
 use crate::slurm_cluster::Cluster;
 use crate::util::{data, dicomprep};
 
-fn deploy(path: &str) -> PathBuf {
+/// A file under `deploy/`.
+pub fn deploy(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("deploy")
         .join(path)
@@ -60,11 +61,22 @@ fn submit(
     dest: &str,
     env: &[(&'static str, String)],
 ) -> (String, String) {
+    submit_with(env!("CARGO_BIN_EXE_dicomprep"), cluster, src, dest, env)
+}
+
+/// [`submit`] with the binary `bin`.
+fn submit_with(
+    bin: &str,
+    cluster: &Cluster,
+    src: &str,
+    dest: &str,
+    env: &[(&'static str, String)],
+) -> (String, String) {
     let mut command = cluster.command("bash");
     command
         .arg(deploy("slurm/submit.sh"))
         .args([src, dest, "4"])
-        .env("DICOMPREP", env!("CARGO_BIN_EXE_dicomprep"))
+        .env("DICOMPREP", bin)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let output = cluster.run(&mut command);
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -387,100 +399,146 @@ fn slurm_array_into_s3_writes_what_one_convert_writes() {
     );
 }
 
-/// Kubernetes and AWS Batch cannot run here: their files are parsed and checked.
-#[test]
-fn kubernetes_and_aws_batch_files_run_the_shards_and_merge() {
-    let yaml = |name: &str| -> serde_yaml::Value {
-        serde_yaml::from_str(&std::fs::read_to_string(deploy(name)).unwrap()).unwrap()
-    };
-    let shards = yaml("kubernetes/shards.yaml");
-    let spec = &shards["spec"];
-    assert_eq!(shards["kind"], "Job");
-    assert_eq!(spec["completionMode"], "Indexed");
-    assert_eq!(spec["completions"], spec["parallelism"]);
-    let plan = yaml("kubernetes/plan.yaml");
-    let plan_args: Vec<&str> = plan["spec"]["template"]["spec"]["containers"][0]["args"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    let at = plan_args.iter().position(|&a| a == "--shards").unwrap();
-    assert_eq!(
-        plan_args[at + 1].parse::<u64>().ok(),
-        spec["completions"].as_u64(),
-        "completions = the plan's shards"
-    );
-    let shard_command = format!("{:?}", spec["template"]["spec"]["containers"][0]);
-    assert!(
-        shard_command.contains("convert --plan \\\"$DEST\\\" --shard auto"),
-        "{shard_command}"
-    );
-    let merge = yaml("kubernetes/merge.yaml");
-    let merge_args = &merge["spec"]["template"]["spec"]["containers"][0]["args"];
-    assert_eq!(merge_args[0], "merge");
-    for job in [&plan, &shards, &merge] {
-        assert_eq!(
-            job["spec"]["template"]["spec"]["serviceAccountName"],
-            "dicomprep"
-        );
-    }
+/// Runs the binary, expecting exit code `code`; returns stderr.
+fn expect(args: &[&str], code: i32) -> String {
+    let output = dicomprep().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+    stderr
+}
 
-    let json = |name: &str| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(deploy(name)).unwrap()).unwrap()
-    };
-    let shard_definition = json("aws-batch/shard-job-definition.json");
-    let command = shard_definition["containerProperties"]["command"].to_string();
-    assert!(
-        command.contains("--shard auto") && command.contains("Ref::dest"),
-        "{command}"
-    );
-    let merge_definition = json("aws-batch/merge-job-definition.json");
-    assert_eq!(
-        merge_definition["containerProperties"]["command"],
-        serde_json::json!(["merge", "Ref::dest"])
-    );
-    let submit = std::fs::read_to_string(deploy("aws-batch/submit.sh")).unwrap();
-    assert!(submit.contains("--array-properties \"size=$shards\""));
-    assert!(submit.contains("--depends-on \"jobId=$array\""));
-    for definition in [&shard_definition, &merge_definition] {
-        assert!(definition["containerProperties"]["jobRoleArn"].is_string());
-    }
-    // Credentials come from roles and service accounts, never from these files.
-    for name in [
-        "kubernetes/plan.yaml",
-        "kubernetes/shards.yaml",
-        "kubernetes/merge.yaml",
-        "aws-batch/shard-job-definition.json",
-        "aws-batch/merge-job-definition.json",
-        "aws-batch/submit.sh",
-        "slurm/submit.sh",
-        "slurm/shard.sbatch",
-        "slurm/merge.sbatch",
-    ] {
-        let text = std::fs::read_to_string(deploy(name)).unwrap();
-        for secret in [
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "ACCOUNT_KEY",
-            "SAS_KEY",
-            "private_key",
-        ] {
-            assert!(!text.contains(secret), "{name} names {secret}");
+/// The plan files under `dest` (plan.json and each shard's inputs).
+fn plan_files(dest: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dest.join("shards"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_plan_from_the_index_equals_one_from_a_scan_and_its_shards_merge_without_an_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/studies");
+    let src = src.to_str().unwrap();
+    let db = dir.path().join("index.db");
+    expect(&["index", src, "--db", db.to_str().unwrap(), "-q"], 0);
+    let dest = dir.path().join("dest");
+    let dest_text = dest.to_str().unwrap();
+    let selection = [
+        "--where",
+        "modality = 'MR'",
+        "--as",
+        "video",
+        "--payload",
+        "encord",
+        "--payload-destination",
+        "https://served.s3.eu-west-1.amazonaws.com/from",
+    ];
+    let mut single = vec!["convert", src, "--dest", dest_text, "-q"];
+    single.extend(selection);
+    expect(&single, 0);
+    let single = tree(&dest);
+    std::fs::remove_dir_all(&dest).unwrap();
+
+    let plan = |index: bool| {
+        let mut args = vec!["plan", src, "--dest", dest_text, "--shards", "3", "-q"];
+        args.extend(selection);
+        if index {
+            args.extend(["--index", db.to_str().unwrap()]);
         }
+        expect(&args, 0);
+        plan_files(&dest)
+    };
+    let scanned = plan(false);
+    assert_eq!(plan(true), scanned, "the same plan from the index");
+    assert_eq!(scanned.len(), 4, "plan.json and 3 shard files");
+
+    // A merge before the shards ran names every shard and writes nothing.
+    let early = expect(&["merge", dest_text], 1);
+    assert!(early.contains("3 of 3 shards cannot be merged"), "{early}");
+    assert!(!dest.join("manifest.json").exists());
+    let wrong = expect(&["convert", "--plan", dest_text, "--shard", "3", "-q"], 1);
+    assert!(
+        wrong.contains("shard 3 does not exist: the plan has 3 shards (0-2)"),
+        "{wrong}"
+    );
+    let no_task = expect(
+        &["convert", "--plan", dest_text, "--shard", "auto", "-q"],
+        1,
+    );
+    assert!(no_task.contains("no array-job task index"), "{no_task}");
+    for shard in ["0", "1", "2"] {
+        expect(&["convert", "--plan", dest_text, "--shard", shard, "-q"], 0);
     }
-    for script in [
-        "slurm/submit.sh",
-        "slurm/shard.sbatch",
-        "slurm/merge.sbatch",
-        "aws-batch/submit.sh",
-        "kubernetes/run.sh",
-    ] {
-        let status = Command::new("bash")
-            .arg("-n")
-            .arg(deploy(script))
-            .status()
-            .unwrap();
-        assert!(status.success(), "{script} is not valid bash");
-    }
+    // Kubernetes numbers the task by JOB_COMPLETION_INDEX: shard 2 again, resumed.
+    let rerun = dicomprep()
+        .args(["convert", "--plan", dest_text, "--shard", "auto", "-q"])
+        .env("JOB_COMPLETION_INDEX", "2")
+        .output()
+        .unwrap();
+    assert!(rerun.status.success());
+    let shard_report = std::fs::read(dest.join("shards/00002/report.json")).unwrap();
+    let shard_report: Value = serde_json::from_slice(&shard_report).unwrap();
+    assert_eq!(shard_report["totals"]["outputs_written"], 0, "all kept");
+    expect(&["merge", dest_text, "-q"], 0);
+    let merged = tree(&dest);
+    assert!(merged.contains_key("encord.json"));
+    let work = &WORK_DONE[1..];
+    assert_same(&without_totals(single, work), &without_totals(merged, work));
+}
+
+/// The overhead figure of the README: plan + 4 shards as Slurm tasks + merge, against one
+/// `convert` with the same flags, on a generated study of `DICOMPREP_BENCH_SLICES` (default
+/// 10,000) slices, with the binary `DICOMPREP_BIN` (a release build):
+/// `cargo build --release && DICOMPREP_BIN=$PWD/target/release/dicomprep cargo test --test
+/// integration -- --ignored --nocapture slurm_overhead`.
+#[test]
+#[ignore = "benchmark: run on demand with a release binary"]
+fn slurm_overhead_benchmark() {
+    let bin = std::env::var("DICOMPREP_BIN").unwrap_or(env!("CARGO_BIN_EXE_dicomprep").into());
+    let slices: usize = std::env::var("DICOMPREP_BENCH_SLICES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let study = generated(dir.path(), slices, 8);
+    let (src, dest) = (study.to_str().unwrap(), dir.path().join("dest"));
+    let dest_text = dest.to_str().unwrap();
+    let cluster = Cluster::start();
+    // The first job after a start waits for the controller's first scheduling pass.
+    let warm = cluster.run(
+        cluster
+            .command("sbatch")
+            .args(["--parsable", "--wrap", "true"]),
+    );
+    cluster.wait(String::from_utf8_lossy(&warm.stdout).trim());
+    let started = Instant::now();
+    let status = Command::new(&bin)
+        .args(["convert", src, "--dest", dest_text, "-q"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let single = started.elapsed().as_secs_f64();
+    let expected = tree(&dest);
+    std::fs::remove_dir_all(&dest).unwrap();
+
+    let started = Instant::now();
+    let one_thread = [("DICOMPREP_THREADS", "1".to_string())];
+    let (array, merge) = submit_with(&bin, &cluster, src, dest_text, &one_thread);
+    let submitted = started.elapsed().as_secs_f64();
+    assert_eq!(cluster.wait(&array), vec!["COMPLETED"; 4]);
+    let shards = started.elapsed().as_secs_f64();
+    assert_eq!(cluster.wait(&merge), vec!["COMPLETED"]);
+    let total = started.elapsed().as_secs_f64();
+    assert_same(&expected, &tree(&dest));
+    println!(
+        "{slices} slices: one convert {single:.2} s; plan + submit {submitted:.2} s, shards done at {shards:.2} s, merged at {total:.2} s: {:.1}% over one convert; {:.3} ms per slice per core (one convert, 2 cores)",
+        (total / single - 1.0) * 100.0,
+        single * 2.0 * 1000.0 / slices as f64
+    );
 }
