@@ -528,14 +528,26 @@ fn slurm_overhead_benchmark() {
     std::fs::remove_dir_all(&dest).unwrap();
 
     let started = Instant::now();
-    let one_thread = [("DICOMPREP_THREADS", "1".to_string())];
-    let (array, merge) = submit_with(&bin, &cluster, src, dest_text, &one_thread);
+    // Threads per task: DICOMPREP_THREADS as deploy/slurm/shard.sbatch reads it (default: the
+    // task's default, one per core).
+    let threads: Vec<(&'static str, String)> = std::env::var("DICOMPREP_THREADS")
+        .map(|n| vec![("DICOMPREP_THREADS", n)])
+        .unwrap_or_default();
+    let (array, merge) = submit_with(&bin, &cluster, src, dest_text, &threads);
     let submitted = started.elapsed().as_secs_f64();
     assert_eq!(cluster.wait(&array), vec!["COMPLETED"; 4]);
     let shards = started.elapsed().as_secs_f64();
     assert_eq!(cluster.wait(&merge), vec!["COMPLETED"]);
     let total = started.elapsed().as_secs_f64();
     assert_same(&expected, &tree(&dest));
+    let shard_seconds: Vec<String> = (0..4)
+        .map(|k| {
+            let report = std::fs::read(dest.join(format!("shards/{k:05}/report.json"))).unwrap();
+            let report: Value = serde_json::from_slice(&report).unwrap();
+            format!("{:.2}", report["totals"]["seconds"].as_f64().unwrap())
+        })
+        .collect();
+    println!("shards took {} s each", shard_seconds.join(", "));
     println!(
         "{slices} slices: one convert {single:.2} s; plan + submit {submitted:.2} s, shards done at {shards:.2} s, merged at {total:.2} s: {:.1}% over one convert; {:.3} ms per slice per core (one convert, 2 cores)",
         (total / single - 1.0) * 100.0,
