@@ -227,12 +227,24 @@ impl Cluster {
             .collect()
     }
 
-    /// Waits until no task of job `id` is pending or running; returns their final states.
+    /// Waits until every task of job `id` has ended (COMPLETING is not yet ended); returns
+    /// their final states.
     pub fn wait(&self, id: &str) -> Vec<String> {
+        const ENDED: [&str; 9] = [
+            "COMPLETED",
+            "FAILED",
+            "CANCELLED",
+            "TIMEOUT",
+            "OUT_OF_MEMORY",
+            "NODE_FAIL",
+            "PREEMPTED",
+            "BOOT_FAIL",
+            "DEADLINE",
+        ];
         let deadline = Instant::now() + JOB_TIMEOUT;
         loop {
             let states = self.states(id);
-            if !states.is_empty() && states.iter().all(|s| s != "PENDING" && s != "RUNNING") {
+            if !states.is_empty() && states.iter().all(|s| ENDED.contains(&s.as_str())) {
                 return states;
             }
             assert!(

@@ -20,7 +20,6 @@ use crate::convert::publish::{Publication, publish};
 use crate::convert::sink::Sink;
 use crate::convert::{ConvertOptions, convert_to, write_manifest};
 use crate::error::Error;
-use crate::order::Rule;
 use crate::payload::PayloadKind;
 use crate::scan::ScanReport;
 use crate::shard::build::{Indexed, PlanRequest, write_plan};
@@ -236,9 +235,12 @@ pub(super) fn merge(args: &MergeArgs) -> Result<bool, Error> {
             path: sink.describe(&plan_key()).into(),
             reason,
         })?;
-    let rule = crate::convert::ConvertOptions::from_settings(&plan.settings)
+    let rule = ConvertOptions::from_settings(&plan.settings)
         .map(|options| options.rule)
-        .unwrap_or(Rule::Darwin);
+        .map_err(|reason| Error::Input {
+            path: sink.describe(&plan_key()).into(),
+            reason,
+        })?;
     let source = open_source(&args.store, &plan.source)?;
     merged.totals.bytes_written += write_manifest(sink.as_ref(), MANIFEST_KEY, &merged.manifest)
         .map_err(manifest_error(sink.as_ref(), MANIFEST_KEY))?;
