@@ -25,6 +25,7 @@ pub mod encode;
 pub mod error;
 pub mod explain;
 pub mod index;
+pub mod naming;
 pub mod order;
 pub mod output;
 pub mod page;

@@ -5,6 +5,7 @@ use clap::{Args, ValueEnum};
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
 use crate::convert::{ConvertOptions, DEFAULT_LQ_QUALITY, ItemChoice};
 use crate::encode::VideoSettings;
+use crate::naming::{DEFAULT_TEMPLATE, NameTemplate};
 use crate::payload::PayloadKind;
 use crate::render::window::WindowChoice;
 use crate::store::Location;
@@ -56,7 +57,7 @@ pub struct ConvertArgs {
 }
 
 /// Flags that the plan decides, refused with `--plan`.
-const PLAN_CONFLICTS: [&str; 16] = [
+const PLAN_CONFLICTS: [&str; 17] = [
     "src",
     "dest",
     "items",
@@ -68,6 +69,7 @@ const PLAN_CONFLICTS: [&str; 16] = [
     "no_mp4",
     "hls",
     "overlays",
+    "name",
     "payload",
     "payload_destination",
     "no_html",
@@ -141,6 +143,16 @@ pub struct RenderArgs {
     /// default, as DCMTK's `-O`.
     #[arg(long)]
     pub overlays: bool,
+
+    /// Item names: the titles annotators see in Darwin, Encord and BisQue and the page shows
+    /// (keys do not change). Text with fields in braces: {modality}, {series_number},
+    /// {series_description}, {volume}, {slice} (0-based, 5 digits; images of a volume of
+    /// several slices get `_{slice}` appended when the template has none), {study_uid},
+    /// {series_uid}, {study_description}, {protocol}, {body_part}. Anything but letters,
+    /// digits, `-`, `_` and `.` becomes `_`; each field is cut to 64 bytes, a name to 128;
+    /// a missing value is `unknown`; equal names get `-2`, `-3`... (by study, series, volume).
+    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE, value_parser = parse_name)]
+    pub name: NameTemplate,
 }
 
 impl RenderArgs {
@@ -159,6 +171,7 @@ impl RenderArgs {
                 crf: self.crf,
             }),
             hls: self.hls,
+            name: self.name.clone(),
         }
     }
 }
@@ -205,4 +218,9 @@ impl From<ItemsArg> for ItemChoice {
 
 fn parse_window(text: &str) -> Result<WindowChoice, String> {
     text.parse()
+}
+
+fn parse_name(text: &str) -> Result<NameTemplate, String> {
+    text.parse()
+        .map_err(|e: crate::naming::NameTemplateError| e.to_string())
 }

@@ -45,7 +45,7 @@ impl Manifest {
     }
 }
 
-/// Options that change output bytes.
+/// The options of a conversion: all but `name` change output bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// `auto`, `images` or `video`.
@@ -67,12 +67,33 @@ pub struct Settings {
     /// HLS renditions and darwin-py's frame layout for videos (`--hls`).
     #[serde(default)]
     pub hls: bool,
+    /// The `--name` template of item names (empty in manifests of earlier versions). Names
+    /// change no key, so a re-run that changes only this keeps every output.
+    #[serde(default)]
+    pub name: String,
+}
+
+impl Settings {
+    /// Whether outputs made with `other` are the outputs these settings make (every setting
+    /// but the name template equal).
+    pub fn same_outputs(&self, other: &Settings) -> bool {
+        let names_aside = Settings {
+            name: other.name.clone(),
+            ..self.clone()
+        };
+        names_aside == *other
+    }
 }
 
 /// An annotation item: one image, or one volume shown as a video.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
+    /// The item's name (`--name`), unique in the manifest, with its extension (`.png`, `.mp4`).
     pub name: String,
+    /// The name of the item's series, unique among the series of the manifest, for payloads
+    /// that make one item per series (absent in manifests of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_name: Option<String>,
     pub kind: ItemKind,
     pub study_instance_uid: String,
     pub series_instance_uid: String,
@@ -259,5 +280,23 @@ impl Item {
             keys.push(named(&hls.frames_manifest_key, None));
         }
         keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_name_template_leaves_outputs_as_they_are() {
+        let settings = crate::convert::ConvertOptions::default().settings();
+        let renamed = super::Settings {
+            name: "{series_uid}".into(),
+            ..settings.clone()
+        };
+        assert!(settings.same_outputs(&renamed) && renamed.same_outputs(&settings));
+        let rewindowed = super::Settings {
+            window: "minmax".into(),
+            ..renamed.clone()
+        };
+        assert!(!settings.same_outputs(&rewindowed));
     }
 }

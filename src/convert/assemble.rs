@@ -30,12 +30,14 @@ pub(crate) struct Present<'a> {
 /// The manifest over `parts` (appended to `head`, whose settings and locations are kept), and
 /// every skipped and failed input with its stage. `scan`'s skipped and failed inputs come
 /// first; an item naming a key that is missing or of another size is left out and its inputs
-/// are failed.
+/// are failed. With `unique_names`, colliding item and series names are numbered (a shard
+/// leaves them as made, since only the merge sees every item).
 pub(crate) fn assemble(
     mut head: Manifest,
     scan: &ScanReport,
     parts: impl IntoIterator<Item = Part>,
     present: &Present<'_>,
+    unique_names: bool,
 ) -> (Manifest, StageIssues) {
     head.items.clear();
     head.skipped = scan.skipped.clone();
@@ -57,6 +59,11 @@ pub(crate) fn assemble(
                 .or_insert(issue.reason.clone());
             issues.failed.push((stage, issue));
         }
+    }
+    // Names are made unique over every item, before failed items are left out, so that a
+    // name does not depend on which outputs failed in this run (nor on how it was sharded).
+    if unique_names {
+        super::items::make_names_unique(&mut head.items);
     }
     // The manifest names no key that is not there: items whose outputs did not all arrive
     // with their recorded sizes are left out (a re-run makes them again).

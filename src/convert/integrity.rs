@@ -90,6 +90,7 @@ mod tests {
         };
         Item {
             name: "v.mp4".into(),
+            series_name: None,
             kind: ItemKind::Video,
             study_instance_uid: "1".into(),
             series_instance_uid: "2".into(),

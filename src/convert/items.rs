@@ -1,10 +1,18 @@
 //! The manifest items of a converted volume.
 
+use std::collections::BTreeMap;
+
 use super::layout::{self};
 use super::volume::{Context, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::window_used;
 use crate::contract::manifest::{FrameEntry, HlsEntry, Item, ItemKind};
 use crate::index::SeriesGroup;
+use crate::naming::{NameFields, Target, deduplicate};
+
+/// Extension of the name of image items.
+const IMAGE_EXTENSION: &str = ".png";
+/// Extension of the name of video items.
+const VIDEO_EXTENSION: &str = ".mp4";
 
 impl Context<'_> {
     /// Manifest items of a volume: one per slice for images, one for a video (whose thumbnail
@@ -18,11 +26,19 @@ impl Context<'_> {
     ) -> Vec<Item> {
         let (volume, kind, prefix, window) = (plan.volume, plan.kind, &plan.prefix, &plan.window);
         let first = &self.instances[series.members[0]];
-        // Names are built like keys, so no header value reaches them unchecked.
-        let (series_key, volume_key) = (
-            layout::safe_uid(&series.series_instance_uid),
-            layout::safe_label(&volume.id),
-        );
+        let fields = NameFields {
+            modality: first.modality.as_deref(),
+            series_number: first.series_number,
+            series_description: first.series_description.as_deref(),
+            volume: &volume.id,
+            study_uid: &series.study_instance_uid,
+            series_uid: &series.series_instance_uid,
+            study_description: first.study_description.as_deref(),
+            protocol: first.protocol_name.as_deref(),
+            body_part: first.body_part_examined.as_deref(),
+        };
+        let template = &self.options.name;
+        let series_name = template.render(&fields, Target::Series, "");
         let frame_entry = |output: &SliceOutput, hq_key: String, lq_key: Option<String>| {
             let slice = volume.slices[output.index];
             FrameEntry {
@@ -44,6 +60,7 @@ impl Context<'_> {
                     thumbnail_key: String,
                     frames| Item {
             name,
+            series_name: Some(series_name.clone()),
             kind,
             study_instance_uid: series.study_instance_uid.clone(),
             series_instance_uid: series.series_instance_uid.clone(),
@@ -83,7 +100,11 @@ impl Context<'_> {
                 .map(|output| {
                     let key = layout::image_key(prefix, output.index);
                     let frames = vec![frame_entry(output, key.clone(), None)];
-                    let name = format!("{series_key}_{volume_key}_{:05}.png", output.index);
+                    let target = Target::Image {
+                        slice: output.index,
+                        slices: volume.slices.len(),
+                    };
+                    let name = template.render(&fields, target, IMAGE_EXTENSION);
                     let thumbnail = layout::image_thumbnail_key(prefix, output.index);
                     Item {
                         thumbnail_bytes: output.thumbnail_bytes,
@@ -112,7 +133,7 @@ impl Context<'_> {
                     })
                     .collect();
                 let (width, height) = (outputs[0].width, outputs[0].height);
-                let name = format!("{series_key}_{volume_key}.mp4");
+                let name = template.render(&fields, Target::Video, VIDEO_EXTENSION);
                 vec![Item {
                     thumbnail_bytes,
                     ..item(
@@ -130,6 +151,54 @@ impl Context<'_> {
     }
 }
 
+/// Makes item names and series names unique (see [`deduplicate`]): colliding item names are
+/// numbered by study, series, volume and key, colliding series names by study and series.
+pub(super) fn make_names_unique(items: &mut [Item]) {
+    let entries: Vec<_> = items
+        .iter()
+        .map(|item| {
+            let extension = match item.kind {
+                ItemKind::Image => IMAGE_EXTENSION,
+                ItemKind::Video => VIDEO_EXTENSION,
+            };
+            let order = (
+                &item.study_instance_uid,
+                &item.series_instance_uid,
+                &item.volume,
+                &item.storage_key,
+            );
+            (item.name.clone(), extension, order)
+        })
+        .collect();
+    let names = deduplicate(&entries);
+    // One name per series (the first item's), made unique among the series.
+    let mut series: BTreeMap<(String, String), String> = BTreeMap::new();
+    for item in items.iter() {
+        if let Some(name) = &item.series_name {
+            let key = (
+                item.study_instance_uid.clone(),
+                item.series_instance_uid.clone(),
+            );
+            series.entry(key).or_insert_with(|| name.clone());
+        }
+    }
+    let entries: Vec<_> = series
+        .iter()
+        .map(|(order, name)| (name.clone(), "", order))
+        .collect();
+    let series_names: BTreeMap<_, _> = series.keys().cloned().zip(deduplicate(&entries)).collect();
+    for (item, name) in items.iter_mut().zip(names) {
+        item.name = name;
+        let key = (
+            item.study_instance_uid.clone(),
+            item.series_instance_uid.clone(),
+        );
+        if let Some(name) = series_names.get(&key) {
+            item.series_name = Some(name.clone());
+        }
+    }
+}
+
 /// Every key of an item's HLS outputs.
 pub(super) fn hls_keys(hls: &HlsEntry) -> impl Iterator<Item = &str> {
     [&hls.high_quality, &hls.low_quality]
@@ -138,4 +207,61 @@ pub(super) fn hls_keys(hls: &HlsEntry) -> impl Iterator<Item = &str> {
             std::iter::once(r.index_key.as_str()).chain(r.segments.iter().map(|s| s.key.as_str()))
         })
         .chain(std::iter::once(hls.frames_manifest_key.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::testing::{image, video};
+
+    /// Items of two series with equal description and number (same names), listed in `order`.
+    fn named(order: &[usize]) -> Vec<(String, Option<String>)> {
+        let mut all = [
+            video("1.2", "1.2.9", "0", 2),
+            video("1.2", "1.2.5", "0", 2),
+            image("1.2", "1.2.7", 0, 2, 2),
+            image("1.2", "1.2.7", 1, 2, 2),
+        ];
+        for item in &mut all[..2] {
+            item.name = "CT_2_Chest_0.mp4".into();
+            item.series_name = Some("CT_2_Chest".into());
+        }
+        for item in &mut all[2..] {
+            item.name = "CT_2_Chest_0.png".into();
+            item.series_name = Some("ct_2_chest".into());
+        }
+        let mut items: Vec<Item> = order.iter().map(|&i| all[i].clone()).collect();
+        make_names_unique(&mut items);
+        let mut names: Vec<(usize, (String, Option<String>))> = order
+            .iter()
+            .zip(items)
+            .map(|(&i, item)| (i, (item.name, item.series_name)))
+            .collect();
+        names.sort();
+        names.into_iter().map(|(_, n)| n).collect()
+    }
+
+    #[test]
+    fn equal_names_are_numbered_by_series_whatever_the_listing_order() {
+        let expected = vec![
+            (
+                "CT_2_Chest_0-2.mp4".to_string(),
+                Some("CT_2_Chest-3".to_string()),
+            ),
+            (
+                "CT_2_Chest_0.mp4".to_string(),
+                Some("CT_2_Chest".to_string()),
+            ),
+            (
+                "CT_2_Chest_0.png".to_string(),
+                Some("ct_2_chest-2".to_string()),
+            ),
+            (
+                "CT_2_Chest_0-2.png".to_string(),
+                Some("ct_2_chest-2".to_string()),
+            ),
+        ];
+        assert_eq!(named(&[0, 1, 2, 3]), expected);
+        assert_eq!(named(&[3, 1, 0, 2]), expected);
+    }
 }

@@ -28,6 +28,7 @@ use crate::contract::manifest::{Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
 use crate::encode::VideoSettings;
 use crate::index::SeriesGroup;
+use crate::naming::{NameTemplate, NameTemplateError};
 use crate::order::Rule;
 use crate::plan::{plan_volumes, rule_name};
 use crate::render::window::WindowChoice;
@@ -70,6 +71,8 @@ pub struct ConvertOptions {
     /// Also HLS renditions and a frames manifest per video item, with darwin-py's frame layout
     /// (needs `video`).
     pub hls: bool,
+    /// How items are named (titles only: keys do not depend on it).
+    pub name: NameTemplate,
 }
 
 impl Default for ConvertOptions {
@@ -83,6 +86,7 @@ impl Default for ConvertOptions {
             overlays: false,
             video: Some(VideoSettings::default()),
             hls: false,
+            name: NameTemplate::default(),
         }
     }
 }
@@ -112,6 +116,7 @@ impl ConvertOptions {
             fps: self.video.map_or(0, |v| v.fps),
             crf: self.video.map_or(0, |v| v.crf),
             hls: self.hls_enabled(),
+            name: self.name.to_string(),
         }
     }
 
@@ -140,6 +145,7 @@ impl ConvertOptions {
                 crf: settings.crf,
             }),
             hls: settings.hls,
+            name: settings.name.parse().map_err(|e: NameTemplateError| e.to_string())?,
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));
@@ -180,24 +186,40 @@ pub fn convert(
     options: &ConvertOptions,
     progress: &dyn Progress,
 ) -> std::io::Result<ConvertReport> {
-    convert_to(source, scan, sink, options, layout::MANIFEST_KEY, progress)
+    convert_to(source, scan, sink, options, ManifestTarget::Run, progress)
 }
 
-/// As [`convert`], with the manifest under `manifest_key` (a shard's own manifest): an earlier
-/// manifest there is what a re-run resumes from.
+/// Where a conversion's manifest goes.
+#[derive(Debug, Clone, Copy)]
+pub enum ManifestTarget<'a> {
+    /// `manifest.json`: the whole result, item names made unique.
+    Run,
+    /// A shard's own manifest under `key`: item names as the template made them (`merge`
+    /// numbers collisions over every shard, as one run would).
+    Shard { key: &'a str },
+}
+
+/// As [`convert`], with the manifest at `target`: an earlier manifest there is what a re-run
+/// resumes from.
 pub fn convert_to(
     source: &Source,
     scan: &ScanReport,
     sink: &dyn Sink,
     options: &ConvertOptions,
-    manifest_key: &str,
+    target: ManifestTarget<'_>,
     progress: &dyn Progress,
 ) -> std::io::Result<ConvertReport> {
+    let (manifest_key, unique_names) = match target {
+        ManifestTarget::Run => (layout::MANIFEST_KEY, true),
+        ManifestTarget::Shard { key } => (key, false),
+    };
     let settings = options.settings();
     let previous: Option<Manifest> = sink
         .get(manifest_key)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let settings_changed = previous.as_ref().is_some_and(|m| m.settings != settings);
+    let settings_changed = previous
+        .as_ref()
+        .is_some_and(|m| !m.settings.same_outputs(&settings));
     let reuse = !options.overwrite && !settings_changed;
     let context = Context {
         source,
@@ -252,7 +274,7 @@ pub fn convert_to(
         describe: &describe,
     };
     let head = Manifest::empty(settings, Some(source.location()), Some(sink.location()));
-    let (manifest, issues) = assemble(head, scan, parts, &present);
+    let (manifest, issues) = assemble(head, scan, parts, &present, unique_names);
     written -= failed_uploads.len().min(written);
     let manifest_bytes = write_manifest(sink, manifest_key, &manifest)?;
     Ok(ConvertReport {

@@ -156,13 +156,14 @@ fn summary(manifest: &Manifest) -> String {
     let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
     format!(
         r#"<p>{items} items ({frames} frames); {skipped} inputs skipped, {failed} failed.
-Records: <a href="./manifest.json">manifest.json</a> (every item and key), <a href="./report.json">report.json</a> (every input). Settings: items {kind}, window {window}, rule {rule}.</p>"#,
+Records: <a href="./manifest.json">manifest.json</a> (every item and key), <a href="./report.json">report.json</a> (every input). Settings: items {kind}, window {window}, rule {rule}, names <code>{name}</code>.</p>"#,
         items = manifest.items.len(),
         skipped = manifest.skipped.len(),
         failed = manifest.failed.len(),
         kind = escape(&manifest.settings.item_kind),
         window = escape(&manifest.settings.window),
         rule = escape(&manifest.settings.rule),
+        name = escape(&manifest.settings.name),
     )
 }
 
@@ -262,9 +263,10 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
     {
         let _ = write!(
             body,
-            r#"<figure><a href="{}"><img src="{}" loading="lazy" alt="image"></a><figcaption>image</figcaption></figure>"#,
+            r#"<figure><a href="{}"><img src="{}" loading="lazy" alt="image"></a><figcaption>{}</figcaption></figure>"#,
             href(&item.storage_key),
-            href(&item.thumbnail_key)
+            href(&item.thumbnail_key),
+            escape(&item.name)
         );
     }
     body.push_str("</div><dl class=\"facts\">");
@@ -288,6 +290,9 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
                 ItemKind::Image => "image item(s)",
             };
             fact("converted", &format!("{} {kind}", items.len()));
+            if let Some(video) = video {
+                fact("name", &escape(&video.name));
+            }
             if let Some(video) = video.and_then(|v| v.video.as_ref()) {
                 fact(
                     "video",

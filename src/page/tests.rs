@@ -37,6 +37,7 @@ fn item(series: &str, volume: &str) -> Item {
     let prefix = format!("1.2/{series}/{volume}");
     Item {
         name: format!("{series}_{volume}.mp4"),
+        series_name: None,
         kind: ItemKind::Video,
         study_instance_uid: "1.2".into(),
         series_instance_uid: series.into(),
@@ -196,4 +197,27 @@ fn the_order_page_shows_diagnostics_without_images() {
     assert!(!html.contains("converted"), "nothing was converted");
     assert!(html.contains("Median slice spacing 2.5 mm"));
     assert!(html.contains("Failed inputs (1)"));
+}
+
+#[test]
+fn item_names_are_shown() {
+    let (mut manifest, order) = fixture(2);
+    manifest.items[0].name = "MR_3_T1_axial_0.mp4".into();
+    let mut image = item("1.2.3", "1");
+    image.kind = ItemKind::Image;
+    image.video = None;
+    image.contact_sheet = None;
+    image.name = "MR_3_T1_axial_1_00000.png".into();
+    manifest.items[1] = image;
+    let html = &render_pages(&manifest, &order, DEFAULT_PAGE_SIZE)[0].1;
+    assert!(
+        html.contains("<dt>name</dt><dd>MR_3_T1_axial_0.mp4</dd>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<figcaption>MR_3_T1_axial_1_00000.png</figcaption>"),
+        "{html}"
+    );
+    let template = "names <code>{modality}_{series_number}_{series_description}_{volume}</code>";
+    assert!(html.contains(template), "{html}");
 }

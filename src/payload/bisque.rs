@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::PayloadOptions;
 use crate::contract::manifest::{ItemKind, Manifest};
+use crate::naming::{NAME_MAX_BYTES, deduplicate, truncate_utf8};
+
+/// Extension of every uploaded image (PNG frames and images).
+const PNG: &str = ".png";
 
 /// Dataset name used when none is given.
 pub const DEFAULT_DATASET: &str = "dicomprep";
@@ -31,20 +35,23 @@ pub struct BisqueImage {
     pub file_name: String,
 }
 
-/// Lists the images to upload.
+/// Lists the images to upload: an image item under its name, a video item's frames under its
+/// name with `_00001.png`, `_00002.png`… in place of `.mp4` (the name shortened to stay within
+/// [`NAME_MAX_BYTES`]); names are made unique with [`deduplicate`], by plan order.
 pub fn build_bisque_plan(manifest: &Manifest, options: &PayloadOptions) -> BisquePlan {
-    let images = manifest
+    let mut images: Vec<BisqueImage> = manifest
         .items
         .iter()
         .flat_map(|item| {
             item.frames.iter().enumerate().map(move |(index, frame)| {
                 let file_name = match item.kind {
                     ItemKind::Image => item.name.clone(),
-                    ItemKind::Video => format!(
-                        "{}_{:05}.png",
-                        item.name.trim_end_matches(".mp4"),
-                        index + 1
-                    ),
+                    ItemKind::Video => {
+                        let suffix = format!("_{:05}{PNG}", index + 1);
+                        let stem = item.name.trim_end_matches(".mp4");
+                        let room = NAME_MAX_BYTES.saturating_sub(suffix.len());
+                        format!("{}{suffix}", truncate_utf8(stem, room))
+                    }
                 };
                 BisqueImage {
                     key: frame.hq_key.clone(),
@@ -53,6 +60,14 @@ pub fn build_bisque_plan(manifest: &Manifest, options: &PayloadOptions) -> Bisqu
             })
         })
         .collect();
+    let entries: Vec<_> = images
+        .iter()
+        .enumerate()
+        .map(|(order, image)| (image.file_name.clone(), PNG, order))
+        .collect();
+    for (image, name) in images.iter_mut().zip(deduplicate(&entries)) {
+        image.file_name = name;
+    }
     let dataset = if options.bisque_dataset.is_empty() {
         DEFAULT_DATASET.to_string()
     } else {
@@ -130,6 +145,30 @@ mod tests {
                 ("st/se/v2/frames/hq/00001.png", "se_v2_00002.png"),
             ]
         );
+    }
+
+    #[test]
+    fn frame_names_stay_bounded_and_unique() {
+        let mut long = video("st", "se", "v2", 2);
+        long.name = format!("{}.mp4", "é".repeat(62));
+        let mut clash = image("st", "se", 0, 2, 2);
+        clash.name = "a_00001.png".into();
+        let mut video_a = video("st", "se", "v3", 1);
+        video_a.name = "a.mp4".into();
+        let m = manifest(vec![long, clash, video_a], "in", "out");
+        let plan = build_bisque_plan(&m, &PayloadOptions::default());
+        let names: Vec<&str> = plan.images.iter().map(|i| i.file_name.as_str()).collect();
+        let stem = "é".repeat(59); // 118 bytes + "_00001.png"
+        assert_eq!(
+            names,
+            [
+                format!("{stem}_00001.png").as_str(),
+                &format!("{stem}_00002.png"),
+                "a_00001.png",
+                "a_00001-2.png"
+            ]
+        );
+        assert!(names.iter().all(|n| n.len() <= NAME_MAX_BYTES));
     }
 
     #[test]

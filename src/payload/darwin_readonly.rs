@@ -5,7 +5,7 @@
 //! height, width, name}`; a video item is `{path, type: "video", storage_key,
 //! storage_thumbnail_key, name, sections: [{section_index, height, width, storage_hq_key,
 //! storage_lq_key}]}` with `section_index` 1 for the first slice. With `slots`, one item per
-//! study holds each volume as a slot (`slot_name` "0", "1"..., `file_name`).
+//! study holds each volume as a slot (`slot_name` "0", "1"..., `file_name`: the item's name).
 //!
 //! Schema v2: every item is slotted; a video slot carries `native_fps`, `visible_frames`,
 //! `total_frames`, `hls_segments` (playlists with storage keys substituted), the sections key
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::darwin::{DarwinPayload, item_path, study_path};
 use super::keys::darwin_storage_key;
-use super::{PayloadError, PayloadOptions, Schema, destination, file_name, group_items};
+use super::{PayloadError, PayloadOptions, Schema, destination, group_items};
 use crate::contract::manifest::{HlsRendition, Item, ItemKind, Manifest};
 use crate::store::Location;
 
@@ -64,7 +64,7 @@ pub struct Section {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadonlySlot {
     pub slot_name: String,
-    /// The last part of `storage_key`.
+    /// The item's name (`convert --name`).
     pub file_name: String,
     #[serde(flatten)]
     pub content: SlotContent,
@@ -187,7 +187,7 @@ fn slot(
     };
     Ok(ReadonlySlot {
         slot_name: index.to_string(),
-        file_name: file_name(&item.storage_key).to_string(),
+        file_name: item.name.clone(),
         content,
     })
 }
@@ -413,10 +413,11 @@ mod tests {
         let slots = items[0]["slots"].as_array().unwrap();
         assert_eq!(slots[0]["slot_name"], "0");
         assert_eq!(slots[1]["slot_name"], "1");
-        assert_eq!(slots[1]["file_name"], "video.mp4");
+        // Slots are named as their items (`convert --name`).
+        assert_eq!(slots[1]["file_name"], "b_v1.mp4");
         assert_eq!(slots[1]["storage_key"], "st1/b/v1/video.mp4");
         assert_eq!(slots[1]["sections"][1]["section_index"], 2);
-        assert_eq!(items[1]["slots"][0]["file_name"], "00000.png");
+        assert_eq!(items[1]["slots"][0]["file_name"], "c_v1_00000.png");
         assert_eq!(items[1]["slots"][0]["width"], 8);
     }
 
@@ -487,7 +488,7 @@ mod tests {
             item["slots"][0],
             json!({
                 "slot_name": "0",
-                "file_name": "video.mp4",
+                "file_name": "se_v1.mp4",
                 "type": "video",
                 "storage_key": "test/prefix/st/se/v1/video.mp4",
                 "width": 512,
@@ -529,7 +530,7 @@ mod tests {
             b["items"][0]["slots"][0],
             json!({
                 "slot_name": "0",
-                "file_name": "00000.png",
+                "file_name": "se_v1_00000.png",
                 "type": "image",
                 "storage_key": "st/se/v1/images/00000.png",
                 "storage_thumbnail_key": "st/se/v1/thumbnails/00000.jpg",

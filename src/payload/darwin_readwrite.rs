@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::darwin::{DarwinOptions, DarwinPayload, item_path, study_path};
 use super::keys::darwin_storage_key;
-use super::{PayloadError, PayloadOptions, file_name, group_items, source, source_files};
+use super::{
+    PayloadError, PayloadOptions, file_name, group_items, series_name, source, source_files,
+};
 use crate::contract::manifest::{Item, Manifest};
 use crate::store::Location;
 
@@ -59,10 +61,7 @@ pub fn build_darwin_readwrite(
                     first.study_instance_uid.clone(),
                 )
             } else {
-                (
-                    item_path(first, options.path_from),
-                    first.series_instance_uid.clone(),
-                )
+                (item_path(first, options.path_from), series_name(first))
             };
             ReadwriteItem {
                 path,
@@ -179,6 +178,15 @@ mod tests {
             .map(|f| ("0".to_string(), f.to_string()))
             .collect();
         assert_eq!(slots, expected);
+        // A manifest with series names (convert --name) names the item by them.
+        let mut named = m.clone();
+        for item in &mut named.items {
+            item.series_name = Some("CT_2_Chest".into());
+        }
+        assert_eq!(
+            body(&named, &PayloadOptions::default())["items"][0]["name"],
+            "CT_2_Chest"
+        );
     }
 
     #[test]

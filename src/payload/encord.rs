@@ -17,7 +17,8 @@ use serde_json::{Map, Value, json};
 
 use super::keys::encord_object_url;
 use super::{
-    EncordVolumes, PayloadError, PayloadOptions, destination, group_items, source, source_files,
+    EncordVolumes, PayloadError, PayloadOptions, destination, group_items, series_name, source,
+    source_files,
 };
 use crate::contract::manifest::{Item, ItemKind, Manifest, VideoEntry};
 use crate::store::Location;
@@ -104,7 +105,7 @@ pub fn build_encord(
             let mut metadata = client_metadata(series[0]);
             metadata.remove("volume");
             spec.dicom_series.push(Group {
-                title: series[0].series_instance_uid.clone(),
+                title: series_name(series[0]),
                 create_video: None,
                 object_urls: source_files(&series)
                     .into_iter()
@@ -362,6 +363,13 @@ mod tests {
                 "clientMetadata": {"study_instance_uid": "st", "series_instance_uid": "se"}
             }])
         );
+        // A manifest with series names (convert --name) titles the series by them.
+        let mut named = m.clone();
+        for item in &mut named.items {
+            item.series_name = Some("CT_2_Chest".into());
+        }
+        let json = spec(&named, &options).to_json();
+        assert_eq!(json["dicom_series"][0]["title"], "CT_2_Chest");
     }
 
     #[test]

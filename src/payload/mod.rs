@@ -278,6 +278,14 @@ pub(crate) fn group_items(items: &[Item], key: impl Fn(&Item) -> &str) -> Vec<Ve
     groups
 }
 
+/// The name of an item made of `item`'s whole series: its `series_name`, or the series UID in
+/// manifests of earlier versions.
+pub(crate) fn series_name(item: &Item) -> String {
+    item.series_name
+        .clone()
+        .unwrap_or_else(|| item.series_instance_uid.clone())
+}
+
 /// The last `/`-separated part of a key or path.
 pub(crate) fn file_name(key: &str) -> &str {
     key.rsplit('/').next().unwrap_or(key)
@@ -320,6 +328,7 @@ pub(crate) mod testing {
         let key = format!("{base}/images/{index:05}.png");
         Item {
             name: format!("{series}_v1_{index:05}.png"),
+            series_name: None,
             kind: ItemKind::Image,
             study_instance_uid: study.into(),
             series_instance_uid: series.into(),
@@ -354,6 +363,7 @@ pub(crate) mod testing {
         let base = format!("{study}/{series}/{volume}");
         Item {
             name: format!("{series}_{volume}.mp4"),
+            series_name: None,
             kind: ItemKind::Video,
             study_instance_uid: study.into(),
             series_instance_uid: series.into(),

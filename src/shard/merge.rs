@@ -188,7 +188,7 @@ pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> 
         failed_writes: &no_failed_writes,
         describe: &describe,
     };
-    let (manifest, issues) = assemble(head, &scan, parts, &present);
+    let (manifest, issues) = assemble(head, &scan, parts, &present, true);
     Ok(Merged {
         manifest,
         issues,

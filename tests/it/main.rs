@@ -43,5 +43,7 @@ mod scale_out;
 mod deploy_files;
 // A single-node Slurm cluster started and stopped by the tests.
 mod slurm_cluster;
+// Readable item names (--name): hostile descriptions, collisions, payloads, renames.
+mod names;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

@@ -5,13 +5,12 @@
 
 use std::path::Path;
 
-use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_core::VR;
 use dicom_dictionary_std::tags;
-use dicom_object::open_file;
 use dicomprep::contract::manifest::Manifest;
 use dicomprep::contract::order_report::OrderReport;
 
-use crate::util::{all_files, data, run};
+use crate::util::{all_files, run, write_variant};
 
 /// Patient values planted in every file; none may appear in any output.
 const SECRETS: &[&str] = &[
@@ -45,26 +44,29 @@ fn write_hostile_study(dir: &Path) {
     let long_uid = format!("1.{}", "9".repeat(70));
     let uids = HOSTILE_UIDS.iter().copied().chain([long_uid.as_str()]);
     for (i, uid) in uids.enumerate() {
-        let mut object = open_file(data("pydicom/CT_small.dcm")).unwrap();
-        let mut put = |tag, vr, value: &str| {
-            object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
-        };
-        put(tags::STUDY_INSTANCE_UID, VR::UI, uid);
-        put(tags::SERIES_INSTANCE_UID, VR::UI, &format!("{uid}{i}"));
-        put(tags::SOP_INSTANCE_UID, VR::UI, &format!("1.2.3.{i}"));
-        put(tags::PATIENT_NAME, VR::PN, "ZZSECRETPATIENT^JOHN");
-        put(tags::PATIENT_ID, VR::LO, "ZZSECRETID");
-        put(tags::PATIENT_BIRTH_DATE, VR::DA, "18881111");
-        put(tags::ACCESSION_NUMBER, VR::SH, "ZZSECRETACCESSION");
-        // Shown on index.html: markup must stay text.
-        put(tags::SERIES_DESCRIPTION, VR::LO, HOSTILE_DESCRIPTION);
         // The user's own file names may be odd too; they are never part of a key.
         let name = match i % 3 {
             0 => format!("a..b{i}.dcm"),
             1 => format!("new\nline{i}.dcm"),
             _ => format!("..{i}"),
         };
-        object.write_to_file(dir.join(name)).unwrap();
+        let series_uid = format!("{uid}{i}");
+        let sop_uid = format!("1.2.3.{i}");
+        write_variant(
+            "pydicom/CT_small.dcm",
+            &dir.join(name),
+            &[
+                (tags::STUDY_INSTANCE_UID, VR::UI, uid),
+                (tags::SERIES_INSTANCE_UID, VR::UI, &series_uid),
+                (tags::SOP_INSTANCE_UID, VR::UI, &sop_uid),
+                (tags::PATIENT_NAME, VR::PN, "ZZSECRETPATIENT^JOHN"),
+                (tags::PATIENT_ID, VR::LO, "ZZSECRETID"),
+                (tags::PATIENT_BIRTH_DATE, VR::DA, "18881111"),
+                (tags::ACCESSION_NUMBER, VR::SH, "ZZSECRETACCESSION"),
+                // Shown on index.html: markup must stay text.
+                (tags::SERIES_DESCRIPTION, VR::LO, HOSTILE_DESCRIPTION),
+            ],
+        );
     }
 }
 
@@ -198,15 +200,20 @@ fn hostile_headers_cannot_escape_the_destination_or_leak_patient_data() {
         for frame in &item.frames {
             assert!(is_valid_key(&frame.hq_key) && keys.contains(&frame.hq_key));
         }
-        let stem = item.name.strip_suffix(".png").unwrap();
-        let (series, rest) = stem.split_once('_').unwrap();
-        let (volume, index) = rest.rsplit_once('_').unwrap();
-        assert!(
-            is_uid_segment(series) && is_volume_segment(volume) && is_indexed(index, ""),
-            "item name {:?}",
-            item.name
-        );
     }
+    // Names (the default --name template) show the cleaned description, never a UID or a
+    // secret; the equal names of the one-slice series are numbered by series.
+    let mut names: Vec<&str> = manifest.items.iter().map(|i| i.name.as_str()).collect();
+    names.sort();
+    let stem = "CT_1_script_alert_1_script_onerror_x_img_src_x_0";
+    let mut expected: Vec<String> = (1..=manifest.items.len())
+        .map(|n| match n {
+            1 => format!("{stem}.png"),
+            n => format!("{stem}-{n}.png"),
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
 
     // The order report carries the user's file names, never patient data.
     let report: OrderReport = serde_json::from_slice(&order.stdout).unwrap();

@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicomprep::contract::order_report::{OrderReport, SeriesReport};
 use serde_json::Value;
 
@@ -84,4 +85,14 @@ pub fn all_files(root: &Path) -> Vec<String> {
     walk(root, root, &mut out);
     out.sort();
     out
+}
+
+/// Writes `template` (a real DICOM file in test-data) to `out` with the header `values`
+/// replaced, keeping its pixels.
+pub fn write_variant(template: &str, out: &Path, values: &[(Tag, VR, &str)]) {
+    let mut object = dicom_object::open_file(data(template)).unwrap();
+    for &(tag, vr, value) in values {
+        object.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+    }
+    object.write_to_file(out).unwrap();
 }

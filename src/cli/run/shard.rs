@@ -18,7 +18,7 @@ use crate::contract::shard_plan::{
 use crate::convert::layout::MANIFEST_KEY;
 use crate::convert::publish::{Publication, publish};
 use crate::convert::sink::Sink;
-use crate::convert::{ConvertOptions, convert_to, write_manifest};
+use crate::convert::{ConvertOptions, ManifestTarget, convert_to, write_manifest};
 use crate::error::Error;
 use crate::payload::PayloadKind;
 use crate::scan::ScanReport;
@@ -167,7 +167,7 @@ pub(super) fn convert_shard(
         &scan,
         sink.as_ref(),
         &options,
-        &manifest_key,
+        ManifestTarget::Shard { key: &manifest_key },
         &progress,
     )
     .map_err(manifest_error(sink.as_ref(), &manifest_key))?;
