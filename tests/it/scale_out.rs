@@ -438,6 +438,9 @@ fn a_plan_from_the_index_equals_one_from_a_scan_and_its_shards_merge_without_an_
         "encord",
         "--payload-destination",
         "https://served.s3.eu-west-1.amazonaws.com/from",
+        // Every item is named `MR`: the merge numbers them over all shards as one run does.
+        "--name",
+        "{modality}",
     ];
     let mut single = vec!["convert", src, "--dest", dest_text, "-q"];
     single.extend(selection);
@@ -488,6 +491,14 @@ fn a_plan_from_the_index_equals_one_from_a_scan_and_its_shards_merge_without_an_
     expect(&["merge", dest_text, "-q"], 0);
     let merged = tree(&dest);
     assert!(merged.contains_key("encord.json"));
+    let manifest: Value = serde_json::from_slice(&merged["manifest.json"]).unwrap();
+    let names: Vec<&str> = manifest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["name"].as_str().unwrap())
+        .collect();
+    assert!(names.len() > 3 && names.contains(&"MR-3.mp4"), "{names:?}");
     let work = &WORK_DONE[1..];
     assert_same(&without_totals(single, work), &without_totals(merged, work));
 }
