@@ -145,7 +145,10 @@ impl ConvertOptions {
                 crf: settings.crf,
             }),
             hls: settings.hls,
-            name: settings.name.parse().map_err(|e: NameTemplateError| e.to_string())?,
+            name: settings
+                .name
+                .parse()
+                .map_err(|e: NameTemplateError| e.to_string())?,
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));
