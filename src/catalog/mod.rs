@@ -259,15 +259,26 @@ impl Catalog {
             .conn
             .query_row("SELECT COUNT(*) FROM instances", [], |row| row.get(0))
             .map_err(self.sqlite())?;
-        let mut report = ScanReport::default();
-        self.load_inputs(&mut report)?;
-        Ok((count as usize, report))
+        Ok((count as usize, self.inputs()?))
     }
 
     /// The whole index as a scan report: what `order` and `convert --index` use instead of
     /// listing and scanning SRC. Everything is sorted by path.
     pub fn load(&self) -> Result<ScanReport, CatalogError> {
         let mut report = ScanReport::default();
+        self.for_each_instance(|header| {
+            report.instances.push(header);
+            Ok(())
+        })?;
+        self.load_inputs(&mut report)?;
+        Ok(report)
+    }
+
+    /// Every instance record, in path order, one at a time (memory holds one record).
+    pub fn for_each_instance(
+        &self,
+        mut visit: impl FnMut(InstanceHeader) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
         let mut stmt = self
             .conn
             .prepare("SELECT path, header FROM instances ORDER BY path")
@@ -285,8 +296,14 @@ impl Catalog {
                     instance: path,
                     reason: e.to_string(),
                 })?;
-            report.instances.push(header);
+            visit(header)?;
         }
+        Ok(())
+    }
+
+    /// The skipped and failed inputs, sorted by path.
+    pub fn inputs(&self) -> Result<ScanReport, CatalogError> {
+        let mut report = ScanReport::default();
         self.load_inputs(&mut report)?;
         Ok(report)
     }

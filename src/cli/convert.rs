@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
-use crate::convert::{DEFAULT_LQ_QUALITY, ItemChoice};
+use crate::convert::{ConvertOptions, DEFAULT_LQ_QUALITY, ItemChoice};
+use crate::encode::VideoSettings;
 use crate::naming::{DEFAULT_TEMPLATE, NameTemplate};
 use crate::payload::PayloadKind;
 use crate::render::window::WindowChoice;
@@ -17,14 +18,101 @@ use crate::store::cache::parse_size;
 pub struct ConvertArgs {
     /// Folder (scanned recursively), single file, or bucket prefix (s3://bucket/prefix,
     /// gs://..., az://container/prefix, https URL, file:///path) to convert.
-    #[arg(value_parser = parse_location)]
-    pub src: Location,
+    #[arg(value_parser = parse_location, required_unless_present = "plan")]
+    pub src: Option<Location>,
 
     /// Destination folder (created) or bucket prefix (s3://, gs://, az://, https, file://).
     /// Layout: <study>/<series>/<volume>/..., manifest.json last.
-    #[arg(long, short, value_name = "DEST", value_parser = parse_location)]
-    pub dest: Location,
+    #[arg(long, short, value_name = "DEST", value_parser = parse_location, required_unless_present = "plan")]
+    pub dest: Option<Location>,
 
+    #[command(flatten)]
+    pub render: RenderArgs,
+
+    /// Rewrite outputs that already exist (by default a re-run with the same settings keeps
+    /// complete outputs and only makes what is missing).
+    #[arg(long)]
+    pub overwrite: bool,
+
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Convert one shard of the plan `dicomprep plan` wrote under DEST (with --shard), with
+    /// the plan's source and settings: no listing of SRC, outputs under the same keys as one
+    /// run, the shard's own manifest and report under DEST/shards/. Settings flags, SRC and
+    /// --dest are then refused (they come from the plan).
+    #[arg(long, value_name = "DEST", value_parser = parse_location, requires = "shard",
+          conflicts_with_all = PLAN_CONFLICTS, help_heading = "Shards")]
+    pub plan: Option<Location>,
+
+    /// The shard to convert: its number (0 to N-1), or `auto` for the task index of the array
+    /// job running it (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, JOB_COMPLETION_INDEX,
+    /// AWS_BATCH_JOB_ARRAY_INDEX or CLOUD_RUN_TASK_INDEX; the engine's task count, where it
+    /// gives one, must equal the plan's shards).
+    #[arg(long, value_name = "K|auto", requires = "plan", value_parser = parse_shard, help_heading = "Shards")]
+    pub shard: Option<ShardChoice>,
+
+    /// Keep the DICOM objects fetched from a bucket SRC in this folder (DIR/a/7/<hash of key
+    /// and ETag>), so that converting again, e.g. with another --window, fetches nothing: an
+    /// object is served from the cache while its listed ETag and size are unchanged.
+    #[arg(long, value_name = "DIR", help_heading = "Buckets")]
+    pub cache: Option<PathBuf>,
+
+    /// Largest size of the --cache folder (K, M, G, T: powers of 1024); the least recently
+    /// used objects are deleted beyond it.
+    #[arg(long, default_value = "20G", value_parser = parse_size, value_name = "SIZE", requires = "cache", help_heading = "Buckets")]
+    pub cache_size: u64,
+
+    #[command(flatten)]
+    pub common: ScanCommon,
+}
+
+/// Flags that the plan decides, refused with `--plan`.
+const PLAN_CONFLICTS: [&str; 18] = [
+    "src",
+    "dest",
+    "items",
+    "window",
+    "lq_quality",
+    "rule",
+    "fps",
+    "crf",
+    "no_mp4",
+    "hls",
+    "overlays",
+    "copy_dicom",
+    "name",
+    "payload",
+    "payload_destination",
+    "no_html",
+    "condition",
+    "index",
+];
+
+/// `--shard`: a shard number or the array task's index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardChoice {
+    Number(usize),
+    Auto,
+}
+
+fn parse_shard(text: &str) -> Result<ShardChoice, String> {
+    match text {
+        "auto" => Ok(ShardChoice::Auto),
+        _ => text
+            .parse()
+            .map(ShardChoice::Number)
+            .map_err(|_| format!("{text:?} is neither a shard number nor `auto`")),
+    }
+}
+
+/// Flags that change the outputs' bytes (recorded as the manifest's settings): `convert`'s
+/// and `plan`'s.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
     /// Item kind: `images` makes every slice an image item (PNG + thumbnail); `video` makes every
     /// volume a video item (HQ PNG + LQ JPEG per slice, one thumbnail); `auto` makes one-slice
     /// volumes images and the rest videos.
@@ -78,11 +166,42 @@ pub struct ConvertArgs {
     #[arg(long)]
     pub overlays: bool,
 
-    /// Rewrite outputs that already exist (by default a re-run with the same settings keeps
-    /// complete outputs and only makes what is missing).
-    #[arg(long)]
-    pub overwrite: bool,
+    /// Item names: the titles annotators see in Darwin, Encord and BisQue and the page shows
+    /// (keys do not change). Text with fields in braces: {modality}, {series_number},
+    /// {series_description}, {volume}, {slice} (0-based, 5 digits; images of a volume of
+    /// several slices get `_{slice}` appended when the template has none), {study_uid},
+    /// {series_uid}, {study_description}, {protocol}, {body_part}. Anything but letters,
+    /// digits, `-`, `_` and `.` becomes `_`; each field is cut to 64 bytes, a name to 128;
+    /// a missing value is `unknown`; equal names get `-2`, `-3`... (by study, series, volume).
+    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE, value_parser = parse_name)]
+    pub name: NameTemplate,
+}
 
+impl RenderArgs {
+    /// The conversion options these flags give.
+    pub fn options(&self, overwrite: bool) -> ConvertOptions {
+        ConvertOptions {
+            items: self.items.into(),
+            window: self.window,
+            rule: self.rule.into(),
+            lq_quality: self.lq_quality,
+            overwrite,
+            overlays: self.overlays,
+            // Without the `video` feature (FFmpeg) no MP4 can be made.
+            video: (cfg!(feature = "video") && !self.no_mp4).then_some(VideoSettings {
+                fps: self.fps,
+                crf: self.crf,
+            }),
+            hls: self.hls,
+            name: self.name.clone(),
+            copy_dicom: self.copy_dicom,
+        }
+    }
+}
+
+/// What is written beside the manifest: payloads and the report page (`convert`, `plan`).
+#[derive(Debug, Args)]
+pub struct OutputArgs {
     /// Also write registration payloads next to the manifest, comma-separated:
     /// darwin-readonly, darwin-readwrite, encord, bisque (as `dicomprep payload` makes them
     /// with its defaults; slugs are filled in by `dicomprep register` or `dicomprep payload`).
@@ -94,39 +213,12 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "URL", value_parser = parse_location)]
     pub payload_destination: Option<Location>,
 
-    /// Item names: the titles annotators see in Darwin, Encord and BisQue and the page shows
-    /// (keys do not change). Text with fields in braces: {modality}, {series_number},
-    /// {series_description}, {volume}, {slice} (0-based, 5 digits; images of a volume of
-    /// several slices get `_{slice}` appended when the template has none), {study_uid},
-    /// {series_uid}, {study_description}, {protocol}, {body_part}. Anything but letters,
-    /// digits, `-`, `_` and `.` becomes `_`; each field is cut to 64 bytes, a name to 128;
-    /// a missing value is `unknown`; equal names get `-2`, `-3`... (by study, series, volume).
-    #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE, value_parser = parse_name)]
-    pub name: NameTemplate,
-
     /// Write no index.html. By default a static page is written beside the manifest (after it):
     /// per volume the thumbnail, contact sheet, video, window, split reason and order
     /// diagnostics, then every skipped and failed input; 200 volumes per page (index.html,
     /// index-2.html, ...).
     #[arg(long)]
     pub no_html: bool,
-
-    /// Keep the DICOM objects fetched from a bucket SRC in this folder (DIR/a/7/<hash of key
-    /// and ETag>), so that converting again, e.g. with another --window, fetches nothing: an
-    /// object is served from the cache while its listed ETag and size are unchanged.
-    #[arg(long, value_name = "DIR", help_heading = "Buckets")]
-    pub cache: Option<PathBuf>,
-
-    /// Largest size of the --cache folder (K, M, G, T: powers of 1024); the least recently
-    /// used objects are deleted beyond it.
-    #[arg(long, default_value = "20G", value_parser = parse_size, value_name = "SIZE", requires = "cache", help_heading = "Buckets")]
-    pub cache_size: u64,
-
-    #[command(flatten)]
-    pub select: SelectArgs,
-
-    #[command(flatten)]
-    pub common: ScanCommon,
 }
 
 /// Item kinds of `dicomprep convert --as`.

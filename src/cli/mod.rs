@@ -9,6 +9,7 @@ pub mod progress;
 pub mod register;
 pub mod run;
 pub mod scan;
+pub mod shard;
 
 use clap::{Parser, Subcommand};
 
@@ -17,6 +18,7 @@ use self::index::{IndexArgs, QueryArgs};
 use self::payload::PayloadArgs;
 use self::register::RegisterArgs;
 use self::scan::{OrderArgs, ScanArgs};
+use self::shard::{MergeArgs, PlanArgs};
 
 /// Exit code when the run finished but some inputs failed (listed on stderr and in reports).
 pub const EXIT_SOME_FAILED: u8 = 3;
@@ -46,6 +48,14 @@ pub enum Command {
     /// Render every volume under SRC to 8-bit images (PNG), LQ frames (JPEG) and thumbnails
     /// under DEST, with DEST/manifest.json describing every item.
     Convert(Box<ConvertArgs>),
+    /// Split the conversion of SRC into DEST into N shards for an array job (Slurm, Kubernetes
+    /// Indexed Job, AWS Batch, Cloud Run): writes the plan under DEST/shards/. Then run
+    /// `convert --plan DEST --shard K` for every K (or `--shard auto` in each array task) and
+    /// `merge DEST`.
+    Plan(Box<PlanArgs>),
+    /// Once every shard of DEST's plan has finished: write DEST/manifest.json, report.json,
+    /// index.html and the payloads, the same as one `convert` of SRC into DEST writes.
+    Merge(MergeArgs),
     /// Keep the headers of every DICOM file under SRC in an SQLite index (--db FILE): created
     /// on the first run, refreshed on the next ones (only new and changed files are read).
     Index(IndexArgs),
@@ -65,6 +75,8 @@ impl Command {
             Command::Scan(args) => args.common.threads,
             Command::Order(args) => args.common.threads,
             Command::Convert(args) => args.common.threads,
+            Command::Plan(args) => args.common.threads,
+            Command::Merge(args) => args.threads,
             Command::Index(args) => args.common.threads,
             Command::Payload(_) | Command::Register(_) | Command::Query(_) => None,
         }
@@ -130,6 +142,14 @@ mod tests {
         assert_eq!(shared_flags(&["order"]), full);
         assert_eq!(shared_flags(&["convert"]), full);
         assert_eq!(shared_flags(&["index"]), full);
+        assert_eq!(shared_flags(&["plan"]), full);
+        // merge reads no source headers: no --io-threads.
+        let merge: Vec<String> = full
+            .iter()
+            .filter(|f| *f != "io-threads")
+            .cloned()
+            .collect();
+        assert_eq!(shared_flags(&["merge"]), merge);
         assert_eq!(shared_flags(&["query"]), Vec::<String>::new());
         for target in ["darwin-readonly", "darwin-readwrite", "encord", "bisque"] {
             assert_eq!(shared_flags(&["payload", target]), Vec::<String>::new());
@@ -155,6 +175,39 @@ mod tests {
             let args = [&encord[..], flag].concat();
             assert!(Cli::try_parse_from(&args).is_err(), "{flag:?}");
         }
+    }
+
+    #[test]
+    fn a_shard_takes_its_settings_from_the_plan() {
+        let shard = ["dicomprep", "convert", "--plan", "out", "--shard"];
+        let parsed = Cli::try_parse_from([&shard[..], &["auto"]].concat()).unwrap();
+        let Command::Convert(args) = parsed.command else {
+            panic!("not convert")
+        };
+        assert_eq!(args.shard, Some(crate::cli::convert::ShardChoice::Auto));
+        assert!(
+            Cli::try_parse_from([&shard[..], &["3", "--overwrite", "-j", "1"]].concat()).is_ok()
+        );
+        for refused in [
+            &["--as", "video"][..],
+            &["--window", "lung"],
+            &["--fps", "5"],
+            &["--payload", "encord"],
+            &["--where", "modality = 'CT'"],
+            &["--dest", "elsewhere"],
+            &["in"],
+        ] {
+            let args = [&shard[..], &["0"], refused].concat();
+            let error = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{refused:?}"
+            );
+        }
+        assert!(Cli::try_parse_from([&shard[..], &["x"]].concat()).is_err());
+        assert!(Cli::try_parse_from(["dicomprep", "convert", "--shard", "1"]).is_err());
+        assert!(Cli::try_parse_from(["dicomprep", "convert", "--dest", "out"]).is_err());
     }
 
     #[test]

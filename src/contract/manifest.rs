@@ -26,6 +26,25 @@ pub struct Manifest {
     pub failed: Vec<FileIssue>,
 }
 
+impl Manifest {
+    /// A manifest of no items, with these settings and locations.
+    pub fn empty(
+        settings: Settings,
+        source: Option<Location>,
+        destination: Option<Location>,
+    ) -> Manifest {
+        Manifest {
+            version: MANIFEST_VERSION,
+            settings,
+            source,
+            destination,
+            items: Vec::new(),
+            skipped: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+}
+
 /// The options of a conversion: all but `name` change output bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {

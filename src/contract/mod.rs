@@ -8,5 +8,6 @@ pub mod index_schema;
 pub mod manifest;
 pub mod order_report;
 pub mod run_report;
+pub mod shard_plan;
 
 pub use order_report::FileIssue;

@@ -153,7 +153,7 @@ pub fn safe_label(label: &str) -> String {
 }
 
 /// 64-bit FNV-1a: stable across runs and platforms.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -5,10 +5,12 @@
 //! frame at a time, so memory follows the number of threads, not the size of the study.
 //! Outputs that already exist are reused when the settings are unchanged, so a re-run resumes.
 
+mod assemble;
 mod integrity;
 mod items;
 pub mod layout;
 mod previous;
+pub mod publish;
 mod sheet;
 pub mod sink;
 mod slices;
@@ -23,18 +25,19 @@ use rayon::prelude::*;
 
 use crate::Progress;
 use crate::contract::FileIssue;
-use crate::contract::manifest::{MANIFEST_VERSION, Manifest, Settings};
+use crate::contract::manifest::{Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
 use crate::encode::VideoSettings;
 use crate::index::SeriesGroup;
-use crate::naming::NameTemplate;
+use crate::naming::{NameTemplate, NameTemplateError};
 use crate::order::Rule;
 use crate::plan::{plan_volumes, rule_name};
 use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::source::Source;
 use crate::split::Volume;
-use integrity::{Ledger, Violation, violation};
+pub(crate) use assemble::{Part, Present, assemble};
+use integrity::Ledger;
 use previous::Previous;
 use sink::Sink;
 use volume::{Context, VolumeOutcome};
@@ -123,6 +126,43 @@ impl ConvertOptions {
         }
     }
 
+    /// The options that record `settings` (the inverse of [`ConvertOptions::settings`]), for
+    /// a shard converting with its plan's settings.
+    pub fn from_settings(settings: &Settings) -> Result<ConvertOptions, String> {
+        let items = match settings.item_kind.as_str() {
+            "auto" => ItemChoice::Auto,
+            "images" => ItemChoice::Images,
+            "video" => ItemChoice::Video,
+            other => return Err(format!("unknown item kind {other:?}")),
+        };
+        let rule = [Rule::Darwin, Rule::Spatial, Rule::Instance]
+            .into_iter()
+            .find(|&rule| rule_name(rule) == settings.rule)
+            .ok_or_else(|| format!("unknown rule {:?}", settings.rule))?;
+        let options = ConvertOptions {
+            items,
+            window: settings.window.parse()?,
+            rule,
+            lq_quality: settings.lq_quality,
+            overwrite: false,
+            overlays: settings.overlays,
+            video: (settings.fps > 0).then_some(VideoSettings {
+                fps: settings.fps,
+                crf: settings.crf,
+            }),
+            hls: settings.hls,
+            name: settings
+                .name
+                .parse()
+                .map_err(|e: NameTemplateError| e.to_string())?,
+            copy_dicom: settings.copy_dicom,
+        };
+        if options.settings() != *settings {
+            return Err(format!("settings {settings:?} cannot be reproduced"));
+        }
+        Ok(options)
+    }
+
     /// Whether HLS outputs are made (they come with the MP4).
     fn hls_enabled(&self) -> bool {
         self.hls && self.video.is_some()
@@ -147,7 +187,8 @@ pub struct ConvertReport {
     pub issues: StageIssues,
 }
 
-/// Renders every planned volume of `scan` (files read from `source`) into `sink`.
+/// Renders every planned volume of `scan` (files read from `source`) into `sink`, and writes
+/// the manifest last under [`layout::MANIFEST_KEY`].
 pub fn convert(
     source: &Source,
     scan: &ScanReport,
@@ -155,9 +196,36 @@ pub fn convert(
     options: &ConvertOptions,
     progress: &dyn Progress,
 ) -> std::io::Result<ConvertReport> {
+    convert_to(source, scan, sink, options, ManifestTarget::Run, progress)
+}
+
+/// Where a conversion's manifest goes.
+#[derive(Debug, Clone, Copy)]
+pub enum ManifestTarget<'a> {
+    /// `manifest.json`: the whole result, item names made unique.
+    Run,
+    /// A shard's own manifest under `key`: item names as the template made them (`merge`
+    /// numbers collisions over every shard, as one run would).
+    Shard { key: &'a str },
+}
+
+/// As [`convert`], with the manifest at `target`: an earlier manifest there is what a re-run
+/// resumes from.
+pub fn convert_to(
+    source: &Source,
+    scan: &ScanReport,
+    sink: &dyn Sink,
+    options: &ConvertOptions,
+    target: ManifestTarget<'_>,
+    progress: &dyn Progress,
+) -> std::io::Result<ConvertReport> {
+    let (manifest_key, unique_names) = match target {
+        ManifestTarget::Run => (layout::MANIFEST_KEY, true),
+        ManifestTarget::Shard { key } => (key, false),
+    };
     let settings = options.settings();
     let previous: Option<Manifest> = sink
-        .get(layout::MANIFEST_KEY)
+        .get(manifest_key)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let settings_changed = previous
         .as_ref()
@@ -186,41 +254,20 @@ pub fn convert(
         .map(|(series, volume)| context.volume(series, volume))
         .collect();
 
-    let mut manifest = Manifest {
-        version: MANIFEST_VERSION,
-        settings,
-        source: Some(source.location()),
-        destination: Some(sink.location()),
-        items: Vec::new(),
-        skipped: scan.skipped.clone(),
-        failed: scan.failed.clone(),
-    };
     let (mut written, mut reused) = (0, 0);
-    let mut issues = StageIssues {
-        skipped: scan.skipped.clone(),
-        failed: scan
-            .failed
-            .iter()
-            .map(|i| (Stage::Scan, i.clone()))
-            .collect(),
-    };
-    let mut failed_paths: BTreeMap<String, String> = BTreeMap::new();
+    let mut parts = Vec::with_capacity(outcomes.len());
     for outcome in outcomes {
-        manifest.items.extend(outcome.items);
         written += outcome.written;
         reused += outcome.reused;
-        for issue in outcome.failed {
-            failed_paths
-                .entry(issue.path.clone())
-                .or_insert(issue.reason.clone());
-            issues.failed.push((Stage::Render, issue));
-        }
+        parts.push(Part {
+            items: outcome.items,
+            failed: outcome
+                .failed
+                .into_iter()
+                .map(|issue| (Stage::Render, issue))
+                .collect(),
+        });
     }
-    // Names are made unique before failed items are left out, so that a name does not
-    // depend on which outputs failed in this run.
-    items::make_names_unique(&mut manifest.items);
-    // The manifest names no key that is not there: items whose outputs did not all arrive
-    // with their recorded sizes are left out (a re-run makes them again).
     let failed_uploads: BTreeMap<String, String> =
         sink.flush().into_iter().map(|f| (f.key, f.error)).collect();
     let Context {
@@ -229,52 +276,37 @@ pub fn convert(
         bytes_read,
         ..
     } = context;
-    let present = ledger.settle(&failed_uploads);
+    let sizes = ledger.settle(&failed_uploads);
     // A copy that did not arrive fails its input: read-write payloads would name it.
-    for (key, error) in &failed_uploads {
-        if let Some(path) = key
-            .strip_prefix(layout::DICOM_COPY_PREFIX)
-            .and_then(|k| k.strip_prefix('/'))
-        {
-            failed_paths
-                .entry(path.to_string())
-                .or_insert_with(|| format!("copy to {} failed: {error}", sink.describe(key)));
-        }
-    }
-    manifest.items.retain(|item| {
-        let Some(Violation {
-            reason,
-            write_failed,
-        }) = violation(item, &present, &failed_uploads, |key| sink.describe(key))
-        else {
-            return true;
-        };
-        let stage = if write_failed {
-            Stage::Upload
-        } else {
-            Stage::Render
-        };
-        for frame in &item.frames {
-            failed_paths
-                .entry(frame.path.clone())
-                .or_insert_with(|| reason.clone());
-            let issue = FileIssue {
-                path: frame.path.clone(),
-                reason: reason.clone(),
-            };
-            issues.failed.push((stage, issue));
-        }
-        false
+    parts.push(Part {
+        items: Vec::new(),
+        failed: failed_uploads
+            .iter()
+            .filter_map(|(key, error)| {
+                let path = key
+                    .strip_prefix(layout::DICOM_COPY_PREFIX)?
+                    .strip_prefix('/')?;
+                let reason = format!("copy to {} failed: {error}", sink.describe(key));
+                Some((
+                    Stage::Upload,
+                    FileIssue {
+                        path: path.to_string(),
+                        reason,
+                    },
+                ))
+            })
+            .collect(),
     });
+    let describe = |key: &str| sink.describe(key);
+    let present = Present {
+        sizes: &sizes,
+        failed_writes: &failed_uploads,
+        describe: &describe,
+    };
+    let head = Manifest::empty(settings, Some(source.location()), Some(sink.location()));
+    let (manifest, issues) = assemble(head, scan, parts, &present, unique_names);
     written -= failed_uploads.len().min(written);
-    manifest.failed.extend(
-        failed_paths
-            .into_iter()
-            .map(|(path, reason)| FileIssue { path, reason }),
-    );
-    let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-    let manifest_bytes = json.len() as u64;
-    sink.put_durable(layout::MANIFEST_KEY, json)?;
+    let manifest_bytes = write_manifest(sink, manifest_key, &manifest)?;
     Ok(ConvertReport {
         manifest,
         written,
@@ -284,6 +316,18 @@ pub fn convert(
         bytes_read: bytes_read.into_inner(),
         issues,
     })
+}
+
+/// Writes `manifest` durably under `key`, after every queued output; returns its size.
+pub(crate) fn write_manifest(
+    sink: &dyn Sink,
+    key: &str,
+    manifest: &Manifest,
+) -> std::io::Result<u64> {
+    let json = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
+    let bytes = json.len() as u64;
+    sink.put_durable(key, json)?;
+    Ok(bytes)
 }
 
 /// Writes the report pages over `manifest` (`index.html`, `index-2.html`, …; see
@@ -309,4 +353,36 @@ pub fn write_pages(
         keys.push(key);
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_through_options() {
+        let mut options = ConvertOptions {
+            items: ItemChoice::Video,
+            window: WindowChoice::Fixed {
+                center: 40.5,
+                width: 400.0,
+            },
+            rule: Rule::Spatial,
+            lq_quality: 60,
+            overlays: true,
+            hls: true,
+            ..ConvertOptions::default()
+        };
+        let back = ConvertOptions::from_settings(&options.settings()).unwrap();
+        assert_eq!(back.settings(), options.settings());
+        options.video = None;
+        let back = ConvertOptions::from_settings(&options.settings()).unwrap();
+        assert_eq!(back.video, None);
+        let mut wrong = options.settings();
+        wrong.rule = "alphabetical".into();
+        assert_eq!(
+            ConvertOptions::from_settings(&wrong).unwrap_err(),
+            "unknown rule \"alphabetical\""
+        );
+    }
 }

@@ -43,6 +43,12 @@ mod catalog;
 mod object_cache;
 // index.html and contact sheets, in a real browser (headless Chromium).
 mod page;
+// Scale-out: plan, shards as a Slurm job array, merge.
+mod scale_out;
+// The Kubernetes and AWS Batch files, parsed and checked.
+mod deploy_files;
+// A single-node Slurm cluster started and stopped by the tests.
+mod slurm_cluster;
 // Readable item names (--name): hostile descriptions, collisions, payloads, renames.
 mod names;
 // Helpers: paths into test-data, running the binary, reading expectations.

@@ -1,94 +1,162 @@
-//! `dicomprep convert`: scan SRC, render into DEST, write the run report and payloads.
+//! `dicomprep convert`: scan SRC, render into DEST, write the run report and payloads (or, with
+//! `--plan`, one shard of a plan: see [`super::shard`]).
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{open_bucket, open_source, print_issues};
+use super::{open_source, print_issues};
+use crate::cli::common::{ScanCommon, StoreArgs};
 use crate::cli::convert::ConvertArgs;
 use crate::cli::progress::{TerminalProgress, human_bytes};
 use crate::contract::run_report::{RunReport, Totals};
-use crate::convert::layout::REPORT_KEY;
+use crate::convert::publish::{Publication, Published, publish};
 use crate::convert::sink::{BucketSink, LocalSink, Sink};
-use crate::convert::{self, ConvertOptions};
-use crate::encode::VideoSettings;
+use crate::convert::{self, ConvertReport};
 use crate::error::Error;
-use crate::payload::{self, PayloadOptions};
 use crate::source::Source;
-use crate::store::ObjectCache;
+use crate::store::{Location, ObjectCache};
 
-/// The source with the object cache of `--cache`, when SRC is a bucket.
-fn with_cache(source: Source, args: &ConvertArgs) -> Result<Source, Error> {
-    let (Source::Bucket(bucket), Some(dir)) = (&source, &args.cache) else {
-        if args.cache.is_some() && !args.common.quiet.quiet {
+/// `source` with the object cache of `--cache DIR`, when it is a bucket.
+pub(super) fn with_cache(
+    source: Source,
+    cache: Option<&Path>,
+    cache_size: u64,
+    quiet: bool,
+) -> Result<Source, Error> {
+    let (Source::Bucket(bucket), Some(dir)) = (&source, cache) else {
+        if let Some(dir) = cache
+            && !quiet
+        {
             eprintln!(
-                "note: --cache is for bucket sources; {} is read directly",
-                args.src
+                "note: --cache is for bucket sources; {} is not used",
+                dir.display()
             );
         }
         return Ok(source);
     };
-    let cache = ObjectCache::open(dir, args.cache_size).map_err(|source| Error::Output {
-        path: dir.clone(),
+    let cache = ObjectCache::open(dir, cache_size).map_err(|source| Error::Output {
+        path: dir.to_path_buf(),
         source,
     })?;
     Ok(Source::Bucket(bucket.clone().with_cache(Arc::new(cache))))
 }
 
+/// How much the object cache served, when there is one.
+pub(super) fn print_cache(source: &Source) {
+    if let Source::Bucket(bucket) = source
+        && let Some(cache) = bucket.cache()
+    {
+        let stats = cache.stats();
+        eprintln!(
+            "object cache: {} reads served, {} objects fetched and kept",
+            stats.hits.load(Ordering::Relaxed),
+            stats.stored.load(Ordering::Relaxed)
+        );
+    }
+}
+
 pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
+    if let (Some(plan), Some(shard)) = (&args.plan, args.shard) {
+        return super::shard::convert_shard(args, plan, shard);
+    }
+    let (Some(src), Some(dest)) = (&args.src, &args.dest) else {
+        return Err(Error::Input {
+            path: "convert".into(),
+            reason: "SRC and --dest are required (or --plan DEST --shard K)".into(),
+        });
+    };
     let started = Instant::now();
     let common = &args.common;
-    let source = with_cache(open_source(common, &args.src)?, args)?;
-    let scan = super::index::selected_scan(common, &args.select, &args.src, &source)?;
-    let sink: Box<dyn Sink> = match args.dest.local_path() {
+    let source = with_cache(
+        open_source(&common.store, common.concurrency, src)?,
+        args.cache.as_deref(),
+        args.cache_size,
+        common.quiet.quiet,
+    )?;
+    let scan = super::index::selected_scan(common, &args.select, src, &source)?;
+    let sink = open_sink(&common.store, common.concurrency, dest)?;
+    let options = args.render.options(args.overwrite);
+    let progress = render_progress(common, &scan.instances);
+    let report = convert::convert(&source, &scan, sink.as_ref(), &options, &progress)
+        .map_err(manifest_error(sink.as_ref(), convert::layout::MANIFEST_KEY))?;
+    progress.finish();
+    let run_report = run_report(&report, started);
+    let published = publish(
+        sink.as_ref(),
+        &Publication {
+            manifest: &report.manifest,
+            report: &run_report,
+            page: (!args.outputs.no_html).then_some((&scan, &source, options.rule)),
+            payloads: &args.outputs.payload,
+            payload_destination: args.outputs.payload_destination.clone(),
+        },
+    )?;
+    print_issues(
+        common.verbose,
+        &report.manifest.skipped,
+        &report.manifest.failed,
+    );
+    if !common.quiet.quiet {
+        if report.settings_changed {
+            eprintln!(
+                "note: settings differ from the previous run in {dest}; outputs were rewritten"
+            );
+        }
+        print_summary(&report, started);
+        print_cache(&source);
+        print_published(sink.as_ref(), &published);
+    }
+    Ok(report.manifest.failed.is_empty())
+}
+
+/// The sink writing under `dest`: a local folder, or a bucket prefix (listed once).
+pub(super) fn open_sink(
+    store: &StoreArgs,
+    concurrency: usize,
+    dest: &Location,
+) -> Result<Box<dyn Sink>, Error> {
+    Ok(match dest.local_path() {
         Some(path) => Box::new(LocalSink::new(&path).map_err(|source| Error::Output {
             path: path.clone(),
             source,
         })?),
         None => {
-            let bucket = open_bucket(&common.store, &args.dest, true)?;
+            let bucket = super::open_bucket(store, dest, true)?;
             Box::new(
-                BucketSink::new(bucket, common.concurrency).map_err(|reason| Error::Store {
-                    location: args.dest.to_string(),
+                BucketSink::new(bucket, concurrency).map_err(|reason| Error::Store {
+                    location: dest.to_string(),
                     reason,
                 })?,
             )
         }
-    };
-    let options = ConvertOptions {
-        items: args.items.into(),
-        window: args.window,
-        rule: args.rule.into(),
-        lq_quality: args.lq_quality,
-        overwrite: args.overwrite,
-        overlays: args.overlays,
-        // Without the `video` feature (FFmpeg) no MP4 can be made.
-        video: (cfg!(feature = "video") && !args.no_mp4).then_some(VideoSettings {
-            fps: args.fps,
-            crf: args.crf,
-        }),
-        hls: args.hls,
-        name: args.name.clone(),
-        copy_dicom: args.copy_dicom,
-    };
-    let progress = TerminalProgress::new(
-        "render",
-        scan.instances
-            .iter()
-            .map(|h| u64::from(h.number_of_frames))
-            .sum(),
-        !common.quiet.quiet,
-    );
-    let manifest_at = sink.describe("manifest.json");
-    let report =
-        convert::convert(&source, &scan, sink.as_ref(), &options, &progress).map_err(|source| {
-            Error::Output {
-                path: manifest_at.clone().into(),
-                source,
-            }
-        })?;
-    progress.finish();
-    let manifest = &report.manifest;
+    })
+}
+
+/// Progress over the frames of `instances`.
+pub(super) fn render_progress(
+    common: &ScanCommon,
+    instances: &[crate::scan::InstanceHeader],
+) -> TerminalProgress {
+    let frames = instances
+        .iter()
+        .map(|h| u64::from(h.number_of_frames))
+        .sum();
+    TerminalProgress::new("render", frames, !common.quiet.quiet)
+}
+
+/// The error of a manifest that cannot be written under `key`.
+pub(super) fn manifest_error(sink: &dyn Sink, key: &str) -> impl FnOnce(std::io::Error) -> Error {
+    let at = sink.describe(key);
+    move |source| Error::Output {
+        path: at.into(),
+        source,
+    }
+}
+
+/// The run report of a conversion started at `started`.
+pub(super) fn run_report(report: &ConvertReport, started: Instant) -> RunReport {
     let totals = Totals {
         outputs_written: report.written,
         outputs_kept: report.reused,
@@ -97,91 +165,45 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
         seconds: started.elapsed().as_secs_f64(),
         ..Totals::default()
     };
-    let run_report = RunReport::new(manifest, &report.issues, totals);
-    let report_at = sink.describe(REPORT_KEY);
-    let json = serde_json::to_vec_pretty(&run_report).map_err(std::io::Error::other);
-    json.and_then(|json| sink.put_durable(REPORT_KEY, json))
-        .map_err(|source| Error::Output {
-            path: report_at.clone().into(),
-            source,
-        })?;
-    // The page comes after the manifest (so it links only keys the manifest names) and the
-    // run report, each page written whole.
-    let mut page_at = None;
-    if !args.no_html {
-        let keys = convert::write_pages(sink.as_ref(), manifest, &scan, &source, options.rule)
-            .map_err(|(key, source)| Error::Output {
-                path: sink.describe(&key).into(),
-                source,
-            })?;
-        page_at = keys.first().map(|key| sink.describe(key));
-    }
-    let mut written_payloads = Vec::new();
-    for &kind in &args.payload {
-        let options = PayloadOptions {
-            destination: args.payload_destination.clone(),
-            ..PayloadOptions::default()
-        };
-        let files = payload::build(kind, manifest, &options).map_err(|source| Error::Payload {
-            path: manifest_at.clone().into(),
-            source,
-        })?;
-        for (name, bytes) in files {
-            let at = sink.describe(&name);
-            sink.put_durable(&name, bytes)
-                .map_err(|source| Error::Output {
-                    path: at.clone().into(),
-                    source,
-                })?;
-            written_payloads.push(at);
-        }
-    }
-    print_issues(common, &manifest.skipped, &manifest.failed);
-    if !common.quiet.quiet {
-        if report.settings_changed {
-            eprintln!(
-                "note: settings differ from the previous run in {}; outputs were rewritten",
-                args.dest
-            );
-        }
-        let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
-        let seconds = started.elapsed().as_secs_f64();
-        let hint = if manifest.skipped.is_empty() {
-            ""
-        } else {
-            " (-v lists them)"
-        };
+    RunReport::new(&report.manifest, &report.issues, totals)
+}
+
+/// The summary line of a conversion.
+pub(super) fn print_summary(report: &ConvertReport, started: Instant) {
+    let manifest = &report.manifest;
+    let frames: usize = manifest.items.iter().map(|i| i.frames.len()).sum();
+    let seconds = started.elapsed().as_secs_f64();
+    let hint = if manifest.skipped.is_empty() {
+        ""
+    } else {
+        " (-v lists them)"
+    };
+    eprintln!(
+        "{} items ({frames} frames) in {seconds:.2} s ({:.0} frames/s): {} files written ({}), {} kept from an earlier run; {} of DICOM read; {} skipped{hint}, {} failed",
+        manifest.items.len(),
+        frames as f64 / seconds.max(1e-9),
+        report.written,
+        human_bytes(report.bytes_written),
+        report.reused,
+        human_bytes(report.bytes_read),
+        manifest.skipped.len(),
+        manifest.failed.len()
+    );
+}
+
+/// Where to look once the manifest and what follows it are written.
+pub(super) fn print_published(sink: &dyn Sink, published: &Published) {
+    if let Some(page_at) = &published.page {
         eprintln!(
-            "{} items ({frames} frames) in {seconds:.2} s ({:.0} frames/s): {} files written ({}), {} kept from an earlier run; {} of DICOM read; {} skipped{hint}, {} failed",
-            manifest.items.len(),
-            frames as f64 / seconds.max(1e-9),
-            report.written,
-            human_bytes(report.bytes_written),
-            report.reused,
-            human_bytes(report.bytes_read),
-            manifest.skipped.len(),
-            manifest.failed.len()
+            "open {page_at} to look at every volume (thumbnail, contact sheet, video, order diagnostics) and every skipped or failed input"
         );
-        if let Some(page_at) = &page_at {
-            eprintln!(
-                "open {page_at} to look at every volume (thumbnail, contact sheet, video, order diagnostics) and every skipped or failed input"
-            );
-        }
-        if let (Source::Bucket(bucket), Some(dir)) = (&source, &args.cache)
-            && let Some(cache) = bucket.cache()
-        {
-            let stats = cache.stats();
-            eprintln!(
-                "object cache: {} reads served from {}, {} objects fetched and kept",
-                stats.hits.load(Ordering::Relaxed),
-                dir.display(),
-                stats.stored.load(Ordering::Relaxed)
-            );
-        }
-        eprintln!("see {manifest_at} (items) and {report_at} (every input)");
-        for at in written_payloads {
-            eprintln!("payload: {at}");
-        }
     }
-    Ok(manifest.failed.is_empty())
+    eprintln!(
+        "see {} (items) and {} (every input)",
+        sink.describe(convert::layout::MANIFEST_KEY),
+        published.report
+    );
+    for at in &published.payloads {
+        eprintln!("payload: {at}");
+    }
 }

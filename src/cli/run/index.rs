@@ -32,7 +32,7 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let common = &args.common;
     let visible = !common.quiet.quiet;
-    let source = open_source(common, &args.src)?;
+    let source = open_source(&common.store, common.concurrency, &args.src)?;
     let mut catalog = Catalog::open(&args.db, &source_name(&args.src))?;
     let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
     let summary = match &source {
@@ -93,7 +93,7 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
         }
     };
     let (instances, stored) = catalog.summary()?;
-    print_issues(common, &stored.skipped, &stored.failed);
+    print_issues(common.verbose, &stored.skipped, &stored.failed);
     if visible {
         let reads = match &source {
             Source::Bucket(bucket) => format!("; {}", bucket_reads(bucket, summary.reads)),
@@ -124,29 +124,8 @@ pub(super) fn query(args: &QueryArgs) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// The instances `order` or `convert` work on: from the index (`--index`: no listing, no header
-/// reads) or a fresh scan of `src`, filtered by `--where` through the same SQL.
-pub(super) fn selected_scan(
-    common: &ScanCommon,
-    select_args: &SelectArgs,
-    src: &Location,
-    source: &Source,
-) -> Result<ScanReport, Error> {
-    let selection = select_args.condition.as_deref().map(Selection::new);
-    if let Some(selection) = &selection {
-        // A condition SQLite rejects fails before any listing or header read.
-        Catalog::in_memory()?.select(selection)?;
-    }
-    let Some(path) = &select_args.index else {
-        let report = scan_with_progress(common, source)?;
-        let Some(selection) = selection else {
-            return Ok(report);
-        };
-        let mut scratch = Catalog::in_memory()?;
-        scratch.write(&report, &Default::default())?;
-        let selected = scratch.select(&selection)?;
-        return Ok(select::apply(report, &selected));
-    };
+/// The index at `path`, which must be the index of `src`.
+pub(super) fn open_index(path: &std::path::Path, src: &Location) -> Result<Catalog, Error> {
     let catalog = Catalog::open_read_only(path)?;
     let indexed = catalog.meta("source")?.unwrap_or_default();
     let wanted = source_name(src);
@@ -158,6 +137,38 @@ pub(super) fn selected_scan(
         }
         .into());
     }
+    Ok(catalog)
+}
+
+/// A `--where` condition, checked before any listing or header read (SQLite must accept it).
+pub(super) fn checked_selection(select_args: &SelectArgs) -> Result<Option<Selection>, Error> {
+    let selection = select_args.condition.as_deref().map(Selection::new);
+    if let Some(selection) = &selection {
+        Catalog::in_memory()?.select(selection)?;
+    }
+    Ok(selection)
+}
+
+/// The instances `order` or `convert` work on: from the index (`--index`: no listing, no header
+/// reads) or a fresh scan of `src`, filtered by `--where` through the same SQL.
+pub(super) fn selected_scan(
+    common: &ScanCommon,
+    select_args: &SelectArgs,
+    src: &Location,
+    source: &Source,
+) -> Result<ScanReport, Error> {
+    let selection = checked_selection(select_args)?;
+    let Some(path) = &select_args.index else {
+        let report = scan_with_progress(common, source)?;
+        let Some(selection) = selection else {
+            return Ok(report);
+        };
+        let mut scratch = Catalog::in_memory()?;
+        scratch.write(&report, &Default::default())?;
+        let selected = scratch.select(&selection)?;
+        return Ok(select::apply(report, &selected));
+    };
+    let catalog = open_index(path, src)?;
     if let Source::Bucket(bucket) = source
         && let Some(cache) = bucket.cache()
     {

@@ -7,6 +7,7 @@ mod index;
 mod payload;
 mod register;
 mod scan;
+mod shard;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +31,8 @@ pub fn run(cli: &Cli) -> Result<bool, Error> {
         Command::Scan(args) => scan::scan(args),
         Command::Order(args) => scan::order(args),
         Command::Convert(args) => convert::convert(args),
+        Command::Plan(args) => shard::plan(args),
+        Command::Merge(args) => shard::merge(args),
         Command::Index(args) => index::index(args),
         Command::Query(args) => index::query(args),
         Command::Payload(args) => payload::payload(args),
@@ -40,21 +43,25 @@ pub fn run(cli: &Cli) -> Result<bool, Error> {
     }
 }
 
-/// The source at `location`: a local folder or file, a bucket prefix, or a DICOMweb service.
-fn open_source(common: &ScanCommon, location: &Location) -> Result<Source, Error> {
+/// The source at `location`: a local folder or file, a bucket prefix, or a DICOMweb service
+/// (`concurrency` requests in flight).
+fn open_source(
+    store: &StoreArgs,
+    concurrency: usize,
+    location: &Location,
+) -> Result<Source, Error> {
     if location.scheme == Scheme::Dicomweb {
-        let options = common.store.connect_options();
-        let service = Dicomweb::open(location, &options, common.concurrency).map_err(|reason| {
-            Error::Store {
+        let options = store.connect_options();
+        let service =
+            Dicomweb::open(location, &options, concurrency).map_err(|reason| Error::Store {
                 location: location.to_string(),
                 reason,
-            }
-        })?;
+            })?;
         return Ok(Source::Dicomweb(Arc::new(service)));
     }
     Ok(match location.local_path() {
         Some(path) => Source::local(&path),
-        None => Source::Bucket(open_bucket(&common.store, location, false)?),
+        None => Source::Bucket(open_bucket(store, location, false)?),
     })
 }
 
@@ -138,10 +145,10 @@ fn dicomweb_reads(service: &Dicomweb) -> String {
 }
 
 /// Failures always go to stderr, one line each; skipped files only with `--verbose`.
-fn print_issues(common: &ScanCommon, skipped: &[FileIssue], failed: &[FileIssue]) {
+fn print_issues(verbose: bool, skipped: &[FileIssue], failed: &[FileIssue]) {
     let print =
         |label: &str, issue: &FileIssue| eprintln!("{label}: {}: {}", issue.path, issue.reason);
-    if common.verbose {
+    if verbose {
         skipped.iter().for_each(|issue| print("skipped", issue));
     }
     failed.iter().for_each(|issue| print("failed", issue));

@@ -14,12 +14,12 @@ use crate::source::Source;
 
 pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
     let started = Instant::now();
-    let source = open_source(&args.common, &args.src)?;
+    let source = open_source(&args.common.store, args.common.concurrency, &args.src)?;
     let report = scan_with_progress(&args.common, &source)?;
     output::write_to(args.output.as_deref(), |out| {
         output::write_scan_jsonl(out, &report.instances)
     })?;
-    print_issues(&args.common, &report.skipped, &report.failed);
+    print_issues(args.common.verbose, &report.skipped, &report.failed);
     if !args.common.quiet.quiet {
         eprintln!(
             "{}{}",
@@ -32,7 +32,7 @@ pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
 
 pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
     let started = Instant::now();
-    let source = open_source(&args.common, &args.src)?;
+    let source = open_source(&args.common.store, args.common.concurrency, &args.src)?;
     let scan = super::index::selected_scan(&args.common, &args.select, &args.src, &source)?;
     // The page always shows diagnostics; the JSON carries them only with --explain.
     let explain = args.explain || args.html.is_some();
@@ -53,7 +53,7 @@ pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
         Format::Json => output::write_order_json(out, &report, args.compact),
         Format::Tsv => output::write_order_tsv(out, &report),
     })?;
-    print_issues(&args.common, &scan.skipped, &scan.failed);
+    print_issues(args.common.verbose, &scan.skipped, &scan.failed);
     if !args.common.quiet.quiet {
         let volumes = report.volumes().count();
         eprintln!(

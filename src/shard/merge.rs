@@ -1,0 +1,206 @@
+//! `dicomprep merge`: put the shards' manifests together into what one `convert` of the whole
+//! source writes. Nothing is written here: the caller writes the manifest, report, page and
+//! payloads once every shard is accounted for.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use crate::contract::manifest::{Item, Manifest};
+use crate::contract::run_report::{RunReport, Stage, Status, Totals};
+use crate::contract::shard_plan::{
+    Plan, ShardDone, decode_inputs, inputs_key, shard_done_key, shard_manifest_key,
+    shard_report_key,
+};
+use crate::contract::{FileIssue, run_report::StageIssues};
+use crate::convert::sink::Sink;
+use crate::convert::{Part, Present, assemble};
+use crate::index::group_series;
+use crate::scan::ScanReport;
+
+/// The merged result, ready to be written.
+#[derive(Debug)]
+pub struct Merged {
+    pub manifest: Manifest,
+    pub issues: StageIssues,
+    /// The shards' totals added up (timings: the slowest shard), without their manifests.
+    pub totals: Totals,
+    /// Every planned instance, as one scan of the source would have found them.
+    pub scan: ScanReport,
+}
+
+/// A shard that cannot be merged, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardProblem {
+    pub shard: usize,
+    pub reason: String,
+}
+
+impl fmt::Display for ShardProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "shard {}: {}", self.shard, self.reason)
+    }
+}
+
+/// Reads `key` as JSON from `sink`: `Ok(None)` when absent.
+fn read<T: serde::de::DeserializeOwned>(sink: &dyn Sink, key: &str) -> Result<Option<T>, String> {
+    let Some(bytes) = sink.get(key) else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| format!("{} is unreadable: {e}", sink.describe(key)))
+}
+
+/// What one finished shard left.
+struct Finished {
+    manifest: Manifest,
+    manifest_bytes: u64,
+    report: RunReport,
+    scan: ScanReport,
+}
+
+/// Reads shard `shard`'s records, checking it finished under `plan` with its settings.
+fn finished(sink: &dyn Sink, plan: &Plan, shard: usize) -> Result<Finished, String> {
+    let done: ShardDone = read(sink, &shard_done_key(shard))?
+        .ok_or("not finished (no done.json): it has not run, is still running, or failed")?;
+    if done.plan_id != plan.plan_id {
+        return Err(format!(
+            "finished under another plan ({}, this plan is {})",
+            done.plan_id, plan.plan_id
+        ));
+    }
+    if done.settings != plan.settings {
+        return Err("finished with other settings than the plan's".into());
+    }
+    let missing = |key: &str| format!("{} is missing", sink.describe(key));
+    let manifest: Manifest = read(sink, &shard_manifest_key(shard))?
+        .ok_or_else(|| missing(&shard_manifest_key(shard)))?;
+    if manifest.settings != plan.settings {
+        return Err("its manifest has other settings than the plan's".into());
+    }
+    let report: RunReport =
+        read(sink, &shard_report_key(shard))?.ok_or_else(|| missing(&shard_report_key(shard)))?;
+    let inputs = sink
+        .get(&inputs_key(shard))
+        .ok_or_else(|| missing(&inputs_key(shard)))?;
+    let (_, instances) = decode_inputs(&inputs)
+        .map_err(|e| format!("{}: {e}", sink.describe(&inputs_key(shard))))?;
+    Ok(Finished {
+        manifest,
+        manifest_bytes: sink.size(&shard_manifest_key(shard)).unwrap_or(0),
+        report,
+        scan: ScanReport {
+            instances,
+            ..ScanReport::default()
+        },
+    })
+}
+
+/// Merges every shard of `plan` from `sink`; every shard that is missing, failed to finish or
+/// belongs to another plan is named in the error.
+pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> {
+    let mut problems = Vec::new();
+    let mut shards = Vec::with_capacity(plan.shards);
+    for shard in 0..plan.shards {
+        match finished(sink, plan, shard) {
+            Ok(done) => shards.push(done),
+            Err(reason) => problems.push(ShardProblem { shard, reason }),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let mut scan = ScanReport {
+        instances: Vec::new(),
+        skipped: plan.skipped.clone(),
+        failed: plan.failed.clone(),
+    };
+    let mut by_series: HashMap<(String, String), Vec<Item>> = HashMap::new();
+    let mut failed: Vec<(Stage, FileIssue)> = Vec::new();
+    let mut totals = Totals::default();
+    let mut head = None;
+    for shard in shards {
+        scan.instances.extend(shard.scan.instances);
+        for item in shard.manifest.items {
+            let key = (
+                item.study_instance_uid.clone(),
+                item.series_instance_uid.clone(),
+            );
+            by_series.entry(key).or_default().push(item);
+        }
+        // The shard's manifest chose one reason per failed input; its report the stage.
+        let stages: BTreeMap<&str, Stage> = shard
+            .report
+            .inputs
+            .iter()
+            .filter(|e| e.status == Status::Failed)
+            .map(|e| (e.path.as_str(), e.stage.unwrap_or(Stage::Render)))
+            .collect();
+        for issue in &shard.manifest.failed {
+            let stage = stages.get(issue.path.as_str()).copied();
+            failed.push((stage.unwrap_or(Stage::Render), issue.clone()));
+        }
+        add_totals(&mut totals, &shard.report.totals);
+        // The shard's own manifest is not among the outputs one run writes.
+        totals.bytes_written = totals.bytes_written.saturating_sub(shard.manifest_bytes);
+        head.get_or_insert(Manifest {
+            items: Vec::new(),
+            ..shard.manifest
+        });
+    }
+    // One scan lists instances by path; series order and volumes follow from them.
+    scan.instances.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut parts: Vec<Part> = group_series(&scan.instances)
+        .into_iter()
+        .map(|group| Part {
+            items: by_series
+                .remove(&(group.study_instance_uid, group.series_instance_uid))
+                .unwrap_or_default(),
+            failed: Vec::new(),
+        })
+        .collect();
+    parts.push(Part {
+        items: Vec::new(),
+        failed,
+    });
+
+    let head = head.unwrap_or_else(|| {
+        Manifest::empty(
+            plan.settings.clone(),
+            Some(plan.source.clone()),
+            Some(sink.location()),
+        )
+    });
+    // Every key an item names must be there with its recorded size.
+    let mut sizes: HashMap<String, u64> = HashMap::new();
+    for part in &parts {
+        for named in part.items.iter().flat_map(|item| item.named_keys()) {
+            if let Some(size) = sink.size(named.key) {
+                sizes.insert(named.key.to_owned(), size);
+            }
+        }
+    }
+    let describe = |key: &str| sink.describe(key);
+    let no_failed_writes = BTreeMap::new();
+    let present = Present {
+        sizes: &sizes,
+        failed_writes: &no_failed_writes,
+        describe: &describe,
+    };
+    let (manifest, issues) = assemble(head, &scan, parts, &present, true);
+    Ok(Merged {
+        manifest,
+        issues,
+        totals,
+        scan,
+    })
+}
+
+fn add_totals(sum: &mut Totals, shard: &Totals) {
+    sum.outputs_written += shard.outputs_written;
+    sum.outputs_kept += shard.outputs_kept;
+    sum.bytes_written += shard.bytes_written;
+    sum.bytes_read += shard.bytes_read;
+    sum.seconds = sum.seconds.max(shard.seconds);
+}
