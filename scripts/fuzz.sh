@@ -10,6 +10,8 @@
 # corpus. The corpus grown by libFuzzer stays in fuzz/corpus/<target>/, crashes go to
 # fuzz/artifacts/<target>/; a crash becomes a regression file in test-data/fuzz-regressions/.
 # FUZZ_TARGET_DIR sets where the instrumented build goes (default fuzz/target; it is large).
+# FUZZ_TIMEOUT_SCALE multiplies the per-input timeouts (default 1): on a machine loaded by other
+# work a niced fuzzer is starved and reports timeouts that take milliseconds when run alone.
 set -euo pipefail
 
 seconds=${1:-60}
@@ -38,6 +40,7 @@ for target in "${targets[@]}"; do
     render) timeout=20 ;;
     *) echo "fuzz.sh: unknown target $target (header, render)" >&2; exit 2 ;;
   esac
+  timeout=$((timeout * ${FUZZ_TIMEOUT_SCALE:-1}))
   mkdir -p "fuzz/corpus/$target"
   echo "fuzz.sh: $target for ${seconds}s" >&2
   (cd fuzz && nice -n 19 cargo fuzz run --target-dir "${FUZZ_TARGET_DIR:-target}" "$target" \
