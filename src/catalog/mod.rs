@@ -504,6 +504,33 @@ mod tests {
     }
 
     #[test]
+    fn headers_read_back_exactly() {
+        let mut catalog = Catalog::in_memory().unwrap();
+        // Many arbitrary doubles: without serde_json's float_roundtrip some read back 1 ULP off.
+        let mut bits = 0x9e37_79b9_7f4a_7c15_u64;
+        let instances: Vec<InstanceHeader> = (0..1000)
+            .map(|n| {
+                bits = bits
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let value = f64::from_bits(bits >> 2); // positive and finite
+                InstanceHeader {
+                    path: format!("{n:04}.dcm"),
+                    slice_location: Some(value),
+                    image_position_patient: Some([-value, value / 3.0, 0.1 + 0.2]),
+                    ..InstanceHeader::default()
+                }
+            })
+            .collect();
+        let report = ScanReport {
+            instances: instances.clone(),
+            ..ScanReport::default()
+        };
+        catalog.write(&report, &HashMap::new()).unwrap();
+        assert_eq!(catalog.load().unwrap().instances, instances);
+    }
+
+    #[test]
     fn an_index_of_schema_version_1_is_rebuilt() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("idx.sqlite");

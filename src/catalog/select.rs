@@ -38,14 +38,15 @@ impl Selection {
     /// is tested on `series_values` (aliased `instances`, so `instances.modality` still
     /// names a column), whose rows are the distinct series-level tuples of each series: the
     /// series with a matching tuple are those with a matching instance. Instances without a
-    /// SeriesInstanceUID are tested one by one.
+    /// SeriesInstanceUID are tested one by one, found through the series index (else SQLite
+    /// may walk an index the condition names, e.g. every CT instance, to find none).
     fn sql(&self) -> String {
         let c = &self.condition;
         if self.by_series {
             format!(
                 "SELECT path FROM instances WHERE series_instance_uid IN \
                  (SELECT series_instance_uid FROM series_values AS instances WHERE ({c}\n)) \
-                 UNION ALL SELECT path FROM instances \
+                 UNION ALL SELECT path FROM instances INDEXED BY instances_series \
                  WHERE series_instance_uid IS NULL AND ({c}\n)"
             )
         } else {
