@@ -27,3 +27,24 @@ pub fn refresh_series_values(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::Catalog;
+    use crate::contract::index_schema::SERIES_COLUMNS;
+
+    #[test]
+    fn series_values_has_exactly_the_series_columns() {
+        let catalog = Catalog::in_memory().unwrap();
+        let result = catalog
+            .query("SELECT name FROM pragma_table_info('series_values') ORDER BY name")
+            .unwrap();
+        let mut expected = SERIES_COLUMNS.to_vec();
+        expected.sort_unstable();
+        let columns: Vec<serde_json::Value> = expected.into_iter().map(Into::into).collect();
+        assert_eq!(
+            result.rows,
+            columns.into_iter().map(|c| vec![c]).collect::<Vec<_>>()
+        );
+    }
+}
