@@ -7,8 +7,9 @@
 
 pub mod refresh;
 pub mod select;
+mod series;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::Value;
@@ -144,7 +145,8 @@ impl Catalog {
             self.conn
                 .execute_batch(
                     "DROP TABLE IF EXISTS frames; DROP TABLE IF EXISTS instances;
-                     DROP TABLE IF EXISTS inputs; DROP TABLE IF EXISTS meta;",
+                     DROP TABLE IF EXISTS series_values; DROP TABLE IF EXISTS inputs;
+                     DROP TABLE IF EXISTS meta;",
                 )
                 .map_err(&err)?;
         }
@@ -248,7 +250,8 @@ impl Catalog {
             source,
         };
         let tx = self.conn.transaction().map_err(&err)?;
-        delete_rows(&tx, paths).map_err(&err)?;
+        let touched = delete_rows(&tx, paths).map_err(&err)?;
+        series::refresh_series_values(&tx, &touched).map_err(&err)?;
         tx.commit().map_err(&err)
     }
 
@@ -335,16 +338,22 @@ impl Catalog {
     }
 }
 
-fn delete_rows(tx: &Transaction<'_>, paths: &[String]) -> rusqlite::Result<()> {
+/// Deletes the rows of `paths`; returns the series of the deleted instances.
+fn delete_rows(tx: &Transaction<'_>, paths: &[String]) -> rusqlite::Result<BTreeSet<String>> {
     let mut frames = tx.prepare_cached("DELETE FROM frames WHERE path = ?1")?;
-    let mut instances = tx.prepare_cached("DELETE FROM instances WHERE path = ?1")?;
+    let mut instances =
+        tx.prepare_cached("DELETE FROM instances WHERE path = ?1 RETURNING series_instance_uid")?;
     let mut inputs = tx.prepare_cached("DELETE FROM inputs WHERE path = ?1")?;
+    let mut touched = BTreeSet::new();
     for path in paths {
         frames.execute(params![path])?;
-        instances.execute(params![path])?;
+        let mut deleted = instances.query(params![path])?;
+        while let Some(row) = deleted.next()? {
+            touched.extend(row.get::<_, Option<String>>(0)?);
+        }
         inputs.execute(params![path])?;
     }
-    Ok(())
+    Ok(touched)
 }
 
 fn write_rows(
@@ -359,7 +368,13 @@ fn write_rows(
         .chain(report.skipped.iter().map(|i| i.path.clone()))
         .chain(report.failed.iter().map(|i| i.path.clone()))
         .collect::<Vec<_>>();
-    delete_rows(tx, &paths)?;
+    let mut touched = delete_rows(tx, &paths)?;
+    touched.extend(
+        report
+            .instances
+            .iter()
+            .filter_map(|h| h.series_instance_uid.clone()),
+    );
     let placeholders = (1..=INSTANCE_COLUMNS.len())
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
@@ -412,7 +427,7 @@ fn write_rows(
             issue.reason,
         ])?;
     }
-    Ok(())
+    series::refresh_series_values(tx, &touched)
 }
 
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
@@ -486,4 +501,86 @@ fn instance_values(header: &InstanceHeader, version: Option<&Version>) -> Vec<Va
     ];
     debug_assert_eq!(values.len(), INSTANCE_COLUMNS.len());
     values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_instance(catalog: &mut Catalog, path: &str) {
+        let report = ScanReport {
+            instances: vec![InstanceHeader {
+                path: path.into(),
+                series_instance_uid: Some("1.2.3".into()),
+                modality: Some("CT".into()),
+                ..InstanceHeader::default()
+            }],
+            ..ScanReport::default()
+        };
+        catalog.write(&report, &HashMap::new()).unwrap();
+    }
+
+    #[test]
+    fn headers_read_back_exactly() {
+        let mut catalog = Catalog::in_memory().unwrap();
+        // Many arbitrary doubles: without serde_json's float_roundtrip some read back 1 ULP off.
+        let mut bits = 0x9e37_79b9_7f4a_7c15_u64;
+        let instances: Vec<InstanceHeader> = (0..1000)
+            .map(|n| {
+                bits = bits
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let value = f64::from_bits(bits >> 2); // positive and finite
+                InstanceHeader {
+                    path: format!("{n:04}.dcm"),
+                    slice_location: Some(value),
+                    image_position_patient: Some([-value, value / 3.0, 0.1 + 0.2]),
+                    ..InstanceHeader::default()
+                }
+            })
+            .collect();
+        let report = ScanReport {
+            instances: instances.clone(),
+            ..ScanReport::default()
+        };
+        catalog.write(&report, &HashMap::new()).unwrap();
+        assert_eq!(catalog.load().unwrap().instances, instances);
+    }
+
+    #[test]
+    fn an_index_of_schema_version_1_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("idx.sqlite");
+        let mut catalog = Catalog::open(&db, "src").unwrap();
+        one_instance(&mut catalog, "old.dcm");
+        // What version 1 wrote: no series_values, an index on series_instance_uid alone.
+        catalog
+            .conn
+            .execute_batch(
+                "UPDATE meta SET value = '1' WHERE key = 'schema_version';
+                 DROP TABLE series_values; DROP INDEX instances_series;
+                 CREATE INDEX instances_series ON instances (series_instance_uid);",
+            )
+            .unwrap();
+        drop(catalog);
+
+        let mut catalog = Catalog::open(&db, "src").unwrap();
+        assert_eq!(catalog.meta("schema_version").unwrap(), Some("2".into()));
+        assert!(
+            catalog.versions().unwrap().is_empty(),
+            "rows of version 1 kept"
+        );
+        one_instance(&mut catalog, "new.dcm");
+        let selected = catalog.select(&Selection::new("modality = 'CT'")).unwrap();
+        assert_eq!(selected, ["new.dcm".to_string()].into());
+        let indexed: String = catalog
+            .conn
+            .query_row(
+                "SELECT group_concat(name, ',') FROM pragma_index_info('instances_series')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexed, "series_instance_uid,path");
+    }
 }

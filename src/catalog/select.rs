@@ -34,14 +34,20 @@ impl Selection {
         }
     }
 
-    /// The statement listing the paths of the selected instances.
+    /// The statement listing the paths of the selected instances. A series-level condition
+    /// is tested on `series_values` (aliased `instances`, so `instances.modality` still
+    /// names a column), whose rows are the distinct series-level tuples of each series: the
+    /// series with a matching tuple are those with a matching instance. Instances without a
+    /// SeriesInstanceUID are tested one by one, found through the series index (else SQLite
+    /// may walk an index the condition names, e.g. every CT instance, to find none).
     fn sql(&self) -> String {
         let c = &self.condition;
         if self.by_series {
             format!(
                 "SELECT path FROM instances WHERE series_instance_uid IN \
-                 (SELECT series_instance_uid FROM instances WHERE ({c}\n)) \
-                 OR (series_instance_uid IS NULL AND ({c}\n))"
+                 (SELECT series_instance_uid FROM series_values AS instances WHERE ({c}\n)) \
+                 UNION ALL SELECT path FROM instances INDEXED BY instances_series \
+                 WHERE series_instance_uid IS NULL AND ({c}\n)"
             )
         } else {
             format!("SELECT path FROM instances WHERE ({c}\n)")
@@ -258,7 +264,111 @@ impl QueryResult {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::scan::InstanceHeader;
+
+    /// The series-level selection of schema version 1, which read only `instances`.
+    fn instances_only(catalog: &Catalog, condition: &str) -> HashSet<String> {
+        let sql = format!(
+            "SELECT path FROM instances WHERE series_instance_uid IN \
+             (SELECT series_instance_uid FROM instances WHERE ({condition}\n)) \
+             OR (series_instance_uid IS NULL AND ({condition}\n))"
+        );
+        let mut stmt = catalog.conn.prepare(&sql).unwrap();
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0)).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn header(
+        path: &str,
+        series: Option<&str>,
+        description: &str,
+        thickness: f64,
+    ) -> InstanceHeader {
+        InstanceHeader {
+            path: path.into(),
+            series_instance_uid: series.map(String::from),
+            modality: Some(
+                if description.contains("FLAIR") {
+                    "MR"
+                } else {
+                    "CT"
+                }
+                .into(),
+            ),
+            series_description: Some(description.into()),
+            slice_thickness: Some(thickness),
+            ..InstanceHeader::default()
+        }
+    }
+
+    fn write(catalog: &mut Catalog, headers: Vec<InstanceHeader>) {
+        let report = ScanReport {
+            instances: headers,
+            ..ScanReport::default()
+        };
+        catalog.write(&report, &HashMap::new()).unwrap();
+    }
+
+    #[test]
+    fn series_values_select_what_the_instances_only_sql_selects() {
+        let mut catalog = Catalog::in_memory().unwrap();
+        // Series 1.1 changes thickness and description mid-series; 1.3 has one value.
+        write(
+            &mut catalog,
+            vec![
+                header("a/1", Some("1.1"), "CHEST", 1.0),
+                header("a/2", Some("1.1"), "CHEST", 1.0),
+                header("a/3", Some("1.1"), "CHEST 5mm", 5.0),
+                header("b/1", Some("1.2"), "AX FLAIR", 3.0),
+                header("b/2", Some("1.2"), "AX FLAIR", 3.0),
+                header("c/1", Some("1.3"), "ABDOMEN", 2.5),
+                header("d/1", None, "CHEST", 1.0),
+                header("d/2", None, "LEG", 1.0),
+            ],
+        );
+        let conditions = [
+            "modality = 'CT' AND slice_thickness <= 1.5",
+            "slice_thickness > 4",
+            "series_description LIKE '%FLAIR%'",
+            "instances.series_description = 'CHEST'",
+            "series_instance_uid IN (SELECT series_instance_uid FROM instances \
+             GROUP BY 1 HAVING COUNT(*) = 2)",
+        ];
+        let check = |catalog: &Catalog| {
+            for condition in conditions {
+                let selection = Selection::new(condition);
+                assert!(selection.by_series, "{condition}");
+                let selected = catalog.select(&selection).unwrap();
+                assert_eq!(selected, instances_only(catalog, condition), "{condition}");
+            }
+        };
+        check(&catalog);
+        let thin = catalog
+            .select(&Selection::new("slice_thickness <= 1.5"))
+            .unwrap();
+        let expected = ["a/1", "a/2", "a/3", "d/1", "d/2"].map(String::from);
+        assert_eq!(thin, HashSet::from(expected));
+
+        // Rewriting and removing instances keeps the series' tuples exact.
+        catalog.remove(&["a/1".into(), "a/2".into()]).unwrap();
+        write(&mut catalog, vec![header("c/1", Some("1.3"), "CHEST", 1.0)]);
+        check(&catalog);
+        let thin = catalog
+            .select(&Selection::new("slice_thickness <= 1.5"))
+            .unwrap();
+        assert_eq!(thin, HashSet::from(["c/1", "d/1", "d/2"].map(String::from)));
+        let tuples = catalog
+            .query("SELECT series_instance_uid, COUNT(*) FROM series_values GROUP BY 1")
+            .unwrap();
+        assert_eq!(
+            tuples.rows,
+            [("1.1", 1), ("1.2", 1), ("1.3", 1)]
+                .map(|(uid, n): (&str, i64)| vec![serde_json::Value::from(uid), n.into()])
+        );
+    }
 
     #[test]
     fn series_columns_select_whole_series_others_instances() {

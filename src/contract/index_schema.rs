@@ -6,7 +6,8 @@
 //! stored: the header reader does not even keep them.
 
 /// Version stored in `meta` under `schema_version`. An index of another version is rebuilt.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Version 2 added `series_values` and the `(series_instance_uid, path)` index.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The statements creating every table and index (idempotent).
 pub const CREATE: &str = "
@@ -58,13 +59,31 @@ CREATE TABLE IF NOT EXISTS instances (
     temporal_position_identifier INTEGER,
     header TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS instances_series ON instances (series_instance_uid);
+CREATE INDEX IF NOT EXISTS instances_series ON instances (series_instance_uid, path);
 CREATE INDEX IF NOT EXISTS instances_study ON instances (study_instance_uid);
 CREATE INDEX IF NOT EXISTS instances_modality ON instances (modality, slice_thickness);
 CREATE INDEX IF NOT EXISTS instances_body_part ON instances (body_part_examined);
 CREATE INDEX IF NOT EXISTS instances_manufacturer ON instances (manufacturer);
 CREATE INDEX IF NOT EXISTS instances_study_date ON instances (study_date);
 CREATE INDEX IF NOT EXISTS instances_sop_instance ON instances (sop_instance_uid);
+CREATE TABLE IF NOT EXISTS series_values (
+    study_instance_uid TEXT,
+    series_instance_uid TEXT NOT NULL,
+    sop_class_uid TEXT,
+    modality TEXT,
+    series_number INTEGER,
+    series_description TEXT,
+    study_date TEXT,
+    study_description TEXT,
+    protocol_name TEXT,
+    body_part_examined TEXT,
+    manufacturer TEXT,
+    manufacturer_model_name TEXT,
+    slice_thickness REAL,
+    pixel_spacing_row REAL,
+    pixel_spacing_column REAL
+);
+CREATE INDEX IF NOT EXISTS series_values_series ON series_values (series_instance_uid);
 CREATE TABLE IF NOT EXISTS frames (
     path TEXT NOT NULL REFERENCES instances (path) ON DELETE CASCADE,
     frame INTEGER NOT NULL,
@@ -144,6 +163,11 @@ pub const INSTANCE_COLUMNS: &[&str] = &[
 /// practice). A `--where` condition naming only these selects whole series: every instance of
 /// a series one of whose instances matches. Naming any other column (or a `frames` column)
 /// selects single instances.
+///
+/// Table `series_values` holds these columns (same types), one row per distinct tuple of
+/// them among a series' instances (usually one per series; instances without a
+/// SeriesInstanceUID have none), kept exact on every write: series-level selections read it
+/// instead of every instance.
 pub const SERIES_COLUMNS: &[&str] = &[
     "study_instance_uid",
     "series_instance_uid",
