@@ -184,14 +184,21 @@ impl Cluster {
         output
     }
 
-    /// `scontrol show job ID` as key=value pairs (the first record, for array tasks).
-    pub fn job(&self, id: &str) -> Vec<(String, String)> {
+    /// `scontrol show job ID -o`: one line per job (per task of an array); empty when Slurm
+    /// cannot be asked.
+    fn show_job(&self, id: &str) -> String {
         let output = self
             .command("scontrol")
             .args(["show", "job", id, "-o"])
             .output();
-        let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        text.unwrap_or_default()
+        output
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// `scontrol show job ID` as key=value pairs (the first record, for array tasks).
+    pub fn job(&self, id: &str) -> Vec<(String, String)> {
+        self.show_job(id)
             .lines()
             .next()
             .unwrap_or("")
@@ -212,12 +219,7 @@ impl Cluster {
 
     /// States of every task of job `id` (one per array task).
     pub fn states(&self, id: &str) -> Vec<String> {
-        let output = self
-            .command("scontrol")
-            .args(["show", "job", id, "-o"])
-            .output();
-        let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        text.unwrap_or_default()
+        self.show_job(id)
             .lines()
             .filter_map(|line| {
                 line.split_whitespace()
