@@ -6,6 +6,7 @@
 //! is the public contract [`crate::contract::index_schema`].
 
 pub mod refresh;
+mod rows;
 pub mod select;
 mod series;
 
@@ -20,6 +21,7 @@ use crate::contract::index_schema::{CREATE, INSTANCE_COLUMNS, SCHEMA_VERSION};
 use crate::scan::{InstanceHeader, ScanReport};
 
 pub use refresh::{Listed, RefreshPlan, RefreshSummary, refresh};
+pub use rows::Rows;
 pub use select::{QueryResult, Selection};
 
 /// Why the index cannot be used.
@@ -60,6 +62,15 @@ pub struct Version {
     pub size: u64,
     pub mtime_ns: Option<i64>,
     pub etag: Option<String>,
+}
+
+/// Which existing rows a write replaces.
+#[derive(Debug, Clone, Copy)]
+pub enum Replaced<'a> {
+    /// Any row of an input the write holds (the safe default).
+    All,
+    /// Only these inputs' rows: the caller knows the others are not in the index.
+    These(&'a [String]),
 }
 
 /// An open header index.
@@ -232,13 +243,18 @@ impl Catalog {
         report: &ScanReport,
         versions: &HashMap<String, Version>,
     ) -> Result<(), CatalogError> {
+        self.insert(&Rows::new(report, versions), Replaced::All)
+    }
+
+    /// Inserts `rows` in one transaction, first deleting the rows `replaced` names.
+    pub fn insert(&mut self, rows: &Rows, replaced: Replaced<'_>) -> Result<(), CatalogError> {
         let name = self.name.clone();
         let err = move |source| CatalogError::Sqlite {
             path: name.clone(),
             source,
         };
         let tx = self.conn.transaction().map_err(&err)?;
-        write_rows(&tx, report, versions).map_err(&err)?;
+        insert_rows(&tx, rows, replaced).map_err(&err)?;
         tx.commit().map_err(&err)
     }
 
@@ -250,7 +266,7 @@ impl Catalog {
             source,
         };
         let tx = self.conn.transaction().map_err(&err)?;
-        let touched = delete_rows(&tx, paths).map_err(&err)?;
+        let touched = delete_rows(&tx, paths.iter().map(String::as_str)).map_err(&err)?;
         series::refresh_series_values(&tx, &touched).map_err(&err)?;
         tx.commit().map_err(&err)
     }
@@ -339,7 +355,10 @@ impl Catalog {
 }
 
 /// Deletes the rows of `paths`; returns the series of the deleted instances.
-fn delete_rows(tx: &Transaction<'_>, paths: &[String]) -> rusqlite::Result<BTreeSet<String>> {
+fn delete_rows<'a>(
+    tx: &Transaction<'_>,
+    paths: impl IntoIterator<Item = &'a str>,
+) -> rusqlite::Result<BTreeSet<String>> {
     let mut frames = tx.prepare_cached("DELETE FROM frames WHERE path = ?1")?;
     let mut instances =
         tx.prepare_cached("DELETE FROM instances WHERE path = ?1 RETURNING series_instance_uid")?;
@@ -356,25 +375,13 @@ fn delete_rows(tx: &Transaction<'_>, paths: &[String]) -> rusqlite::Result<BTree
     Ok(touched)
 }
 
-fn write_rows(
-    tx: &Transaction<'_>,
-    report: &ScanReport,
-    versions: &HashMap<String, Version>,
-) -> rusqlite::Result<()> {
-    let paths = report
-        .instances
-        .iter()
-        .map(|h| h.path.clone())
-        .chain(report.skipped.iter().map(|i| i.path.clone()))
-        .chain(report.failed.iter().map(|i| i.path.clone()))
-        .collect::<Vec<_>>();
-    let mut touched = delete_rows(tx, &paths)?;
-    touched.extend(
-        report
-            .instances
-            .iter()
-            .filter_map(|h| h.series_instance_uid.clone()),
-    );
+/// Inserts `rows`, after deleting the rows of `replaced`.
+fn insert_rows(tx: &Transaction<'_>, rows: &Rows, replaced: Replaced<'_>) -> rusqlite::Result<()> {
+    let mut touched = match replaced {
+        Replaced::All => delete_rows(tx, rows.paths())?,
+        Replaced::These(paths) => delete_rows(tx, paths.iter().map(String::as_str))?,
+    };
+    touched.extend(rows.series().map(str::to_owned));
     let placeholders = (1..=INSTANCE_COLUMNS.len())
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
@@ -393,114 +400,27 @@ fn write_rows(
         "INSERT INTO inputs (path, file_size, mtime_ns, etag, outcome, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for header in &report.instances {
-        let version = versions.get(&header.path);
-        let values = instance_values(header, version);
-        instance.execute(rusqlite::params_from_iter(values))?;
-        for (n, f) in header.frames.iter().enumerate() {
-            frame.execute(params![
-                header.path,
-                n as i64,
-                f.image_position_patient.map(|v| json(&v)),
-                f.image_orientation_patient.map(|v| json(&v)),
-                f.stack_id,
-                f.in_stack_position,
-                f.temporal_position_index,
-                (!f.dimension_index_values.is_empty()).then(|| json(&f.dimension_index_values)),
-                f.rescale_slope,
-                f.rescale_intercept,
-                f.window_center,
-                f.window_width,
-            ])?;
+    for row in &rows.instances {
+        instance.execute(rusqlite::params_from_iter(&row.values))?;
+        for (n, values) in row.frames.iter().enumerate() {
+            let leading = [&row.values[0], &Value::Integer(n as i64)];
+            frame.execute(rusqlite::params_from_iter(
+                leading.into_iter().chain(values),
+            ))?;
         }
     }
-    let issues = (report.skipped.iter().map(|i| ("skipped", i)))
-        .chain(report.failed.iter().map(|i| ("failed", i)));
-    for (outcome, issue) in issues {
-        let version = versions.get(&issue.path);
+    for row in &rows.inputs {
+        let version = row.version.as_ref();
         input.execute(params![
-            issue.path,
+            row.issue.path,
             version.map(|v| v.size as i64),
             version.and_then(|v| v.mtime_ns),
             version.and_then(|v| v.etag.clone()),
-            outcome,
-            issue.reason,
+            row.outcome,
+            row.issue.reason,
         ])?;
     }
     series::refresh_series_values(tx, &touched)
-}
-
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-/// The `instances` row of `header`, in [`INSTANCE_COLUMNS`] order.
-fn instance_values(header: &InstanceHeader, version: Option<&Version>) -> Vec<Value> {
-    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
-    let int = |v: Option<i64>| v.map_or(Value::Null, Value::Integer);
-    let real = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
-    let small = |v: Option<u16>| int(v.map(i64::from));
-    let list = |v: &[f64]| {
-        if v.is_empty() {
-            Value::Null
-        } else {
-            Value::Text(json(v))
-        }
-    };
-    let values = vec![
-        Value::Text(header.path.clone()),
-        Value::Integer(version.map_or(header.file_size, |v| v.size) as i64),
-        int(version.and_then(|v| v.mtime_ns)),
-        text(&version.and_then(|v| v.etag.clone())),
-        Value::Text(header.transfer_syntax.clone()),
-        text(&header.sop_class_uid),
-        text(&header.sop_instance_uid),
-        text(&header.study_instance_uid),
-        text(&header.series_instance_uid),
-        text(&header.modality),
-        int(header.series_number),
-        text(&header.series_description),
-        text(&header.study_date),
-        text(&header.study_description),
-        text(&header.protocol_name),
-        text(&header.body_part_examined),
-        text(&header.manufacturer),
-        text(&header.manufacturer_model_name),
-        int(header.instance_number),
-        real(header.slice_location),
-        header
-            .image_position_patient
-            .map_or(Value::Null, |v| Value::Text(json(&v))),
-        header
-            .image_orientation_patient
-            .map_or(Value::Null, |v| Value::Text(json(&v))),
-        real(header.pixel_spacing.map(|p| p[0])),
-        real(header.pixel_spacing.map(|p| p[1])),
-        real(header.slice_thickness),
-        small(header.rows),
-        small(header.columns),
-        Value::Integer(i64::from(header.number_of_frames)),
-        small(header.samples_per_pixel),
-        text(&header.photometric_interpretation),
-        small(header.bits_allocated),
-        small(header.bits_stored),
-        small(header.pixel_representation),
-        real(header.rescale_slope),
-        real(header.rescale_intercept),
-        list(&header.window_center),
-        list(&header.window_width),
-        if header.image_type.is_empty() {
-            Value::Null
-        } else {
-            Value::Text(header.image_type.join("\\"))
-        },
-        int(header.echo_number),
-        int(header.acquisition_number),
-        int(header.temporal_position_identifier),
-        Value::Text(json(header)),
-    ];
-    debug_assert_eq!(values.len(), INSTANCE_COLUMNS.len());
-    values
 }
 
 #[cfg(test)]

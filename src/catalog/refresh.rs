@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::mpsc;
 
-use super::{Catalog, CatalogError, Version};
+use super::{Catalog, CatalogError, Replaced, Rows, Version};
 use crate::contract::FileIssue;
 use crate::scan::ScanReport;
 
@@ -52,6 +52,9 @@ pub struct RefreshPlan {
     pub summary: RefreshSummary,
     /// Indexes into the listing of the inputs to read.
     pub to_read: Vec<usize>,
+    /// Those of `to_read` that the index holds (changed inputs): only their rows are deleted
+    /// before the new ones are inserted.
+    pub changed: HashSet<usize>,
     /// Indexed inputs that are gone.
     pub gone: Vec<String>,
 }
@@ -74,6 +77,7 @@ pub fn plan(
             Some(version) if *version != item.version => {
                 plan.summary.changed += 1;
                 plan.to_read.push(i);
+                plan.changed.insert(i);
             }
             Some(_) => plan.summary.unchanged += 1,
         }
@@ -114,13 +118,13 @@ impl RefreshPlan {
             };
             catalog.write(&report, &HashMap::new())?;
         }
-        // Batch n is written (on its own thread) while batch n + 1 is read: the headers of a
-        // warm folder are read about as fast as SQLite writes them, so the two overlap.
-        let (batches, written) = mpsc::sync_channel::<(ScanReport, HashMap<String, Version>)>(1);
+        // Batch n is written (on its own thread) while batch n + 1 is read and made into rows:
+        // the headers of a warm folder are read about as fast as SQLite writes them.
+        let (batches, written) = mpsc::sync_channel::<(Rows, Vec<String>)>(1);
         std::thread::scope(|scope| {
             let writer = scope.spawn(move || -> Result<(), CatalogError> {
-                for (report, versions) in written {
-                    catalog.write(&report, &versions)?;
+                for (rows, replaced) in written {
+                    catalog.insert(&rows, Replaced::These(&replaced))?;
                 }
                 Ok(())
             });
@@ -130,7 +134,15 @@ impl RefreshPlan {
                     .iter()
                     .map(|&i| (listed[i].path.clone(), listed[i].version.clone()))
                     .collect();
-                if batches.send((report, versions)).is_err() {
+                let replaced = chunk
+                    .iter()
+                    .filter(|i| self.changed.contains(i))
+                    .map(|&i| listed[i].path.clone())
+                    .collect();
+                if batches
+                    .send((Rows::new(&report, &versions), replaced))
+                    .is_err()
+                {
                     break; // the writer failed: its error is returned below
                 }
                 summary.reads += chunk.len();
