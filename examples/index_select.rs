@@ -5,8 +5,10 @@
 //!
 //! ```text
 //! cargo run --release --example index_select -- --db target/bench-data/index-1m.sqlite \
-//!     --instances 1000000
+//!     --instances 1000000 [--cold]
 //! ```
+//! `--cold` (root only) empties the kernel's page cache before each run and opens the index
+//! anew, so each selection reads the file from disk.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,6 +34,18 @@ struct Args {
     /// Timed runs per selection (the median is printed).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Before each run, empty the page cache (`/proc/sys/vm/drop_caches`: root only) and open
+    /// the index anew: times from disk, not from memory.
+    #[arg(long)]
+    cold: bool,
+}
+
+/// Writes dirty pages out and empties the kernel's page cache.
+fn drop_page_cache() -> std::io::Result<()> {
+    std::process::Command::new("sync").status()?;
+    std::fs::write("/proc/sys/vm/drop_caches", "1").map_err(|e| {
+        std::io::Error::other(format!("--cold needs root: /proc/sys/vm/drop_caches: {e}"))
+    })
 }
 
 /// Deterministic pseudo-random numbers (64-bit LCG), so every run builds the same index.
@@ -167,7 +181,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if !args.db.exists() {
         generate(args)?;
     }
-    let catalog = Catalog::open_read_only(&args.db)?;
+    let mut catalog = Catalog::open_read_only(&args.db)?;
     let result = catalog.query("SELECT COUNT(*) FROM instances")?;
     let count: u64 = result.to_csv().lines().nth(1).unwrap_or("0").parse()?;
     let bytes = std::fs::metadata(&args.db)?.len();
@@ -184,13 +198,25 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         "study_date BETWEEN '20150101' AND '20151231'",
         "modality = 'MR' AND instance_number <= 10",
     ];
-    println!("{:<58} {:>9} {:>9} by", "--where", "selected", "ms");
+    let cache = if args.cold { "cold" } else { "warm" };
+    println!(
+        "{:<58} {:>9} {:>9} by",
+        "--where",
+        "selected",
+        format!("ms {cache}")
+    );
     for condition in conditions {
         let selection = Selection::new(condition);
         let mut times = Vec::new();
         let mut selected = 0;
         for _ in 0..args.runs.max(1) {
+            if args.cold {
+                drop_page_cache()?;
+            }
             let started = Instant::now();
+            if args.cold {
+                catalog = Catalog::open_read_only(&args.db)?;
+            }
             selected = catalog.select(&selection)?.len();
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
