@@ -505,21 +505,27 @@ fn a_plan_from_the_index_equals_one_from_a_scan_and_its_shards_merge_without_an_
 
 /// The overhead figure of the README: plan + 4 shards as Slurm tasks + merge, against one
 /// `convert` with the same flags, on a generated study of `DICOMPREP_BENCH_SLICES` (default
-/// 10,000) slices, with the binary `DICOMPREP_BIN` (a release build):
+/// 10,000) slices, `DICOMPREP_BENCH_ROUNDS` (default 3) times, with the binary `DICOMPREP_BIN`
+/// (a release build):
 /// `cargo build --release && DICOMPREP_BIN=$PWD/target/release/dicomprep cargo test --test
 /// integration -- --ignored --nocapture slurm_overhead`.
+/// Nothing is deleted between runs (each output is renamed aside), and the two runs take turns
+/// going first: creating files right after many were deleted costs ext4 several times the CPU,
+/// which would bias whichever run came second.
 #[test]
 #[ignore = "benchmark: run on demand with a release binary"]
 fn slurm_overhead_benchmark() {
     let bin = std::env::var("DICOMPREP_BIN").unwrap_or(env!("CARGO_BIN_EXE_dicomprep").into());
-    let slices: usize = std::env::var("DICOMPREP_BENCH_SLICES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let setting = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let slices = setting("DICOMPREP_BENCH_SLICES", 10_000);
     let dir = tempfile::tempdir().unwrap();
     let study = generated(dir.path(), slices, 8);
-    let (src, dest) = (study.to_str().unwrap(), dir.path().join("dest"));
-    let dest_text = dest.to_str().unwrap();
+    let src = study.to_str().unwrap();
     let cluster = Cluster::start();
     // The first job after a start waits for the controller's first scheduling pass.
     let warm = cluster.run(
@@ -528,40 +534,64 @@ fn slurm_overhead_benchmark() {
             .args(["--parsable", "--wrap", "true"]),
     );
     cluster.wait(String::from_utf8_lossy(&warm.stdout).trim());
-    let started = Instant::now();
-    let status = Command::new(&bin)
-        .args(["convert", src, "--dest", dest_text, "-q"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let single = started.elapsed().as_secs_f64();
-    let expected = tree(&dest);
-    std::fs::remove_dir_all(&dest).unwrap();
-
-    let started = Instant::now();
     // Threads per task: DICOMPREP_THREADS as deploy/slurm/shard.sbatch reads it (default: the
     // task's default, one per core).
     let threads: Vec<(&'static str, String)> = std::env::var("DICOMPREP_THREADS")
         .map(|n| vec![("DICOMPREP_THREADS", n)])
         .unwrap_or_default();
-    let (array, merge) = submit_with(&bin, &cluster, src, dest_text, &threads);
-    let submitted = started.elapsed().as_secs_f64();
-    assert_eq!(cluster.wait(&array), vec!["COMPLETED"; 4]);
-    let shards = started.elapsed().as_secs_f64();
-    assert_eq!(cluster.wait(&merge), vec!["COMPLETED"]);
-    let total = started.elapsed().as_secs_f64();
-    assert_same(&expected, &tree(&dest));
-    let shard_seconds: Vec<String> = (0..4)
-        .map(|k| {
-            let report = std::fs::read(dest.join(format!("shards/{k:05}/report.json"))).unwrap();
-            let report: Value = serde_json::from_slice(&report).unwrap();
-            format!("{:.2}", report["totals"]["seconds"].as_f64().unwrap())
-        })
-        .collect();
-    println!("shards took {} s each", shard_seconds.join(", "));
-    println!(
-        "{slices} slices: one convert {single:.2} s; plan + submit {submitted:.2} s, shards done at {shards:.2} s, merged at {total:.2} s: {:.1}% over one convert; {:.3} ms per slice per core (one convert, 2 cores)",
-        (total / single - 1.0) * 100.0,
-        single * 2.0 * 1000.0 / slices as f64
-    );
+    let single_run = |dest: &Path| {
+        let started = Instant::now();
+        let status = Command::new(&bin)
+            .args(["convert", src, "--dest", dest.to_str().unwrap(), "-q"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        started.elapsed().as_secs_f64()
+    };
+    let sharded_run = |dest: &Path| {
+        let started = Instant::now();
+        let (array, merge) = submit_with(&bin, &cluster, src, dest.to_str().unwrap(), &threads);
+        let submitted = started.elapsed().as_secs_f64();
+        assert_eq!(cluster.wait(&array), vec!["COMPLETED"; 4]);
+        let shards = started.elapsed().as_secs_f64();
+        assert_eq!(cluster.wait(&merge), vec!["COMPLETED"]);
+        (submitted, shards, started.elapsed().as_secs_f64())
+    };
+    // Both write the same DEST (the manifest names it), which is then renamed aside.
+    let dest = dir.path().join("dest");
+    for round in 0..setting("DICOMPREP_BENCH_ROUNDS", 3) {
+        let (single_dest, sharded_dest) = (
+            dir.path().join(format!("single-{round}")),
+            dir.path().join(format!("sharded-{round}")),
+        );
+        let (single, (submitted, shards, total)) = if round % 2 == 0 {
+            let single = single_run(&dest);
+            std::fs::rename(&dest, &single_dest).unwrap();
+            let sharded = sharded_run(&dest);
+            std::fs::rename(&dest, &sharded_dest).unwrap();
+            (single, sharded)
+        } else {
+            let sharded = sharded_run(&dest);
+            std::fs::rename(&dest, &sharded_dest).unwrap();
+            let single = single_run(&dest);
+            std::fs::rename(&dest, &single_dest).unwrap();
+            (single, sharded)
+        };
+        assert_same(&tree(&single_dest), &tree(&sharded_dest));
+        let shard_seconds: Vec<String> = (0..4)
+            .map(|k| {
+                let report =
+                    std::fs::read(sharded_dest.join(format!("shards/{k:05}/report.json"))).unwrap();
+                let report: Value = serde_json::from_slice(&report).unwrap();
+                format!("{:.2}", report["totals"]["seconds"].as_f64().unwrap())
+            })
+            .collect();
+        println!(
+            "round {round} ({} first): {slices} slices: one convert {single:.2} s; plan + submit {submitted:.2} s, shards done at {shards:.2} s (each {} s), merged at {total:.2} s: {:.1}% over one convert; {:.3} ms per slice per core (one convert, 2 cores)",
+            if round % 2 == 0 { "single" } else { "sharded" },
+            shard_seconds.join(", "),
+            (total / single - 1.0) * 100.0,
+            single * 2.0 * 1000.0 / slices as f64
+        );
+    }
 }

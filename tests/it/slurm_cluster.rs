@@ -254,7 +254,7 @@ impl Cluster {
                 "job {id} still {states:?} after {JOB_TIMEOUT:?}\n{}",
                 self.logs()
             );
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
