@@ -73,6 +73,15 @@ pub enum Replaced<'a> {
     These(&'a [String]),
 }
 
+/// The version stored in columns `at..at + 3` of `row`: file_size, mtime_ns, etag.
+fn stored_version(row: &rusqlite::Row, at: usize) -> rusqlite::Result<Version> {
+    Ok(Version {
+        size: row.get::<_, Option<i64>>(at)?.unwrap_or(-1) as u64,
+        mtime_ns: row.get(at + 1)?,
+        etag: row.get(at + 2)?,
+    })
+}
+
 /// An open header index.
 pub struct Catalog {
     conn: Connection,
@@ -223,14 +232,7 @@ impl Catalog {
             .map_err(self.sqlite())?;
         let rows = stmt
             .query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    Version {
-                        size: row.get::<_, Option<i64>>(1)?.unwrap_or(-1) as u64,
-                        mtime_ns: row.get(2)?,
-                        etag: row.get(3)?,
-                    },
-                ))
+                Ok((row.get::<_, String>(0)?, stored_version(row, 1)?))
             })
             .map_err(self.sqlite())?;
         rows.collect::<Result<_, _>>().map_err(self.sqlite())
@@ -285,7 +287,7 @@ impl Catalog {
     /// listing and scanning SRC. Everything is sorted by path.
     pub fn load(&self) -> Result<ScanReport, CatalogError> {
         let mut report = ScanReport::default();
-        self.for_each_instance(|header| {
+        self.for_each_instance(|header, _| {
             report.instances.push(header);
             Ok(())
         })?;
@@ -293,29 +295,34 @@ impl Catalog {
         Ok(report)
     }
 
-    /// Every instance record, in path order, one at a time (memory holds one record).
+    /// Every instance record with its stored version, in path order, one at a time (memory
+    /// holds one record).
     pub fn for_each_instance(
         &self,
-        mut visit: impl FnMut(InstanceHeader) -> Result<(), CatalogError>,
+        mut visit: impl FnMut(InstanceHeader, Version) -> Result<(), CatalogError>,
     ) -> Result<(), CatalogError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT path, header FROM instances ORDER BY path")
+            .prepare("SELECT path, header, file_size, mtime_ns, etag FROM instances ORDER BY path")
             .map_err(self.sqlite())?;
         let rows = stmt
             .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    stored_version(row, 2)?,
+                ))
             })
             .map_err(self.sqlite())?;
         for row in rows {
-            let (path, header) = row.map_err(self.sqlite())?;
+            let (path, header, version) = row.map_err(self.sqlite())?;
             let header: InstanceHeader =
                 serde_json::from_str(&header).map_err(|e| CatalogError::Record {
                     path: self.name.clone(),
                     instance: path,
                     reason: e.to_string(),
                 })?;
-            visit(header)?;
+            visit(header, version)?;
         }
         Ok(())
     }

@@ -57,7 +57,8 @@ pub struct ConvertArgs {
 
     /// Keep the DICOM objects fetched from a bucket SRC in this folder (DIR/a/7/<hash of key
     /// and ETag>), so that converting again, e.g. with another --window, fetches nothing: an
-    /// object is served from the cache while its listed ETag and size are unchanged.
+    /// object is served from the cache while its listed ETag and size are unchanged (with
+    /// --plan: the ETag and size the plan recorded, since a shard lists nothing).
     #[arg(long, value_name = "DIR", help_heading = "Buckets")]
     pub cache: Option<PathBuf>,
 

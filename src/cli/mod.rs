@@ -188,6 +188,9 @@ mod tests {
         assert!(
             Cli::try_parse_from([&shard[..], &["3", "--overwrite", "-j", "1"]].concat()).is_ok()
         );
+        // The object cache changes no output: a shard takes it.
+        let cached = [&shard[..], &["3", "--cache", "c", "--cache-size", "1G"]].concat();
+        assert!(Cli::try_parse_from(cached).is_ok());
         for refused in [
             &["--as", "video"][..],
             &["--window", "lung"],

@@ -3,12 +3,16 @@
 //!
 //! ```text
 //! shards/plan.json              the plan: settings, source, shard count, scan issues
-//! shards/00003.jsonl            shard 3: a ShardHeader line, then one InstanceHeader per input
-//! shards/00003/manifest.json    written by the shard's conversion (its items only)
+//! shards/00003.jsonl            shard 3: a ShardHeader line, then one ShardInput per input
+//! shards/00003/manifest.json    written by the shard's conversion (its items only, those
+//!                               whose outputs did not all arrive included: merge leaves
+//!                               them out after numbering names)
 //! shards/00003/report.json      the shard's run report
 //! shards/00003/done.json        written last: the shard finished with this plan
 //! ```
 //! Study folders are UIDs or `x<hash>`, so `shards/` never collides with an output key.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +99,25 @@ pub struct ShardHeader {
     pub series: Vec<ShardSeries>,
 }
 
+/// One input of a shard: its header record (the fields of a scan record), and for an object of
+/// a bucket source its version when the plan was made, so that `convert --plan --cache`
+/// serves it from the object cache without listing SRC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardInput {
+    #[serde(flatten)]
+    pub header: InstanceHeader,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<ListedVersion>,
+}
+
+/// An object's version as listed: its ETag (else its last-modified time) and size, what the
+/// object cache keys its entries by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedVersion {
+    pub etag: String,
+    pub size: u64,
+}
+
 /// Written last by a shard's conversion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardDone {
@@ -103,10 +126,14 @@ pub struct ShardDone {
     pub settings: Settings,
     /// Inputs that failed in this shard (0 when all converted).
     pub failed: usize,
+    /// Writes of this shard that failed (key → last error): `merge` names them as the reason
+    /// of the items it leaves out, as one run does.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_writes: BTreeMap<String, String>,
 }
 
 /// The inputs file of a shard: its header line, then one record per instance.
-pub fn encode_inputs(header: &ShardHeader, instances: &[InstanceHeader]) -> Vec<u8> {
+pub fn encode_inputs(header: &ShardHeader, instances: &[ShardInput]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut line = |value: serde_json::Result<Vec<u8>>| {
         // Serialising these plain structs cannot fail.
@@ -121,7 +148,7 @@ pub fn encode_inputs(header: &ShardHeader, instances: &[InstanceHeader]) -> Vec<
 }
 
 /// Reads an inputs file written by [`encode_inputs`].
-pub fn decode_inputs(bytes: &[u8]) -> Result<(ShardHeader, Vec<InstanceHeader>), String> {
+pub fn decode_inputs(bytes: &[u8]) -> Result<(ShardHeader, Vec<ShardInput>), String> {
     let mut lines = bytes
         .split(|&b| b == b'\n')
         .enumerate()
@@ -130,7 +157,7 @@ pub fn decode_inputs(bytes: &[u8]) -> Result<(ShardHeader, Vec<InstanceHeader>),
     let header: ShardHeader = serde_json::from_slice(first).map_err(|e| format!("line 1: {e}"))?;
     let instances = lines
         .map(|(n, line)| serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", n + 1)))
-        .collect::<Result<Vec<InstanceHeader>, String>>()?;
+        .collect::<Result<Vec<ShardInput>, String>>()?;
     Ok((header, instances))
 }
 
@@ -153,19 +180,38 @@ mod tests {
             }],
         };
         let instances = vec![
-            InstanceHeader {
-                path: "a.dcm".into(),
-                number_of_frames: 1,
-                ..Default::default()
+            ShardInput {
+                header: InstanceHeader {
+                    path: "a.dcm".into(),
+                    number_of_frames: 1,
+                    image_position_patient: Some([1.5, -2.0, 3.25]),
+                    rows: Some(512),
+                    ..Default::default()
+                },
+                listed: Some(ListedVersion {
+                    etag: "\"9b2cf535f27731c974343645a3985328\"".into(),
+                    size: 1234,
+                }),
             },
-            InstanceHeader {
-                path: "b.dcm".into(),
-                number_of_frames: 2,
-                ..Default::default()
+            ShardInput {
+                header: InstanceHeader {
+                    path: "b.dcm".into(),
+                    number_of_frames: 2,
+                    ..Default::default()
+                },
+                listed: None,
             },
         ];
         let bytes = encode_inputs(&header, &instances);
-        assert_eq!(decode_inputs(&bytes), Ok((header, instances)));
+        assert_eq!(decode_inputs(&bytes), Ok((header, instances.clone())));
+        // A line is a scan record with `listed` beside its fields: readers of version 1
+        // plans (no `listed`) read it, and an older reader ignores it.
+        let second_line = bytes.split(|&b| b == b'\n').nth(1).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(second_line).unwrap();
+        assert_eq!(line["path"], "a.dcm");
+        assert_eq!(line["listed"]["size"], 1234);
+        let record: InstanceHeader = serde_json::from_slice(second_line).unwrap();
+        assert_eq!(record, instances[0].header);
         assert_eq!(
             decode_inputs(b"{}\n").unwrap_err().split(':').next(),
             Some("line 1")

@@ -27,17 +27,29 @@ pub(crate) struct Present<'a> {
     pub(crate) describe: &'a dyn Fn(&str) -> String,
 }
 
+/// What a manifest is assembled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Assembly {
+    /// The whole result (`manifest.json`): colliding names numbered, items whose keys are not
+    /// all there left out.
+    Whole,
+    /// A shard's own manifest: names as the template made them, and every item kept, those
+    /// whose keys are not all there too (their inputs failed all the same). Only `merge` sees
+    /// every item: it numbers the names over all of them, as one run does, then leaves those
+    /// items out, so names do not depend on the sharding nor on which outputs failed.
+    Shard,
+}
+
 /// The manifest over `parts` (appended to `head`, whose settings and locations are kept), and
 /// every skipped and failed input with its stage. `scan`'s skipped and failed inputs come
-/// first; an item naming a key that is missing or of another size is left out and its inputs
-/// are failed. With `unique_names`, colliding item and series names are numbered (a shard
-/// leaves them as made, since only the merge sees every item).
+/// first; an item naming a key that is missing or of another size fails its inputs, and is
+/// left out of a [`Assembly::Whole`] manifest.
 pub(crate) fn assemble(
     mut head: Manifest,
     scan: &ScanReport,
     parts: impl IntoIterator<Item = Part>,
     present: &Present<'_>,
-    unique_names: bool,
+    assembly: Assembly,
 ) -> (Manifest, StageIssues) {
     head.items.clear();
     head.skipped = scan.skipped.clone();
@@ -62,7 +74,7 @@ pub(crate) fn assemble(
     }
     // Names are made unique over every item, before failed items are left out, so that a
     // name does not depend on which outputs failed in this run (nor on how it was sharded).
-    if unique_names {
+    if assembly == Assembly::Whole {
         super::items::make_names_unique(&mut head.items);
     }
     // The manifest names no key that is not there: items whose outputs did not all arrive
@@ -90,7 +102,7 @@ pub(crate) fn assemble(
             };
             issues.failed.push((stage, issue));
         }
-        false
+        assembly == Assembly::Shard
     });
     head.failed.extend(
         failed_paths

@@ -37,12 +37,16 @@ pub fn dicom_copy_key(path: &str) -> String {
     format!("{DICOM_COPY_PREFIX}/{path}")
 }
 
+/// The folder of one series' outputs: `<study>/<series>`.
+pub fn series_folder(study_uid: &str, series_uid: &str) -> String {
+    format!("{}/{}", safe_uid(study_uid), safe_uid(series_uid))
+}
+
 /// The folder of one volume's outputs: `<study>/<series>/<volume>`.
 pub fn volume_prefix(study_uid: &str, series_uid: &str, volume_id: &str) -> String {
     format!(
-        "{}/{}/{}",
-        safe_uid(study_uid),
-        safe_uid(series_uid),
+        "{}/{}",
+        series_folder(study_uid, series_uid),
         safe_label(volume_id)
     )
 }

@@ -36,7 +36,7 @@ use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::source::Source;
 use crate::split::Volume;
-pub(crate) use assemble::{Part, Present, assemble};
+pub(crate) use assemble::{Assembly, Part, Present, assemble};
 use integrity::Ledger;
 use previous::Previous;
 use sink::Sink;
@@ -185,6 +185,8 @@ pub struct ConvertReport {
     pub bytes_read: u64,
     /// Skipped and failed inputs by stage, for the run report.
     pub issues: StageIssues,
+    /// Writes that failed (key → last error), for a shard to record.
+    pub failed_writes: BTreeMap<String, String>,
 }
 
 /// Renders every planned volume of `scan` (files read from `source`) into `sink`, and writes
@@ -204,8 +206,9 @@ pub fn convert(
 pub enum ManifestTarget<'a> {
     /// `manifest.json`: the whole result, item names made unique.
     Run,
-    /// A shard's own manifest under `key`: item names as the template made them (`merge`
-    /// numbers collisions over every shard, as one run would).
+    /// A shard's own manifest under `key`: item names as the template made them, and items
+    /// whose outputs did not all arrive kept (`merge` numbers collisions over every shard's
+    /// items, as one run would, then leaves those out).
     Shard { key: &'a str },
 }
 
@@ -219,9 +222,9 @@ pub fn convert_to(
     target: ManifestTarget<'_>,
     progress: &dyn Progress,
 ) -> std::io::Result<ConvertReport> {
-    let (manifest_key, unique_names) = match target {
-        ManifestTarget::Run => (layout::MANIFEST_KEY, true),
-        ManifestTarget::Shard { key } => (key, false),
+    let (manifest_key, assembly) = match target {
+        ManifestTarget::Run => (layout::MANIFEST_KEY, Assembly::Whole),
+        ManifestTarget::Shard { key } => (key, Assembly::Shard),
     };
     let settings = options.settings();
     let previous: Option<Manifest> = sink
@@ -304,7 +307,7 @@ pub fn convert_to(
         describe: &describe,
     };
     let head = Manifest::empty(settings, Some(source.location()), Some(sink.location()));
-    let (manifest, issues) = assemble(head, scan, parts, &present, unique_names);
+    let (manifest, issues) = assemble(head, scan, parts, &present, assembly);
     written -= failed_uploads.len().min(written);
     let manifest_bytes = write_manifest(sink, manifest_key, &manifest)?;
     Ok(ConvertReport {
@@ -315,6 +318,7 @@ pub fn convert_to(
         bytes_written: bytes_written.into_inner() + manifest_bytes,
         bytes_read: bytes_read.into_inner(),
         issues,
+        failed_writes: failed_uploads,
     })
 }
 

@@ -83,9 +83,25 @@ impl Sink for LocalSink {
     }
 }
 
+/// Which existing keys a bucket sink lists when it opens (what a re-run keeps is looked up
+/// there instead of one request per output).
+#[derive(Debug, Clone, Copy)]
+pub enum Listing<'a> {
+    /// Every key under the prefix (`convert`, `merge`).
+    Everything,
+    /// Only the keys under these sub-folders of the prefix (a shard: the folders of its own
+    /// series); nothing when empty.
+    Folders(&'a [String]),
+}
+
+impl Listing<'_> {
+    /// No listing at all (`plan`, reading a plan).
+    pub const NOTHING: Listing<'static> = Listing::Folders(&[]);
+}
+
 /// A bucket prefix. The existing keys are listed once at the start (one request per thousand
-/// keys instead of one per output); outputs go through an upload queue with bounded
-/// concurrency; a PUT is atomic, so no key is ever partial.
+/// keys instead of one per output), all of them or those of some folders; outputs go through
+/// an upload queue with bounded concurrency; a PUT is atomic, so no key is ever partial.
 #[derive(Debug)]
 pub struct BucketSink {
     bucket: Bucket,
@@ -94,10 +110,21 @@ pub struct BucketSink {
 }
 
 impl BucketSink {
-    /// A sink writing under `bucket`'s prefix with at most `concurrency` uploads in flight.
+    /// A sink writing under `bucket`'s prefix with at most `concurrency` uploads in flight,
+    /// knowing every existing key.
     pub fn new(bucket: Bucket, concurrency: usize) -> Result<Self, String> {
-        let existing = bucket
-            .list()?
+        BucketSink::listing(bucket, concurrency, Listing::Everything)
+    }
+
+    /// As [`BucketSink::new`], knowing the existing keys `listing` names (`concurrency`
+    /// listings in flight); a key outside them counts as absent.
+    pub fn listing(bucket: Bucket, concurrency: usize, listing: Listing) -> Result<Self, String> {
+        let listed = match listing {
+            Listing::Everything => bucket.list()?,
+            Listing::Folders([]) => Vec::new(),
+            Listing::Folders(folders) => bucket.list_folders(folders, concurrency)?,
+        };
+        let existing = listed
             .into_iter()
             .map(|object| (object.key, object.size))
             .collect();

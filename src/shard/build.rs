@@ -10,13 +10,14 @@ use crate::catalog::Catalog;
 use crate::contract::FileIssue;
 use crate::contract::manifest::Settings;
 use crate::contract::shard_plan::{
-    PLAN_VERSION, Plan, ShardHeader, ShardSeries, encode_inputs, inputs_key, plan_key,
+    ListedVersion, PLAN_VERSION, Plan, ShardHeader, ShardInput, ShardSeries, encode_inputs,
+    inputs_key, plan_key,
 };
 use crate::convert::layout::fnv1a;
 use crate::convert::sink::Sink;
 use crate::error::Error;
 use crate::scan::InstanceHeader;
-use crate::store::Location;
+use crate::store::{ListedObject, Location};
 
 /// Instance records held in memory at once while shard files are written.
 pub const BATCH_INSTANCES: usize = 500_000;
@@ -24,31 +25,55 @@ pub const BATCH_INSTANCES: usize = 500_000;
 /// Instances to plan over, visited in path order as often as the planner needs.
 pub trait Instances {
     /// Calls `each` with every instance.
-    fn visit(&self, each: &mut dyn FnMut(InstanceHeader)) -> Result<(), Error>;
+    fn visit(&self, each: &mut dyn FnMut(ShardInput)) -> Result<(), Error>;
 }
 
-impl Instances for Vec<InstanceHeader> {
-    fn visit(&self, each: &mut dyn FnMut(InstanceHeader)) -> Result<(), Error> {
+impl Instances for Vec<ShardInput> {
+    fn visit(&self, each: &mut dyn FnMut(ShardInput)) -> Result<(), Error> {
         self.iter().cloned().for_each(each);
         Ok(())
     }
 }
 
-/// The instances of a header index, those of `selected` paths only when given.
+/// The instances of a scan, each with its object's version from `listing` (a bucket scan's).
+pub fn scanned_inputs(instances: Vec<InstanceHeader>, listing: &[ListedObject]) -> Vec<ShardInput> {
+    let versions: HashMap<&str, &ListedObject> =
+        listing.iter().map(|o| (o.key.as_str(), o)).collect();
+    instances
+        .into_iter()
+        .map(|header| {
+            let listed = versions.get(header.path.as_str()).and_then(|object| {
+                let etag = object.version.clone()?;
+                Some(ListedVersion {
+                    etag,
+                    size: object.size,
+                })
+            });
+            ShardInput { header, listed }
+        })
+        .collect()
+}
+
+/// The instances of a header index, those of `selected` paths only when given, each with the
+/// version the index stored (an ETag for objects; files have none).
 pub struct Indexed<'a> {
     pub catalog: &'a Catalog,
     pub selected: Option<HashSet<String>>,
 }
 
 impl Instances for Indexed<'_> {
-    fn visit(&self, each: &mut dyn FnMut(InstanceHeader)) -> Result<(), Error> {
-        self.catalog.for_each_instance(|header| {
+    fn visit(&self, each: &mut dyn FnMut(ShardInput)) -> Result<(), Error> {
+        self.catalog.for_each_instance(|header, version| {
             if self
                 .selected
                 .as_ref()
                 .is_none_or(|s| s.contains(&header.path))
             {
-                each(header);
+                let listed = version.etag.map(|etag| ListedVersion {
+                    etag,
+                    size: version.size,
+                });
+                each(ShardInput { header, listed });
             }
             Ok(())
         })?;
@@ -73,7 +98,8 @@ pub struct PlanRequest {
 /// A series as the plan keys it: study and series UID, empty when missing (as `order` groups).
 type SeriesKey = (String, String);
 
-fn series_key(header: &InstanceHeader) -> SeriesKey {
+fn series_key(input: &ShardInput) -> SeriesKey {
+    let header = &input.header;
     (
         header.study_instance_uid.clone().unwrap_or_default(),
         header.series_instance_uid.clone().unwrap_or_default(),
@@ -96,10 +122,10 @@ pub fn write_plan(
 ) -> Result<Planned, Error> {
     let shards = request.shards.max(1);
     let mut counts: HashMap<SeriesKey, (usize, u64)> = HashMap::new();
-    instances.visit(&mut |header| {
-        let count = counts.entry(series_key(&header)).or_default();
+    instances.visit(&mut |input| {
+        let count = counts.entry(series_key(&input)).or_default();
         count.0 += 1;
-        count.1 += u64::from(header.number_of_frames.max(1));
+        count.1 += u64::from(input.header.number_of_frames.max(1));
     })?;
     let mut loads: Vec<(SeriesLoad<SeriesKey>, usize)> = counts
         .into_iter()
@@ -141,12 +167,12 @@ pub fn write_plan(
     }
 
     for batch in batches(&instances_in, BATCH_INSTANCES) {
-        let mut records: HashMap<usize, Vec<InstanceHeader>> =
+        let mut records: HashMap<usize, Vec<ShardInput>> =
             batch.clone().map(|shard| (shard, Vec::new())).collect();
-        instances.visit(&mut |header| {
-            let shard = shard_of.get(&series_key(&header)).copied();
+        instances.visit(&mut |input| {
+            let shard = shard_of.get(&series_key(&input)).copied();
             if let Some(list) = shard.and_then(|shard| records.get_mut(&shard)) {
-                list.push(header);
+                list.push(input);
             }
         })?;
         for shard in batch {

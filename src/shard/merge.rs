@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use rayon::prelude::*;
+
 use crate::contract::manifest::{Item, Manifest};
 use crate::contract::run_report::{RunReport, Stage, Status, Totals};
 use crate::contract::shard_plan::{
@@ -13,7 +15,7 @@ use crate::contract::shard_plan::{
 };
 use crate::contract::{FileIssue, run_report::StageIssues};
 use crate::convert::sink::Sink;
-use crate::convert::{Part, Present, assemble};
+use crate::convert::{Assembly, Part, Present, assemble};
 use crate::index::group_series;
 use crate::scan::ScanReport;
 
@@ -53,6 +55,7 @@ fn read<T: serde::de::DeserializeOwned>(sink: &dyn Sink, key: &str) -> Result<Op
 
 /// What one finished shard left.
 struct Finished {
+    done: ShardDone,
     manifest: Manifest,
     manifest_bytes: u64,
     report: RunReport,
@@ -86,11 +89,12 @@ fn finished(sink: &dyn Sink, plan: &Plan, shard: usize) -> Result<Finished, Stri
     let (_, instances) = decode_inputs(&inputs)
         .map_err(|e| format!("{}: {e}", sink.describe(&inputs_key(shard))))?;
     Ok(Finished {
+        done,
         manifest,
         manifest_bytes: sink.size(&shard_manifest_key(shard)).unwrap_or(0),
         report,
         scan: ScanReport {
-            instances,
+            instances: instances.into_iter().map(|input| input.header).collect(),
             ..ScanReport::default()
         },
     })
@@ -119,8 +123,10 @@ pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> 
     let mut by_series: HashMap<(String, String), Vec<Item>> = HashMap::new();
     let mut failed: Vec<(Stage, FileIssue)> = Vec::new();
     let mut totals = Totals::default();
+    let mut failed_writes: BTreeMap<String, String> = BTreeMap::new();
     let mut head = None;
     for shard in shards {
+        failed_writes.extend(shard.done.failed_writes);
         scan.instances.extend(shard.scan.instances);
         for item in shard.manifest.items {
             let key = (
@@ -172,23 +178,26 @@ pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> 
             Some(sink.location()),
         )
     });
-    // Every key an item names must be there with its recorded size.
-    let mut sizes: HashMap<String, u64> = HashMap::new();
-    for part in &parts {
-        for named in part.items.iter().flat_map(|item| item.named_keys()) {
-            if let Some(size) = sink.size(named.key) {
-                sizes.insert(named.key.to_owned(), size);
-            }
-        }
-    }
+    // Every key an item names must be there with its recorded size (looked up in parallel:
+    // a `stat` each in a local folder). The shards kept the items whose outputs did not all
+    // arrive: they are numbered with the rest, then left out with the shard's reason.
+    let named: Vec<&str> = parts
+        .iter()
+        .flat_map(|part| &part.items)
+        .flat_map(|item| item.named_keys())
+        .map(|named| named.key)
+        .collect();
+    let sizes: HashMap<String, u64> = named
+        .par_iter()
+        .filter_map(|&key| sink.size(key).map(|size| (key.to_owned(), size)))
+        .collect();
     let describe = |key: &str| sink.describe(key);
-    let no_failed_writes = BTreeMap::new();
     let present = Present {
         sizes: &sizes,
-        failed_writes: &no_failed_writes,
+        failed_writes: &failed_writes,
         describe: &describe,
     };
-    let (manifest, issues) = assemble(head, &scan, parts, &present, true);
+    let (manifest, issues) = assemble(head, &scan, parts, &present, Assembly::Whole);
     Ok(Merged {
         manifest,
         issues,

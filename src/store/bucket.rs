@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{
     Attribute, Attributes, GetOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPayload,
@@ -137,20 +137,33 @@ impl Bucket {
 
     /// Every object under the prefix, sorted by key.
     pub fn list(&self) -> Result<Vec<ListedObject>, String> {
-        let prefix = (!self.location.prefix.is_empty())
-            .then(|| StorePath::parse(&self.location.prefix))
-            .transpose()
-            .map_err(|e| e.to_string())?;
+        self.list_folders(&[String::new()], 1)
+    }
+
+    /// Every object under the sub-folders `folders` of the prefix (`""`: the whole prefix),
+    /// `concurrency` listings in flight, sorted by key; keys stay relative to the prefix.
+    pub fn list_folders(
+        &self,
+        folders: &[String],
+        concurrency: usize,
+    ) -> Result<Vec<ListedObject>, String> {
         let strip = if self.location.prefix.is_empty() {
             0
         } else {
             self.location.prefix.len() + 1
         };
-        let store = self.store.clone();
-        let mut objects: Vec<ListedObject> = runtime()
-            .block_on(async move {
+        let mut listings = Vec::with_capacity(folders.len());
+        for folder in folders {
+            let full = self.location.bucket_key(folder);
+            let path = (!full.is_empty())
+                .then(|| StorePath::parse(&full))
+                .transpose()
+                .map_err(|e| format!("invalid folder {full:?}: {e}"))?;
+            let store = self.store.clone();
+            let at = self.describe(folder);
+            listings.push(async move {
                 store
-                    .list(prefix.as_ref())
+                    .list(path.as_ref())
                     .map_ok(|meta| ListedObject {
                         key: meta.location.as_ref()[strip.min(meta.location.as_ref().len())..]
                             .to_string(),
@@ -161,13 +174,23 @@ impl Bucket {
                                 .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
                         ),
                     })
-                    .try_collect()
+                    .try_collect::<Vec<ListedObject>>()
                     .await
-            })
-            .map_err(|e| format!("cannot list {}: {e}", self.location))?;
+                    .map_err(|e| format!("cannot list {at}: {e}"))
+            });
+        }
+        let listed: Vec<Vec<ListedObject>> = runtime().block_on(
+            futures::stream::iter(listings)
+                .buffer_unordered(concurrency.max(1))
+                .try_collect(),
+        )?;
         // The clouds list 1,000 keys (Azure: 5,000) per request.
-        let pages = objects.len().div_ceil(1000).max(1) as u64;
+        let pages: u64 = listed
+            .iter()
+            .map(|objects| objects.len().div_ceil(1000).max(1) as u64)
+            .sum();
         self.stats.requests.fetch_add(pages, Ordering::Relaxed);
+        let mut objects: Vec<ListedObject> = listed.into_iter().flatten().collect();
         self.stats
             .objects
             .fetch_add(objects.len() as u64, Ordering::Relaxed);

@@ -45,6 +45,8 @@ mod object_cache;
 mod page;
 // Scale-out: plan, shards as a Slurm job array, merge.
 mod scale_out;
+// Shards on buckets and DICOMweb: listings, the object cache, names after failed writes.
+mod shard_stores;
 // The Kubernetes and AWS Batch files, parsed and checked.
 mod deploy_files;
 // A single-node Slurm cluster started and stopped by the tests.

@@ -9,7 +9,7 @@ use crate::emulators::{S3, TestStore};
 use crate::util::{data, dicomprep};
 
 /// `request:` lines of `--debug-requests` on stderr.
-fn request_lines(output: &Output) -> Vec<String> {
+pub(crate) fn request_lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stderr)
         .lines()
         .filter_map(|l| l.strip_prefix("request: "))
@@ -18,7 +18,7 @@ fn request_lines(output: &Output) -> Vec<String> {
 }
 
 /// GETs of objects (not listings).
-fn object_gets(output: &Output) -> Vec<String> {
+pub(crate) fn object_gets(output: &Output) -> Vec<String> {
     request_lines(output)
         .into_iter()
         .filter(|r| r.starts_with("GET ") && !r.contains("list-type="))

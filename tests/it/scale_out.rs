@@ -24,7 +24,7 @@ pub fn deploy(path: &str) -> PathBuf {
 }
 
 /// A generated study of `slices` slices in `series` series of CT_small (128x128).
-fn generated(dir: &Path, slices: usize, series: usize) -> PathBuf {
+pub(crate) fn generated(dir: &Path, slices: usize, series: usize) -> PathBuf {
     let out = dir.join("study");
     generate(&SynthOptions {
         template: data("pydicom/CT_small.dcm"),
@@ -101,7 +101,7 @@ fn resubmit(cluster: &Cluster, dest: &str, shard: usize) -> String {
 }
 
 /// Every file under `root` but the plan folder, with its bytes (report.json without timings).
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for entry in walkdir::WalkDir::new(root) {
         let entry = entry.unwrap();
@@ -127,13 +127,13 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// report.json with its one timing (totals.seconds) taken out.
-fn without_timings(files: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn without_timings(files: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
     without_totals(files, &["seconds"])
 }
 
 /// What a resumed run did differs from a fresh one: outputs kept instead of written (and the
 /// time it took).
-const WORK_DONE: [&str; 5] = [
+pub(crate) const WORK_DONE: [&str; 5] = [
     "seconds",
     "outputs_written",
     "outputs_kept",
@@ -142,7 +142,7 @@ const WORK_DONE: [&str; 5] = [
 ];
 
 /// report.json with `totals` taken out of its totals.
-fn without_totals(
+pub(crate) fn without_totals(
     mut files: BTreeMap<String, Vec<u8>>,
     totals: &[&str],
 ) -> BTreeMap<String, Vec<u8>> {
@@ -161,7 +161,7 @@ fn without_totals(
 }
 
 /// Same keys, same bytes; names the first difference.
-fn assert_same(single: &BTreeMap<String, Vec<u8>>, merged: &BTreeMap<String, Vec<u8>>) {
+pub(crate) fn assert_same(single: &BTreeMap<String, Vec<u8>>, merged: &BTreeMap<String, Vec<u8>>) {
     let only = |a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>| {
         a.keys()
             .filter(|k| !b.contains_key(*k))
@@ -349,7 +349,7 @@ fn slurm_cancelled_and_failed_shards_keep_the_merge_from_running_until_re_run() 
 }
 
 /// Every object under `prefix` of `store`, with its bytes (report.json without timings).
-fn objects(store: &S3, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn objects(store: &S3, prefix: &str) -> BTreeMap<String, Vec<u8>> {
     let bucket = store.bucket(prefix);
     let files = bucket
         .list()
@@ -400,7 +400,7 @@ fn slurm_array_into_s3_writes_what_one_convert_writes() {
 }
 
 /// Runs the binary, expecting exit code `code`; returns stderr.
-fn expect(args: &[&str], code: i32) -> String {
+pub(crate) fn expect(args: &[&str], code: i32) -> String {
     let output = dicomprep().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");

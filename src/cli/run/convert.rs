@@ -12,7 +12,7 @@ use crate::cli::convert::ConvertArgs;
 use crate::cli::progress::{TerminalProgress, human_bytes};
 use crate::contract::run_report::{RunReport, Totals};
 use crate::convert::publish::{Publication, Published, publish};
-use crate::convert::sink::{BucketSink, LocalSink, Sink};
+use crate::convert::sink::{BucketSink, Listing, LocalSink, Sink};
 use crate::convert::{self, ConvertReport};
 use crate::error::Error;
 use crate::source::Source;
@@ -75,8 +75,8 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
         args.cache_size,
         common.quiet.quiet,
     )?;
-    let scan = super::index::selected_scan(common, &args.select, src, &source)?;
-    let sink = open_sink(&common.store, common.concurrency, dest)?;
+    let (scan, _) = super::index::selected_scan(common, &args.select, src, &source)?;
+    let sink = open_sink(&common.store, common.concurrency, dest, Listing::Everything)?;
     let options = args.render.options(args.overwrite);
     let progress = render_progress(common, &scan.instances);
     let report = convert::convert(&source, &scan, sink.as_ref(), &options, &progress)
@@ -111,11 +111,13 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     Ok(report.manifest.failed.is_empty())
 }
 
-/// The sink writing under `dest`: a local folder, or a bucket prefix (listed once).
+/// The sink writing under `dest`: a local folder, or a bucket prefix (what `listing` names
+/// listed once).
 pub(super) fn open_sink(
     store: &StoreArgs,
     concurrency: usize,
     dest: &Location,
+    listing: Listing,
 ) -> Result<Box<dyn Sink>, Error> {
     Ok(match dest.local_path() {
         Some(path) => Box::new(LocalSink::new(&path).map_err(|source| Error::Output {
@@ -125,9 +127,11 @@ pub(super) fn open_sink(
         None => {
             let bucket = super::open_bucket(store, dest, true)?;
             Box::new(
-                BucketSink::new(bucket, concurrency).map_err(|reason| Error::Store {
-                    location: dest.to_string(),
-                    reason,
+                BucketSink::listing(bucket, concurrency, listing).map_err(|reason| {
+                    Error::Store {
+                        location: dest.to_string(),
+                        reason,
+                    }
                 })?,
             )
         }

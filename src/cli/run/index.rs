@@ -14,7 +14,7 @@ use crate::cli::progress::TerminalProgress;
 use crate::error::Error;
 use crate::scan::{FirstRanges, ScanReport, default_io_threads, scan_files, scan_objects};
 use crate::source::{Source, list_local};
-use crate::store::Location;
+use crate::store::{ListedObject, Location};
 
 /// How an index names its source: a local folder by its absolute path (so the index can be
 /// used from anywhere), a bucket prefix by its URL.
@@ -149,24 +149,25 @@ pub(super) fn checked_selection(select_args: &SelectArgs) -> Result<Option<Selec
     Ok(selection)
 }
 
-/// The instances `order` or `convert` work on: from the index (`--index`: no listing, no header
-/// reads) or a fresh scan of `src`, filtered by `--where` through the same SQL.
+/// The instances `order`, `convert` or `plan` work on: from the index (`--index`: no listing,
+/// no header reads) or a fresh scan of `src`, filtered by `--where` through the same SQL; and
+/// the listing of a bucket `src` when it was scanned (empty otherwise).
 pub(super) fn selected_scan(
     common: &ScanCommon,
     select_args: &SelectArgs,
     src: &Location,
     source: &Source,
-) -> Result<ScanReport, Error> {
+) -> Result<(ScanReport, Vec<ListedObject>), Error> {
     let selection = checked_selection(select_args)?;
     let Some(path) = &select_args.index else {
-        let report = scan_with_progress(common, source)?;
+        let (report, listing) = scan_with_progress(common, source)?;
         let Some(selection) = selection else {
-            return Ok(report);
+            return Ok((report, listing));
         };
         let mut scratch = Catalog::in_memory()?;
         scratch.write(&report, &Default::default())?;
         let selected = scratch.select(&selection)?;
-        return Ok(select::apply(report, &selected));
+        return Ok((select::apply(report, &selected), listing));
     };
     let catalog = open_index(path, src)?;
     if let Source::Bucket(bucket) = source
@@ -184,5 +185,5 @@ pub(super) fn selected_scan(
         let selected = catalog.select(&selection)?;
         report = select::apply(report, &selected);
     }
-    Ok(report)
+    Ok((report, Vec::new()))
 }

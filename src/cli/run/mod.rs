@@ -23,7 +23,7 @@ use crate::dicomweb::Dicomweb;
 use crate::error::Error;
 use crate::scan::ScanReport;
 use crate::source::{Source, list_local};
-use crate::store::{Bucket, Location, Scheme};
+use crate::store::{Bucket, ListedObject, Location, Scheme};
 
 /// Runs the command; `Ok(false)` when some inputs failed.
 pub fn run(cli: &Cli) -> Result<bool, Error> {
@@ -72,9 +72,14 @@ fn open_bucket(store: &StoreArgs, location: &Location, create: bool) -> Result<B
     })
 }
 
-fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport, Error> {
+/// Scans `source` with progress; also returns the listing of a bucket source (each object's
+/// version, for a plan to record), empty for the others.
+fn scan_with_progress(
+    common: &ScanCommon,
+    source: &Source,
+) -> Result<(ScanReport, Vec<ListedObject>), Error> {
     let visible = !common.quiet.quiet;
-    match source {
+    let report = match source {
         Source::Local { root } => {
             let listing = list_local(root)?;
             let progress = TerminalProgress::new("scan", listing.files.len() as u64, visible);
@@ -84,7 +89,7 @@ fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport
             let mut report = crate::scan::scan_files(&listing.files, io_threads, &progress);
             progress.finish();
             report.failed.extend(listing.unreadable);
-            Ok(report)
+            report
         }
         Source::Bucket(bucket) => {
             let listing = TerminalProgress::spinner("list", visible);
@@ -98,10 +103,11 @@ fn scan_with_progress(common: &ScanCommon, source: &Source) -> Result<ScanReport
             let report =
                 crate::scan::scan_objects(bucket, &objects, common.concurrency, &ranges, &progress);
             progress.finish();
-            Ok(report)
+            return Ok((report, objects));
         }
-        Source::Dicomweb(service) => scan_dicomweb(service, visible),
-    }
+        Source::Dicomweb(service) => scan_dicomweb(service, visible)?,
+    };
+    Ok((report, Vec::new()))
 }
 
 /// Finds the series of a DICOMweb source and reads their metadata, with progress.

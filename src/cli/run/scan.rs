@@ -15,7 +15,7 @@ use crate::source::Source;
 pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let source = open_source(&args.common.store, args.common.concurrency, &args.src)?;
-    let report = scan_with_progress(&args.common, &source)?;
+    let (report, _) = scan_with_progress(&args.common, &source)?;
     output::write_to(args.output.as_deref(), |out| {
         output::write_scan_jsonl(out, &report.instances)
     })?;
@@ -33,7 +33,7 @@ pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
 pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let source = open_source(&args.common.store, args.common.concurrency, &args.src)?;
-    let scan = super::index::selected_scan(&args.common, &args.select, &args.src, &source)?;
+    let (scan, _) = super::index::selected_scan(&args.common, &args.select, &args.src, &source)?;
     // The page always shows diagnostics; the JSON carries them only with --explain.
     let explain = args.explain || args.html.is_some();
     let options = OrderOptions::new(args.rule.into()).with_explain(explain);

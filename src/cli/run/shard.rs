@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use super::convert::{
-    manifest_error, open_sink, print_published, print_summary, render_progress, run_report,
+    manifest_error, open_sink, print_cache, print_published, print_summary, render_progress,
+    run_report, with_cache,
 };
 use super::index::{checked_selection, open_index, selected_scan};
 use super::{open_source, print_issues};
@@ -17,20 +18,26 @@ use crate::contract::shard_plan::{
 };
 use crate::convert::layout::MANIFEST_KEY;
 use crate::convert::publish::{Publication, publish};
-use crate::convert::sink::Sink;
+use crate::convert::sink::{Listing, Sink};
 use crate::convert::{ConvertOptions, ManifestTarget, convert_to, write_manifest};
 use crate::error::Error;
 use crate::payload::PayloadKind;
 use crate::scan::ScanReport;
-use crate::shard::build::{Indexed, PlanRequest, write_plan};
-use crate::shard::{engine, merge::merge as merge_shards};
+use crate::shard::build::{Indexed, PlanRequest, scanned_inputs, write_plan};
+use crate::shard::{engine, merge::merge as merge_shards, output_folders};
+use crate::source::Source;
 use crate::store::Location;
 
 pub(super) fn plan(args: &PlanArgs) -> Result<bool, Error> {
     let started = Instant::now();
     let common = &args.common;
     let selection = checked_selection(&args.select)?;
-    let sink = open_sink(&common.store, common.concurrency, &args.dest)?;
+    let sink = open_sink(
+        &common.store,
+        common.concurrency,
+        &args.dest,
+        Listing::NOTHING,
+    )?;
     let mut request = PlanRequest {
         source: args.src.clone(),
         shards: args.shards as usize,
@@ -64,9 +71,10 @@ pub(super) fn plan(args: &PlanArgs) -> Result<bool, Error> {
         }
         None => {
             let source = open_source(&common.store, common.concurrency, &args.src)?;
-            let scan = selected_scan(common, &args.select, &args.src, &source)?;
+            let (scan, listing) = selected_scan(common, &args.select, &args.src, &source)?;
             (request.skipped, request.failed) = (scan.skipped, scan.failed);
-            write_plan(&scan.instances, request, sink.as_ref())?
+            let inputs = scanned_inputs(scan.instances, &listing);
+            write_plan(&inputs, request, sink.as_ref())?
         }
     };
     let plan = &planned.plan;
@@ -131,18 +139,18 @@ pub(super) fn convert_shard(
 ) -> Result<bool, Error> {
     let started = Instant::now();
     let common = &args.common;
-    let sink = open_sink(&common.store, common.concurrency, dest)?;
-    let plan = read_plan(sink.as_ref())?;
+    let plan_sink = open_sink(&common.store, common.concurrency, dest, Listing::NOTHING)?;
+    let plan = read_plan(plan_sink.as_ref())?;
     let shard = shard_number(choice, plan.shards)?;
     let key = inputs_key(shard);
     let unusable = |reason: String| Error::Input {
-        path: sink.describe(&key).into(),
+        path: plan_sink.describe(&key).into(),
         reason,
     };
-    let bytes = sink
+    let bytes = plan_sink
         .get(&key)
         .ok_or_else(|| unusable("missing; write the plan again with `dicomprep plan`".into()))?;
-    let (header, instances) = decode_inputs(&bytes).map_err(unusable)?;
+    let (header, inputs) = decode_inputs(&bytes).map_err(unusable)?;
     if header.plan_id != plan.plan_id || header.shard != shard {
         return Err(unusable(format!(
             "belongs to plan {} shard {}, not to plan {} shard {shard}; write the plan again",
@@ -151,13 +159,36 @@ pub(super) fn convert_shard(
     }
     let mut options =
         ConvertOptions::from_settings(&plan.settings).map_err(|reason| Error::Input {
-            path: sink.describe(&plan_key()).into(),
+            path: plan_sink.describe(&plan_key()).into(),
             reason,
         })?;
     options.overwrite = args.overwrite;
-    let source = open_source(&common.store, common.concurrency, &plan.source)?;
+    // What a re-run keeps is under the folders of this shard's series: only those are listed.
+    let folders = output_folders(&header);
+    let sink = open_sink(
+        &common.store,
+        common.concurrency,
+        dest,
+        Listing::Folders(&folders),
+    )?;
+    let source = with_cache(
+        open_source(&common.store, common.concurrency, &plan.source)?,
+        args.cache.as_deref(),
+        args.cache_size,
+        common.quiet.quiet,
+    )?;
+    if let Source::Bucket(bucket) = &source
+        && let Some(cache) = bucket.cache()
+    {
+        // No listing of SRC: the plan tells the object cache which versions are current.
+        for input in &inputs {
+            if let Some(listed) = &input.listed {
+                cache.remember(&input.header.path, &listed.etag, listed.size);
+            }
+        }
+    }
     let scan = ScanReport {
-        instances,
+        instances: inputs.into_iter().map(|input| input.header).collect(),
         ..ScanReport::default()
     };
     let progress = render_progress(common, &scan.instances);
@@ -177,6 +208,7 @@ pub(super) fn convert_shard(
         shard,
         settings: plan.settings.clone(),
         failed: report.manifest.failed.len(),
+        failed_writes: report.failed_writes.clone(),
     };
     put_json(
         sink.as_ref(),
@@ -188,6 +220,7 @@ pub(super) fn convert_shard(
     if !common.quiet.quiet {
         eprint!("shard {shard} of {}: ", plan.shards);
         print_summary(&report, started);
+        print_cache(&source);
     }
     Ok(report.manifest.failed.is_empty())
 }
@@ -204,7 +237,12 @@ fn put_json(sink: &dyn Sink, key: &str, value: &impl serde::Serialize) -> Result
 
 pub(super) fn merge(args: &MergeArgs) -> Result<bool, Error> {
     let started = Instant::now();
-    let sink = open_sink(&args.store, args.concurrency, &args.dest)?;
+    let sink = open_sink(
+        &args.store,
+        args.concurrency,
+        &args.dest,
+        Listing::Everything,
+    )?;
     let plan = read_plan(sink.as_ref())?;
     let mut merged = merge_shards(sink.as_ref(), &plan).map_err(|problems| {
         let lines: Vec<String> = problems
