@@ -149,7 +149,8 @@ fn without_ansi_escapes(line: &str) -> String {
     out
 }
 
-fn percent_decode(text: &str) -> String {
+/// `%2F` and the like decoded.
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

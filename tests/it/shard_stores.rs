@@ -32,29 +32,6 @@ fn run(args: &[&str], env: &[(&'static str, String)], code: i32) -> Output {
     output
 }
 
-/// `%2F` and the like decoded.
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
 /// The prefix of every LIST request in the request log of `output`, in order.
 fn listed_prefixes(output: &Output) -> Vec<String> {
     request_lines(output)
@@ -66,7 +43,7 @@ fn listed_prefixes(output: &Output) -> Vec<String> {
             query
                 .split('&')
                 .find_map(|pair| pair.strip_prefix("prefix="))
-                .map(percent_decoded)
+                .map(crate::emulators::percent_decode)
                 .unwrap_or_default()
         })
         .collect()
