@@ -21,7 +21,10 @@ target/release/examples/gen_study --template test-data/dicom2nifti/failing/gantr
   --out "$work/root/bench/ct$slices" --slices "$slices" --series 10 --layout series --seed 1 2>/dev/null
 target/release/examples/s3_folder_server --root "$work/root" --port 0 >"$work/server.out" 2>/dev/null &
 server=$!
-until grep -q listening "$work/server.out" 2>/dev/null; do sleep 0.1; done
+until grep -q listening "$work/server.out" 2>/dev/null; do
+  kill -0 "$server" 2>/dev/null || { echo "s3_folder_server did not start" >&2; exit 1; }
+  sleep 0.1
+done
 export AWS_ENDPOINT_URL="http://$(sed 's/listening on //' "$work/server.out")" AWS_ALLOW_HTTP=true
 export AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_REGION=us-east-1
 src=s3://bench/ct$slices
