@@ -14,7 +14,7 @@ use dicom_object::open_file;
 use dicomprep::contract::manifest::Manifest;
 use serde_json::Value;
 
-use crate::util::{data, dicomprep, run};
+use crate::util::{data, dicomprep, request_lines, run};
 
 fn index(src: &Path, db: &Path, extra: &[&str]) -> Output {
     let mut command = dicomprep();
@@ -382,15 +382,6 @@ fn no_patient_identifier_is_stored() {
             }
         }
     }
-}
-
-/// `request:` lines of `--debug-requests` on stderr.
-fn request_lines(output: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter_map(|l| l.strip_prefix("request: "))
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

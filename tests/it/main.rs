@@ -25,6 +25,8 @@ mod dicomweb;
 mod orthanc;
 // The S3, Azure and GCS servers the store tests start.
 mod emulators;
+// The benchmark S3 server (examples/s3_folder_server.rs) against `order` of the same folder.
+mod bench_server;
 // A fault-injecting proxy in front of the S3 server.
 mod fault_proxy;
 // Registration payloads (golden, from a real conversion) and register clients over HTTP.

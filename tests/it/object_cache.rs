@@ -6,16 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::emulators::{S3, TestStore};
-use crate::util::{data, dicomprep};
-
-/// `request:` lines of `--debug-requests` on stderr.
-pub(crate) fn request_lines(output: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter_map(|l| l.strip_prefix("request: "))
-        .map(str::to_string)
-        .collect()
-}
+use crate::util::{data, dicomprep, request_lines};
 
 /// GETs of objects (not listings).
 pub(crate) fn object_gets(output: &Output) -> Vec<String> {

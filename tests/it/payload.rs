@@ -13,7 +13,7 @@ use dicomprep::contract::manifest::Manifest;
 use dicomprep::payload::{self, PayloadKind, PayloadOptions};
 use serde_json::{Value, json};
 
-use crate::util::{data, dicomprep};
+use crate::util::{data, dicomprep, request_lines};
 
 // ---------------------------------------------------------------------------------------------
 // Golden payloads: the documents' example bodies, from a manifest describing the same files.
@@ -1113,15 +1113,6 @@ fn schema_v2_payload_of_an_hls_conversion_references_only_written_keys() {
         assert!(segments.iter().all(|key| exists(key)), "{index}");
         assert!(slot["hls_segments"][rendition]["bitrate"].as_u64().unwrap() > 0);
     }
-}
-
-/// `request:` lines of `--debug-requests` on stderr.
-fn request_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter_map(|l| l.strip_prefix("request: "))
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]

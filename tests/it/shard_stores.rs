@@ -11,10 +11,10 @@ use serde_json::Value;
 
 use crate::emulators::{S3, TestStore};
 use crate::fault_proxy::{FaultProxy, Faults};
-use crate::object_cache::{object_gets, request_lines};
+use crate::object_cache::object_gets;
 use crate::orthanc::{Orthanc, dicom_files};
 use crate::scale_out::{assert_same, generated, objects, tree};
-use crate::util::{all_files, dicomprep};
+use crate::util::{all_files, dicomprep, request_lines};
 
 /// Runs the binary with `env`, expecting exit code `code`.
 fn run(args: &[&str], env: &[(&'static str, String)], code: i32) -> Output {

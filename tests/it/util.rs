@@ -22,6 +22,15 @@ pub fn run(args: &[&str]) -> Output {
     dicomprep().args(args).output().expect("run dicomprep")
 }
 
+/// `request:` lines of `--debug-requests` on stderr.
+pub fn request_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|l| l.strip_prefix("request: "))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Runs `dicomprep order SRC -q <extra>` and parses the JSON contract.
 pub fn order(src: &Path, extra: &[&str]) -> (OrderReport, Output) {
     let src = src.to_str().unwrap();
