@@ -25,9 +25,14 @@ pub fn deploy(path: &str) -> PathBuf {
 
 /// A generated study of `slices` slices in `series` series of CT_small (128x128).
 pub(crate) fn generated(dir: &Path, slices: usize, series: usize) -> PathBuf {
+    generated_from(dir, "pydicom/CT_small.dcm", slices, series)
+}
+
+/// A generated study of `slices` slices in `series` series of the test-data file `template`.
+fn generated_from(dir: &Path, template: &str, slices: usize, series: usize) -> PathBuf {
     let out = dir.join("study");
     generate(&SynthOptions {
-        template: data("pydicom/CT_small.dcm"),
+        template: data(template),
         out: out.clone(),
         slices,
         series,
@@ -352,7 +357,7 @@ fn slurm_cancelled_and_failed_shards_keep_the_merge_from_running_until_re_run() 
 pub(crate) fn objects(store: &S3, prefix: &str) -> BTreeMap<String, Vec<u8>> {
     let bucket = store.bucket(prefix);
     let files = bucket
-        .list()
+        .list(8)
         .unwrap()
         .into_iter()
         .filter(|o| !o.key.starts_with("shards/"))
@@ -505,7 +510,7 @@ fn a_plan_from_the_index_equals_one_from_a_scan_and_its_shards_merge_without_an_
 
 /// The overhead figure of the README: plan + 4 shards as Slurm tasks + merge, against one
 /// `convert` with the same flags, on a generated study of `DICOMPREP_BENCH_SLICES` (default
-/// 10,000) slices, `DICOMPREP_BENCH_ROUNDS` (default 3) times, with the binary `DICOMPREP_BIN`
+/// 10,000) slices of `DICOMPREP_BENCH_TEMPLATE` (a test-data path), `DICOMPREP_BENCH_ROUNDS` (default 3) times, with the binary `DICOMPREP_BIN`
 /// (a release build):
 /// `cargo build --release && DICOMPREP_BIN=$PWD/target/release/dicomprep cargo test --test
 /// integration -- --ignored --nocapture slurm_overhead`.
@@ -523,8 +528,13 @@ fn slurm_overhead_benchmark() {
             .unwrap_or(default)
     };
     let slices = setting("DICOMPREP_BENCH_SLICES", 10_000);
+    // The 512x512 CT slice of scripts/compare-peers.sh's generated study (CT_small's 128x128
+    // slices convert 16 times faster, and Slurm's own second or two of scheduling then
+    // dominates).
+    let template = std::env::var("DICOMPREP_BENCH_TEMPLATE")
+        .unwrap_or("dicom2nifti/failing/gantrytilting/001/IM-0001-0001.dcm".into());
     let dir = tempfile::tempdir().unwrap();
-    let study = generated(dir.path(), slices, 8);
+    let study = generated_from(dir.path(), &template, slices, 8);
     let src = study.to_str().unwrap();
     let cluster = Cluster::start();
     // The first job after a start waits for the controller's first scheduling pass.
@@ -539,7 +549,11 @@ fn slurm_overhead_benchmark() {
     let threads: Vec<(&'static str, String)> = std::env::var("DICOMPREP_THREADS")
         .map(|n| vec![("DICOMPREP_THREADS", n)])
         .unwrap_or_default();
+    // Each timed run starts with the previous run's gigabytes written out, not being written
+    // back under it.
+    let settle = || assert!(Command::new("sync").status().unwrap().success());
     let single_run = |dest: &Path| {
+        settle();
         let started = Instant::now();
         let status = Command::new(&bin)
             .args(["convert", src, "--dest", dest.to_str().unwrap(), "-q"])
@@ -549,6 +563,7 @@ fn slurm_overhead_benchmark() {
         started.elapsed().as_secs_f64()
     };
     let sharded_run = |dest: &Path| {
+        settle();
         let started = Instant::now();
         let (array, merge) = submit_with(&bin, &cluster, src, dest.to_str().unwrap(), &threads);
         let submitted = started.elapsed().as_secs_f64();
