@@ -120,7 +120,7 @@ impl BucketSink {
     /// listings in flight); a key outside them counts as absent.
     pub fn listing(bucket: Bucket, concurrency: usize, listing: Listing) -> Result<Self, String> {
         let listed = match listing {
-            Listing::Everything => bucket.list()?,
+            Listing::Everything => bucket.list(concurrency)?,
             Listing::Folders([]) => Vec::new(),
             Listing::Folders(folders) => bucket.list_folders(folders, concurrency)?,
         };

@@ -80,6 +80,20 @@ pub(crate) fn runtime() -> &'static Handle {
         .handle()
 }
 
+/// `meta` as listed, its key relative to the prefix (whose length and `/` are `strip` bytes).
+fn listed(meta: &object_store::ObjectMeta, strip: usize) -> ListedObject {
+    let path = meta.location.as_ref();
+    ListedObject {
+        key: path[strip.min(path.len())..].to_string(),
+        size: meta.size,
+        version: Some(
+            meta.e_tag
+                .clone()
+                .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
+        ),
+    }
+}
+
 impl Bucket {
     /// Connects to the bucket of `location`.
     pub fn open(
@@ -135,9 +149,77 @@ impl Bucket {
         self.location.join(key).to_string()
     }
 
-    /// Every object under the prefix, sorted by key.
-    pub fn list(&self) -> Result<Vec<ListedObject>, String> {
-        self.list_folders(&[String::new()], 1)
+    /// Every object under the prefix, sorted by key, with up to `concurrency` listings in
+    /// flight. A listing is a chain of pages, each request waiting for the one before, so the
+    /// prefix's sub-folders are listed side by side: one delimiter listing finds them (going
+    /// down while a level holds a single folder, as `<study>/<series>/` does), then each is
+    /// listed whole. Every key is still listed once.
+    /// The object cache, if any, learns each object's listed version.
+    pub fn list(&self, concurrency: usize) -> Result<Vec<ListedObject>, String> {
+        let objects = if concurrency <= 1 {
+            self.list_folders(&[String::new()], 1)?
+        } else {
+            let (mut objects, folders) = self.sub_folders()?;
+            objects.extend(self.list_folders(&folders, concurrency)?);
+            objects.sort_by(|a, b| a.key.cmp(&b.key));
+            objects
+        };
+        if let Some(cache) = &self.cache {
+            for object in &objects {
+                if let Some(version) = &object.version {
+                    cache.remember(&object.key, version, object.size);
+                }
+            }
+        }
+        Ok(objects)
+    }
+
+    /// The objects above the prefix's first level holding several sub-folders (at most
+    /// [`MAX_FOLDER_DEPTH`] down), and those sub-folders, relative to the prefix.
+    fn sub_folders(&self) -> Result<(Vec<ListedObject>, Vec<String>), String> {
+        const MAX_FOLDER_DEPTH: usize = 4;
+        let strip = self.strip();
+        let mut objects = Vec::new();
+        let mut folder = String::new();
+        for depth in 0.. {
+            let full = self.location.bucket_key(&folder);
+            let path = (!full.is_empty())
+                .then(|| StorePath::parse(&full))
+                .transpose()
+                .map_err(|e| format!("invalid folder {full:?}: {e}"))?;
+            let level = runtime()
+                .block_on(self.store.list_with_delimiter(path.as_ref()))
+                .map_err(|e| format!("cannot list {}: {e}", self.describe(&folder)))?;
+            let entries = level.objects.len() + level.common_prefixes.len();
+            let pages = entries.div_ceil(1000).max(1) as u64;
+            self.stats.requests.fetch_add(pages, Ordering::Relaxed);
+            self.stats
+                .objects
+                .fetch_add(level.objects.len() as u64, Ordering::Relaxed);
+            objects.extend(level.objects.iter().map(|meta| listed(meta, strip)));
+            let mut folders: Vec<String> = level
+                .common_prefixes
+                .iter()
+                .map(|p| p.as_ref()[strip.min(p.as_ref().len())..].to_string())
+                .collect();
+            match folders.as_slice() {
+                [only] if depth < MAX_FOLDER_DEPTH => folder = only.clone(),
+                _ => {
+                    folders.sort();
+                    return Ok((objects, folders));
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// How many bytes of a listed path are the prefix and its `/`.
+    fn strip(&self) -> usize {
+        if self.location.prefix.is_empty() {
+            0
+        } else {
+            self.location.prefix.len() + 1
+        }
     }
 
     /// Every object under the sub-folders `folders` of the prefix (`""`: the whole prefix),
@@ -147,11 +229,7 @@ impl Bucket {
         folders: &[String],
         concurrency: usize,
     ) -> Result<Vec<ListedObject>, String> {
-        let strip = if self.location.prefix.is_empty() {
-            0
-        } else {
-            self.location.prefix.len() + 1
-        };
+        let strip = self.strip();
         let mut listings = Vec::with_capacity(folders.len());
         for folder in folders {
             let full = self.location.bucket_key(folder);
@@ -164,16 +242,7 @@ impl Bucket {
             listings.push(async move {
                 store
                     .list(path.as_ref())
-                    .map_ok(|meta| ListedObject {
-                        key: meta.location.as_ref()[strip.min(meta.location.as_ref().len())..]
-                            .to_string(),
-                        size: meta.size,
-                        version: Some(
-                            meta.e_tag
-                                .clone()
-                                .unwrap_or_else(|| meta.last_modified.to_rfc3339()),
-                        ),
-                    })
+                    .map_ok(|meta| listed(&meta, strip))
                     .try_collect::<Vec<ListedObject>>()
                     .await
                     .map_err(|e| format!("cannot list {at}: {e}"))
@@ -195,13 +264,6 @@ impl Bucket {
             .objects
             .fetch_add(objects.len() as u64, Ordering::Relaxed);
         objects.sort_by(|a, b| a.key.cmp(&b.key));
-        if let Some(cache) = &self.cache {
-            for object in &objects {
-                if let Some(version) = &object.version {
-                    cache.remember(&object.key, version, object.size);
-                }
-            }
-        }
         Ok(objects)
     }
 
@@ -419,7 +481,7 @@ mod tests {
             uploader.put(&format!("a/{i}.jpg"), vec![0; i]);
         }
         assert!(uploader.finish().is_empty());
-        let listed = bucket.list().unwrap();
+        let listed = bucket.list(4).unwrap();
         assert_eq!(listed.len(), 6);
         assert_eq!(listed[0].key, "a/0.jpg");
         assert_eq!(listed[5].key, "a/b.png");
@@ -440,6 +502,6 @@ mod tests {
         let failed = uploader.finish();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].key, "a//../b");
-        assert!(bucket.list().unwrap().is_empty());
+        assert!(bucket.list(4).unwrap().is_empty());
     }
 }

@@ -62,8 +62,8 @@ fn order_report(src: &str, env: &[(&str, String)]) -> (Value, Vec<String>) {
 
 #[test]
 fn order_through_the_benchmark_s3_server_equals_order_of_the_folder() {
-    // test-data's sub-folders are the buckets; pages of 50 keys make the 172 objects of
-    // `pydicom` (nested folders, broken and non-DICOM files) take 4 listing requests.
+    // test-data's sub-folders are the buckets; with pages of 50 keys, listing the 172 objects
+    // of `pydicom` (nested folders, broken and non-DICOM files) takes several pages.
     let port = free_port();
     let mut command = Command::new(build_example("s3_folder_server"));
     command
@@ -72,15 +72,18 @@ fn order_through_the_benchmark_s3_server_equals_order_of_the_folder() {
         .args(["--port", &port.to_string(), "--page-size", "50"]);
     let server = Server::start(command, port, tempfile::tempdir().unwrap());
     let env = S3::env_for(server.endpoint());
-    for (bucket, pages) in [("pydicom", 4), ("dcm_qa_nih", 4)] {
+    for bucket in ["pydicom", "dcm_qa_nih"] {
         let (from_server, requests) = order_report(&format!("s3://{bucket}/"), &env);
         let (from_folder, _) = order_report(data(bucket).to_str().unwrap(), &[]);
         assert_eq!(from_server, from_folder, "{bucket}");
-        let listings = requests
+        let next_pages = requests
             .iter()
-            .filter(|r| r.contains("list-type=2"))
+            .filter(|r| r.contains("list-type=2") && r.contains("continuation-token="))
             .count();
-        assert_eq!(listings, pages, "{requests:#?}");
+        assert!(
+            next_pages > 0,
+            "no listing went past its first page: {requests:#?}"
+        );
         // Every object was read from the server, with at least one ranged GET.
         let ranged = requests
             .iter()

@@ -111,7 +111,21 @@ fn a_shard_on_a_bucket_lists_only_the_folders_of_its_series_and_resumes() {
 
     shard("1");
     let merge = run(&["merge", &dest, "--debug-requests", "-q"], &env, 0);
-    assert_eq!(listed_prefixes(&merge), ["dest/"], "merge lists DEST once");
+    // The merge lists DEST once: its top level, then each sub-folder side by side.
+    let listed = listed_prefixes(&merge);
+    assert_eq!(listed[0], "dest/", "{listed:?}");
+    let folders: BTreeSet<&String> = listed[1..].iter().collect();
+    assert_eq!(
+        folders.len(),
+        listed.len() - 1,
+        "a folder listed twice: {listed:?}"
+    );
+    assert!(
+        folders
+            .iter()
+            .all(|f| f.starts_with("dest/") && f.len() > 5),
+        "{listed:?}"
+    );
 }
 
 /// Names are numbered over every item before the items whose outputs failed are left out, in

@@ -53,7 +53,7 @@ fn reference() -> &'static (BTreeMap<String, Vec<u8>>, Manifest) {
 /// every reader of the layout must.
 fn contents(bucket: &Bucket) -> (BTreeMap<String, Vec<u8>>, Option<Manifest>) {
     let mut objects: BTreeMap<String, Vec<u8>> = bucket
-        .list()
+        .list(8)
         .unwrap()
         .into_iter()
         .filter(|o| !o.key.ends_with(".part"))
@@ -329,7 +329,7 @@ fn in_memory_store_contract() {
     upload_tree(&bucket("in"), &data(CASE));
     let source = Source::Bucket(bucket("in"));
     let scanner = bucket("in");
-    let objects = scanner.list().unwrap();
+    let objects = scanner.list(8).unwrap();
     let ranges = dicomprep::scan::FirstRanges::default();
     let scan = dicomprep::scan::scan_objects(&scanner, &objects, 8, &ranges, &NoProgress);
     // One listing, then one ranged GET per file, but for the first files of each folder
@@ -537,7 +537,7 @@ fn credentials_never_appear_in_output_reports_or_payloads() {
         everything.extend(output.stderr);
     }
     let out = s3.bucket("out");
-    for object in out.list().unwrap() {
+    for object in out.list(8).unwrap() {
         if object.key.ends_with(".json") {
             everything.extend(out.get(&object.key).unwrap().unwrap().to_vec());
         }

@@ -53,10 +53,12 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
         }
         Source::Bucket(bucket) => {
             let spinner = TerminalProgress::spinner("list", visible);
-            let objects = bucket.list().map_err(|reason| Error::Store {
-                location: bucket.location().to_string(),
-                reason,
-            })?;
+            let objects = bucket
+                .list(common.concurrency)
+                .map_err(|reason| Error::Store {
+                    location: bucket.location().to_string(),
+                    reason,
+                })?;
             spinner.finish();
             let listed = listed_objects(&objects);
             let plan = plan(&catalog, &listed, &[])?;

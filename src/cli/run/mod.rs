@@ -93,10 +93,12 @@ fn scan_with_progress(
         }
         Source::Bucket(bucket) => {
             let listing = TerminalProgress::spinner("list", visible);
-            let objects = bucket.list().map_err(|reason| Error::Store {
-                location: bucket.location().to_string(),
-                reason,
-            })?;
+            let objects = bucket
+                .list(common.concurrency)
+                .map_err(|reason| Error::Store {
+                    location: bucket.location().to_string(),
+                    reason,
+                })?;
             listing.finish();
             let progress = TerminalProgress::new("scan", objects.len() as u64, visible);
             let ranges = crate::scan::FirstRanges::default();
