@@ -50,6 +50,11 @@ struct Args {
     /// Most keys in one listing page (S3's own limit is 1,000).
     #[arg(long, default_value_t = 1000)]
     page_size: usize,
+    /// Milliseconds each request waits before it is answered: a model of a remote store's
+    /// latency (S3's documented first-byte latency for small objects is 100-200 ms). The
+    /// wait costs no CPU; 0 answers at once.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +82,7 @@ fn main() -> ExitCode {
         root: args.root,
         buckets,
         page_size: args.page_size.max(1),
+        latency: std::time::Duration::from_millis(args.latency_ms),
     });
     for connection in listener.incoming() {
         let Ok(connection) = connection else { continue };
@@ -212,6 +218,7 @@ struct Server {
     root: PathBuf,
     buckets: Buckets,
     page_size: usize,
+    latency: std::time::Duration,
 }
 
 impl Server {
@@ -224,6 +231,7 @@ impl Server {
         let mut reader = BufReader::new(connection);
         let mut writer = std::io::BufWriter::with_capacity(64 * 1024, writer);
         while let Some(request) = read_request(&mut reader) {
+            std::thread::sleep(self.latency);
             let response = self.answer(&request);
             // A body of another method may not be framed by Content-Length: stop there.
             let close = request.close || !matches!(request.method.as_str(), "GET" | "HEAD");

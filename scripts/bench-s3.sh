@@ -8,6 +8,7 @@
 #
 #   scripts/bench-s3.sh [ROUNDS] [SLICES]   (needs: cargo build --release --bin dicomprep
 #                                            --example gen_study --example s3_folder_server)
+#   LATENCY_MS=N: each request waits N ms at the server (a model of a remote store's latency).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -19,7 +20,8 @@ trap cleanup EXIT
 
 target/release/examples/gen_study --template test-data/dicom2nifti/failing/gantrytilting/001/IM-0001-0001.dcm \
   --out "$work/root/bench/ct$slices" --slices "$slices" --series 10 --layout series --seed 1 2>/dev/null
-target/release/examples/s3_folder_server --root "$work/root" --port 0 >"$work/server.out" 2>/dev/null &
+target/release/examples/s3_folder_server --root "$work/root" --port 0 --latency-ms "${LATENCY_MS:-0}" \
+  >"$work/server.out" 2>/dev/null &
 server=$!
 until grep -q listening "$work/server.out" 2>/dev/null; do
   kill -0 "$server" 2>/dev/null || { echo "s3_folder_server did not start" >&2; exit 1; }
@@ -44,7 +46,7 @@ measure() {
 $(cut -d' ' -f1 /proc/loadavg) | $(grep -E ' in [0-9.]+ s' "$work/err" | tail -1)"
 }
 
-echo "== $slices slices served by s3_folder_server; $(nproc) cores"
+echo "== $slices slices served by s3_folder_server (${LATENCY_MS:-0} ms per request); $(nproc) cores"
 for round in $(seq "$rounds"); do
   measure "$round" order $bin order "$src" -o /dev/null
   rm -f "$work"/index.sqlite*
