@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use super::{
-    bucket_reads, dicomweb_reads, open_source, print_issues, scan_dicomweb, scan_with_progress,
+    bucket_reads, dicomweb_reads, list_bucket, open_source, print_issues, scan_dicomweb,
+    scan_with_progress,
 };
 use crate::catalog::refresh::{listed_objects, plan, stat_local};
 use crate::catalog::{Catalog, CatalogError, Listed, Selection, Version, select};
@@ -52,14 +53,7 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
             summary
         }
         Source::Bucket(bucket) => {
-            let spinner = TerminalProgress::spinner("list", visible);
-            let objects = bucket
-                .list(common.concurrency)
-                .map_err(|reason| Error::Store {
-                    location: bucket.location().to_string(),
-                    reason,
-                })?;
-            spinner.finish();
+            let objects = list_bucket(bucket, common.concurrency, visible)?;
             let listed = listed_objects(&objects);
             let plan = plan(&catalog, &listed, &[])?;
             let progress = TerminalProgress::new("index", plan.to_read.len() as u64, visible);

@@ -72,6 +72,21 @@ fn open_bucket(store: &StoreArgs, location: &Location, create: bool) -> Result<B
     })
 }
 
+/// Every object under `bucket`'s prefix, with a spinner while it is listed.
+fn list_bucket(
+    bucket: &Bucket,
+    concurrency: usize,
+    visible: bool,
+) -> Result<Vec<ListedObject>, Error> {
+    let spinner = TerminalProgress::spinner("list", visible);
+    let objects = bucket.list(concurrency).map_err(|reason| Error::Store {
+        location: bucket.location().to_string(),
+        reason,
+    })?;
+    spinner.finish();
+    Ok(objects)
+}
+
 /// Scans `source` with progress; also returns the listing of a bucket source (each object's
 /// version, for a plan to record), empty for the others.
 fn scan_with_progress(
@@ -92,14 +107,7 @@ fn scan_with_progress(
             report
         }
         Source::Bucket(bucket) => {
-            let listing = TerminalProgress::spinner("list", visible);
-            let objects = bucket
-                .list(common.concurrency)
-                .map_err(|reason| Error::Store {
-                    location: bucket.location().to_string(),
-                    reason,
-                })?;
-            listing.finish();
+            let objects = list_bucket(bucket, common.concurrency, visible)?;
             let progress = TerminalProgress::new("scan", objects.len() as u64, visible);
             let ranges = crate::scan::FirstRanges::default();
             let report =
