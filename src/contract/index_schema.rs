@@ -66,6 +66,7 @@ CREATE INDEX IF NOT EXISTS instances_body_part ON instances (body_part_examined)
 CREATE INDEX IF NOT EXISTS instances_manufacturer ON instances (manufacturer);
 CREATE INDEX IF NOT EXISTS instances_study_date ON instances (study_date);
 CREATE INDEX IF NOT EXISTS instances_sop_instance ON instances (sop_instance_uid);
+CREATE INDEX IF NOT EXISTS instances_version ON instances (path, file_size, mtime_ns, etag);
 CREATE TABLE IF NOT EXISTS series_values (
     study_instance_uid TEXT,
     series_instance_uid TEXT NOT NULL,

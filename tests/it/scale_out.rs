@@ -659,7 +659,10 @@ fn slurm_overhead_benchmark() {
             }
         }
     }
-    assert!(!overheads.is_empty(), "no room on the disk for a timed round");
+    assert!(
+        !overheads.is_empty(),
+        "no room on the disk for a timed round"
+    );
     overheads.sort_by(f64::total_cmp);
     println!(
         "overhead over {rounds} rounds: median {:.1}%, within 15% in {} of {rounds}",
