@@ -566,7 +566,7 @@ fn slurm_overhead_benchmark() {
     };
     // The sharded run's times come from the files it wrote (the last `done.json` of a shard,
     // the last file of the merge), so Slurm is asked only once a second: asking every 50 ms
-    // (a client process, a munge credential and an RPC each time) cost the machine 2-3 s of
+    // (a client process, a munge credential and an RPC each time) cost the machine 2-4 s of
     // CPU per run, which the tasks then lacked.
     let sharded_run = |dest: &Path| {
         settle();
@@ -600,10 +600,8 @@ fn slurm_overhead_benchmark() {
     // Nothing is deleted (see above), so the rounds that fit on the disk are run.
     let mut rounds = setting("DICOMPREP_BENCH_ROUNDS", 4);
     let mut overheads = Vec::new();
-    for round in 0.. {
-        if round > rounds {
-            break;
-        }
+    let mut round = 0;
+    while round <= rounds {
         let (single_dest, sharded_dest) = (
             dir.path().join(format!("single-{round}")),
             dir.path().join(format!("sharded-{round}")),
@@ -658,6 +656,7 @@ fn slurm_overhead_benchmark() {
                 rounds = fit;
             }
         }
+        round += 1;
     }
     assert!(
         !overheads.is_empty(),
@@ -689,7 +688,7 @@ impl CpuTimes {
             .unwrap()
             .split_whitespace()
             .skip(1)
-            .map(|field| field.parse::<f64>().unwrap() / 100.0)
+            .map(|field| field.parse::<f64>().unwrap() / 100.0) // USER_HZ
             .collect();
         // user nice system idle iowait irq softirq steal
         CpuTimes {
