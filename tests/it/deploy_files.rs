@@ -36,6 +36,23 @@ fn kubernetes_and_aws_batch_files_run_the_shards_and_merge() {
         shard_command.contains("convert --plan \\\"$DEST\\\" --shard auto"),
         "{shard_command}"
     );
+    // Each shard runs one worker thread per CPU it asked for, not one per core of the node.
+    let container = &spec["template"]["spec"]["containers"][0];
+    let threads = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|var| var["name"] == "THREADS")
+        .expect("a THREADS variable");
+    assert_eq!(
+        threads["valueFrom"]["resourceFieldRef"]["resource"],
+        "requests.cpu"
+    );
+    assert!(container["resources"]["requests"]["cpu"].is_string());
+    assert!(
+        shard_command.contains("--threads \\\"$THREADS\\\""),
+        "{shard_command}"
+    );
     let merge = yaml("kubernetes/merge.yaml");
     let merge_args = &merge["spec"]["template"]["spec"]["containers"][0]["args"];
     assert_eq!(merge_args[0], "merge");
@@ -55,6 +72,23 @@ fn kubernetes_and_aws_batch_files_run_the_shards_and_merge() {
         command.contains("--shard auto") && command.contains("Ref::dest"),
         "{command}"
     );
+    let vcpus = shard_definition["containerProperties"]["resourceRequirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "VCPU")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(
+        shard_definition["parameters"]["threads"], vcpus,
+        "as many threads as vCPUs"
+    );
+    assert!(
+        command.contains("--threads") && command.contains("Ref::threads"),
+        "{command}"
+    );
+    let sbatch = std::fs::read_to_string(deploy("slurm/shard.sbatch")).unwrap();
+    assert!(sbatch.contains("${SLURM_CPUS_PER_TASK:-}") && sbatch.contains("--threads"));
     let merge_definition = json("aws-batch/merge-job-definition.json");
     assert_eq!(
         merge_definition["containerProperties"]["command"],
