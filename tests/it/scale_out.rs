@@ -727,7 +727,7 @@ fn modified(file: &Path) -> SystemTime {
 /// Bytes free for us on the file system of `dir` (`df`).
 fn free_bytes(dir: &Path) -> u64 {
     let output = Command::new("df")
-        .args(["-Pk", "--output=avail"])
+        .args(["-k", "--output=avail"])
         .arg(dir)
         .output()
         .unwrap();
