@@ -1,6 +1,7 @@
 //! Header scan: reads every file's header up to Pixel Data, in parallel, and accounts for each
 //! file as an instance, a skip or a failure.
 
+pub mod csa;
 pub mod first_range;
 mod gzip;
 pub mod reader;

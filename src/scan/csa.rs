@@ -1,0 +1,312 @@
+//! Siemens CSA headers: the private (0029,1010) image header and (0029,1020) series header,
+//! and the ASCCONV protocol text inside the series header.
+//!
+//! A CSA header is a little-endian list of named elements, each holding a list of text items.
+//! Two layouts exist: "SV10" (every syngo MR since VB) starts with the magic `SV10` and four
+//! more bytes; the older one starts directly with the element count. After that both read:
+//!
+//! ```text
+//! n_elements u32, u32 (77)
+//! per element: name [u8; 64] (NUL-terminated), vm i32, vr [u8; 4], syngodt i32,
+//!              n_items i32, i32 (77 or 205)
+//!   per item:  4 x i32 (the 2nd is the byte length), then the text, padded to 4 bytes
+//! ```
+//!
+//! The reader takes untrusted bytes: every count and length is checked against what is left,
+//! so it never reads out of bounds, never panics and allocates no more than the input's size.
+
+use std::collections::BTreeMap;
+
+use dicom_core::Tag;
+use dicom_object::InMemDicomObject;
+
+/// More elements than any scanner writes (series headers hold about 100); a larger count is
+/// corrupt data.
+const MAX_ELEMENTS: u32 = 1000;
+/// Size of one element's fixed part: name, vm, vr, syngodt, n_items, and a marker.
+const ELEMENT_HEADER: usize = 64 + 4 + 4 + 4 + 4 + 4;
+/// Size of one item's fixed part: four 32-bit integers.
+const ITEM_HEADER: usize = 16;
+
+/// A parsed CSA header: element name to its non-empty leading text items.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CsaHeader {
+    elements: BTreeMap<String, Vec<String>>,
+}
+
+impl CsaHeader {
+    /// The text items of element `name` (trimmed; trailing empty items dropped), if present
+    /// with at least one value.
+    pub fn get(&self, name: &str) -> Option<&[String]> {
+        self.elements
+            .get(name)
+            .map(Vec::as_slice)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The first item of `name` read as a number.
+    pub fn number(&self, name: &str) -> Option<f64> {
+        self.get(name)?.first().and_then(|s| parse_number(s))
+    }
+
+    /// Every item of `name` read as a number; empty or unreadable items are skipped, as
+    /// dcm2niix skips them (some sequences store empty items between values).
+    pub fn numbers(&self, name: &str) -> Vec<f64> {
+        self.get(name)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| parse_number(s))
+            .collect()
+    }
+
+    /// Names of all elements, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.elements.keys().map(String::as_str)
+    }
+
+    /// Tiles in a Siemens mosaic (image header); absent or < 1 means not a mosaic.
+    pub fn number_of_images_in_mosaic(&self) -> Option<u32> {
+        let n = self.number("NumberOfImagesInMosaic")?.round();
+        (n >= 1.0 && n <= u32::MAX as f64).then_some(n as u32)
+    }
+
+    /// The slice normal in patient (LPS) coordinates; for mosaics its sign says in which
+    /// direction the tiles are stacked, which can be opposite to row x column of IOP.
+    pub fn slice_normal_vector(&self) -> Option<[f64; 3]> {
+        three(&self.numbers("SliceNormalVector"))
+    }
+
+    /// The diffusion b-value in s/mm²; negative values (corrupt) read as 0 as in dcm2niix.
+    pub fn b_value(&self) -> Option<f64> {
+        self.number("B_value").map(|b| b.max(0.0))
+    }
+
+    /// The diffusion gradient direction in patient (LPS) coordinates. Absent on b=0 images.
+    pub fn diffusion_gradient_direction(&self) -> Option<[f64; 3]> {
+        three(&self.numbers("DiffusionGradientDirection"))
+    }
+
+    /// Acquisition time of each mosaic tile in ms from the start of the volume, in tile order.
+    pub fn mosaic_ref_acq_times(&self) -> Vec<f64> {
+        self.numbers("MosaicRefAcqTimes")
+    }
+
+    /// Whether k-space was traversed along the positive phase-encoding axis (1) or not (0);
+    /// gives the sign of BIDS PhaseEncodingDirection.
+    pub fn phase_encoding_direction_positive(&self) -> Option<bool> {
+        match self.number("PhaseEncodingDirectionPositive")?.round() as i64 {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// Bandwidth per pixel in the phase-encoding direction, in Hz; gives the echo spacing.
+    pub fn bandwidth_per_pixel_phase_encode(&self) -> Option<f64> {
+        self.number("BandwidthPerPixelPhaseEncode")
+            .filter(|v| *v > 0.0)
+    }
+}
+
+/// Parses a CSA header from the bytes of (0029,1010) or (0029,1020), either layout.
+/// Returns `None` when the bytes are not a CSA header or are cut short in the fixed part
+/// of an element; an item that runs past the end ends the parse with what was read so far.
+pub fn parse(bytes: &[u8]) -> Option<CsaHeader> {
+    let sv10 = bytes.starts_with(b"SV10");
+    let mut pos = if sv10 { 8 } else { 0 };
+    let n_elements = read_u32(bytes, pos)?;
+    pos += 8;
+    if n_elements == 0 || n_elements > MAX_ELEMENTS {
+        return None;
+    }
+    // Each element needs at least its fixed part: a count that cannot fit is corrupt.
+    if (n_elements as usize).saturating_mul(ELEMENT_HEADER) > bytes.len().saturating_sub(pos) {
+        return None;
+    }
+    let mut elements = BTreeMap::new();
+    let mut first_n_items = None;
+    for _ in 0..n_elements {
+        let fixed = bytes.get(pos..pos + ELEMENT_HEADER)?;
+        let name = text(&fixed[..64]);
+        let vm = read_i32(fixed, 64)?;
+        let n_items = read_i32(fixed, 76)?;
+        pos += ELEMENT_HEADER;
+        // The old layout's item length is relative to the first element's item count.
+        let first_n = *first_n_items.get_or_insert(n_items);
+        if n_items < 0 || (n_items as usize).saturating_mul(ITEM_HEADER) > bytes.len() - pos {
+            return finish(elements);
+        }
+        // Items past the value multiplicity are placeholders (usually empty).
+        let n_values = if vm > 0 { vm.min(n_items) } else { n_items };
+        let mut items = Vec::new();
+        for item_no in 0..n_items {
+            let Some(header) = bytes.get(pos..pos + ITEM_HEADER) else {
+                return finish_with(elements, name, items);
+            };
+            let len = item_length(header, sv10, first_n);
+            pos += ITEM_HEADER;
+            let Some(len) = len.filter(|l| *l <= bytes.len() - pos) else {
+                return finish_with(elements, name, items);
+            };
+            if item_no < n_values {
+                items.push(text(&bytes[pos..pos + len]));
+            }
+            pos += len.div_ceil(4) * 4;
+            if pos > bytes.len() {
+                return finish_with(elements, name, items);
+            }
+        }
+        insert(&mut elements, name, items);
+    }
+    finish(elements)
+}
+
+/// Byte length of one item's text. SV10 stores it in the second integer; GDCM reads old-layout
+/// headers the same way (all of the first, second and fourth integers equal the length), while
+/// SPM reads the first integer minus the first element's item count: take the second when it
+/// fits, else SPM's.
+fn item_length(header: &[u8], sv10: bool, first_n_items: i32) -> Option<usize> {
+    let second = read_i32(header, 4)?;
+    if sv10 {
+        return usize::try_from(second).ok();
+    }
+    let first = read_i32(header, 0)?;
+    if first == second || first.checked_sub(first_n_items).is_none() {
+        return usize::try_from(second).ok();
+    }
+    usize::try_from(first - first_n_items).ok()
+}
+
+fn insert(elements: &mut BTreeMap<String, Vec<String>>, name: String, mut items: Vec<String>) {
+    while items.last().is_some_and(|s| s.is_empty()) {
+        items.pop();
+    }
+    // A repeated name keeps its first occurrence, as dcm2niix's first match would.
+    elements.entry(name).or_insert(items);
+}
+
+fn finish_with(
+    mut elements: BTreeMap<String, Vec<String>>,
+    name: String,
+    items: Vec<String>,
+) -> Option<CsaHeader> {
+    insert(&mut elements, name, items);
+    finish(elements)
+}
+
+fn finish(elements: BTreeMap<String, Vec<String>>) -> Option<CsaHeader> {
+    (!elements.is_empty()).then_some(CsaHeader { elements })
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn read_i32(bytes: &[u8], at: usize) -> Option<i32> {
+    read_u32(bytes, at).map(|v| v as i32)
+}
+
+/// Latin-1 text up to the first NUL, trimmed.
+fn text(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let s: String = bytes[..end].iter().map(|&b| b as char).collect();
+    s.trim().to_string()
+}
+
+/// Numbers as Siemens writes them ("2.50000000", "+0", "1       "), like C's atof.
+fn parse_number(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let s = s.strip_prefix('+').unwrap_or(s);
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+fn three(v: &[f64]) -> Option<[f64; 3]> {
+    match v {
+        [x, y, z, ..] => Some([*x, *y, *z]),
+        _ => None,
+    }
+}
+
+/// Which of the two CSA headers to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// (0029,xx10): per image (mosaic tiles, diffusion, slice times).
+    Image,
+    /// (0029,xx20): per series (the MrPhoenixProtocol with its ASCCONV block).
+    Series,
+}
+
+/// Reads and parses the CSA header of a dataset. The element block is found through the
+/// "SIEMENS CSA HEADER" private creator; without one, the usual (0029,1010)/(0029,1020).
+pub fn from_dataset(ds: &InMemDicomObject, which: Which) -> Option<CsaHeader> {
+    parse(&raw_from_dataset(ds, which)?)
+}
+
+/// The raw bytes of a CSA header element (see [`from_dataset`]).
+pub fn raw_from_dataset(ds: &InMemDicomObject, which: Which) -> Option<Vec<u8>> {
+    let block = private_block(ds, 0x0029, "SIEMENS CSA HEADER").unwrap_or(0x10);
+    let offset = match which {
+        Which::Image => 0x10,
+        Which::Series => 0x20,
+    };
+    let element = ds.get(Tag(0x0029, (block << 8) | offset))?;
+    element.to_bytes().ok().map(|b| b.into_owned())
+}
+
+/// The block (high byte of the element number) reserved by private creator `creator`.
+fn private_block(ds: &InMemDicomObject, group: u16, creator: &str) -> Option<u16> {
+    (0x10..=0xFFu16).find(|&block| {
+        ds.get(Tag(group, block))
+            .and_then(|e| e.to_str().ok())
+            .is_some_and(|s| s.trim().eq_ignore_ascii_case(creator))
+    })
+}
+
+/// The `key = value` lines of the ASCCONV block(s) (`### ASCCONV BEGIN ... ### ASCCONV END ###`)
+/// in the series header's MrPhoenixProtocol text (or any text holding it, such as the raw
+/// series header or XA's (0021,1019)). Values are trimmed, comments after `#` dropped,
+/// strings keep their quotes (`""epfid2d1_64""`). A key repeated across blocks keeps its first
+/// value.
+pub fn ascconv(series_header_text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut rest = series_header_text;
+    while let Some(begin) = rest.find("### ASCCONV BEGIN") {
+        let block = &rest[begin..];
+        // The BEGIN line itself may carry extra text ("@Checksum=... ###").
+        let body_start = block.find('\n').map_or(block.len(), |i| i + 1);
+        let body = &block[body_start..];
+        let end = body.find("### ASCCONV END").unwrap_or(body.len());
+        for line in body[..end].lines() {
+            if let Some((key, value)) = line.split_once('=') {
+                let key = key.trim();
+                if key.is_empty() || key.contains(char::is_whitespace) {
+                    continue;
+                }
+                out.entry(key.to_string())
+                    .or_insert_with(|| strip_comment(value).to_string());
+            }
+        }
+        rest = &body[end..];
+        if end == body.len() {
+            break;
+        }
+        rest = rest.get(1..).unwrap_or("");
+    }
+    out
+}
+
+/// A value without its trailing `# comment`. Strings (`""text""`, Siemens doubles the quotes)
+/// run to their last quote, so a `#` inside them stays.
+fn strip_comment(value: &str) -> &str {
+    let value = value.trim();
+    if value.starts_with('"') {
+        if let Some(end) = value.rfind('"') {
+            return &value[..=end];
+        }
+    }
+    value.split('#').next().unwrap_or("").trim()
+}
+
+#[cfg(test)]
+mod tests;
