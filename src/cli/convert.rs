@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
-use crate::convert::{ConvertOptions, DEFAULT_LQ_QUALITY, ItemChoice};
+use crate::convert::{ConvertOptions, DEFAULT_LQ_QUALITY, ItemChoice, Outputs};
 use crate::encode::VideoSettings;
 use crate::naming::{DEFAULT_TEMPLATE, NameTemplate};
 use crate::payload::PayloadKind;
@@ -72,7 +72,7 @@ pub struct ConvertArgs {
 }
 
 /// Flags that the plan decides, refused with `--plan`.
-const PLAN_CONFLICTS: [&str; 18] = [
+const PLAN_CONFLICTS: [&str; 20] = [
     "src",
     "dest",
     "items",
@@ -85,6 +85,8 @@ const PLAN_CONFLICTS: [&str; 18] = [
     "hls",
     "overlays",
     "copy_dicom",
+    "outputs",
+    "nifti_gzip",
     "name",
     "payload",
     "payload_destination",
@@ -167,6 +169,17 @@ pub struct RenderArgs {
     #[arg(long)]
     pub overlays: bool,
 
+    /// What to write, comma-separated: `render` (8-bit pictures as --as says: images,
+    /// frames, thumbnails, videos) and `nifti` (one NIfTI-1 volume per volume of a series,
+    /// 4D for time series, with its BIDS JSON sidecar and .bval/.bvec for diffusion, as
+    /// dcm2niix writes them). `nifti` alone reads pixels and writes only the NIfTI files.
+    #[arg(long, default_value = "render", value_parser = parse_outputs, value_name = "LIST")]
+    pub outputs: Outputs,
+
+    /// Gzip NIfTI files (`.nii.gz`, deterministic bytes) or not (`.nii`).
+    #[arg(long, default_value = "yes", value_parser = parse_yes_no, value_name = "yes|no", action = clap::ArgAction::Set)]
+    pub nifti_gzip: bool,
+
     /// Item names: the titles annotators see in Darwin, Encord and BisQue and the page shows
     /// (keys do not change). Text with fields in braces: {modality}, {series_number},
     /// {series_description}, {volume}, {slice} (0-based, 5 digits; images of a volume of
@@ -196,7 +209,21 @@ impl RenderArgs {
             hls: self.hls,
             name: self.name.clone(),
             copy_dicom: self.copy_dicom,
+            outputs: self.outputs,
+            nifti_gzip: self.nifti_gzip,
         }
+    }
+}
+
+fn parse_outputs(text: &str) -> Result<Outputs, String> {
+    text.parse()
+}
+
+fn parse_yes_no(text: &str) -> Result<bool, String> {
+    match text {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        other => Err(format!("{other:?}: use yes or no")),
     }
 }
 

@@ -75,6 +75,20 @@ pub struct Settings {
     /// that name DICOM files then name the copies.
     #[serde(default)]
     pub copy_dicom: bool,
+    /// What is written (`--outputs`): `render`, `nifti` or `render,nifti`.
+    #[serde(default = "default_outputs")]
+    pub outputs: String,
+    /// NIfTI files are gzip-compressed (`.nii.gz`).
+    #[serde(default = "default_true")]
+    pub nifti_gzip: bool,
+}
+
+fn default_outputs() -> String {
+    "render".into()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Settings {
@@ -130,6 +144,30 @@ pub struct Item {
     /// Contact sheet of a video item (absent for images and for manifests of earlier versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_sheet: Option<ContactSheetEntry>,
+    /// The NIfTI file holding the item's volume (`--outputs nifti`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nifti: Option<NiftiEntry>,
+}
+
+/// A NIfTI file and the files beside it (`null` where there is none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NiftiEntry {
+    /// `.nii.gz` (or `.nii`).
+    pub image: String,
+    /// BIDS JSON sidecar.
+    pub sidecar: Option<String>,
+    /// b-values and gradient directions of diffusion volumes.
+    pub bval: Option<String>,
+    pub bvec: Option<String>,
+    /// Size of the image as written.
+    pub image_bytes: u64,
+    /// x, y, z and t voxel counts.
+    pub dims: [usize; 4],
+    /// The volume ids of the series the file holds, in time order.
+    pub volumes: Vec<String>,
+    /// What a reader should know (uneven spacing, gantry tilt), in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One JPEG of up to 16 evenly spaced HQ frames of a video item, row by row.
@@ -152,6 +190,9 @@ pub struct ContactSheetEntry {
 pub enum ItemKind {
     Image,
     Video,
+    /// A volume written as NIfTI only (`--outputs nifti`): `storage_key` is the NIfTI file,
+    /// frames name their sources and no pictures.
+    Volume,
 }
 
 /// One frame of an item.
@@ -170,6 +211,9 @@ pub struct FrameEntry {
     pub hq_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lq_bytes: Option<u64>,
+    /// SOP Instance UID of the source file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sop_instance_uid: Option<String>,
 }
 
 /// What a video file holds (fields as annotation platforms' video metadata name them).
@@ -265,7 +309,13 @@ impl Item {
             }
             (None, ItemKind::Image) => keys.push(named(&self.storage_key, None)),
             (None, ItemKind::Video) => {}
+            (None, ItemKind::Volume) => {
+                // Pictures are not made: the NIfTI files are all the item names.
+                self.push_nifti_keys(&mut keys);
+                return keys;
+            }
         }
+        self.push_nifti_keys(&mut keys);
         keys.push(named(&self.thumbnail_key, self.thumbnail_bytes));
         if let Some(sheet) = &self.contact_sheet {
             keys.push(named(&sheet.key, Some(sheet.bytes)));
@@ -284,6 +334,22 @@ impl Item {
             keys.push(named(&hls.frames_manifest_key, None));
         }
         keys
+    }
+
+    fn push_nifti_keys<'a>(&'a self, keys: &mut Vec<NamedKey<'a>>) {
+        if let Some(nifti) = &self.nifti {
+            keys.push(NamedKey {
+                key: &nifti.image,
+                size: Some(nifti.image_bytes),
+            });
+            let extra = [&nifti.sidecar, &nifti.bval, &nifti.bvec];
+            keys.extend(
+                extra
+                    .into_iter()
+                    .flatten()
+                    .map(|key| NamedKey { key, size: None }),
+            );
+        }
     }
 }
 

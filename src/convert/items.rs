@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::layout::{self};
-use super::volume::{Context, SliceOutput, VolumePlan, VolumeWindow};
+use super::volume::{Context, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::window_used;
 use crate::contract::manifest::{FrameEntry, HlsEntry, Item, ItemKind};
 use crate::index::SeriesGroup;
@@ -13,6 +13,8 @@ use crate::naming::{NameFields, Target, deduplicate};
 const IMAGE_EXTENSION: &str = ".png";
 /// Extension of the name of video items.
 const VIDEO_EXTENSION: &str = ".mp4";
+/// Extension of the name of NIfTI-only items.
+pub(super) const NIFTI_EXTENSION: &str = ".nii.gz";
 
 impl Context<'_> {
     /// Manifest items of a volume: one per slice for images, one for a video (whose thumbnail
@@ -50,6 +52,7 @@ impl Context<'_> {
                 height: output.height,
                 hq_bytes: output.hq_bytes,
                 lq_bytes: output.lq_bytes,
+                sop_instance_uid: self.instances[slice.instance].sop_instance_uid.clone(),
             }
         };
         let item = |name: String,
@@ -93,9 +96,10 @@ impl Context<'_> {
             },
             hls: None,
             contact_sheet: None,
+            nifti: None,
         };
         match kind {
-            ItemKind::Image => outputs
+            Picture::Image => outputs
                 .iter()
                 .map(|output| {
                     let key = layout::image_key(prefix, output.index);
@@ -120,8 +124,8 @@ impl Context<'_> {
                     }
                 })
                 .collect(),
-            ItemKind::Video if outputs.is_empty() || thumbnail_bytes.is_none() => Vec::new(),
-            ItemKind::Video => {
+            Picture::Video if outputs.is_empty() || thumbnail_bytes.is_none() => Vec::new(),
+            Picture::Video => {
                 let frames: Vec<FrameEntry> = outputs
                     .iter()
                     .map(|o| {
@@ -160,6 +164,7 @@ pub(super) fn make_names_unique(items: &mut [Item]) {
             let extension = match item.kind {
                 ItemKind::Image => IMAGE_EXTENSION,
                 ItemKind::Video => VIDEO_EXTENSION,
+                ItemKind::Volume => NIFTI_EXTENSION,
             };
             let order = (
                 &item.study_instance_uid,

@@ -9,6 +9,10 @@
 //!     thumbnail.jpg             video items: thumbnail of the middle slice
 //!     contact_sheet.jpg         video items: up to 16 evenly spaced frames on one grid
 //!     video.mp4                 video items: the video (written by the video stage)
+//!     volume.nii.gz             --outputs nifti: the volume (4D: every time point of the
+//!                               series; `.nii` with --nifti-gzip no), in the folder of the
+//!                               volume id without its time-point label
+//!     volume.json, volume.bval, volume.bvec   its BIDS sidecar and diffusion gradients
 //!   with --hls, video items instead follow darwin-py's read-only video layout:
 //!     sections/high/000000000.png   lossless frame per slice (from 0, nine digits)
 //!     sections/low/000000000.jpg    JPEG frame per slice
@@ -121,6 +125,17 @@ pub fn contact_sheet_key(prefix: &str) -> String {
 /// The video file of a video item.
 pub fn video_key(prefix: &str) -> String {
     format!("{prefix}/video.mp4")
+}
+
+/// The NIfTI file of a volume folder (`.nii.gz`, or `.nii` when not compressed).
+pub fn nifti_key(prefix: &str, gzip: bool) -> String {
+    let extension = if gzip { "nii.gz" } else { "nii" };
+    format!("{prefix}/volume.{extension}")
+}
+
+/// A file beside the NIfTI file: `json`, `bval` or `bvec`.
+pub fn nifti_companion_key(prefix: &str, extension: &str) -> String {
+    format!("{prefix}/volume.{extension}")
 }
 
 /// A UID as a key segment: kept when it is a valid UID, otherwise `x` + a stable hash.

@@ -9,6 +9,7 @@ mod assemble;
 mod integrity;
 mod items;
 pub mod layout;
+mod nifti;
 mod previous;
 pub mod publish;
 mod sheet;
@@ -54,6 +55,58 @@ pub enum ItemChoice {
     Video,
 }
 
+/// What a conversion writes (`--outputs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outputs {
+    /// 8-bit pictures: images, frames, thumbnails and videos (`render`).
+    pub render: bool,
+    /// NIfTI volumes with BIDS sidecars (`nifti`).
+    pub nifti: bool,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Outputs {
+            render: true,
+            nifti: false,
+        }
+    }
+}
+
+impl std::str::FromStr for Outputs {
+    type Err = String;
+
+    /// A comma list of `render` and `nifti`.
+    fn from_str(list: &str) -> Result<Self, String> {
+        let mut outputs = Outputs {
+            render: false,
+            nifti: false,
+        };
+        for word in list.split(',').map(str::trim) {
+            match word {
+                "render" => outputs.render = true,
+                "nifti" => outputs.nifti = true,
+                other => {
+                    return Err(format!(
+                        "unknown output {other:?}: use a comma list of render and nifti"
+                    ));
+                }
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+impl std::fmt::Display for Outputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words: Vec<&str> = [(self.render, "render"), (self.nifti, "nifti")]
+            .into_iter()
+            .filter_map(|(on, word)| on.then_some(word))
+            .collect();
+        f.write_str(&words.join(","))
+    }
+}
+
 /// Options of a conversion.
 #[derive(Debug, Clone)]
 pub struct ConvertOptions {
@@ -77,6 +130,10 @@ pub struct ConvertOptions {
     /// Also write every source file rendered under `dicom/` in the destination (DICOMweb
     /// sources: what read-write registrations need).
     pub copy_dicom: bool,
+    /// What is written: pictures, NIfTI volumes, or both.
+    pub outputs: Outputs,
+    /// NIfTI files are gzip-compressed (`.nii.gz`).
+    pub nifti_gzip: bool,
 }
 
 impl Default for ConvertOptions {
@@ -92,6 +149,8 @@ impl Default for ConvertOptions {
             hls: false,
             name: NameTemplate::default(),
             copy_dicom: false,
+            outputs: Outputs::default(),
+            nifti_gzip: true,
         }
     }
 }
@@ -123,6 +182,8 @@ impl ConvertOptions {
             hls: self.hls_enabled(),
             name: self.name.to_string(),
             copy_dicom: self.copy_dicom,
+            outputs: self.outputs.to_string(),
+            nifti_gzip: self.nifti_gzip,
         }
     }
 
@@ -156,6 +217,8 @@ impl ConvertOptions {
                 .parse()
                 .map_err(|e: NameTemplateError| e.to_string())?,
             copy_dicom: settings.copy_dicom,
+            outputs: settings.outputs.parse()?,
+            nifti_gzip: settings.nifti_gzip,
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));
@@ -252,10 +315,16 @@ pub fn convert_to(
         .iter()
         .flat_map(|s| s.volumes.iter().map(move |v| (&s.group, v)))
         .collect();
-    let outcomes: Vec<VolumeOutcome> = jobs
-        .par_iter()
-        .map(|(series, volume)| context.volume(series, volume))
-        .collect();
+    let mut outcomes: Vec<VolumeOutcome> = if options.outputs.render {
+        jobs.par_iter()
+            .map(|(series, volume)| context.volume(series, volume))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if options.outputs.nifti {
+        context.nifti(&planned, &mut outcomes);
+    }
 
     let (mut written, mut reused) = (0, 0);
     let mut parts = Vec::with_capacity(outcomes.len());

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::contract::manifest::{ContactSheetEntry, HlsEntry, Manifest, VideoEntry, WindowUsed};
+use crate::contract::manifest::{
+    ContactSheetEntry, HlsEntry, Manifest, NiftiEntry, VideoEntry, WindowUsed,
+};
 
 /// What the previous run's manifest recorded (when its outputs may be kept).
 #[derive(Debug, Default)]
@@ -15,6 +17,8 @@ pub(super) struct Previous {
     pub(super) videos: HashMap<String, (VideoEntry, Option<HlsEntry>)>,
     /// Contact sheets, by their key.
     pub(super) sheets: HashMap<String, ContactSheetEntry>,
+    /// NIfTI files and their companions, by image key.
+    pub(super) nifti: HashMap<String, NiftiEntry>,
 }
 
 impl Previous {
@@ -34,6 +38,9 @@ impl Previous {
             }
             if let Some(sheet) = &item.contact_sheet {
                 previous.sheets.insert(sheet.key.clone(), sheet.clone());
+            }
+            if let Some(nifti) = &item.nifti {
+                previous.nifti.insert(nifti.image.clone(), nifti.clone());
             }
             if let Some(video) = &item.video {
                 previous

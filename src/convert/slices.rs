@@ -7,10 +7,9 @@ use std::sync::atomic::Ordering;
 use rayon::prelude::*;
 
 use super::layout;
-use super::volume::{Context, OpenFiles, SliceOutput, VolumePlan, VolumeWindow};
+use super::volume::{Context, OpenFiles, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::{frame_modality, frame_window};
 use crate::contract::FileIssue;
-use crate::contract::manifest::ItemKind;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::png::encode_png;
 use crate::encode::thumbnail::encode_thumbnail;
@@ -122,8 +121,8 @@ impl Context<'_> {
             width: u32::from(header.columns.unwrap_or(0)),
             height: u32::from(header.rows.unwrap_or(0)),
             hq_bytes: size(&keys[0]),
-            lq_bytes: (plan.kind == ItemKind::Video).then(|| size(&keys[1])),
-            thumbnail_bytes: (plan.kind == ItemKind::Image).then(|| size(&keys[1])),
+            lq_bytes: (plan.kind == Picture::Video).then(|| size(&keys[1])),
+            thumbnail_bytes: (plan.kind == Picture::Image).then(|| size(&keys[1])),
             written: 0,
             reused: keys.len(),
         }
@@ -200,13 +199,13 @@ impl Context<'_> {
         let hq_bytes = hq.len() as u64;
         store(&keys[0], hq)?;
         let (lq_bytes, thumbnail_bytes) = match plan.kind {
-            ItemKind::Image => {
+            Picture::Image => {
                 let thumbnail = encode_thumbnail(rendered).map_err(|e| e.to_string())?;
                 let size = thumbnail.len() as u64;
                 store(&keys[1], thumbnail)?;
                 (None, Some(size))
             }
-            ItemKind::Video => {
+            Picture::Video => {
                 let lq = encode_jpeg(rendered, self.options.lq_quality, Huffman::Standard)
                     .map_err(|e| e.to_string())?;
                 let lq_bytes = lq.len() as u64;

@@ -82,10 +82,17 @@ pub(super) enum VolumeWindow {
     Kept(Option<WindowUsed>),
 }
 
+/// What the pictures of a volume are: one image item per slice, or one video item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Picture {
+    Image,
+    Video,
+}
+
 /// How one volume is converted: its kind, keys and window.
 pub(super) struct VolumePlan<'v> {
     pub(super) volume: &'v Volume,
-    pub(super) kind: ItemKind,
+    pub(super) kind: Picture,
     pub(super) prefix: String,
     pub(super) middle: usize,
     pub(super) window: VolumeWindow,
@@ -97,11 +104,11 @@ impl VolumePlan<'_> {
     pub(super) fn keys(&self, index: usize) -> Vec<String> {
         let prefix = &self.prefix;
         match self.kind {
-            ItemKind::Image => vec![
+            Picture::Image => vec![
                 layout::image_key(prefix, index),
                 layout::image_thumbnail_key(prefix, index),
             ],
-            ItemKind::Video => vec![
+            Picture::Video => vec![
                 layout::hq_key(prefix, index, self.frames),
                 layout::lq_key(prefix, index, self.frames),
             ],
@@ -139,10 +146,10 @@ impl Context<'_> {
 
     pub(super) fn volume(&self, series: &SeriesGroup, volume: &Volume) -> VolumeOutcome {
         let kind = match self.options.items {
-            ItemChoice::Images => ItemKind::Image,
-            ItemChoice::Video => ItemKind::Video,
-            ItemChoice::Auto if volume.slices.len() == 1 => ItemKind::Image,
-            ItemChoice::Auto => ItemKind::Video,
+            ItemChoice::Images => Picture::Image,
+            ItemChoice::Video => Picture::Video,
+            ItemChoice::Auto if volume.slices.len() == 1 => Picture::Image,
+            ItemChoice::Auto => Picture::Video,
         };
         let prefix = layout::volume_prefix(
             &series.study_instance_uid,
@@ -150,7 +157,7 @@ impl Context<'_> {
             &volume.id,
         );
         let middle = volume.slices.len() / 2;
-        let frames = if kind == ItemKind::Video && self.options.hls_enabled() {
+        let frames = if kind == Picture::Video && self.options.hls_enabled() {
             FrameLayout::Sections
         } else {
             FrameLayout::Frames
@@ -169,7 +176,7 @@ impl Context<'_> {
         let all_kept = frames_kept.iter().all(|&k| k);
         let video_key = layout::video_key(&plan.prefix);
         let kept_video = match (kind, self.options.video) {
-            (ItemKind::Video, Some(_)) if all_kept && self.kept(&video_key) => self
+            (Picture::Video, Some(_)) if all_kept && self.kept(&video_key) => self
                 .previous
                 .videos
                 .get(&video_key)
@@ -182,18 +189,18 @@ impl Context<'_> {
             _ => None,
         };
         let encode = match (kind, self.options.video) {
-            (ItemKind::Video, Some(settings)) if kept_video.is_none() => Some(settings),
+            (Picture::Video, Some(settings)) if kept_video.is_none() => Some(settings),
             _ => None,
         };
         plan.window = match kind {
-            ItemKind::Image => VolumeWindow::PerFrame,
-            ItemKind::Video if all_kept && encode.is_none() => {
+            Picture::Image => VolumeWindow::PerFrame,
+            Picture::Video if all_kept && encode.is_none() => {
                 match self.previous.windows.get(&video_key) {
                     Some(window) => VolumeWindow::Kept(Some(window.clone())),
                     None => self.volume_window(volume, middle),
                 }
             }
-            ItemKind::Video => self.volume_window(volume, middle),
+            Picture::Video => self.volume_window(volume, middle),
         };
 
         let mut outcome = VolumeOutcome::default();
@@ -202,8 +209,8 @@ impl Context<'_> {
         let mut middle_image: Option<Image8> = None;
         // The planned contact sheet frames as rendered (at most 16).
         let sheet_picks = match kind {
-            ItemKind::Video => sheet::planned_sheet_frames(volume.slices.len()),
-            ItemKind::Image => Vec::new(),
+            Picture::Video => sheet::planned_sheet_frames(volume.slices.len()),
+            Picture::Image => Vec::new(),
         };
         let mut sheet_stash: HashMap<usize, Image8> = HashMap::new();
         let video = std::thread::scope(|scope| {
@@ -229,7 +236,7 @@ impl Context<'_> {
                         Ok((output, image)) => {
                             outcome.written += output.written;
                             outcome.reused += output.reused;
-                            if kind == ItemKind::Video && output.index == middle {
+                            if kind == Picture::Video && output.index == middle {
                                 middle_image.clone_from(&image);
                             }
                             if let Some(image) = &image
@@ -255,17 +262,17 @@ impl Context<'_> {
             })
         });
         let thumbnail = match kind {
-            ItemKind::Video => match self.video_thumbnail(&plan, &outputs, middle_image) {
+            Picture::Video => match self.video_thumbnail(&plan, &outputs, middle_image) {
                 Ok(thumbnail) => thumbnail,
                 Err(issue) => {
                     outcome.failed.push(issue);
                     None
                 }
             },
-            ItemKind::Image => None,
+            Picture::Image => None,
         };
         let (contact_sheet, sheet_failure) = match kind {
-            ItemKind::Video if thumbnail.is_some() => {
+            Picture::Video if thumbnail.is_some() => {
                 match self.contact_sheet(&plan, &outputs, sheet_stash) {
                     Ok(sheet) => (sheet, None),
                     Err(issue) => (

@@ -288,6 +288,7 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
             let kind = match first.kind {
                 ItemKind::Video => "video item",
                 ItemKind::Image => "image item(s)",
+                ItemKind::Volume => "NIfTI volume(s)",
             };
             fact("converted", &format!("{} {kind}", items.len()));
             if let Some(video) = video {

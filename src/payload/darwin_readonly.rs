@@ -183,6 +183,7 @@ fn slot(
             size_bytes: item.frames.first().map(|frame| frame.hq_bytes),
             ..file_v1(item, dest)?
         }),
+        (_, ItemKind::Volume) => return Err(PayloadError::no_pictures(item)),
         (Schema::V1, _) => SlotContent::File(file_v1(item, dest)?),
     };
     Ok(ReadonlySlot {
@@ -200,6 +201,7 @@ fn file_v1(item: &Item, dest: &Location) -> Result<ReadonlyFile, PayloadError> {
             require_mp4(item)?;
             ("video", None, None, Some(sections(item, dest)?))
         }
+        ItemKind::Volume => return Err(PayloadError::no_pictures(item)),
     };
     Ok(ReadonlyFile {
         kind: kind.into(),

@@ -96,6 +96,7 @@ pub fn build_encord(
                     spec.image_groups.push(as_sequence(false)?)
                 }
                 (ItemKind::Video, _, _) => spec.image_groups.push(as_sequence(true)?),
+                (ItemKind::Volume, _, _) => return Err(PayloadError::no_pictures(item)),
             }
         }
     }

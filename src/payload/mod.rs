@@ -199,6 +199,16 @@ pub enum PayloadError {
     Item { item: String, reason: String },
 }
 
+impl PayloadError {
+    /// An item of a NIfTI-only conversion: platforms take pictures, which it does not have.
+    pub(crate) fn no_pictures(item: &crate::contract::manifest::Item) -> PayloadError {
+        PayloadError::Item {
+            item: item.name.clone(),
+            reason: "a NIfTI volume without pictures (converted with --outputs nifti); platform payloads need pictures: convert with --outputs render,nifti".into(),
+        }
+    }
+}
+
 /// Builds the payload files of `kind` for `manifest`: `(file name, bytes)` pairs to write next
 /// to the manifest. JSON is pretty-printed with a final newline.
 pub fn build(

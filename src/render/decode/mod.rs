@@ -221,6 +221,12 @@ impl DicomImage {
         })
     }
 
+    /// The file's data set, up to the pixels (every element, private ones included), for the
+    /// writers that need more of the header than the scan keeps (NIfTI sidecars).
+    pub fn dataset(&self) -> &InMemDicomObject {
+        &self.object
+    }
+
     /// Number of frames (1 for single-frame files).
     pub fn frame_count(&self) -> u32 {
         self.frames

@@ -1,0 +1,328 @@
+//! `--outputs nifti`: each stack of a series (see [`crate::nifti::stack`]) becomes one NIfTI
+//! file with its sidecar, written under the stack's volume folder. Items rendered from the
+//! same volumes name the file; without rendering, each file is an item of its own.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use dicom_core::Tag;
+use dicom_object::InMemDicomObject;
+use rayon::prelude::*;
+
+use super::items::NIFTI_EXTENSION;
+use super::layout;
+use super::volume::{Context, VolumeOutcome};
+use crate::contract::FileIssue;
+use crate::contract::manifest::{FrameEntry, Item, ItemKind, NiftiEntry};
+use crate::naming::{NameFields, Target};
+use crate::nifti::build::{Acquisition, build};
+use crate::nifti::file::nifti_bytes;
+use crate::nifti::stack::{Stack, plan_stacks};
+use crate::order::SliceRef;
+use crate::plan::PlannedSeries;
+use crate::render::decode::DicomImage;
+use crate::scan::csa;
+
+const SPACING_BETWEEN_SLICES: Tag = Tag(0x0018, 0x0088);
+const MR_ACQUISITION_TYPE: Tag = Tag(0x0018, 0x0023);
+const SCANNING_SEQUENCE: Tag = Tag(0x0018, 0x0020);
+const ECHO_PLANAR_PULSE_SEQUENCE: Tag = Tag(0x0018, 0x9018);
+const REPETITION_TIME: Tag = Tag(0x0018, 0x0080);
+/// Siemens NumberOfImagesInMosaic, private group 0019 (creator "SIEMENS MR HEADER").
+const SIEMENS_MOSAIC_TILES: Tag = Tag(0x0019, 0x100A);
+
+/// One stack's outcome: its entry (when written or kept) and what failed.
+struct StackOutcome<'p> {
+    planned: &'p PlannedSeries,
+    stack: Stack,
+    result: Result<NiftiEntry, String>,
+    written: usize,
+    reused: usize,
+}
+
+impl Context<'_> {
+    /// Writes the NIfTI files of every planned series; attaches them to the items in
+    /// `outcomes` made from the same volumes, or adds items of their own when nothing was
+    /// rendered.
+    pub(super) fn nifti(&self, planned: &[PlannedSeries], outcomes: &mut Vec<VolumeOutcome>) {
+        let jobs: Vec<(&PlannedSeries, Stack)> = planned
+            .iter()
+            .flat_map(|p| {
+                plan_stacks(self.instances, &p.volumes)
+                    .into_iter()
+                    .map(move |s| (p, s))
+            })
+            .collect();
+        let results: Vec<StackOutcome> = jobs
+            .into_par_iter()
+            .map(|(planned, stack)| self.nifti_stack(planned, stack))
+            .collect();
+        // (study, series, volume id) → entry, for rendered items.
+        let mut by_volume: HashMap<(&str, &str, &str), &NiftiEntry> = HashMap::new();
+        let mut extra = VolumeOutcome::default();
+        for outcome in &results {
+            extra.written += outcome.written;
+            extra.reused += outcome.reused;
+            let group = &outcome.planned.group;
+            match &outcome.result {
+                Ok(entry) => {
+                    for volume in &entry.volumes {
+                        by_volume.insert(
+                            (
+                                &group.study_instance_uid,
+                                &group.series_instance_uid,
+                                volume,
+                            ),
+                            entry,
+                        );
+                    }
+                    if !self.options.outputs.render {
+                        extra.items.push(self.volume_item(outcome, entry));
+                    }
+                }
+                Err(reason) => {
+                    extra
+                        .failed
+                        .extend(
+                            outcome
+                                .stack
+                                .time_points
+                                .iter()
+                                .flatten()
+                                .map(|s| FileIssue {
+                                    path: self.instances[s.instance].path.clone(),
+                                    reason: format!("NIfTI: {reason}"),
+                                }),
+                        );
+                }
+            }
+        }
+        for item in outcomes.iter_mut().flat_map(|o| o.items.iter_mut()) {
+            let key = (
+                item.study_instance_uid.as_str(),
+                item.series_instance_uid.as_str(),
+                item.volume.as_str(),
+            );
+            item.nifti = by_volume.get(&key).map(|e| (*e).clone());
+        }
+        outcomes.push(extra);
+    }
+
+    /// The item of a NIfTI file when nothing is rendered.
+    fn volume_item(&self, outcome: &StackOutcome, entry: &NiftiEntry) -> Item {
+        let group = &outcome.planned.group;
+        let first = &self.instances[group.members[0]];
+        let fields = NameFields {
+            modality: first.modality.as_deref(),
+            series_number: first.series_number,
+            series_description: first.series_description.as_deref(),
+            volume: &outcome.stack.id,
+            study_uid: &group.study_instance_uid,
+            series_uid: &group.series_instance_uid,
+            study_description: first.study_description.as_deref(),
+            protocol: first.protocol_name.as_deref(),
+            body_part: first.body_part_examined.as_deref(),
+        };
+        let template = &self.options.name;
+        let extension = if self.options.nifti_gzip {
+            NIFTI_EXTENSION
+        } else {
+            ".nii"
+        };
+        let frames = outcome
+            .stack
+            .time_points
+            .iter()
+            .flatten()
+            .map(|s| {
+                let h = &self.instances[s.instance];
+                FrameEntry {
+                    path: h.path.clone(),
+                    frame: s.frame,
+                    hq_key: String::new(),
+                    lq_key: None,
+                    width: u32::from(h.columns.unwrap_or(0)),
+                    height: u32::from(h.rows.unwrap_or(0)),
+                    hq_bytes: 0,
+                    lq_bytes: None,
+                    sop_instance_uid: h.sop_instance_uid.clone(),
+                }
+            })
+            .collect();
+        Item {
+            name: template.render(&fields, Target::Video, extension),
+            series_name: Some(template.render(&fields, Target::Series, "")),
+            kind: ItemKind::Volume,
+            study_instance_uid: group.study_instance_uid.clone(),
+            series_instance_uid: group.series_instance_uid.clone(),
+            volume: outcome.stack.id.clone(),
+            series_number: first.series_number,
+            series_description: first.series_description.clone(),
+            modality: first.modality.clone(),
+            width: entry.dims[0] as u32,
+            height: entry.dims[1] as u32,
+            storage_key: entry.image.clone(),
+            thumbnail_key: String::new(),
+            thumbnail_bytes: None,
+            frames,
+            video: None,
+            window: None,
+            hls: None,
+            contact_sheet: None,
+            nifti: Some(entry.clone()),
+        }
+    }
+
+    fn nifti_stack<'p>(&self, planned: &'p PlannedSeries, stack: Stack) -> StackOutcome<'p> {
+        let group = &planned.group;
+        let prefix = layout::volume_prefix(
+            &group.study_instance_uid,
+            &group.series_instance_uid,
+            &stack.id,
+        );
+        let image = layout::nifti_key(&prefix, self.options.nifti_gzip);
+        let slices = stack.time_points.iter().map(Vec::len).sum::<usize>() as u64;
+        let mut outcome = StackOutcome {
+            planned,
+            stack,
+            result: Err(String::new()),
+            written: 0,
+            reused: 0,
+        };
+        if let Some(entry) = self.kept_nifti(&image) {
+            outcome.reused = 1 + usize::from(entry.sidecar.is_some());
+            outcome.result = Ok(entry);
+            self.nifti_progress(slices);
+            return outcome;
+        }
+        outcome.result = self.write_stack(&outcome.stack, &prefix, image);
+        if let Ok(entry) = &outcome.result {
+            outcome.written = 1 + [&entry.sidecar, &entry.bval, &entry.bvec]
+                .iter()
+                .filter(|k| k.is_some())
+                .count();
+        }
+        outcome
+    }
+
+    /// The entry of an earlier run whose files are all there with their sizes.
+    fn kept_nifti(&self, image: &str) -> Option<NiftiEntry> {
+        let entry = self.previous.nifti.get(image)?;
+        let companions = [&entry.sidecar, &entry.bval, &entry.bvec];
+        let all_there = self.kept(image)
+            && companions
+                .into_iter()
+                .flatten()
+                .all(|key| self.reuse && self.sink.size(key).is_some());
+        all_there.then(|| entry.clone())
+    }
+
+    fn nifti_progress(&self, slices: u64) {
+        // With pictures, the bar counts rendered frames only.
+        if !self.options.outputs.render {
+            self.progress.advance(slices);
+        }
+    }
+
+    /// Decodes the stack, builds its volume and writes the files.
+    fn write_stack(
+        &self,
+        stack: &Stack,
+        prefix: &str,
+        image: String,
+    ) -> Result<NiftiEntry, String> {
+        let first = stack.time_points[0][0];
+        let first_header = &self.instances[first.instance];
+        let opened = self
+            .open_image(first_header)
+            .map_err(|e| format!("{}: {e}", first_header.path))?;
+        let acquisition = acquisition(opened.dataset(), stack.mosaic);
+        // Files with several frames are opened once; single-frame files as their slice comes.
+        let mut multi: BTreeMap<usize, Arc<DicomImage>> = BTreeMap::new();
+        let first_shared = Arc::new(opened);
+        for s in stack.time_points.iter().flatten() {
+            if self.instances[s.instance].number_of_frames > 1 && !multi.contains_key(&s.instance) {
+                let image = if s.instance == first.instance {
+                    first_shared.clone()
+                } else {
+                    let header = &self.instances[s.instance];
+                    Arc::new(
+                        self.open_image(header)
+                            .map_err(|e| format!("{}: {e}", header.path))?,
+                    )
+                };
+                multi.insert(s.instance, image);
+            }
+        }
+        let decode = |s: SliceRef| {
+            let header = &self.instances[s.instance];
+            let frame = match multi.get(&s.instance) {
+                Some(image) => image.frame(s.frame),
+                None if s.instance == first.instance => first_shared.frame(s.frame),
+                None => self.open_image(header)?.frame(s.frame),
+            }
+            .map_err(|e| format!("{}: {e}", header.path))?;
+            self.nifti_progress(if stack.mosaic { 0 } else { 1 });
+            Ok(frame)
+        };
+        let built = build(stack, self.instances, &acquisition, &decode)?;
+        if stack.mosaic {
+            self.nifti_progress(stack.time_points.len() as u64);
+        }
+        let bytes = nifti_bytes(&built.header, &built.voxels, self.options.nifti_gzip);
+        let image_bytes = bytes.len() as u64;
+        self.put(&image, bytes)?;
+        Ok(NiftiEntry {
+            image,
+            sidecar: None,
+            bval: None,
+            bvec: None,
+            image_bytes,
+            dims: built.header.dims,
+            volumes: stack.volumes.clone(),
+            notes: built.notes,
+        })
+        .map(|entry| {
+            let _ = prefix;
+            entry
+        })
+    }
+}
+
+/// What the first file's data set says about the acquisition.
+fn acquisition(ds: &InMemDicomObject, mosaic: bool) -> Acquisition {
+    let text = |tag| {
+        ds.element(tag)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim().to_string())
+    };
+    let number = |tag| text(tag).and_then(|s| s.split('\\').next()?.trim().parse::<f64>().ok());
+    let three_d = text(MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
+    let epi = text(SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
+        || text(ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
+    let csa = mosaic
+        .then(|| csa::from_dataset(ds, csa::Which::Image))
+        .flatten();
+    let mosaic_tiles = mosaic
+        .then(|| {
+            csa.as_ref()
+                .and_then(|c| c.number_of_images_in_mosaic())
+                .or_else(|| {
+                    let bytes = ds.element(SIEMENS_MOSAIC_TILES).ok()?.to_bytes().ok()?;
+                    (bytes.len() >= 2).then(|| u32::from(u16::from_le_bytes([bytes[0], bytes[1]])))
+                })
+        })
+        .flatten();
+    Acquisition {
+        mosaic_tiles,
+        mosaic_normal: csa.as_ref().and_then(|c| c.slice_normal_vector()),
+        mosaic_reversed: csa
+            .as_ref()
+            .and_then(|c| c.number("ProtocolSliceNumber"))
+            .is_some_and(|n| n > 1.0),
+        spacing_between_slices: number(SPACING_BETWEEN_SLICES).filter(|v| *v > 0.0),
+        reorient_3d: three_d && !epi,
+        repetition_time: number(REPETITION_TIME).map(|ms| ms / 1000.0),
+    }
+}

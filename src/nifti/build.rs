@@ -1,0 +1,349 @@
+//! One NIfTI volume from the decoded slices of a [`Stack`]: dimensions, storage, geometry
+//! and voxels, with dcm2niix's conventions. Pure code: the caller hands in a decoder.
+
+use rayon::prelude::*;
+
+use super::affine::{Affine, SliceGeometry, cross, dot, scale, unit};
+use super::header::Header;
+use super::stack::Stack;
+use super::voxels::{Cut, PixelFormat, Storage, choose_storage, place_slice, reorient};
+use crate::order::SliceRef;
+use crate::render::decode::Frame;
+use crate::scan::InstanceHeader;
+
+/// Orientation cosines closer than this are the same plane.
+const ORIENTATION_TOLERANCE: f64 = 1e-3;
+/// Slice spacings closer than this fraction of the spacing are even (dcm2niix's `_Eq` check).
+const SPACING_TOLERANCE: f64 = 0.1;
+
+/// What the headers of the stack's first file tell beyond the scan record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Acquisition {
+    /// Tiles of a Siemens mosaic (CSA NumberOfImagesInMosaic, else (0019,100A)).
+    pub mosaic_tiles: Option<u32>,
+    /// CSA SliceNormalVector of a mosaic: the direction its tiles are stored in.
+    pub mosaic_normal: Option<[f64; 3]>,
+    /// The mosaic's first tile is not protocol slice 0 (CSA ProtocolSliceNumber > 1: image
+    /// numbering reversed on the scanner): dcm2niix stores its tiles in reverse.
+    pub mosaic_reversed: bool,
+    /// SpacingBetweenSlices (0018,0088), mm.
+    pub spacing_between_slices: Option<f64>,
+    /// MRAcquisitionType 3D and not echo-planar: dcm2niix reorients these to the closest
+    /// canonical orientation.
+    pub reorient_3d: bool,
+    /// RepetitionTime, seconds (pixdim[4] of 4D files).
+    pub repetition_time: Option<f64>,
+}
+
+/// A NIfTI volume ready to be written, with what the report says about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    pub header: Header,
+    pub voxels: Vec<u8>,
+    /// Notes for the report (uneven spacing, gantry tilt), in words.
+    pub notes: Vec<String>,
+    /// Whether the stored slices run against the row × column normal (for bvecs).
+    pub slices_reversed: bool,
+}
+
+/// Builds the volume of `stack`; `decode` gives the decoded frame of a slice.
+pub fn build(
+    stack: &Stack,
+    instances: &[InstanceHeader],
+    acquisition: &Acquisition,
+    decode: &(dyn Fn(SliceRef) -> Result<Frame, String> + Sync),
+) -> Result<Built, String> {
+    let first_ref = *stack
+        .time_points
+        .first()
+        .and_then(|t| t.first())
+        .ok_or("no slices")?;
+    let first = &instances[first_ref.instance];
+    let all: Vec<SliceRef> = stack.time_points.iter().flatten().copied().collect();
+    check_consistent(&all, instances)?;
+    let (columns, rows) = (
+        usize::from(first.columns.ok_or("no Columns")?),
+        usize::from(first.rows.ok_or("no Rows")?),
+    );
+    let orientation = first
+        .frame_orientation(first_ref.frame)
+        .ok_or("no ImageOrientationPatient")?;
+    let pixel_spacing = first.pixel_spacing.unwrap_or([1.0, 1.0]);
+    let normal = unit(cross(
+        [orientation[0], orientation[1], orientation[2]],
+        [orientation[3], orientation[4], orientation[5]],
+    ));
+    let format = PixelFormat {
+        bits_allocated: first.bits_allocated.unwrap_or(16),
+        signed: first.pixel_representation == Some(1),
+        samples_per_pixel: first.samples_per_pixel.unwrap_or(1),
+    };
+    let rescale_of = |s: SliceRef| {
+        let h = &instances[s.instance];
+        let frame = h.frames.get(s.frame as usize);
+        (
+            frame
+                .and_then(|f| f.rescale_slope)
+                .or(h.rescale_slope)
+                .unwrap_or(1.0),
+            frame
+                .and_then(|f| f.rescale_intercept)
+                .or(h.rescale_intercept)
+                .unwrap_or(0.0),
+        )
+    };
+    let rescales: Vec<(f64, f64)> = all.iter().map(|&s| rescale_of(s)).collect();
+    let storage = choose_storage(&format, &rescales)?;
+    let mut notes = Vec::new();
+
+    let (width, height, depth, geometry) = if stack.mosaic {
+        let tiles = acquisition
+            .mosaic_tiles
+            .filter(|&t| t > 0)
+            .ok_or("a mosaic without NumberOfImagesInMosaic")?;
+        let grid = f64::from(tiles).sqrt().ceil() as usize;
+        if columns % grid != 0 || rows % grid != 0 {
+            return Err(format!(
+                "a {columns}x{rows} mosaic cannot hold {tiles} tiles"
+            ));
+        }
+        let (tw, th) = (columns / grid, rows / grid);
+        let position = first
+            .image_position_patient
+            .ok_or("no ImagePositionPatient")?;
+        let x = scale(
+            [orientation[0], orientation[1], orientation[2]],
+            pixel_spacing[1],
+        );
+        let y = scale(
+            [orientation[3], orientation[4], orientation[5]],
+            pixel_spacing[0],
+        );
+        let (fx, fy) = ((columns - tw) as f64 / 2.0, (rows - th) as f64 / 2.0);
+        let first_position = [0, 1, 2].map(|k| position[k] + x[k] * fx + y[k] * fy);
+        let dz = acquisition
+            .spacing_between_slices
+            .or(first.slice_thickness)
+            .unwrap_or(1.0);
+        let along = match acquisition.mosaic_normal {
+            Some(n) if dot(n, normal) < 0.0 => -1.0,
+            _ => 1.0,
+        };
+        let mut step = scale(normal, dz * along);
+        let mut first_position = first_position;
+        if acquisition.mosaic_reversed {
+            first_position = [0, 1, 2].map(|k| first_position[k] + step[k] * (tiles - 1) as f64);
+            step = scale(step, -1.0);
+        }
+        let geometry = SliceGeometry {
+            orientation,
+            pixel_spacing,
+            first_position,
+            slice_step: step,
+            rows: th,
+        };
+        (tw, th, tiles as usize, geometry)
+    } else {
+        let depth = stack.time_points[0].len();
+        let positions: Vec<[f64; 3]> = stack.time_points[0]
+            .iter()
+            .map(|s| instances[s.instance].frame_position(s.frame))
+            .collect::<Option<_>>()
+            .ok_or("a slice without ImagePositionPatient")?;
+        let step = if depth > 1 {
+            let d = [0, 1, 2].map(|k| positions[1][k] - positions[0][k]);
+            let length = dot(d, d).sqrt();
+            if length == 0.0 {
+                return Err("two slices at the same position in one volume".into());
+            }
+            let projections: Vec<f64> = positions.iter().map(|p| dot(*p, normal)).collect();
+            let gaps: Vec<f64> = projections.windows(2).map(|w| w[1] - w[0]).collect();
+            let first_gap = gaps[0];
+            if gaps
+                .iter()
+                .any(|g| (g - first_gap).abs() > SPACING_TOLERANCE * first_gap.abs())
+            {
+                notes.push(format!(
+                    "uneven slice spacing ({:.3} to {:.3} mm; dcm2niix also writes an _Eq file)",
+                    gaps.iter().copied().fold(f64::INFINITY, f64::min),
+                    gaps.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+                ));
+            }
+            let along = dot(unit(d), normal);
+            if along.abs() < 1.0 - 1e-4 {
+                notes.push(format!(
+                    "gantry tilt {:.2}° (dcm2niix also writes a _Tilt file)",
+                    along.abs().acos().to_degrees()
+                ));
+            }
+            scale(normal, length)
+        } else {
+            scale(
+                normal,
+                acquisition
+                    .spacing_between_slices
+                    .or(first.slice_thickness)
+                    .unwrap_or(1.0),
+            )
+        };
+        let geometry = SliceGeometry {
+            orientation,
+            pixel_spacing,
+            first_position: positions[0],
+            slice_step: step,
+            rows,
+        };
+        (columns, rows, depth, geometry)
+    };
+    let volumes = stack.time_points.len();
+    let slice_bytes = width * height * storage.datatype.bytes();
+    let mut voxels = vec![0u8; slice_bytes * depth * volumes];
+    place_all(
+        &mut voxels,
+        stack,
+        slice_bytes,
+        &storage,
+        &rescale_of,
+        decode,
+        acquisition,
+    )?;
+
+    let mut affine = Affine::from_dicom_flipped(&geometry);
+    let mut pixdim = [
+        pixel_spacing[1],
+        pixel_spacing[0],
+        dot(geometry.slice_step, geometry.slice_step).sqrt(),
+        0.0,
+    ];
+    let mut dims = [width, height, depth, volumes];
+    if acquisition.reorient_3d && volumes == 1 && depth > 1 && notes.is_empty() {
+        let turn = affine.closest_canonical([width, height, depth]);
+        if !turn.is_identity() {
+            voxels = reorient(
+                &voxels,
+                [width, height, depth],
+                storage.datatype.bytes(),
+                turn.source,
+                turn.flipped,
+            );
+            let (d, p) = (dims, pixdim);
+            for j in 0..3 {
+                dims[j] = d[turn.source[j]];
+                pixdim[j] = p[turn.source[j]];
+            }
+            affine = turn.affine;
+        }
+    }
+    if volumes > 1 {
+        pixdim[3] = acquisition.repetition_time.unwrap_or(0.0);
+    }
+    let header = Header {
+        dims,
+        datatype: storage.datatype,
+        pixdim,
+        scl_slope: storage.slope,
+        scl_inter: storage.intercept,
+        affine,
+        scanner_anat: true,
+        dim_info: 0,
+        slice_code: 0,
+        descrip: String::new(),
+    };
+    Ok(Built {
+        header,
+        voxels,
+        notes,
+        slices_reversed: dot(geometry.slice_step, normal) < 0.0,
+    })
+}
+
+/// Every slice the same size, orientation and pixel format.
+fn check_consistent(slices: &[SliceRef], instances: &[InstanceHeader]) -> Result<(), String> {
+    let first = &instances[slices[0].instance];
+    let orientation = first.frame_orientation(slices[0].frame);
+    for s in slices {
+        let h = &instances[s.instance];
+        if h.size() != first.size() {
+            return Err(format!(
+                "mixed image sizes ({} has {:?}, {} has {:?})",
+                first.path,
+                first.size(),
+                h.path,
+                h.size()
+            ));
+        }
+        let o = h.frame_orientation(s.frame);
+        let same = match (o, orientation) {
+            (Some(a), Some(b)) => a
+                .iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= ORIENTATION_TOLERANCE),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            return Err(format!(
+                "mixed orientations ({} and {})",
+                first.path, h.path
+            ));
+        }
+        if (
+            h.bits_allocated,
+            h.pixel_representation,
+            h.samples_per_pixel,
+        ) != (
+            first.bits_allocated,
+            first.pixel_representation,
+            first.samples_per_pixel,
+        ) {
+            return Err(format!(
+                "mixed pixel formats ({} and {})",
+                first.path, h.path
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Decodes every slice (in parallel) into its place in `voxels`.
+fn place_all(
+    voxels: &mut [u8],
+    stack: &Stack,
+    slice_bytes: usize,
+    storage: &Storage,
+    rescale_of: &(dyn Fn(SliceRef) -> (f64, f64) + Sync),
+    decode: &(dyn Fn(SliceRef) -> Result<Frame, String> + Sync),
+    acquisition: &Acquisition,
+) -> Result<(), String> {
+    if stack.mosaic {
+        let tiles = acquisition.mosaic_tiles.unwrap_or(1);
+        let volume_bytes = slice_bytes * tiles as usize;
+        return voxels
+            .par_chunks_mut(volume_bytes)
+            .zip(&stack.time_points)
+            .try_for_each(|(out, time_point)| {
+                let file = time_point[0];
+                let frame = decode(file)?;
+                for (z, slice) in out.chunks_mut(slice_bytes).enumerate() {
+                    let z = z as u32;
+                    let tile = if acquisition.mosaic_reversed {
+                        tiles - 1 - z
+                    } else {
+                        z
+                    };
+                    let cut = Cut::tile(&frame, tiles, tile)?;
+                    place_slice(slice, &frame, cut, storage, rescale_of(file))?;
+                }
+                Ok(())
+            });
+    }
+    let slices: Vec<SliceRef> = stack.time_points.iter().flatten().copied().collect();
+    voxels
+        .par_chunks_mut(slice_bytes)
+        .zip(slices)
+        .try_for_each(|(out, slice)| {
+            let frame = decode(slice)?;
+            let cut = Cut::whole(&frame);
+            place_slice(out, &frame, cut, storage, rescale_of(slice))
+        })
+}

@@ -1,0 +1,307 @@
+//! The voxel array of a NIfTI file: its data type and scaling, and decoded frames placed in
+//! it (rows bottom-up, mosaic tiles cut out). Pure code.
+//!
+//! dcm2niix's rules: stored values are kept raw, in the type of their BitsAllocated and
+//! PixelRepresentation, with RescaleSlope/Intercept as scl_slope/scl_inter, unless the
+//! scaling differs between slices; then every voxel is scaled into float32 (scl 1, 0).
+
+use super::header::DataType;
+use crate::render::decode::{Frame, Samples};
+
+/// How voxels are stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Storage {
+    pub datatype: DataType,
+    /// scl_slope and scl_inter of the file.
+    pub slope: f64,
+    pub intercept: f64,
+    /// Values are scaled into float32 slice by slice.
+    pub scaled: bool,
+}
+
+/// What the storage is chosen from: the pixel format and each slice's rescale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PixelFormat {
+    pub bits_allocated: u16,
+    pub signed: bool,
+    pub samples_per_pixel: u16,
+}
+
+/// Chooses the storage of slices with `format` and `rescales` (slope, intercept) per slice.
+pub fn choose_storage(format: &PixelFormat, rescales: &[(f64, f64)]) -> Result<Storage, String> {
+    if format.samples_per_pixel == 3 {
+        return Ok(Storage {
+            datatype: DataType::Rgb24,
+            slope: 1.0,
+            intercept: 0.0,
+            scaled: false,
+        });
+    }
+    if format.samples_per_pixel != 1 {
+        return Err(format!(
+            "{} samples per pixel cannot be a NIfTI volume",
+            format.samples_per_pixel
+        ));
+    }
+    let (slope, intercept) = rescales.first().copied().unwrap_or((1.0, 0.0));
+    let varies = rescales
+        .iter()
+        .any(|&(s, i)| !same(s, slope) || !same(i, intercept));
+    if varies {
+        return Ok(Storage {
+            datatype: DataType::Float32,
+            slope: 1.0,
+            intercept: 0.0,
+            scaled: true,
+        });
+    }
+    let datatype = match (format.bits_allocated, format.signed) {
+        (1 | 8, false) => DataType::Uint8,
+        (8, true) => DataType::Int8,
+        (16, false) => DataType::Uint16,
+        (16, true) => DataType::Int16,
+        (32, false) => DataType::Uint32,
+        (32, true) => DataType::Int32,
+        (bits, _) => return Err(format!("BitsAllocated {bits} is not supported for NIfTI")),
+    };
+    Ok(Storage {
+        datatype,
+        slope,
+        intercept,
+        scaled: false,
+    })
+}
+
+/// Equal as float32, as the header stores them.
+fn same(a: f64, b: f64) -> bool {
+    (a as f32) == (b as f32)
+}
+
+/// Where a stored slice comes from in its decoded frame: the whole frame, or one tile of a
+/// mosaic of `grid` × `grid` tiles of `width` × `height`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    pub width: usize,
+    pub height: usize,
+    /// Column and row of the tile's first pixel in the frame.
+    pub x: usize,
+    pub y: usize,
+}
+
+impl Cut {
+    /// The whole frame.
+    pub fn whole(frame: &Frame) -> Cut {
+        Cut {
+            width: frame.width as usize,
+            height: frame.height as usize,
+            x: 0,
+            y: 0,
+        }
+    }
+
+    /// Tile `tile` of a mosaic whose frame holds `tiles` tiles of equal size in a square grid,
+    /// row by row.
+    pub fn tile(frame: &Frame, tiles: u32, tile: u32) -> Result<Cut, String> {
+        let grid = (f64::from(tiles)).sqrt().ceil() as usize;
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        if grid == 0 || w % grid != 0 || h % grid != 0 || tile >= tiles {
+            return Err(format!(
+                "a {w}x{h} mosaic cannot hold {tiles} tiles in a {grid}x{grid} grid"
+            ));
+        }
+        let (tw, th) = (w / grid, h / grid);
+        let t = tile as usize;
+        Ok(Cut {
+            width: tw,
+            height: th,
+            x: (t % grid) * tw,
+            y: (t / grid) * th,
+        })
+    }
+}
+
+/// Writes the pixels `cut` of `frame` into `out` (one slice of `storage`, rows bottom-up),
+/// scaling by `rescale` when the storage is scaled.
+pub fn place_slice(
+    out: &mut [u8],
+    frame: &Frame,
+    cut: Cut,
+    storage: &Storage,
+    rescale: (f64, f64),
+) -> Result<(), String> {
+    let bytes = storage.datatype.bytes();
+    if out.len() != cut.width * cut.height * bytes {
+        return Err(format!(
+            "slice of {}x{} does not fit the volume's slice size",
+            cut.width, cut.height
+        ));
+    }
+    let frame_width = frame.width as usize;
+    // Output row j holds input row (height - 1 - j) of the cut.
+    let target = |x: usize, y: usize| -> Option<usize> {
+        let (cx, cy) = (x.checked_sub(cut.x)?, y.checked_sub(cut.y)?);
+        (cx < cut.width && cy < cut.height)
+            .then(|| ((cut.height - 1 - cy) * cut.width + cx) * bytes)
+    };
+    match &frame.samples {
+        Samples::Rgb(rgb) => {
+            if storage.datatype != DataType::Rgb24 {
+                return Err("a colour slice in a grey volume".into());
+            }
+            for y in cut.y..cut.y + cut.height {
+                let start = (y * frame_width + cut.x) * 3;
+                let row = rgb
+                    .get(start..start + cut.width * 3)
+                    .ok_or("colour frame shorter than its size")?;
+                let at = target(cut.x, y).expect("row within the cut");
+                out[at..at + row.len()].copy_from_slice(row);
+            }
+        }
+        Samples::Grey(values) => {
+            if values.len() != frame_width * frame.height as usize {
+                return Err("frame shorter than its size".into());
+            }
+            let (slope, intercept) = rescale;
+            let mut index = 0usize;
+            let datatype = storage.datatype;
+            let scaled = storage.scaled;
+            values.for_each(|v| {
+                let (x, y) = (index % frame_width, index / frame_width);
+                index += 1;
+                let Some(at) = target(x, y) else { return };
+                let slot = &mut out[at..at + bytes];
+                if scaled {
+                    let f = (v as f64 * slope + intercept) as f32;
+                    slot.copy_from_slice(&f.to_le_bytes());
+                    return;
+                }
+                match datatype {
+                    DataType::Uint8 | DataType::Int8 => slot[0] = v as u8,
+                    DataType::Uint16 | DataType::Int16 => {
+                        slot.copy_from_slice(&(v as u16).to_le_bytes())
+                    }
+                    DataType::Uint32 | DataType::Int32 => {
+                        slot.copy_from_slice(&(v as u32).to_le_bytes())
+                    }
+                    DataType::Float32 => slot.copy_from_slice(&(v as f32).to_le_bytes()),
+                    DataType::Rgb24 => {}
+                }
+            });
+            if datatype == DataType::Rgb24 {
+                return Err("a grey slice in a colour volume".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Permutes the voxels of each volume of `data` (x fastest, `dims` = x, y, z) so that output
+/// axis j is input axis `source[j]`, reversed where `flipped[j]`.
+pub fn reorient(
+    data: &[u8],
+    dims: [usize; 3],
+    bytes: usize,
+    source: [usize; 3],
+    flipped: [bool; 3],
+) -> Vec<u8> {
+    let volume = dims[0] * dims[1] * dims[2] * bytes;
+    let stride = [bytes, dims[0] * bytes, dims[0] * dims[1] * bytes];
+    let out_dims = [dims[source[0]], dims[source[1]], dims[source[2]]];
+    let mut out = Vec::with_capacity(data.len());
+    for input in data.chunks(volume.max(1)) {
+        for k in 0..out_dims[2] {
+            for j in 0..out_dims[1] {
+                for i in 0..out_dims[0] {
+                    let mut at = 0;
+                    for (axis, position) in [i, j, k].into_iter().enumerate() {
+                        let n = out_dims[axis];
+                        let p = if flipped[axis] {
+                            n - 1 - position
+                        } else {
+                            position
+                        };
+                        at += p * stride[source[axis]];
+                    }
+                    out.extend_from_slice(&input[at..at + bytes]);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::decode::GreyValues;
+
+    fn grey(width: u32, height: u32, values: Vec<i64>) -> Frame {
+        Frame {
+            width,
+            height,
+            samples: Samples::Grey(GreyValues::unpacked(values)),
+        }
+    }
+
+    fn format(bits: u16, signed: bool) -> PixelFormat {
+        PixelFormat {
+            bits_allocated: bits,
+            signed,
+            samples_per_pixel: 1,
+        }
+    }
+
+    #[test]
+    fn equal_rescales_keep_raw_integers_varying_ones_make_float32() {
+        let raw = choose_storage(&format(16, true), &[(1.0, -1024.0), (1.0, -1024.0)]).unwrap();
+        assert_eq!(raw.datatype, DataType::Int16);
+        assert_eq!(
+            (raw.slope, raw.intercept, raw.scaled),
+            (1.0, -1024.0, false)
+        );
+        let varies = choose_storage(&format(16, false), &[(1.0, 0.0), (2.5, 0.0)]).unwrap();
+        assert_eq!(varies.datatype, DataType::Float32);
+        assert!(varies.scaled);
+    }
+
+    #[test]
+    fn rows_are_stored_bottom_up() {
+        let frame = grey(2, 2, vec![1, 2, 3, 4]);
+        let storage = choose_storage(&format(16, false), &[(1.0, 0.0)]).unwrap();
+        let mut out = vec![0u8; 8];
+        place_slice(&mut out, &frame, Cut::whole(&frame), &storage, (1.0, 0.0)).unwrap();
+        let values: Vec<u16> = out
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(values, [3, 4, 1, 2]);
+    }
+
+    #[test]
+    fn mosaic_tiles_are_cut_row_by_row() {
+        // 3 tiles of 1x1 in a 2x2 grid (the fourth is empty).
+        let frame = grey(2, 2, vec![10, 11, 12, 13]);
+        let storage = choose_storage(&format(8, false), &[(1.0, 0.0)]).unwrap();
+        let tiles: Vec<u8> = (0..3)
+            .map(|t| {
+                let mut out = vec![0u8; 1];
+                let cut = Cut::tile(&frame, 3, t).unwrap();
+                place_slice(&mut out, &frame, cut, &storage, (1.0, 0.0)).unwrap();
+                out[0]
+            })
+            .collect();
+        assert_eq!(tiles, [10, 11, 12]);
+        assert!(Cut::tile(&grey(3, 2, vec![0; 6]), 4, 0).is_err());
+    }
+
+    #[test]
+    fn reorient_swaps_and_flips_axes() {
+        // 2x1x3 volume, values = x + 10 z.
+        let data: Vec<u8> = (0..3)
+            .flat_map(|z| (0..2).map(move |x| x + 10 * z))
+            .collect();
+        // Output x = input z reversed, y = input y, z = input x.
+        let out = reorient(&data, [2, 1, 3], 1, [2, 1, 0], [true, false, false]);
+        assert_eq!(out, [20, 10, 0, 21, 11, 1]);
+    }
+}
