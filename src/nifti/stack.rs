@@ -36,9 +36,22 @@ pub fn is_mosaic(header: &InstanceHeader) -> bool {
 
 /// Groups the volumes of one series into NIfTI files.
 pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stack> {
+    // dcm2niix keeps instances of one SeriesInstanceUID apart when their SeriesNumber differs.
+    let series_number = |v: &Volume| {
+        v.slices
+            .first()
+            .and_then(|s| instances[s.instance].series_number)
+    };
+    let numbers: std::collections::BTreeSet<Option<i64>> =
+        volumes.iter().map(series_number).collect();
     let mut groups: BTreeMap<String, Vec<&Volume>> = BTreeMap::new();
     for volume in volumes {
-        groups.entry(stack_id(&volume.id)).or_default().push(volume);
+        let mut id = stack_id(&volume.id);
+        if numbers.len() > 1 {
+            let number = series_number(volume).map_or("none".into(), |n| n.to_string());
+            id = format!("{id}-n{number}");
+        }
+        groups.entry(id).or_default().push(volume);
     }
     let mut stacks = Vec::new();
     for (id, mut members) in groups {
@@ -46,9 +59,6 @@ pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stac
         let mosaic = members
             .iter()
             .all(|v| v.slices.iter().all(|s| is_mosaic(&instances[s.instance])));
-        let same_count = members
-            .iter()
-            .all(|v| v.slices.len() == members[0].slices.len());
         if mosaic {
             // Each mosaic file is a time point, whatever volume holds it.
             let mut files: Vec<SliceRef> = members.iter().flat_map(|v| v.slices.clone()).collect();
@@ -59,21 +69,28 @@ pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stac
                 time_points: files.into_iter().map(|s| vec![s]).collect(),
                 mosaic: true,
             });
-        } else if same_count {
+            continue;
+        }
+        let time_points: Vec<Vec<SliceRef>> = members
+            .iter()
+            .map(|v| spatial_order(instances, v))
+            .collect();
+        let footprint = |slices: &[SliceRef]| footprint(instances, slices);
+        let same_geometry = time_points
+            .iter()
+            .all(|t| footprint(t) == footprint(&time_points[0]));
+        if same_geometry {
             stacks.push(Stack {
                 id,
                 volumes: members.iter().map(|v| v.id.clone()).collect(),
-                time_points: members
-                    .iter()
-                    .map(|v| spatial_order(instances, v))
-                    .collect(),
+                time_points,
                 mosaic: false,
             });
         } else {
-            stacks.extend(members.iter().map(|v| Stack {
+            stacks.extend(members.iter().zip(time_points).map(|(v, t)| Stack {
                 id: v.id.clone(),
                 volumes: vec![v.id.clone()],
-                time_points: vec![spatial_order(instances, v)],
+                time_points: vec![t],
                 mosaic: false,
             }));
         }
@@ -81,17 +98,52 @@ pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stac
     stacks
 }
 
-/// A volume id without its time-point labels (`v3`, `t2`): the id of its 4D file.
+/// What must be equal for volumes to be time points of one file: size, and the positions
+/// and orientations of their slices in storage order (to 0.01 mm and 0.001).
+fn footprint(
+    instances: &[InstanceHeader],
+    slices: &[SliceRef],
+) -> Vec<(Option<(u16, u16)>, Option<[i64; 9]>)> {
+    slices
+        .iter()
+        .map(|s| {
+            let h = &instances[s.instance];
+            let place = h
+                .frame_position(s.frame)
+                .zip(h.frame_orientation(s.frame))
+                .map(|(p, o)| {
+                    let mut key = [0i64; 9];
+                    for (k, v) in p.iter().enumerate() {
+                        key[k] = (v * 100.0).round() as i64;
+                    }
+                    for (k, v) in o.iter().enumerate() {
+                        key[3 + k] = (v * 1000.0).round() as i64;
+                    }
+                    key
+                });
+            (h.size(), place)
+        })
+        .collect()
+}
+
+/// A volume id without its time-point labels (`v3`, `t2`) and multi-frame file numbers
+/// (`mf2`): the id of its 4D file.
 fn stack_id(volume_id: &str) -> String {
     let kept: Vec<&str> = volume_id
         .split('-')
-        .filter(|label| !is_time_label(label))
+        .filter(|label| !is_time_label(label) && !is_file_label(label))
         .collect();
     if kept.is_empty() || kept == ["0"] {
         "0".to_string()
     } else {
         kept.join("-")
     }
+}
+
+fn is_file_label(label: &str) -> bool {
+    label
+        .strip_prefix("mf")
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn is_time_label(label: &str) -> bool {
@@ -201,7 +253,8 @@ mod tests {
     #[test]
     fn echoes_stay_apart_and_time_labels_are_dropped() {
         assert_eq!(stack_id("e1-v2"), "e1");
-        assert_eq!(stack_id("mf1-s1-t3"), "mf1-s1");
+        assert_eq!(stack_id("mf1-s1-t3"), "s1");
+        assert_eq!(stack_id("mf12"), "0");
         assert_eq!(stack_id("0"), "0");
         assert_eq!(stack_id("v12"), "0");
         assert_eq!(stack_id("512x512-o2"), "512x512-o2");

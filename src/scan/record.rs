@@ -204,7 +204,19 @@ pub fn decode_instance(
     };
 
     let shared = &raw.shared_group;
-    let shared_floats = |tag| find(shared, tag).map(parse_decimals).unwrap_or_default();
+    // Pixel measures are shared or, in some objects (Siemens XA), repeated per frame: the
+    // first frame's stand for the file.
+    let first_frame = raw
+        .per_frame_groups
+        .first()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let shared_floats = |tag| {
+        find(shared, tag)
+            .or_else(|| find(first_frame, tag))
+            .map(parse_decimals)
+            .unwrap_or_default()
+    };
 
     let transfer_syntax = raw.transfer_syntax.clone().unwrap_or_else(|| {
         match (raw.encoding.explicit_vr, raw.encoding.endian) {

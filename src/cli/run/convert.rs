@@ -147,7 +147,7 @@ pub(super) fn render_progress(
         .iter()
         .map(|h| u64::from(h.number_of_frames))
         .sum();
-    TerminalProgress::new("render", frames, !common.quiet.quiet)
+    TerminalProgress::new("convert", frames, !common.quiet.quiet)
 }
 
 /// The error of a manifest that cannot be written under `key`.
@@ -193,6 +193,21 @@ pub(super) fn print_summary(report: &ConvertReport, started: Instant) {
         manifest.skipped.len(),
         manifest.failed.len()
     );
+    let nifti: std::collections::BTreeMap<&str, &crate::contract::manifest::NiftiEntry> = manifest
+        .items
+        .iter()
+        .filter_map(|i| i.nifti.as_ref())
+        .map(|n| (n.image.as_str(), n))
+        .collect();
+    if !nifti.is_empty() {
+        let noted = nifti.values().filter(|n| !n.notes.is_empty()).count();
+        let notes = if noted == 0 {
+            String::new()
+        } else {
+            format!(", {noted} with notes (uneven spacing, gantry tilt: see manifest.json)")
+        };
+        eprintln!("{} NIfTI volumes{notes}", nifti.len());
+    }
 }
 
 /// Where to look once the manifest and what follows it are written.
