@@ -27,6 +27,7 @@ pub mod error;
 pub mod explain;
 pub mod index;
 pub mod naming;
+pub mod nifti;
 pub mod order;
 pub mod output;
 pub mod page;
