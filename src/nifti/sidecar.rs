@@ -12,6 +12,7 @@
 
 mod lookup;
 mod timing;
+mod vendor;
 
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -19,8 +20,9 @@ use dicom_object::InMemDicomObject;
 use serde_json::{Map, Value, json};
 
 use super::values::{Vendor, round_g};
-use crate::scan::csa::{self, CsaHeader};
+use crate::scan::csa::CsaHeader;
 use lookup::Lookup;
+use vendor::{ImageType, Siemens, asc_int};
 
 /// What the sidecar of one NIfTI volume is made from.
 #[derive(Debug, Clone, Default)]
@@ -166,17 +168,39 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
     s.put_text(
         "ProtocolName",
         l.text(tags::PROTOCOL_NAME)
+            .or_else(|| l.text(tags::SERIES_DESCRIPTION))
+            .or_else(|| {
+                // SequenceName varies per volume on Siemens (*ep_b1000#2): not a name there.
+                (vendor != Vendor::Siemens)
+                    .then(|| l.text(tags::SEQUENCE_NAME))
+                    .flatten()
+            })
             .or_else(|| siemens.protocol_name()),
     );
-    for (key, tag) in [
-        ("ScanningSequence", tags::SCANNING_SEQUENCE),
-        ("SequenceVariant", tags::SEQUENCE_VARIANT),
-        ("ScanOptions", tags::SCAN_OPTIONS),
-        ("SequenceName", tags::SEQUENCE_NAME),
-        ("PulseSequenceName", tags::PULSE_SEQUENCE_NAME),
+    // Siemens XA enhanced objects keep these three in private (0021,105A/B/C).
+    for (key, tag, private) in [
+        ("ScanningSequence", tags::SCANNING_SEQUENCE, 0x105A),
+        ("SequenceVariant", tags::SEQUENCE_VARIANT, 0x105B),
+        ("ScanOptions", tags::SCAN_OPTIONS, 0x105C),
     ] {
-        s.put_text(key, l.top_text(tag));
+        let siemens_private = || {
+            (vendor == Vendor::Siemens)
+                .then(|| l.text(Tag(0x0021, private)))
+                .flatten()
+        };
+        s.put_text(key, l.top_text(tag).or_else(siemens_private));
     }
+    s.put_text("SequenceName", l.top_text(tags::SEQUENCE_NAME));
+    // GE names its pulse sequence in (0019,109C) ("epi", "epiRT").
+    let ge_sequence = || {
+        (vendor == Vendor::Ge)
+            .then(|| l.text(Tag(0x0019, 0x109C)))
+            .flatten()
+    };
+    s.put_text(
+        "PulseSequenceName",
+        l.top_text(tags::PULSE_SEQUENCE_NAME).or_else(ge_sequence),
+    );
     let image_type = ImageType::read(&l);
     if !image_type.values.is_empty() {
         s.put("ImageType", image_type.values.clone());
@@ -233,6 +257,11 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
     let mut accel = l
         .float(tags::PARALLEL_REDUCTION_FACTOR_IN_PLANE)
         .or_else(|| siemens_pat_factor(&l))
+        .or_else(|| {
+            (vendor == Vendor::Ge)
+                .then(|| vendor::ge_asset_factor(&l))
+                .flatten()
+        })
         .unwrap_or(0.0);
     let echo_train = l.int(tags::ECHO_TRAIN_LENGTH).unwrap_or(0);
     let phase_steps = l
@@ -354,6 +383,12 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
     if recon_pe > 0 && bw_pe > 0.0 {
         effective_echo_spacing = 1.0 / (bw_pe * recon_pe as f64);
     }
+    if vendor == Vendor::Ge
+        && recon_pe > 1
+        && let Some(ees) = vendor::ge_effective_echo_spacing(&l, phase_lines, accel)
+    {
+        effective_echo_spacing = ees;
+    }
     s.put_positive("EffectiveEchoSpacing", Some(effective_echo_spacing));
     let true_factor = if accel > 1.0 { 1.0 / accel } else { 1.0 };
     let derived = bw_pe * true_factor * recon_pe as f64;
@@ -390,6 +425,17 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
                     1 => Some(true),
                     _ => None,
                 })
+            })
+            .or_else(|| {
+                // GE RX27+: RectilinearPhaseEncodeReordering LINEAR is dcm2niix's "flipped"
+                // polarity, REVERSE_LINEAR "unflipped". (Older GE keeps it in the binary
+                // (0043,102A) header, not read here.)
+                let order = l.text(tags::RECTILINEAR_PHASE_ENCODE_REORDERING)?;
+                match (vendor, order.chars().next()) {
+                    (Vendor::Ge, Some('L')) => Some(false),
+                    (Vendor::Ge, Some('R')) => Some(true),
+                    _ => None,
+                }
             });
         match (rc, positive) {
             // Rows are stored flipped, so a positive COL direction is "j-".
@@ -425,7 +471,7 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
 }
 
 /// A JSON number as dcm2niix's `%g` prints it (so `0.0004999960` becomes `0.000499996`).
-fn number(v: f64) -> Value {
+pub(super) fn number(v: f64) -> Value {
     json!(round_g(v))
 }
 
@@ -456,130 +502,6 @@ fn siemens_pat_factor(l: &Lookup) -> Option<f64> {
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
     digits.parse().ok().filter(|v: &f64| *v > 0.0)
-}
-
-/// An ASCCONV integer (decimal or 0x hexadecimal), as dcm2niix's `readKey`.
-fn asc_int(asc: &std::collections::BTreeMap<String, String>, key: &str) -> Option<i64> {
-    let v = asc.get(key)?.trim();
-    match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(hex) => i64::from_str_radix(hex, 16).ok(),
-        None => v.parse::<f64>().ok().map(|f| f as i64),
-    }
-}
-
-/// The Siemens CSA headers of the first image.
-struct Siemens {
-    image: Option<CsaHeader>,
-    ascconv: Option<std::collections::BTreeMap<String, String>>,
-}
-
-impl Siemens {
-    fn read(first: &InMemDicomObject, vendor: Vendor) -> Siemens {
-        if vendor != Vendor::Siemens {
-            return Siemens {
-                image: None,
-                ascconv: None,
-            };
-        }
-        let image = csa::from_dataset(first, csa::Which::Image);
-        let ascconv = csa::from_dataset(first, csa::Which::Series)
-            .and_then(|h| h.get("MrPhoenixProtocol").map(|v| v.join("")))
-            .map(|text| csa::ascconv(&text))
-            .filter(|a| !a.is_empty());
-        Siemens { image, ascconv }
-    }
-
-    fn protocol_name(&self) -> Option<String> {
-        let name = self.ascconv.as_ref()?.get("tProtocolName")?;
-        let name = name.trim_matches('"').trim();
-        (!name.is_empty()).then(|| name.to_string())
-    }
-
-    /// The keys dcm2niix reads from the ASCCONV block, in its order.
-    fn ascconv_keys(
-        &self,
-        s: &mut Sidecar,
-        asc: &std::collections::BTreeMap<String, String>,
-        mr: bool,
-    ) {
-        let pf = asc_int(asc, "sKSpace.ucPhasePartialFourier").unwrap_or(0);
-        if pf > 0 && mr {
-            let value = match pf {
-                1 => 0.5,
-                2 => 0.625,
-                4 => 0.75,
-                8 => 0.875,
-                _ => 1.0,
-            };
-            s.put("PartialFourier", number(value));
-        }
-        if asc_int(asc, "sKSpace.uc2DInterpolation").unwrap_or(0) > 0 {
-            s.put("Interpolation2D", 1);
-        }
-        if let Some(b) = asc_int(asc, "sKSpace.lBaseResolution").filter(|b| *b > 0) {
-            s.put("BaseResolution", b);
-        }
-        if asc_int(asc, "sPat.lAccelFactPE").unwrap_or(0) > 0 {
-            match asc_int(asc, "sPat.ucPATMode") {
-                Some(1) => s.put("MatrixCoilMode", "SENSE"),
-                Some(2) => s.put("MatrixCoilMode", "GRAPPA"),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// ImageType (0008,0008) as dcm2niix lists it: the values joined by `_` and split again (so
-/// `ECHO_00` becomes two entries), then MAGNITUDE/PHASE/REAL/IMAGINARY appended when the
-/// type or ComplexImageComponent says so and the list lacks it.
-struct ImageType {
-    joined: String,
-    values: Vec<String>,
-}
-
-impl ImageType {
-    fn read(l: &Lookup) -> ImageType {
-        let joined = l
-            .top_text(tags::IMAGE_TYPE)
-            .or_else(|| l.text(tags::FRAME_TYPE))
-            .unwrap_or_default()
-            .replace('\\', "_");
-        let mut complex = l.text(tags::COMPLEX_IMAGE_COMPONENT).unwrap_or_default();
-        // GE keeps the component in a private element: 0..3 = magnitude, phase, real, imaginary.
-        if complex.is_empty() {
-            let code = l.int(Tag(0x0043, 0x102F)).unwrap_or(-1);
-            complex = ["MAGNITUDE", "PHASE", "REAL", "IMAGINARY"]
-                .get(code as usize)
-                .map_or(String::new(), |s| s.to_string());
-        }
-        let component = |code: &str| complex.get(..2) == Some(code);
-        let magnitude = joined.contains("_M_") || joined.contains("_MAGNITUDE_") || component("MA");
-        let phase = joined.contains("_P_") || joined.contains("PHASE") || component("PH");
-        let real = joined.contains("_R_") || joined.contains("_REAL_") || component("RE");
-        let imaginary = joined.contains("_I_") || joined.contains("_IMAGINARY_") || component("IM");
-        let mut values: Vec<String> = joined
-            .split('_')
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-            .collect();
-        if !values.is_empty() {
-            for (present, name) in [
-                (magnitude, "MAGNITUDE"),
-                (phase, "PHASE"),
-                (real, "REAL"),
-                (imaginary, "IMAGINARY"),
-            ] {
-                if present && !joined.contains(&format!("_{name}_")) {
-                    values.push(name.to_string());
-                }
-            }
-        }
-        ImageType { joined, values }
-    }
-
-    fn has(&self, needle: &str) -> bool {
-        self.joined.contains(needle)
-    }
 }
 
 #[cfg(test)]
