@@ -300,10 +300,10 @@ pub fn ascconv(series_header_text: &str) -> BTreeMap<String, String> {
 /// run to their last quote, so a `#` inside them stays.
 fn strip_comment(value: &str) -> &str {
     let value = value.trim();
-    if value.starts_with('"') {
-        if let Some(end) = value.rfind('"') {
-            return &value[..=end];
-        }
+    if value.starts_with('"')
+        && let Some(end) = value.rfind('"')
+    {
+        return &value[..=end];
     }
     value.split('#').next().unwrap_or("").trim()
 }
