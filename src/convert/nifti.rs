@@ -2,10 +2,9 @@
 //! file with its sidecar, written under the stack's volume folder. Items rendered from the
 //! same volumes name the file; without rendering, each file is an item of its own.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
-use dicom_core::Tag;
 use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
@@ -15,21 +14,18 @@ use super::volume::{Context, VolumeOutcome};
 use crate::contract::FileIssue;
 use crate::contract::manifest::{FrameEntry, Item, ItemKind, NiftiEntry};
 use crate::naming::{NameFields, Target};
-use crate::nifti::build::{Acquisition, build};
+use crate::nifti::acquisition::{acquisition, frame_item};
+use crate::nifti::build::{Built, build};
+use crate::nifti::diffusion::{
+    Gradient, GradientFrame, bval_bvec_text, bvecs_in_voxel_frame, gradient, gradient_for_frame,
+};
 use crate::nifti::file::nifti_bytes;
+use crate::nifti::sidecar::{SidecarInput, sidecar};
 use crate::nifti::stack::{Stack, plan_stacks};
 use crate::order::SliceRef;
 use crate::plan::PlannedSeries;
 use crate::render::decode::DicomImage;
-use crate::scan::csa;
-
-const SPACING_BETWEEN_SLICES: Tag = Tag(0x0018, 0x0088);
-const MR_ACQUISITION_TYPE: Tag = Tag(0x0018, 0x0023);
-const SCANNING_SEQUENCE: Tag = Tag(0x0018, 0x0020);
-const ECHO_PLANAR_PULSE_SEQUENCE: Tag = Tag(0x0018, 0x9018);
-const REPETITION_TIME: Tag = Tag(0x0018, 0x0080);
-/// Siemens NumberOfImagesInMosaic, private group 0019 (creator "SIEMENS MR HEADER").
-const SIEMENS_MOSAIC_TILES: Tag = Tag(0x0019, 0x100A);
+use crate::scan::InstanceHeader;
 
 /// One stack's outcome: its entry (when written or kept) and what failed.
 struct StackOutcome<'p> {
@@ -195,7 +191,7 @@ impl Context<'_> {
             self.nifti_progress(slices);
             return outcome;
         }
-        outcome.result = self.write_stack(&outcome.stack, &prefix, image);
+        outcome.result = self.write_stack(planned, &outcome.stack, &prefix, image);
         if let Ok(entry) = &outcome.result {
             outcome.written = 1 + [&entry.sidecar, &entry.bval, &entry.bvec]
                 .iter()
@@ -227,102 +223,162 @@ impl Context<'_> {
     /// Decodes the stack, builds its volume and writes the files.
     fn write_stack(
         &self,
+        planned: &PlannedSeries,
         stack: &Stack,
         prefix: &str,
         image: String,
     ) -> Result<NiftiEntry, String> {
         let first = stack.time_points[0][0];
-        let first_header = &self.instances[first.instance];
-        let opened = self
-            .open_image(first_header)
-            .map_err(|e| format!("{}: {e}", first_header.path))?;
-        let acquisition = acquisition(opened.dataset(), stack.mosaic);
-        // Files with several frames are opened once; single-frame files as their slice comes.
-        let mut multi: BTreeMap<usize, Arc<DicomImage>> = BTreeMap::new();
-        let first_shared = Arc::new(opened);
-        for s in stack.time_points.iter().flatten() {
-            if self.instances[s.instance].number_of_frames > 1 && !multi.contains_key(&s.instance) {
-                let image = if s.instance == first.instance {
-                    first_shared.clone()
-                } else {
-                    let header = &self.instances[s.instance];
-                    Arc::new(
-                        self.open_image(header)
-                            .map_err(|e| format!("{}: {e}", header.path))?,
-                    )
-                };
-                multi.insert(s.instance, image);
-            }
-        }
+        // The files of the first two time points give the sidecar its per-slice values, and
+        // multi-frame files are read once: these stay open; the others open as they come.
+        let kept: BTreeSet<usize> = stack
+            .time_points
+            .iter()
+            .take(2)
+            .flatten()
+            .map(|s| s.instance)
+            .chain(
+                stack
+                    .time_points
+                    .iter()
+                    .flatten()
+                    .filter(|s| self.instances[s.instance].number_of_frames > 1)
+                    .map(|s| s.instance),
+            )
+            .collect();
+        let open: HashMap<usize, Arc<DicomImage>> = kept
+            .into_par_iter()
+            .map(|instance| {
+                let header = &self.instances[instance];
+                self.open_image(header)
+                    .map(|image| (instance, Arc::new(image)))
+                    .map_err(|e| format!("{}: {e}", header.path))
+            })
+            .collect::<Result<_, String>>()?;
+        let first_ds = open[&first.instance].dataset();
+        let acquisition = acquisition(first_ds, stack.mosaic);
+        // The gradient of each time point, from its first slice as it is decoded.
+        let leads: HashMap<SliceRef, usize> = stack
+            .time_points
+            .iter()
+            .enumerate()
+            .map(|(t, slices)| (slices[0], t))
+            .collect();
+        let gradients: Mutex<Vec<Option<Gradient>>> =
+            Mutex::new(vec![None; stack.time_points.len()]);
         let decode = |s: SliceRef| {
             let header = &self.instances[s.instance];
-            let frame = match multi.get(&s.instance) {
-                Some(image) => image.frame(s.frame),
-                None if s.instance == first.instance => first_shared.frame(s.frame),
-                None => self.open_image(header)?.frame(s.frame),
+            let fetched;
+            let image = match open.get(&s.instance) {
+                Some(image) => image.as_ref(),
+                None => {
+                    fetched = self.open_image(header)?;
+                    &fetched
+                }
+            };
+            if let Some(&t) = leads.get(&s) {
+                let ds = image.dataset();
+                let gradient = match frame_item(ds, s.frame) {
+                    Some(item) if header.number_of_frames > 1 => gradient_for_frame(ds, item),
+                    _ => gradient(ds),
+                };
+                gradients.lock().unwrap_or_else(|e| e.into_inner())[t] = gradient;
             }
-            .map_err(|e| format!("{}: {e}", header.path))?;
-            self.nifti_progress(if stack.mosaic { 0 } else { 1 });
+            let frame = image
+                .frame(s.frame)
+                .map_err(|e| format!("{}: {e}", header.path))?;
+            self.nifti_progress(u64::from(!stack.mosaic));
             Ok(frame)
         };
         let built = build(stack, self.instances, &acquisition, &decode)?;
         if stack.mosaic {
             self.nifti_progress(stack.time_points.len() as u64);
         }
+
+        let headers_of = |t: usize| -> Vec<&InMemDicomObject> {
+            stack.time_points.get(t).map_or(Vec::new(), |slices| {
+                slices
+                    .iter()
+                    .filter_map(|s| {
+                        let ds = open.get(&s.instance)?.dataset();
+                        if self.instances[s.instance].number_of_frames > 1 {
+                            frame_item(ds, s.frame)
+                        } else {
+                            Some(ds)
+                        }
+                    })
+                    .collect()
+            })
+        };
+        let multi_frame = self.instances[first.instance].number_of_frames > 1;
+        let echoes: BTreeSet<Option<i64>> = planned
+            .group
+            .members
+            .iter()
+            .map(|&i| self.instances[i].echo_number)
+            .collect();
+        let input = SidecarInput {
+            first: Some(first_ds),
+            first_frame: multi_frame
+                .then(|| frame_item(first_ds, first.frame))
+                .flatten(),
+            slice_headers: headers_of(0),
+            second_slice_headers: headers_of(1),
+            mosaic_slices: acquisition.mosaic_tiles.filter(|_| stack.mosaic),
+            dims: built.header.dims,
+            multi_echo: echoes.len() > 1,
+        };
+        let json = sidecar(&input).to_json_string();
+
         let bytes = nifti_bytes(&built.header, &built.voxels, self.options.nifti_gzip);
         let image_bytes = bytes.len() as u64;
         self.put(&image, bytes)?;
+        let sidecar_key = layout::nifti_companion_key(prefix, "json");
+        self.put(&sidecar_key, json.into_bytes())?;
+        let gradients = gradients.into_inner().unwrap_or_else(|e| e.into_inner());
+        let (bval, bvec) = match diffusion_texts(&gradients, &built, first, self.instances) {
+            Some((bval, bvec)) => {
+                let (bval_key, bvec_key) = (
+                    layout::nifti_companion_key(prefix, "bval"),
+                    layout::nifti_companion_key(prefix, "bvec"),
+                );
+                self.put(&bval_key, bval.into_bytes())?;
+                self.put(&bvec_key, bvec.into_bytes())?;
+                (Some(bval_key), Some(bvec_key))
+            }
+            None => (None, None),
+        };
         Ok(NiftiEntry {
             image,
-            sidecar: None,
-            bval: None,
-            bvec: None,
+            sidecar: Some(sidecar_key),
+            bval,
+            bvec,
             image_bytes,
             dims: built.header.dims,
             volumes: stack.volumes.clone(),
             notes: built.notes,
         })
-        .map(|entry| {
-            let _ = prefix;
-            entry
-        })
     }
 }
 
-/// What the first file's data set says about the acquisition.
-fn acquisition(ds: &InMemDicomObject, mosaic: bool) -> Acquisition {
-    let text = |tag| {
-        ds.element(tag)
-            .ok()
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim().to_string())
-    };
-    let number = |tag| text(tag).and_then(|s| s.split('\\').next()?.trim().parse::<f64>().ok());
-    let three_d = text(MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
-    let epi = text(SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
-        || text(ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
-    let csa = mosaic
-        .then(|| csa::from_dataset(ds, csa::Which::Image))
-        .flatten();
-    let mosaic_tiles = mosaic
-        .then(|| {
-            csa.as_ref()
-                .and_then(|c| c.number_of_images_in_mosaic())
-                .or_else(|| {
-                    let bytes = ds.element(SIEMENS_MOSAIC_TILES).ok()?.to_bytes().ok()?;
-                    (bytes.len() >= 2).then(|| u32::from(u16::from_le_bytes([bytes[0], bytes[1]])))
-                })
-        })
-        .flatten();
-    Acquisition {
-        mosaic_tiles,
-        mosaic_normal: csa.as_ref().and_then(|c| c.slice_normal_vector()),
-        mosaic_reversed: csa
-            .as_ref()
-            .and_then(|c| c.number("ProtocolSliceNumber"))
-            .is_some_and(|n| n > 1.0),
-        spacing_between_slices: number(SPACING_BETWEEN_SLICES).filter(|v| *v > 0.0),
-        reorient_3d: three_d && !epi,
-        repetition_time: number(REPETITION_TIME).map(|ms| ms / 1000.0),
+/// The .bval and .bvec texts of a diffusion series (several volumes, one of them weighted),
+/// as dcm2niix writes them.
+fn diffusion_texts(
+    gradients: &[Option<Gradient>],
+    built: &Built,
+    first: SliceRef,
+    instances: &[InstanceHeader],
+) -> Option<(String, String)> {
+    if gradients.len() < 2 || !gradients.iter().flatten().any(|g| g.b_value > 0.0) {
+        return None;
     }
+    let none = Gradient {
+        b_value: 0.0,
+        direction: None,
+        frame: GradientFrame::Patient,
+    };
+    let gradients: Vec<Gradient> = gradients.iter().map(|g| g.unwrap_or(none)).collect();
+    let orientation = instances[first.instance].frame_orientation(first.frame)?;
+    let bvecs = bvecs_in_voxel_frame(&gradients, orientation, built.slices_reversed);
+    Some(bval_bvec_text(&gradients, &bvecs))
 }

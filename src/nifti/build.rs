@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::acquisition::Acquisition;
 use super::affine::{Affine, SliceGeometry, cross, dot, scale, unit};
 use super::header::Header;
 use super::stack::Stack;
@@ -15,25 +16,6 @@ use crate::scan::InstanceHeader;
 const ORIENTATION_TOLERANCE: f64 = 1e-3;
 /// Slice spacings closer than this fraction of the spacing are even (dcm2niix's `_Eq` check).
 const SPACING_TOLERANCE: f64 = 0.1;
-
-/// What the headers of the stack's first file tell beyond the scan record.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Acquisition {
-    /// Tiles of a Siemens mosaic (CSA NumberOfImagesInMosaic, else (0019,100A)).
-    pub mosaic_tiles: Option<u32>,
-    /// CSA SliceNormalVector of a mosaic: the direction its tiles are stored in.
-    pub mosaic_normal: Option<[f64; 3]>,
-    /// The mosaic's first tile is not protocol slice 0 (CSA ProtocolSliceNumber > 1: image
-    /// numbering reversed on the scanner): dcm2niix stores its tiles in reverse.
-    pub mosaic_reversed: bool,
-    /// SpacingBetweenSlices (0018,0088), mm.
-    pub spacing_between_slices: Option<f64>,
-    /// MRAcquisitionType 3D and not echo-planar: dcm2niix reorients these to the closest
-    /// canonical orientation.
-    pub reorient_3d: bool,
-    /// RepetitionTime, seconds (pixdim[4] of 4D files).
-    pub repetition_time: Option<f64>,
-}
 
 /// A NIfTI volume ready to be written, with what the report says about it.
 #[derive(Debug, Clone, PartialEq)]

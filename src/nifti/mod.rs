@@ -4,6 +4,7 @@
 //! them together for one volume. Beside it: the BIDS JSON sidecar ([`sidecar`]) and the
 //! diffusion gradients (.bval/.bvec, [`diffusion`]).
 
+pub mod acquisition;
 pub mod affine;
 pub mod build;
 pub mod diffusion;

@@ -59,7 +59,6 @@ pub(crate) fn first_item(ds: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomO
 }
 
 /// All items of a sequence element (empty when absent or not a sequence).
-#[cfg(test)]
 pub(crate) fn items(ds: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
     ds.get(tag).and_then(|e| e.items()).unwrap_or(&[])
 }
