@@ -5,11 +5,15 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use super::values::{float, items, text};
+use super::values::{Vendor, first_item, float, items, text};
 use crate::scan::csa;
 
 /// Siemens NumberOfImagesInMosaic, private group 0019 (creator "SIEMENS MR HEADER").
 const SIEMENS_MOSAIC_TILES: Tag = Tag(0x0019, 0x100A);
+/// Philips private "scale slope" (FL), and the private per-frame item that holds it in
+/// enhanced objects.
+const PHILIPS_SCALE_SLOPE: Tag = Tag(0x2005, 0x100E);
+const PHILIPS_PRIVATE_FRAME_SEQUENCE: Tag = Tag(0x2005, 0x140F);
 
 /// What the headers of the stack's first file tell beyond the scan record.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -28,6 +32,12 @@ pub struct Acquisition {
     pub reorient_3d: bool,
     /// RepetitionTime, seconds (pixdim[4] of 4D files).
     pub repetition_time: Option<f64>,
+    /// GantryDetectorTilt (0018,1120), degrees: dcm2niix measures slice spacing across the
+    /// tilt (the distance between slice origins times its cosine).
+    pub gantry_tilt: Option<f64>,
+    /// Philips "scale slope" (2005,100E): dcm2niix stores Philips floating-point values
+    /// (PV·RS + RI) / (RS·SS) instead of the displayed ones.
+    pub philips_scale: Option<f64>,
 }
 
 /// The acquisition facts of `ds`, the first file of a volume (`mosaic`: a Siemens mosaic).
@@ -58,7 +68,24 @@ pub fn acquisition(ds: &InMemDicomObject, mosaic: bool) -> Acquisition {
         spacing_between_slices: float(ds, tags::SPACING_BETWEEN_SLICES).filter(|v| *v > 0.0),
         reorient_3d: three_d && !epi,
         repetition_time: float(ds, tags::REPETITION_TIME).map(|ms| ms / 1000.0),
+        gantry_tilt: float(ds, tags::GANTRY_DETECTOR_TILT).filter(|t| *t != 0.0),
+        philips_scale: (Vendor::of(ds) == Vendor::Philips)
+            .then(|| philips_scale(ds))
+            .flatten(),
     }
+}
+
+/// Philips' scale slope: at the top level, else in the first frame's private Philips item.
+fn philips_scale(ds: &InMemDicomObject) -> Option<f64> {
+    let own = |item: &InMemDicomObject| {
+        let bytes = item.element(PHILIPS_SCALE_SLOPE).ok()?.to_bytes().ok()?;
+        let value = f32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+        (bytes.len() == 4 && value.is_finite() && value != 0.0).then_some(f64::from(value))
+    };
+    own(ds).or_else(|| {
+        let frame = frame_item(ds, 0)?;
+        own(first_item(frame, PHILIPS_PRIVATE_FRAME_SEQUENCE)?)
+    })
 }
 
 /// The Per-frame Functional Groups item of frame `frame` (0-based) of an enhanced object.

@@ -75,7 +75,10 @@ pub fn build(
         )
     };
     let rescales: Vec<(f64, f64)> = all.iter().map(|&s| rescale_of(s)).collect();
-    let storage = choose_storage(&format, &rescales)?;
+    let mut storage = choose_storage(&format, &rescales)?;
+    if let Some(ss) = acquisition.philips_scale.filter(|_| !storage.scaled) {
+        (storage.slope, storage.intercept) = philips_precise(storage.slope, storage.intercept, ss);
+    }
     let mut notes = Vec::new();
 
     let (width, height, depth, geometry) = if stack.mosaic {
@@ -158,7 +161,10 @@ pub fn build(
                     along.abs().acos().to_degrees()
                 ));
             }
-            scale(normal, length)
+            // Across a gantry tilt, dcm2niix takes the spacing along the table times the
+            // tilt's cosine.
+            let tilt = acquisition.gantry_tilt.unwrap_or(0.0).to_radians();
+            scale(normal, length * tilt.cos())
         } else {
             scale(
                 normal,
@@ -237,6 +243,22 @@ pub fn build(
         notes,
         slices_reversed: dot(geometry.slice_step, normal) < 0.0,
     })
+}
+
+/// Philips' floating-point scaling of stored values (dcm2niix's default): the value of a
+/// stored p is (p·RS + RI) / (RS·SS), as slope and intercept (computed in 32-bit floats, as
+/// dcm2niix does, so the header holds the same numbers).
+fn philips_precise(slope: f64, intercept: f64, scale_slope: f64) -> (f64, f64) {
+    let (rs, ri, ss) = (slope as f32, intercept as f32, scale_slope as f32);
+    if rs * ss == 0.0 {
+        return (slope, intercept);
+    }
+    let at = |p: f32| (p * rs + ri) / (rs * ss);
+    let (l0, l1) = (at(0.0), at(1.0));
+    if l0 == l1 {
+        return (slope, intercept);
+    }
+    (f64::from(l1 - l0), f64::from(l0))
 }
 
 /// Every slice the same size, orientation and pixel format.
