@@ -263,6 +263,42 @@ fn slice_axis(n: [f64; 3]) -> usize {
     }
 }
 
+/// The b-values dcm2niix writes for a series of volumes, or `None` when it writes no
+/// .bval/.bvec at all (`nii_saveDTI`): fewer than two volumes; or one b-value for all volumes
+/// (none above the "b≈0" threshold: 50 s/mm² for Siemens, whose CMRR sequences store b=5,
+/// 6 otherwise) with a zero first vector, unless the vectors vary and some are zero, in
+/// which case those volumes become b=0. Trace/ADC volumes (GE, Philips) are not removed here.
+pub fn bvals_to_write(gradients: &[Gradient], vendor: Vendor) -> Option<Vec<f64>> {
+    if gradients.len() < 2 {
+        return None;
+    }
+    let threshold = if vendor == Vendor::Siemens { 50.0 } else { 6.0 };
+    let first = gradients[0];
+    let zero = |g: &Gradient| {
+        g.direction
+            .is_none_or(|d| d.iter().all(|x| x.abs() <= EPSILON))
+    };
+    let b_varies = gradients.iter().any(|g| g.b_value != first.b_value)
+        || gradients.iter().all(|g| g.b_value > threshold)
+        || !zero(&first);
+    let mut b: Vec<f64> = gradients.iter().map(|g| g.b_value).collect();
+    if b_varies {
+        return Some(b);
+    }
+    let vectors_vary = gradients
+        .iter()
+        .any(|g| g.direction.unwrap_or([0.0; 3]) != first.direction.unwrap_or([0.0; 3]));
+    if !vectors_vary || !gradients.iter().any(zero) {
+        return None;
+    }
+    for (b, g) in b.iter_mut().zip(gradients) {
+        if zero(g) {
+            *b = 0.0;
+        }
+    }
+    Some(b)
+}
+
 /// The .bval and .bvec texts dcm2niix writes (BIDS mode): values as C's `%g` of a 32-bit
 /// float, separated by one space, each line ended by a newline; the .bvec has three lines
 /// (x, y, z), one column per volume.

@@ -390,7 +390,10 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
         effective_echo_spacing = ees;
     }
     s.put_positive("EffectiveEchoSpacing", Some(effective_echo_spacing));
-    let true_factor = if accel > 1.0 { 1.0 / accel } else { 1.0 };
+    let mut true_factor = if accel > 1.0 { 1.0 / accel } else { 1.0 };
+    // Siemens' BandwidthPerPixelPhaseEncode includes phase oversampling: undo it to get the
+    // spacing the console reports.
+    true_factor *= 1.0 + siemens.phase_oversampling();
     let derived = bw_pe * true_factor * recon_pe as f64;
     if derived != 0.0 {
         s.put_positive("DerivedVendorReportedEchoSpacing", Some(1.0 / derived));

@@ -61,6 +61,10 @@ fn xa30_enhanced_dwi_matches_dcm2niix_bval_and_bvec() {
         gradients.push(g);
         orient = Some(orientation(&obj));
     }
+    assert_eq!(
+        bvals_to_write(&gradients, Vendor::Siemens),
+        Some(vec![0.0, 2500.0, 2500.0])
+    );
     let bvecs = bvecs_in_voxel_frame(&gradients, orient.unwrap(), false);
     let (bval_text, bvec_text) = bval_bvec_text(&gradients, &bvecs);
     assert!(bval_text.ends_with('\n') && !bval_text.contains('\t'));
@@ -131,4 +135,25 @@ fn percent_g_formatting_matches_c() {
     ] {
         assert_eq!(format_g(v), s, "{v}");
     }
+}
+
+#[test]
+fn no_bval_files_for_a_single_b_value_without_gradients() {
+    let b0 = patient(0.0, None);
+    assert_eq!(bvals_to_write(&[b0], Vendor::Siemens), None);
+    assert_eq!(bvals_to_write(&[b0, b0], Vendor::Siemens), None);
+    // One b-value, varying vectors, some zero: the zero ones are b=0 volumes.
+    let g = |d| patient(1000.0, Some(d));
+    let series = [g([0.0, 0.0, 0.0]), g([1.0, 0.0, 0.0]), g([0.0, 1.0, 0.0])];
+    assert_eq!(
+        bvals_to_write(&series, Vendor::Ge),
+        Some(vec![1000.0, 1000.0, 1000.0]),
+        "every b above the threshold counts as varying"
+    );
+    let low = |d| patient(5.0, Some(d));
+    let series = [low([0.0, 0.0, 0.0]), low([1.0, 0.0, 0.0])];
+    assert_eq!(
+        bvals_to_write(&series, Vendor::Siemens),
+        Some(vec![0.0, 5.0])
+    );
 }

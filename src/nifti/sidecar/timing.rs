@@ -21,7 +21,8 @@ use crate::scan::csa::{self, CsaHeader};
 const TIME_AFTER_START: Tag = Tag(0x0021, 0x1104);
 
 /// "HH:MM:SS.ffffff" of the first image, as dcm2niix prints it: seconds keep 5 decimals
-/// (its `%+013.5f` step) and are printed with 6.
+/// (its `%+013.5f` step) and are printed with `%02.6f`, which does not zero-pad seconds below
+/// 10 ("12:30:2.285000"; dcm2niix releases from 2026 pad them).
 pub(super) fn acquisition_time(l: &Lookup) -> Option<String> {
     let raw = l
         .text(tags::ACQUISITION_TIME)
@@ -32,12 +33,7 @@ pub(super) fn acquisition_time(l: &Lookup) -> Option<String> {
     let h = (seconds / 3600.0).floor();
     let m = ((seconds - h * 3600.0) / 60.0).floor();
     let s = seconds - h * 3600.0 - m * 60.0;
-    Some(format!(
-        "{:02}:{:02}:{:09.6}",
-        h as i64,
-        m as i64,
-        s.max(0.0)
-    ))
+    Some(format!("{:02}:{:02}:{:.6}", h as i64, m as i64, s.max(0.0)))
 }
 
 /// The time part of a DT value (YYYYMMDDHHMMSS.ffffff&zzzz).
@@ -92,21 +88,21 @@ pub(super) fn slice_timing(
     };
     let ms = if input.mosaic_slices.unwrap_or(0) > 1 {
         let first_times = mosaic_times(csa_image)?;
-        // A CMRR bug can leave bogus times in the first volume: then use the second's.
-        let second = || {
-            mosaic_times(
-                input
-                    .second_slice_headers
-                    .first()
-                    .and_then(|d| csa::from_dataset(d, csa::Which::Image))
-                    .as_ref(),
-            )
-        };
-        if plausible(&first_times[..slices], tr_ms) {
-            first_times
-        } else {
-            second().unwrap_or(first_times)
+        let second_header = input
+            .second_slice_headers
+            .first()
+            .and_then(|d| csa::from_dataset(d, csa::Which::Image));
+        let second_times = mosaic_times(second_header.as_ref());
+        let mut times = choose_mosaic_times(first_times, second_times, slices, tr_ms);
+        // ProtocolSliceNumber > 1: Siemens numbered the tiles in reverse ("ImageNumbering"
+        // reversed); dcm2niix then reverses the slices (nii_flipZ) and their times.
+        if csa_image
+            .and_then(|c| c.number("ProtocolSliceNumber"))
+            .is_some_and(|n| n.round() > 1.0)
+        {
+            times[..slices].reverse();
         }
+        times
     } else {
         if input.slice_headers.len() != slices {
             return None;
@@ -138,6 +134,39 @@ pub(super) fn slice_timing(
     plausible(&shifted, tr_ms).then(|| shifted.iter().map(|t| t / 1000.0).collect())
 }
 
+/// The first volume's mosaic times, unless they look wrong: not plausible, or spanning a
+/// different range than the second volume's (dcm2niix's issues 870 and CMRR's first-volume
+/// bug); then the second volume's, shifted to start at 0, if those are plausible.
+fn choose_mosaic_times(
+    first: Vec<f64>,
+    second: Option<Vec<f64>>,
+    slices: usize,
+    tr_ms: f64,
+) -> Vec<f64> {
+    let range = |t: &[f64]| {
+        let min = t.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = t.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        max - min
+    };
+    let Some(second) = second else {
+        return first;
+    };
+    let same_range = (range(&first[..slices]) - range(&second[..slices])).abs() <= 1e-4;
+    if plausible(&first[..slices], tr_ms) && same_range {
+        return first;
+    }
+    let min = second[..slices]
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let shifted: Vec<f64> = second.iter().map(|t| t - min).collect();
+    if plausible(&shifted[..slices], tr_ms) {
+        shifted
+    } else {
+        first
+    }
+}
+
 /// Slice times worth writing: not all equal, and within one repetition.
 fn plausible(ms: &[f64], tr_ms: f64) -> bool {
     let min = ms.iter().copied().fold(f64::INFINITY, f64::min);
@@ -152,11 +181,28 @@ fn slice_time_ms(header: &InMemDicomObject) -> Option<f64> {
     {
         return Some(t * 1000.0);
     }
-    let tm = values::text(header, tags::ACQUISITION_TIME).or_else(|| {
-        let holder = find(header, tags::FRAME_ACQUISITION_DATE_TIME, 3)?;
-        time_of_datetime(&values::text(holder, tags::FRAME_ACQUISITION_DATE_TIME)?)
-    })?;
+    if let Some(tm) = values::text(header, tags::ACQUISITION_TIME) {
+        return seconds_of_day_as_dcm2niix(&tm).map(|s| s * 1000.0);
+    }
+    let holder = find(header, tags::FRAME_ACQUISITION_DATE_TIME, 3)?;
+    let tm = time_of_datetime(&values::text(holder, tags::FRAME_ACQUISITION_DATE_TIME)?)?;
     seconds_of_day(&tm).map(|s| s * 1000.0)
+}
+
+/// Seconds since midnight of a TM value the way dcm2niix gets them for per-slice times: it
+/// keeps HHMMSS.ffffff as one 32-bit float (so times are quantised to 1/64 s around 14:00),
+/// then splits hours, minutes and seconds.
+fn seconds_of_day_as_dcm2niix(tm: &str) -> Option<f64> {
+    let tm: String = tm.trim().chars().filter(|c| *c != ':').collect();
+    let packed = tm
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)?;
+    let packed = ((packed as f32) as f64 * 1e5).round() / 1e5;
+    let hours = (packed / 10000.0).floor();
+    let minutes = ((packed - hours * 10000.0) / 100.0).floor();
+    let seconds = packed - hours * 10000.0 - minutes * 100.0;
+    Some(hours * 3600.0 + minutes * 60.0 + seconds)
 }
 
 /// Slices excited together with the first one (dcm2niix's multiband factor): how many slice

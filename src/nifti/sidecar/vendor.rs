@@ -50,6 +50,16 @@ impl Siemens {
     }
 
     /// The keys dcm2niix reads from the ASCCONV block, in its order.
+    /// sKSpace.dPhaseOversamplingForDialog (0 when absent).
+    pub(super) fn phase_oversampling(&self) -> f64 {
+        self.ascconv
+            .as_ref()
+            .and_then(|a| a.get("sKSpace.dPhaseOversamplingForDialog"))
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .unwrap_or(0.0)
+    }
+
     pub(super) fn ascconv_keys(&self, s: &mut Sidecar, asc: &BTreeMap<String, String>, mr: bool) {
         let pf = asc_int(asc, "sKSpace.ucPhasePartialFourier").unwrap_or(0);
         if pf > 0 && mr {
