@@ -14,10 +14,12 @@ use super::volume::{Context, VolumeOutcome};
 use crate::contract::FileIssue;
 use crate::contract::manifest::{FrameEntry, Item, ItemKind, NiftiEntry};
 use crate::naming::{NameFields, Target};
+use crate::nifti::Vendor;
 use crate::nifti::acquisition::{acquisition, frame_item};
 use crate::nifti::build::{Built, build};
 use crate::nifti::diffusion::{
-    Gradient, GradientFrame, bval_bvec_text, bvecs_in_voxel_frame, gradient, gradient_for_frame,
+    Gradient, GradientFrame, bval_bvec_text, bvals_to_write, bvecs_in_voxel_frame, gradient,
+    gradient_for_frame,
 };
 use crate::nifti::file::nifti_bytes;
 use crate::nifti::sidecar::{SidecarInput, sidecar};
@@ -336,18 +338,19 @@ impl Context<'_> {
         let sidecar_key = layout::nifti_companion_key(prefix, "json");
         self.put(&sidecar_key, json.into_bytes())?;
         let gradients = gradients.into_inner().unwrap_or_else(|e| e.into_inner());
-        let (bval, bvec) = match diffusion_texts(&gradients, &built, first, self.instances) {
-            Some((bval, bvec)) => {
-                let (bval_key, bvec_key) = (
-                    layout::nifti_companion_key(prefix, "bval"),
-                    layout::nifti_companion_key(prefix, "bvec"),
-                );
-                self.put(&bval_key, bval.into_bytes())?;
-                self.put(&bvec_key, bvec.into_bytes())?;
-                (Some(bval_key), Some(bvec_key))
-            }
-            None => (None, None),
-        };
+        let (bval, bvec) =
+            match diffusion_texts(&gradients, &built, first, first_ds, self.instances) {
+                Some((bval, bvec)) => {
+                    let (bval_key, bvec_key) = (
+                        layout::nifti_companion_key(prefix, "bval"),
+                        layout::nifti_companion_key(prefix, "bvec"),
+                    );
+                    self.put(&bval_key, bval.into_bytes())?;
+                    self.put(&bvec_key, bvec.into_bytes())?;
+                    (Some(bval_key), Some(bvec_key))
+                }
+                None => (None, None),
+            };
         Ok(NiftiEntry {
             image,
             sidecar: Some(sidecar_key),
@@ -361,23 +364,27 @@ impl Context<'_> {
     }
 }
 
-/// The .bval and .bvec texts of a diffusion series (several volumes, one of them weighted),
-/// as dcm2niix writes them.
+/// The .bval and .bvec texts of a diffusion series, when dcm2niix writes them.
 fn diffusion_texts(
     gradients: &[Option<Gradient>],
     built: &Built,
     first: SliceRef,
+    first_ds: &InMemDicomObject,
     instances: &[InstanceHeader],
 ) -> Option<(String, String)> {
-    if gradients.len() < 2 || !gradients.iter().flatten().any(|g| g.b_value > 0.0) {
-        return None;
-    }
     let none = Gradient {
         b_value: 0.0,
         direction: None,
         frame: GradientFrame::Patient,
     };
-    let gradients: Vec<Gradient> = gradients.iter().map(|g| g.unwrap_or(none)).collect();
+    if gradients.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut gradients: Vec<Gradient> = gradients.iter().map(|g| g.unwrap_or(none)).collect();
+    let bvals = bvals_to_write(&gradients, Vendor::of(first_ds))?;
+    for (g, b) in gradients.iter_mut().zip(bvals) {
+        g.b_value = b;
+    }
     let orientation = instances[first.instance].frame_orientation(first.frame)?;
     let bvecs = bvecs_in_voxel_frame(&gradients, orientation, built.slices_reversed);
     Some(bval_bvec_text(&gradients, &bvecs))

@@ -95,7 +95,11 @@ fn equal_to_dcm2niix(folder: &str) -> Value {
             r["ref"], r["class"], r["detail"]
         );
         assert_eq!(r["bval_bvec_bad"], false, "{folder}: {}", r["bval_bvec"]);
-        assert_eq!(r["our_sidecar"], true, "{folder}: {} has no sidecar", r["ref"]);
+        assert_eq!(
+            r["our_sidecar"], true,
+            "{folder}: {} has no sidecar",
+            r["ref"]
+        );
     }
     report
 }
@@ -185,7 +189,11 @@ fn nifti_bytes_are_deterministic_and_a_rerun_keeps_them() {
 fn render_and_nifti_together_name_the_volume_from_every_item() {
     let src = data("dcm_qa_nih/In/20180918GE");
     let dest = tempfile::tempdir().unwrap();
-    let manifest = convert_nifti(&src, dest.path(), &["--outputs", "render,nifti", "--no-mp4"]);
+    let manifest = convert_nifti(
+        &src,
+        dest.path(),
+        &["--outputs", "render,nifti", "--no-mp4"],
+    );
     // Ten time points of one fMRI: ten video items, one 4D NIfTI they all name.
     let videos: Vec<_> = manifest
         .items
