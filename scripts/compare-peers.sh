@@ -9,6 +9,10 @@
 #        scripts/compare-peers.sh --store [N_SLICES]    header scans from the moto S3 server on
 #                                                       loopback against local disk, same study
 #        RENDER=1 scripts/compare-peers.sh [N_SLICES]   scanning, then rendering RENDER_N slices
+#        scripts/compare-peers.sh --nifti [N_SLICES]    NIfTI: convert --outputs nifti against
+#                                                       dcm2niix -z n / -z y on dcm2niix's six
+#                                                       suites and a generated study
+#                                                       (scripts/peers/nifti-bench.sh)
 #
 # Environment:
 #   TEMPLATE   real single-frame DICOM every slice of the scan study is made from
@@ -37,6 +41,10 @@ SCAN=1
 STORE=0
 RENDER="${RENDER:-0}"
 RENDER_N="${RENDER_N:-300}"
+if [[ "${1:-}" == --nifti ]]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/peers/nifti-bench.sh" "$@"
+fi
 if [[ "${1:-}" == --render ]]; then
     SCAN=0 RENDER=1 RENDER_N="${2:-300}"
     set -- # no scan study: N below is unused

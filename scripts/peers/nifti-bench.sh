@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# NIfTI rows of the side-by-side benchmark (`scripts/compare-peers.sh --nifti`): dicomprep
+# `convert --outputs nifti` against dcm2niix on the same data and machine, warm and cold:
+#   dicomprep --nifti-gzip no   vs  dcm2niix -z n
+#   dicomprep (gzip, default)   vs  dcm2niix -z y (pigz)
+# on each of dcm2niix's six regression suites (In/) and on a generated study of N slices.
+# Prints seconds (median of RUNS warm runs; one cold run each with COLD=1), the speed-up,
+# peak RSS, and the total .nii.gz bytes of both tools.
+#
+# Usage: scripts/peers/nifti-bench.sh [N_SLICES]   (default 10000; 0 skips the study)
+# Environment:
+#   SUITES     the unpacked suites (default /tmp/dcm2niix-qa; unpacked there when missing
+#              from ../shared/test-data/dcm2niix-qa)
+#   SERIES     series of the generated study (default 50: 200 slices of 512x512 each)
+#   TEMPLATE   its template slice (default a real 512x512 CT slice of test-data)
+#   RUNS       timed warm runs per tool (default 3); COLD=1 adds one cold run per tool
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+N="${1:-10000}"
+SUITES="${SUITES:-/tmp/dcm2niix-qa}"
+SERIES="${SERIES:-50}"
+TEMPLATE="${TEMPLATE:-test-data/dicom2nifti/siemens/anatomical/001/IM-0001-0112-0001.dcm}"
+RUNS="${RUNS:-3}"
+COLD="${COLD:-0}"
+DICOMPREP="target/release/dicomprep"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/nifti-bench.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+log() { printf '==> %s\n' "$*" >&2; }
+as_root() { if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
+
+for tool in dcm2niix pigz; do
+    command -v "$tool" >/dev/null || as_root apt-get install -y -qq "$tool" >/dev/null
+done
+[[ -x /usr/bin/time ]] || as_root apt-get install -y -qq time >/dev/null
+log "building dicomprep (release) and the study generator"
+cargo build --release -q --bin dicomprep --example gen_study
+if [[ ! -d "$SUITES/dcm_qa" ]]; then
+    "$ROOT/../shared/test-data/dcm2niix-qa/unpack.sh" "$SUITES" >&2
+fi
+
+drop_caches() { sync; as_root sh -c 'echo 3 > /proc/sys/vm/drop_caches' 2>/dev/null || true; }
+
+# run TOOL MODE SRC OUT: converts SRC into the empty folder OUT.
+run() {
+    local tool="$1" mode="$2" src="$3" out="$4"
+    rm -rf "$out" && mkdir -p "$out"
+    case "$tool/$mode" in
+        dicomprep/plain) "$DICOMPREP" convert "$src" --dest "$out" --outputs nifti --nifti-gzip no -q --no-html ;;
+        dicomprep/gzip) "$DICOMPREP" convert "$src" --dest "$out" --outputs nifti -q --no-html ;;
+        dcm2niix/plain) dcm2niix -b y -z n -f %p_%s -o "$out" "$src" ;;
+        dcm2niix/gzip) dcm2niix -b y -z y -f %p_%s -o "$out" "$src" ;;
+    esac >/dev/null 2>&1 || true
+}
+
+# time_run TOOL MODE SRC: prints "seconds peak_rss_kb".
+time_run() {
+    local out="$WORK/out-$1-$2" start end
+    start="$EPOCHREALTIME"
+    /usr/bin/time -f '%M' -o "$WORK/rss" bash -c "$(declare -f run); DICOMPREP=$DICOMPREP run $1 $2 '$3' '$out'"
+    end="$EPOCHREALTIME"
+    awk -v s="$start" -v e="$end" -v m="$(tail -n1 "$WORK/rss")" 'BEGIN {printf "%.3f %s\n", e - s, m}'
+}
+
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# bench LABEL SRC: one table row per mode.
+bench() {
+    local label="$1" src="$2" mode tool warm cold rss line
+    for mode in plain gzip; do
+        declare -A secs=() peak=() colds=()
+        for tool in dicomprep dcm2niix; do
+            run "$tool" "$mode" "$src" "$WORK/out-$tool-$mode" # untimed: warms the cache
+            warm=""
+            for _ in $(seq "$RUNS"); do
+                line="$(time_run "$tool" "$mode" "$src")"
+                warm+="${line%% *}"$'\n'
+                rss="${line##* }"
+            done
+            secs[$tool]="$(printf '%s' "$warm" | median)"
+            peak[$tool]="$rss"
+            colds[$tool]="-"
+            if [[ "$COLD" == 1 ]]; then
+                drop_caches
+                line="$(time_run "$tool" "$mode" "$src")"
+                colds[$tool]="${line%% *}"
+            fi
+        done
+        local bytes_ours="" bytes_peer=""
+        if [[ "$mode" == gzip ]]; then
+            bytes_ours="$(find "$WORK/out-dicomprep-gzip" -name '*.nii.gz' -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
+            bytes_peer="$(find "$WORK/out-dcm2niix-gzip" -name '*.nii.gz' -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
+        fi
+        awk -v l="$label" -v m="$mode" -v a="${secs[dicomprep]}" -v b="${secs[dcm2niix]}" \
+            -v ca="${colds[dicomprep]}" -v cb="${colds[dcm2niix]}" -v ra="${peak[dicomprep]}" \
+            -v rb="${peak[dcm2niix]}" -v ba="$bytes_ours" -v bb="$bytes_peer" 'BEGIN {
+            x = (a > 0 ? b / a : 0)
+            cx = (ca != "-" && ca > 0 ? sprintf("%.1fx", cb / ca) : "-")
+            bytes = (ba != "" ? sprintf("%.1f / %.1f MB (%.2f)", ba / 1e6, bb / 1e6, (bb > 0 ? ba / bb : 0)) : "-")
+            printf "%-16s %-6s %9.2f %9.2f %6.1fx %8s %8s %6s %8.0f %8.0f  %s\n", l, m, a, b, x, ca, cb, cx, ra / 1024, rb / 1024, bytes }'
+    done
+}
+
+header() {
+    printf '%-16s %-6s %9s %9s %7s %8s %8s %6s %8s %8s  %s\n' data mode dicomprep dcm2niix speed \
+        "cold us" "cold pe" cold "RSS us" "RSS pe" ".nii.gz bytes us / dcm2niix (ratio)"
+}
+
+log "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1e6}' /proc/meminfo); dcm2niix $(dcm2niix -v 2>/dev/null | grep -o 'v1[.0-9A-Za-z]*' | head -1); pigz $(pigz --version 2>&1)"
+header
+for suite in dcm_qa dcm_qa_nih dcm_qa_mosaic dcm_qa_xa30 dcm_qa_fmap dcm_qa_ts; do
+    bench "$suite" "$SUITES/$suite/In"
+done
+if ((N > 0)); then
+    study="target/bench-data/nifti$N"
+    if [[ "$(find "$study" -type f 2>/dev/null | wc -l)" -ne "$N" ]]; then
+        rm -rf "$study"
+        log "generating $N slices in $SERIES series into $study"
+        target/release/examples/gen_study --template "$TEMPLATE" --out "$study" --slices "$N" \
+            --series "$SERIES" --layout flat --seed 1 >&2
+    fi
+    bench "study$N" "$study"
+fi
