@@ -121,7 +121,8 @@ impl Cut {
 }
 
 /// Writes the pixels `cut` of `frame` into `out` (one slice of `storage`, rows bottom-up),
-/// scaling by `rescale` when the storage is scaled.
+/// scaling by `rescale` when the storage is scaled. Row by row: stored bytes are copied as
+/// they are when they already are the voxels.
 pub fn place_slice(
     out: &mut [u8],
     frame: &Frame,
@@ -130,69 +131,78 @@ pub fn place_slice(
     rescale: (f64, f64),
 ) -> Result<(), String> {
     let bytes = storage.datatype.bytes();
-    if out.len() != cut.width * cut.height * bytes {
+    let row_bytes = cut.width * bytes;
+    if out.len() != cut.height * row_bytes {
         return Err(format!(
             "slice of {}x{} does not fit the volume's slice size",
             cut.width, cut.height
         ));
     }
     let frame_width = frame.width as usize;
-    // Output row j holds input row (height - 1 - j) of the cut.
-    let target = |x: usize, y: usize| -> Option<usize> {
-        let (cx, cy) = (x.checked_sub(cut.x)?, y.checked_sub(cut.y)?);
-        (cx < cut.width && cy < cut.height)
-            .then(|| ((cut.height - 1 - cy) * cut.width + cx) * bytes)
-    };
-    match &frame.samples {
-        Samples::Rgb(rgb) => {
-            if storage.datatype != DataType::Rgb24 {
-                return Err("a colour slice in a grey volume".into());
-            }
-            for y in cut.y..cut.y + cut.height {
-                let start = (y * frame_width + cut.x) * 3;
-                let row = rgb
-                    .get(start..start + cut.width * 3)
+    if cut.x + cut.width > frame_width || cut.y + cut.height > frame.height as usize {
+        return Err("tile outside its frame".into());
+    }
+    // Output row j holds row (height - 1 - j) of the cut.
+    let rows = out.chunks_exact_mut(row_bytes).enumerate().map(|(j, row)| {
+        let start = (cut.y + cut.height - 1 - j) * frame_width + cut.x;
+        (row, start..start + cut.width)
+    });
+    match (&frame.samples, storage.datatype) {
+        (Samples::Rgb(rgb), DataType::Rgb24) => {
+            for (row, range) in rows {
+                let source = rgb
+                    .get(range.start * 3..range.end * 3)
                     .ok_or("colour frame shorter than its size")?;
-                let at = target(cut.x, y).expect("row within the cut");
-                out[at..at + row.len()].copy_from_slice(row);
+                row.copy_from_slice(source);
             }
         }
-        Samples::Grey(values) => {
+        (Samples::Rgb(_), _) => return Err("a colour slice in a grey volume".into()),
+        (Samples::Grey(_), DataType::Rgb24) => return Err("a grey slice in a colour volume".into()),
+        (Samples::Grey(values), datatype) => {
             if values.len() != frame_width * frame.height as usize {
                 return Err("frame shorter than its size".into());
             }
-            let (slope, intercept) = rescale;
-            let mut index = 0usize;
-            let datatype = storage.datatype;
-            let scaled = storage.scaled;
-            values.for_each(|v| {
-                let (x, y) = (index % frame_width, index / frame_width);
-                index += 1;
-                let Some(at) = target(x, y) else { return };
-                let slot = &mut out[at..at + bytes];
-                if scaled {
-                    let f = (v as f64 * slope + intercept) as f32;
-                    slot.copy_from_slice(&f.to_le_bytes());
-                    return;
-                }
-                match datatype {
-                    DataType::Uint8 | DataType::Int8 => slot[0] = v as u8,
-                    DataType::Uint16 | DataType::Int16 => {
-                        slot.copy_from_slice(&(v as u16).to_le_bytes())
+            let copy = !storage.scaled && matches!(datatype.bytes(), 1 | 2);
+            for (row, range) in rows {
+                match values.stored_bytes(range.clone()) {
+                    Some(stored) if copy && stored.len() == row.len() => {
+                        row.copy_from_slice(stored)
                     }
-                    DataType::Uint32 | DataType::Int32 => {
-                        slot.copy_from_slice(&(v as u32).to_le_bytes())
+                    _ => {
+                        let mut slots = row.chunks_exact_mut(bytes);
+                        let (slope, intercept) = rescale;
+                        values.for_each_in(range, |v| {
+                            if let Some(slot) = slots.next() {
+                                write_voxel(
+                                    slot,
+                                    v,
+                                    datatype,
+                                    storage.scaled.then_some((slope, intercept)),
+                                );
+                            }
+                        });
                     }
-                    DataType::Float32 => slot.copy_from_slice(&(v as f32).to_le_bytes()),
-                    DataType::Rgb24 => {}
                 }
-            });
-            if datatype == DataType::Rgb24 {
-                return Err("a grey slice in a colour volume".into());
             }
         }
     }
     Ok(())
+}
+
+/// One voxel: the value as the data type stores it, or scaled into float32.
+#[inline]
+fn write_voxel(slot: &mut [u8], v: i64, datatype: DataType, scale: Option<(f64, f64)>) {
+    if let Some((slope, intercept)) = scale {
+        slot.copy_from_slice(&((v as f64 * slope + intercept) as f32).to_le_bytes());
+        return;
+    }
+    match datatype {
+        DataType::Uint8 | DataType::Int8 => slot[0] = v as u8,
+        DataType::Uint16 | DataType::Int16 => slot.copy_from_slice(&(v as u16).to_le_bytes()),
+        DataType::Uint32 | DataType::Int32 => slot.copy_from_slice(&(v as u32).to_le_bytes()),
+        DataType::Float32 => slot.copy_from_slice(&(v as f32).to_le_bytes()),
+        DataType::Rgb24 => {}
+    }
 }
 
 /// Permutes the voxels of each volume of `data` (x fastest, `dims` = x, y, z) so that output

@@ -149,6 +149,35 @@ impl GreyValues {
         *self.range.get_or_init(|| self.fold_range())
     }
 
+    /// The stored bytes of values `range` when they are the values themselves (8 or 16 bits
+    /// stored in as many allocated, little-endian): what a writer of the same sample type can
+    /// copy as they are. `None` for other layouts or a range out of bounds.
+    pub fn stored_bytes(&self, range: std::ops::Range<usize>) -> Option<&[u8]> {
+        let GreyStorage::Packed { bytes, layout } = &self.storage else {
+            return None;
+        };
+        let width = if layout.wide { 2 } else { 1 };
+        (layout.bits == 8 * width as u32).then_some(())?;
+        bytes.get(range.start * width..range.end * width)
+    }
+
+    /// Calls `f` with values `range` in order (a row of a frame, or part of one); values out
+    /// of bounds are not visited.
+    pub fn for_each_in(&self, range: std::ops::Range<usize>, f: impl FnMut(i64)) {
+        let range = range.start.min(self.len())..range.end.min(self.len());
+        match &self.storage {
+            GreyStorage::Unpacked(values) => values[range].iter().copied().for_each(f),
+            GreyStorage::Packed { bytes, layout } => {
+                let width = if layout.wide { 2 } else { 1 };
+                let part = GreyValues::new(GreyStorage::Packed {
+                    bytes: bytes.slice(range.start * width..range.end * width),
+                    layout: *layout,
+                });
+                part.for_each(f);
+            }
+        }
+    }
+
     /// How the samples are stored, for 8- and 16-bit samples; `None` for the others.
     pub fn layout(&self) -> Option<PackedLayout> {
         match self.storage {
