@@ -292,7 +292,7 @@ impl Context<'_> {
             self.nifti_progress(u64::from(!stack.mosaic));
             Ok(frame)
         };
-        let built = build(stack, self.instances, &acquisition, &decode)?;
+        let mut built = build(stack, self.instances, &acquisition, &decode)?;
         if stack.mosaic {
             self.nifti_progress(stack.time_points.len() as u64);
         }
@@ -332,7 +332,8 @@ impl Context<'_> {
         };
         let json = sidecar(&input).to_json_string();
 
-        let bytes = nifti_bytes(&built.header, &built.voxels, self.options.nifti_gzip);
+        let data = std::mem::take(&mut built.data);
+        let bytes = nifti_bytes(&built.header, data, self.options.nifti_gzip);
         let image_bytes = bytes.len() as u64;
         self.put(&image, bytes)?;
         let sidecar_key = layout::nifti_companion_key(prefix, "json");

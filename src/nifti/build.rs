@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::acquisition::Acquisition;
 use super::affine::{Affine, SliceGeometry, cross, dot, scale, unit};
-use super::header::Header;
+use super::header::{Header, VOX_OFFSET};
 use super::stack::Stack;
 use super::voxels::{Cut, PixelFormat, Storage, choose_storage, place_slice, reorient};
 use crate::order::SliceRef;
@@ -21,7 +21,9 @@ const SPACING_TOLERANCE: f64 = 0.1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Built {
     pub header: Header,
-    pub voxels: Vec<u8>,
+    /// [`VOX_OFFSET`] bytes of room for the header, then the voxels: the file is written
+    /// from this buffer without copying the volume again.
+    pub data: Vec<u8>,
     /// Notes for the report (uneven spacing, gantry tilt), in words.
     pub notes: Vec<String>,
     /// Whether the stored slices run against the row × column normal (for bvecs).
@@ -185,9 +187,9 @@ pub fn build(
     };
     let volumes = stack.time_points.len();
     let slice_bytes = width * height * storage.datatype.bytes();
-    let mut voxels = vec![0u8; slice_bytes * depth * volumes];
+    let mut data = vec![0u8; VOX_OFFSET + slice_bytes * depth * volumes];
     place_all(
-        &mut voxels,
+        &mut data[VOX_OFFSET..],
         stack,
         slice_bytes,
         &storage,
@@ -207,8 +209,9 @@ pub fn build(
     if acquisition.reorient_3d && volumes == 1 && depth > 1 && notes.is_empty() {
         let turn = affine.closest_canonical([width, height, depth]);
         if !turn.is_identity() {
-            voxels = reorient(
-                &voxels,
+            data = reorient(
+                &data,
+                VOX_OFFSET,
                 [width, height, depth],
                 storage.datatype.bytes(),
                 turn.source,
@@ -239,7 +242,7 @@ pub fn build(
     };
     Ok(Built {
         header,
-        voxels,
+        data,
         notes,
         slices_reversed: dot(geometry.slice_step, normal) < 0.0,
     })

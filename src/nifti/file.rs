@@ -7,29 +7,25 @@ use std::io::Write;
 
 use flate2::{Compression, GzBuilder};
 
-use super::header::Header;
+use super::header::{Header, VOX_OFFSET};
 
 /// Deflate level of `.nii.gz` files (pigz's and gzip's default).
 const GZIP_LEVEL: u32 = 6;
 
-/// The bytes of a single-file NIfTI holding `voxels` under `header`.
-pub fn nifti_bytes(header: &Header, voxels: &[u8], gzip: bool) -> Vec<u8> {
-    let head = header.encode();
+/// The bytes of a single-file NIfTI: `data` holds [`VOX_OFFSET`] bytes of room, then the
+/// voxels; the header is written into the room (no copy of the volume), or the whole is
+/// compressed.
+pub fn nifti_bytes(header: &Header, mut data: Vec<u8>, gzip: bool) -> Vec<u8> {
+    data[..VOX_OFFSET].copy_from_slice(&header.encode());
     if !gzip {
-        let mut out = Vec::with_capacity(head.len() + voxels.len());
-        out.extend_from_slice(&head);
-        out.extend_from_slice(voxels);
-        return out;
+        return data;
     }
     let mut encoder = GzBuilder::new().mtime(0).write(
-        Vec::with_capacity(voxels.len() / 2),
+        Vec::with_capacity(data.len() / 2),
         Compression::new(GZIP_LEVEL),
     );
     // Writing into a Vec cannot fail.
-    encoder
-        .write_all(&head)
-        .and_then(|()| encoder.write_all(voxels))
-        .expect("writing to memory");
+    encoder.write_all(&data).expect("writing to memory");
     encoder.finish().expect("writing to memory")
 }
 
@@ -58,10 +54,11 @@ mod tests {
             slice_code: 0,
             descrip: String::new(),
         };
-        let voxels = [1u8, 2, 3, 4];
-        let plain = nifti_bytes(&header, &voxels, false);
-        let packed = nifti_bytes(&header, &voxels, true);
-        assert_eq!(packed, nifti_bytes(&header, &voxels, true));
+        let mut data = vec![0u8; VOX_OFFSET];
+        data.extend([1u8, 2, 3, 4]);
+        let plain = nifti_bytes(&header, data.clone(), false);
+        let packed = nifti_bytes(&header, data.clone(), true);
+        assert_eq!(packed, nifti_bytes(&header, data, true));
         let mut inflated = Vec::new();
         flate2::read::GzDecoder::new(&packed[..])
             .read_to_end(&mut inflated)

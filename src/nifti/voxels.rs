@@ -205,10 +205,12 @@ fn write_voxel(slot: &mut [u8], v: i64, datatype: DataType, scale: Option<(f64, 
     }
 }
 
-/// Permutes the voxels of each volume of `data` (x fastest, `dims` = x, y, z) so that output
-/// axis j is input axis `source[j]`, reversed where `flipped[j]`.
+/// Permutes the voxels of each volume of `data[offset..]` (x fastest, `dims` = x, y, z) so
+/// that output axis j is input axis `source[j]`, reversed where `flipped[j]`; the first
+/// `offset` bytes are kept (room for the header).
 pub fn reorient(
     data: &[u8],
+    offset: usize,
     dims: [usize; 3],
     bytes: usize,
     source: [usize; 3],
@@ -217,22 +219,35 @@ pub fn reorient(
     let volume = dims[0] * dims[1] * dims[2] * bytes;
     let stride = [bytes, dims[0] * bytes, dims[0] * dims[1] * bytes];
     let out_dims = [dims[source[0]], dims[source[1]], dims[source[2]]];
+    // Byte step and start along each output axis.
+    let step: Vec<isize> = (0..3)
+        .map(|a| {
+            let s = stride[source[a]] as isize;
+            if flipped[a] { -s } else { s }
+        })
+        .collect();
+    let start: Vec<usize> = (0..3)
+        .map(|a| {
+            if flipped[a] {
+                (out_dims[a] - 1) * stride[source[a]]
+            } else {
+                0
+            }
+        })
+        .collect();
     let mut out = Vec::with_capacity(data.len());
-    for input in data.chunks(volume.max(1)) {
+    out.extend_from_slice(&data[..offset]);
+    for input in data[offset..].chunks(volume.max(1)) {
         for k in 0..out_dims[2] {
             for j in 0..out_dims[1] {
-                for i in 0..out_dims[0] {
-                    let mut at = 0;
-                    for (axis, position) in [i, j, k].into_iter().enumerate() {
-                        let n = out_dims[axis];
-                        let p = if flipped[axis] {
-                            n - 1 - position
-                        } else {
-                            position
-                        };
-                        at += p * stride[source[axis]];
-                    }
-                    out.extend_from_slice(&input[at..at + bytes]);
+                // The byte of output voxel (0, j, k).
+                let mut at = (start[0] + start[1] + start[2]) as isize
+                    + j as isize * step[1]
+                    + k as isize * step[2];
+                for _ in 0..out_dims[0] {
+                    let i = at as usize;
+                    out.extend_from_slice(&input[i..i + bytes]);
+                    at += step[0];
                 }
             }
         }
@@ -311,7 +326,11 @@ mod tests {
             .flat_map(|z| (0..2).map(move |x| x + 10 * z))
             .collect();
         // Output x = input z reversed, y = input y, z = input x.
-        let out = reorient(&data, [2, 1, 3], 1, [2, 1, 0], [true, false, false]);
+        let out = reorient(&data, 0, [2, 1, 3], 1, [2, 1, 0], [true, false, false]);
         assert_eq!(out, [20, 10, 0, 21, 11, 1]);
+        let mut with_room = vec![7u8];
+        with_room.extend(&data);
+        let out = reorient(&with_room, 1, [2, 1, 3], 1, [2, 1, 0], [true, false, false]);
+        assert_eq!(out, [7, 20, 10, 0, 21, 11, 1]);
     }
 }
