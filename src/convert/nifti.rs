@@ -21,15 +21,13 @@ use crate::nifti::stack::{Stack, plan_stacks};
 use crate::order::SliceRef;
 use crate::plan::PlannedSeries;
 use crate::render::decode::DicomImage;
-use crate::scan::csa;
+use crate::scan::InstanceHeader;
 
 const SPACING_BETWEEN_SLICES: Tag = Tag(0x0018, 0x0088);
 const MR_ACQUISITION_TYPE: Tag = Tag(0x0018, 0x0023);
 const SCANNING_SEQUENCE: Tag = Tag(0x0018, 0x0020);
 const ECHO_PLANAR_PULSE_SEQUENCE: Tag = Tag(0x0018, 0x9018);
 const REPETITION_TIME: Tag = Tag(0x0018, 0x0080);
-/// Siemens NumberOfImagesInMosaic, private group 0019 (creator "SIEMENS MR HEADER").
-const SIEMENS_MOSAIC_TILES: Tag = Tag(0x0019, 0x100A);
 
 /// One stack's outcome: its entry (when written or kept) and what failed.
 struct StackOutcome<'p> {
@@ -236,16 +234,20 @@ impl Context<'_> {
         let opened = self
             .open_image(first_header)
             .map_err(|e| format!("{}: {e}", first_header.path))?;
-        let acquisition = acquisition(opened.dataset(), stack.mosaic);
+        let acquisition = acquisition(opened.dataset(), first_header);
         // Files with several frames are opened once; single-frame files as their slice comes.
         let mut multi: BTreeMap<usize, Arc<DicomImage>> = BTreeMap::new();
         let first_shared = Arc::new(opened);
         for s in stack.time_points.iter().flatten() {
-            if self.instances[s.instance].number_of_frames > 1 && !multi.contains_key(&s.instance) {
+            // (A mosaic file is one time point: decoded once, as its time point comes.)
+            let header = &self.instances[s.instance];
+            if header.number_of_frames > 1
+                && header.mosaic.is_none()
+                && !multi.contains_key(&s.instance)
+            {
                 let image = if s.instance == first.instance {
                     first_shared.clone()
                 } else {
-                    let header = &self.instances[s.instance];
                     Arc::new(
                         self.open_image(header)
                             .map_err(|e| format!("{}: {e}", header.path))?,
@@ -256,10 +258,18 @@ impl Context<'_> {
         }
         let decode = |s: SliceRef| {
             let header = &self.instances[s.instance];
+            // A mosaic's stored frame (the whole grid): the stack builder cuts the tiles.
+            let frame_of = |image: &DicomImage| {
+                if stack.mosaic {
+                    image.stored_frame(s.frame)
+                } else {
+                    image.frame(s.frame)
+                }
+            };
             let frame = match multi.get(&s.instance) {
-                Some(image) => image.frame(s.frame),
-                None if s.instance == first.instance => first_shared.frame(s.frame),
-                None => self.open_image(header)?.frame(s.frame),
+                Some(image) => frame_of(image),
+                None if s.instance == first.instance => frame_of(&first_shared),
+                None => frame_of(&self.open_image(header)?),
             }
             .map_err(|e| format!("{}: {e}", header.path))?;
             self.nifti_progress(if stack.mosaic { 0 } else { 1 });
@@ -289,8 +299,9 @@ impl Context<'_> {
     }
 }
 
-/// What the first file's data set says about the acquisition.
-fn acquisition(ds: &InMemDicomObject, mosaic: bool) -> Acquisition {
+/// What the first file's data set (and its scanned header, for a mosaic's layout) says about
+/// the acquisition.
+fn acquisition(ds: &InMemDicomObject, header: &InstanceHeader) -> Acquisition {
     let text = |tag| {
         ds.element(tag)
             .ok()
@@ -301,26 +312,11 @@ fn acquisition(ds: &InMemDicomObject, mosaic: bool) -> Acquisition {
     let three_d = text(MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
     let epi = text(SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
         || text(ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
-    let csa = mosaic
-        .then(|| csa::from_dataset(ds, csa::Which::Image))
-        .flatten();
-    let mosaic_tiles = mosaic
-        .then(|| {
-            csa.as_ref()
-                .and_then(|c| c.number_of_images_in_mosaic())
-                .or_else(|| {
-                    let bytes = ds.element(SIEMENS_MOSAIC_TILES).ok()?.to_bytes().ok()?;
-                    (bytes.len() >= 2).then(|| u32::from(u16::from_le_bytes([bytes[0], bytes[1]])))
-                })
-        })
-        .flatten();
+    let mosaic = header.mosaic.as_ref();
     Acquisition {
-        mosaic_tiles,
-        mosaic_normal: csa.as_ref().and_then(|c| c.slice_normal_vector()),
-        mosaic_reversed: csa
-            .as_ref()
-            .and_then(|c| c.number("ProtocolSliceNumber"))
-            .is_some_and(|n| n > 1.0),
+        mosaic_tiles: mosaic.map(|m| m.tiles),
+        mosaic_normal: mosaic.and_then(|m| m.slice_normal),
+        mosaic_reversed: mosaic.is_some_and(|m| m.reversed),
         spacing_between_slices: number(SPACING_BETWEEN_SLICES).filter(|v| *v > 0.0),
         reorient_3d: three_d && !epi,
         repetition_time: number(REPETITION_TIME).map(|ms| ms / 1000.0),

@@ -55,5 +55,7 @@ mod deploy_files;
 mod slurm_cluster;
 // Readable item names (--name): hostile descriptions, collisions, payloads, renames.
 mod names;
+// Siemens mosaics: tiles as slices in scan, order, rendering, videos and the index.
+mod mosaic;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
