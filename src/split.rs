@@ -11,11 +11,14 @@
 //! 4. any other group whose positions repeat is split into time points by occurrence, in Darwin
 //!    order (the way dcm2niix detects 4D series).
 
+mod mosaic;
+
 use std::collections::BTreeMap;
 
 use crate::order::geometry::{same_orientation, slice_normal};
 use crate::order::{Rule, SliceKey, SliceRef, order_slices};
 use crate::scan::InstanceHeader;
+use mosaic::split_mosaic_files;
 
 /// Orientation cosines closer than this are the same plane.
 const ORIENTATION_TOLERANCE: f64 = 1e-3;
@@ -272,40 +275,6 @@ fn describe_orientation(orientation: &[f64; 6]) -> String {
     format!(
         "orientation: {plane} plane (normal {:.2}, {:.2}, {:.2})",
         n[0], n[1], n[2]
-    )
-}
-
-/// Splits a draft holding the tiles of several mosaic files into one time point per file,
-/// numbered in Darwin order of the files; slices of other files (if any) stay together.
-fn split_mosaic_files(instances: &[InstanceHeader], draft: Draft) -> Vec<Draft> {
-    let mut files: Vec<usize> = draft
-        .slices
-        .iter()
-        .filter(|s| instances[s.instance].mosaic.is_some())
-        .map(|s| s.instance)
-        .collect();
-    files.sort_unstable();
-    files.dedup();
-    if files.len() <= 1 {
-        return vec![draft];
-    }
-    let key = |instance| SliceKey::of(SliceRef { instance, frame: 0 }, instances, None);
-    files.sort_by(|&a, &b| key(a).compare(&key(b), Rule::Darwin));
-    let count = files.len();
-    let rank: BTreeMap<usize, usize> = files.iter().enumerate().map(|(k, &i)| (i, k)).collect();
-    split_by(
-        vec![draft],
-        |s| rank.get(&s.instance).copied(),
-        |k| match k {
-            Some(k) => (
-                format!("v{}", k + 1),
-                format!(
-                    "Siemens mosaic: time point {} of {count} (one file each)",
-                    k + 1
-                ),
-            ),
-            None => ("vnone".into(), "not a Siemens mosaic".into()),
-        },
     )
 }
 
