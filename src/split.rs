@@ -6,14 +6,19 @@
 //!    its own slot), split further by StackID and TemporalPositionIndex of its frames;
 //! 2. single-frame files split by image size, then orientation (localizers), then echo number,
 //!    then TemporalPositionIdentifier;
-//! 3. any group whose positions repeat is split into time points by occurrence, in Darwin order
-//!    (the way dcm2niix detects 4D series).
+//! 3. Siemens mosaics go through rule 2 as files of tiles; then each mosaic file of a group is a
+//!    time point of its own (one file holds one time point's slices);
+//! 4. any other group whose positions repeat is split into time points by occurrence, in Darwin
+//!    order (the way dcm2niix detects 4D series).
+
+mod mosaic;
 
 use std::collections::BTreeMap;
 
 use crate::order::geometry::{same_orientation, slice_normal};
 use crate::order::{Rule, SliceKey, SliceRef, order_slices};
 use crate::scan::InstanceHeader;
+use mosaic::split_mosaic_files;
 
 /// Orientation cosines closer than this are the same plane.
 const ORIENTATION_TOLERANCE: f64 = 1e-3;
@@ -46,13 +51,20 @@ struct Draft {
 pub fn split_series(instances: &[InstanceHeader], members: &[usize], rule: Rule) -> Vec<Volume> {
     let (multi, single): (Vec<usize>, Vec<usize>) = members
         .iter()
-        .partition(|&&i| instances[i].number_of_frames > 1);
+        .partition(|&&i| instances[i].number_of_frames > 1 && instances[i].mosaic.is_none());
 
     let mut drafts = multi_frame_drafts(instances, multi);
     if !single.is_empty() {
+        // A mosaic's tiles, like the slices of single-frame files, share its file's values.
         let slices = single
             .iter()
-            .map(|&instance| SliceRef { instance, frame: 0 })
+            .flat_map(|&instance| {
+                let frames = match instances[instance].mosaic {
+                    Some(_) => instances[instance].number_of_frames,
+                    None => 1,
+                };
+                (0..frames).map(move |frame| SliceRef { instance, frame })
+            })
             .collect();
         let mut group = vec![Draft {
             slices,
@@ -94,7 +106,11 @@ pub fn split_series(instances: &[InstanceHeader], members: &[usize], rule: Rule)
                 None => ("tnone".into(), "no TemporalPositionIdentifier".into()),
             },
         );
-        drafts.extend(group);
+        drafts.extend(
+            group
+                .into_iter()
+                .flat_map(|d| split_mosaic_files(instances, d)),
+        );
     }
     let drafts: Vec<Draft> = drafts
         .into_iter()
@@ -307,9 +323,12 @@ fn split_repeated_positions(instances: &[InstanceHeader], mut draft: Draft) -> V
 }
 
 /// The position that belongs to this very slice: a classic multi-frame file's single
-/// ImagePositionPatient describes its first frame only, so its frames count as unplaced.
+/// ImagePositionPatient describes its first frame only, so its frames count as unplaced. A
+/// mosaic's tiles count as unplaced too: each mosaic file is a time point already.
 fn own_position(header: &InstanceHeader, frame: u32) -> Option<[f64; 3]> {
-    if header.number_of_frames > 1 {
+    if header.mosaic.is_some() {
+        None
+    } else if header.number_of_frames > 1 {
         header.frames.get(frame as usize)?.image_position_patient
     } else {
         header.image_position_patient

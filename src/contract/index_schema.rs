@@ -5,9 +5,13 @@
 //! No patient identifier (PatientName, PatientID, PatientBirthDate, AccessionNumber…) is
 //! stored: the header reader does not even keep them.
 
-/// Version stored in `meta` under `schema_version`. An index of another version is rebuilt.
+/// Version stored in `meta` under `schema_version`. An index of another version is rebuilt,
+/// except that a version-2 index is upgraded in place.
 /// Version 2 added `series_values` and the `(series_instance_uid, path)` index.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Version 3 presents Siemens mosaics as their tiles: `rows`, `columns` and
+/// `number_of_frames` are the tiles', and `frames` has one row per tile with its position. A
+/// version-2 index loses its mosaic rows on upgrade, so the next refresh scans them again.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The statements creating every table and index (idempotent).
 pub const CREATE: &str = "
@@ -187,7 +191,8 @@ pub const SERIES_COLUMNS: &[&str] = &[
     "pixel_spacing_column",
 ];
 
-/// Columns of `frames` (one row per frame of an enhanced multi-frame object; `frame` from 0).
+/// Columns of `frames` (one row per frame of an enhanced multi-frame object, or per tile of a
+/// Siemens mosaic with its `image_position_patient`; `frame` from 0).
 pub const FRAME_COLUMNS: &[&str] = &[
     "path",
     "frame",

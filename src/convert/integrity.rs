@@ -87,6 +87,7 @@ mod tests {
             height: 4,
             hq_bytes: 100 + u64::from(i),
             lq_bytes: Some(50),
+            sop_instance_uid: None,
         };
         Item {
             name: "v.mp4".into(),
@@ -117,6 +118,7 @@ mod tests {
             window: None,
             hls: None,
             contact_sheet: None,
+            nifti: None,
         }
     }
 

@@ -28,6 +28,15 @@ use crate::order::SliceRef;
 use crate::plan::PlannedSeries;
 use crate::render::decode::DicomImage;
 use crate::scan::InstanceHeader;
+<<<<<<< HEAD
+=======
+
+const SPACING_BETWEEN_SLICES: Tag = Tag(0x0018, 0x0088);
+const MR_ACQUISITION_TYPE: Tag = Tag(0x0018, 0x0023);
+const SCANNING_SEQUENCE: Tag = Tag(0x0018, 0x0020);
+const ECHO_PLANAR_PULSE_SEQUENCE: Tag = Tag(0x0018, 0x9018);
+const REPETITION_TIME: Tag = Tag(0x0018, 0x0080);
+>>>>>>> mosaic
 
 /// One stack's outcome: its entry (when written or kept) and what failed.
 struct StackOutcome<'p> {
@@ -231,6 +240,7 @@ impl Context<'_> {
         image: String,
     ) -> Result<NiftiEntry, String> {
         let first = stack.time_points[0][0];
+<<<<<<< HEAD
         // The files of the first two time points give the sidecar its per-slice values, and
         // multi-frame files are read once: these stay open; the others open as they come.
         let kept: BTreeSet<usize> = stack
@@ -285,6 +295,48 @@ impl Context<'_> {
                     _ => gradient(ds),
                 };
                 gradients.lock().unwrap_or_else(|e| e.into_inner())[t] = gradient;
+=======
+        let first_header = &self.instances[first.instance];
+        let opened = self
+            .open_image(first_header)
+            .map_err(|e| format!("{}: {e}", first_header.path))?;
+        let acquisition = acquisition(opened.dataset(), first_header);
+        // Files with several frames are opened once; single-frame files as their slice comes.
+        let mut multi: BTreeMap<usize, Arc<DicomImage>> = BTreeMap::new();
+        let first_shared = Arc::new(opened);
+        for s in stack.time_points.iter().flatten() {
+            // (A mosaic file is one time point: decoded once, as its time point comes.)
+            let header = &self.instances[s.instance];
+            if header.number_of_frames > 1
+                && header.mosaic.is_none()
+                && !multi.contains_key(&s.instance)
+            {
+                let image = if s.instance == first.instance {
+                    first_shared.clone()
+                } else {
+                    Arc::new(
+                        self.open_image(header)
+                            .map_err(|e| format!("{}: {e}", header.path))?,
+                    )
+                };
+                multi.insert(s.instance, image);
+            }
+        }
+        let decode = |s: SliceRef| {
+            let header = &self.instances[s.instance];
+            // A mosaic's stored frame (the whole grid): the stack builder cuts the tiles.
+            let frame_of = |image: &DicomImage| {
+                if stack.mosaic {
+                    image.stored_frame(s.frame)
+                } else {
+                    image.frame(s.frame)
+                }
+            };
+            let frame = match multi.get(&s.instance) {
+                Some(image) => frame_of(image),
+                None if s.instance == first.instance => frame_of(&first_shared),
+                None => frame_of(&self.open_image(header)?),
+>>>>>>> mosaic
             }
             let frame = image
                 .frame(s.frame)
@@ -365,6 +417,7 @@ impl Context<'_> {
     }
 }
 
+<<<<<<< HEAD
 /// The .bval and .bvec texts of a diffusion series, when dcm2niix writes them.
 fn diffusion_texts(
     gradients: &[Option<Gradient>],
@@ -380,6 +433,29 @@ fn diffusion_texts(
     };
     if gradients.iter().all(Option::is_none) {
         return None;
+=======
+/// What the first file's data set (and its scanned header, for a mosaic's layout) says about
+/// the acquisition.
+fn acquisition(ds: &InMemDicomObject, header: &InstanceHeader) -> Acquisition {
+    let text = |tag| {
+        ds.element(tag)
+            .ok()
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim().to_string())
+    };
+    let number = |tag| text(tag).and_then(|s| s.split('\\').next()?.trim().parse::<f64>().ok());
+    let three_d = text(MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
+    let epi = text(SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
+        || text(ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
+    let mosaic = header.mosaic.as_ref();
+    Acquisition {
+        mosaic_tiles: mosaic.map(|m| m.tiles),
+        mosaic_normal: mosaic.and_then(|m| m.slice_normal),
+        mosaic_reversed: mosaic.is_some_and(|m| m.reversed),
+        spacing_between_slices: number(SPACING_BETWEEN_SLICES).filter(|v| *v > 0.0),
+        reorient_3d: three_d && !epi,
+        repetition_time: number(REPETITION_TIME).map(|ms| ms / 1000.0),
+>>>>>>> mosaic
     }
     let mut gradients: Vec<Gradient> = gradients.iter().map(|g| g.unwrap_or(none)).collect();
     let bvals = bvals_to_write(&gradients, Vendor::of(first_ds))?;

@@ -94,14 +94,13 @@ impl Context<'_> {
                 .map_err(|e| format!("cannot copy it to {}: {e}", self.sink.describe(&key)))?;
             self.bytes_written.fetch_add(size, Ordering::Relaxed);
         }
-        DicomImage::from_shared(bytes)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
+        as_scanned(bytes, header).map(Arc::new)
     }
 
-    /// Opens (downloads, for buckets and DICOMweb) the file of `header` for decoding.
+    /// Opens (downloads, for buckets and DICOMweb) the file of `header` for decoding; the
+    /// frames of a Siemens mosaic are its tiles, as the scan lists them.
     pub(super) fn open_image(&self, header: &InstanceHeader) -> Result<DicomImage, String> {
-        DicomImage::from_shared(self.read_file(header)?).map_err(|e| e.to_string())
+        as_scanned(self.read_file(header)?, header)
     }
 
     fn read_file(&self, header: &InstanceHeader) -> Result<bytes::Bytes, String> {
@@ -258,5 +257,14 @@ impl Context<'_> {
         let size = thumbnail.len() as u64;
         self.put(&key, thumbnail).map_err(fail)?;
         Ok(Some(size))
+    }
+}
+
+/// The image of a file whose frames are those of its scanned `header` (a mosaic's tiles).
+fn as_scanned(bytes: bytes::Bytes, header: &InstanceHeader) -> Result<DicomImage, String> {
+    let image = DicomImage::from_shared(bytes).map_err(|e| e.to_string())?;
+    match &header.mosaic {
+        Some(mosaic) => image.with_mosaic(mosaic).map_err(|e| e.to_string()),
+        None => Ok(image),
     }
 }

@@ -88,13 +88,10 @@ pub fn build(
             .mosaic_tiles
             .filter(|&t| t > 0)
             .ok_or("a mosaic without NumberOfImagesInMosaic")?;
-        let grid = f64::from(tiles).sqrt().ceil() as usize;
-        if columns % grid != 0 || rows % grid != 0 {
-            return Err(format!(
-                "a {columns}x{rows} mosaic cannot hold {tiles} tiles"
-            ));
-        }
-        let (tw, th) = (columns / grid, rows / grid);
+        // The scan gives a mosaic's tile size as its Rows/Columns, the grid's in `mosaic`.
+        let (tw, th) = (columns, rows);
+        let mosaic = first.mosaic.ok_or("a mosaic without its layout")?;
+        let (columns, rows) = (usize::from(mosaic.columns), usize::from(mosaic.rows));
         let position = first
             .image_position_patient
             .ok_or("no ImagePositionPatient")?;

@@ -29,9 +29,9 @@ pub struct Stack {
     pub mosaic: bool,
 }
 
-/// Whether an instance is a Siemens mosaic.
+/// Whether an instance is a Siemens mosaic (the scan presents its tiles as frames).
 pub fn is_mosaic(header: &InstanceHeader) -> bool {
-    header.number_of_frames == 1 && header.image_type.iter().any(|t| t == "MOSAIC")
+    header.mosaic.is_some()
 }
 
 /// Groups the volumes of one series into NIfTI files.
@@ -61,7 +61,10 @@ pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stac
             .all(|v| v.slices.iter().all(|s| is_mosaic(&instances[s.instance])));
         if mosaic {
             // Each mosaic file is a time point, whatever volume holds it.
-            let mut files: Vec<SliceRef> = members.iter().flat_map(|v| v.slices.clone()).collect();
+            let mut files: Vec<SliceRef> = members
+                .iter()
+                .flat_map(|v| v.slices.iter().filter(|s| s.frame == 0).copied())
+                .collect();
             files.sort_by_key(|s| slice_acquisition_key(instances, *s));
             stacks.push(Stack {
                 id,

@@ -59,6 +59,7 @@ fn item(series: &str, volume: &str) -> Item {
             height: 64,
             hq_bytes: 1,
             lq_bytes: Some(1),
+            sop_instance_uid: None,
         }],
         video: Some(VideoEntry {
             fps: 10,
@@ -86,6 +87,7 @@ fn item(series: &str, volume: &str) -> Item {
             rows: 2,
             frames: vec![0, 1, 2, 3],
         }),
+        nifti: None,
     }
 }
 

@@ -388,11 +388,13 @@ pub(crate) mod testing {
                 height,
                 hq_bytes: 1000,
                 lq_bytes: None,
+                sop_instance_uid: None,
             }],
             video: None,
             window: None,
             hls: None,
             contact_sheet: None,
+            nifti: None,
         }
     }
 
@@ -424,6 +426,7 @@ pub(crate) mod testing {
                     height: 256,
                     hq_bytes: 100,
                     lq_bytes: Some(10),
+                    sop_instance_uid: None,
                 })
                 .collect(),
             video: Some(VideoEntry {
@@ -439,6 +442,7 @@ pub(crate) mod testing {
             window: None,
             hls: None,
             contact_sheet: None,
+            nifti: None,
         }
     }
 }

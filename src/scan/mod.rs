@@ -4,6 +4,7 @@
 pub mod csa;
 pub mod first_range;
 mod gzip;
+pub mod mosaic;
 pub mod reader;
 pub mod record;
 
@@ -13,6 +14,7 @@ use std::io::Read;
 use rayon::prelude::*;
 
 pub use first_range::FirstRanges;
+pub use mosaic::Mosaic;
 pub use record::{FrameHeader, InstanceHeader};
 
 use crate::Progress;
@@ -379,7 +381,11 @@ fn pixel_data_problem(
     pixel: reader::PixelDataInfo,
 ) -> Option<String> {
     let element_header = if raw.encoding.explicit_vr { 12 } else { 8 };
-    let frames = header.number_of_frames;
+    // A mosaic stores one frame of the whole grid.
+    let (frames, size) = match &header.mosaic {
+        Some(m) => (1, Some((m.rows, m.columns))),
+        None => (header.number_of_frames, header.size()),
+    };
     let Some(length) = pixel.length else {
         let available = header
             .file_size
@@ -408,7 +414,7 @@ fn pixel_data_problem(
             "{frames} frames declared, but pixel data holds only {length} bytes"
         ));
     }
-    let (rows, columns) = header.size()?;
+    let (rows, columns) = size?;
     let bits = u128::from(header.bits_allocated?);
     // Native YBR_FULL_422 stores two samples per pixel (Y Y Cb Cr for each pair of pixels).
     let samples = match (

@@ -5,6 +5,8 @@ use dicom_dictionary_std::tags;
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
 use serde::{Deserialize, Serialize};
 
+use super::csa;
+use super::mosaic::{Mosaic, MosaicSource};
 use super::reader::{Endian, RawElement, RawHeader, fmt_tag, trim_text};
 
 /// Everything the pipeline needs to know about one DICOM instance, without its pixels.
@@ -56,11 +58,13 @@ pub struct InstanceHeader {
     pub pixel_spacing: Option<[f64; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slice_thickness: Option<f64>,
+    /// Rows of a frame (of a tile, for a Siemens mosaic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u16>,
+    /// Columns of a frame (of a tile, for a Siemens mosaic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<u16>,
-    /// NumberOfFrames, 1 when absent.
+    /// NumberOfFrames, 1 when absent; for a Siemens mosaic, its number of tiles.
     pub number_of_frames: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples_per_pixel: Option<u16>,
@@ -95,10 +99,14 @@ pub struct InstanceHeader {
     pub vr_mode_corrected: bool,
     /// Byte offset of the Pixel Data element header (in the inflated stream for Deflated files).
     pub pixel_data_offset: u64,
-    /// Per-frame values of enhanced multi-frame objects (shared functional groups folded in);
-    /// empty for classic objects.
+    /// Per-frame values of enhanced multi-frame objects (shared functional groups folded in),
+    /// or the tiles of a Siemens mosaic (position and orientation); empty for classic objects.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<FrameHeader>,
+    /// A Siemens mosaic (ImageType MOSAIC, one stored frame): how its single stored frame
+    /// holds the tiles that `rows`, `columns`, `number_of_frames` and `frames` describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mosaic: Option<Mosaic>,
 }
 
 /// Per-frame values from an enhanced object's functional groups.
@@ -233,7 +241,7 @@ pub fn decode_instance(
         .map(|group| decode_frame(group, shared, endian))
         .collect();
 
-    Ok(InstanceHeader {
+    let mut header = InstanceHeader {
         path,
         file_size,
         transfer_syntax,
@@ -282,7 +290,74 @@ pub fn decode_instance(
         vr_mode_corrected: raw.vr_mode_corrected,
         pixel_data_offset: raw.pixel_data.map_or(0, |p| p.offset),
         frames,
-    })
+        mosaic: None,
+    };
+    if header.number_of_frames == 1 && header.image_type.iter().any(|t| t == "MOSAIC") {
+        let source = MosaicSource {
+            rows: header.rows,
+            columns: header.columns,
+            csa: private_value(&raw.elements, 0x0029, "SIEMENS CSA HEADER", 0x10)
+                .and_then(csa::parse),
+            private_tiles: private_value(&raw.elements, 0x0019, "SIEMENS MR HEADER", 0x0A)
+                .and_then(|v| parse_u16(v, endian)),
+        };
+        let spacing = floats(tags::SPACING_BETWEEN_SLICES).first().copied();
+        if let Some(mosaic) = Mosaic::from_source(&source) {
+            present_mosaic(&mut header, mosaic, spacing);
+        }
+    }
+    Ok(header)
+}
+
+/// Presents a mosaic file as a multi-frame instance of its tiles: tile size, tile count, and
+/// each tile's position (when the file's position and orientation are known). The slice
+/// spacing is SpacingBetweenSlices when positive, else SliceThickness, else 1 mm (as in
+/// dcm2niix).
+fn present_mosaic(
+    header: &mut InstanceHeader,
+    mosaic: Mosaic,
+    spacing_between_slices: Option<f64>,
+) {
+    let dz = spacing_between_slices
+        .filter(|v| *v > 0.0)
+        .or(header.slice_thickness)
+        .unwrap_or(1.0);
+    let orientation = header.image_orientation_patient;
+    let positions = match (header.image_position_patient, orientation) {
+        (Some(position), Some(o)) => {
+            let spacing = header.pixel_spacing.unwrap_or([1.0, 1.0]);
+            mosaic.tile_positions(position, o, spacing, dz)
+        }
+        _ => Vec::new(),
+    };
+    header.frames = (0..mosaic.tiles as usize)
+        .map(|k| FrameHeader {
+            image_position_patient: positions.get(k).copied(),
+            image_orientation_patient: orientation,
+            ..FrameHeader::default()
+        })
+        .collect();
+    header.rows = Some(mosaic.tile_rows);
+    header.columns = Some(mosaic.tile_columns);
+    header.number_of_frames = mosaic.tiles;
+    header.mosaic = Some(mosaic);
+}
+
+/// The value of private element `offset` of `group` in the block reserved by `creator`
+/// (block 0x10 when no element names the creator, as Siemens always writes it).
+fn private_value<'a>(
+    elements: &[RawElement<'a>],
+    group: u16,
+    creator: &str,
+    offset: u16,
+) -> Option<&'a [u8]> {
+    let block = (0x10..=0xFFu16)
+        .find(|&block| {
+            find(elements, Tag(group, block))
+                .is_some_and(|v| trim_text(v).eq_ignore_ascii_case(creator))
+        })
+        .unwrap_or(0x10);
+    find(elements, Tag(group, (block << 8) | offset))
 }
 
 /// One frame's values: its own functional groups, falling back to the shared ones.

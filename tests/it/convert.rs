@@ -78,6 +78,7 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
                 assert_eq!(video.file_size, size);
                 expected_keys.insert(item.storage_key.clone());
             }
+            ItemKind::Volume => panic!("a NIfTI volume item without --outputs nifti"),
         }
         for frame in &item.frames {
             converted.insert(frame.path.clone());

@@ -57,5 +57,7 @@ mod slurm_cluster;
 mod names;
 // NIfTI volumes and sidecars against dcm2niix, read back with nibabel.
 mod nifti;
+// Siemens mosaics: tiles as slices in scan, order, rendering, videos and the index.
+mod mosaic;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

@@ -451,7 +451,8 @@ fn check_darwin_readonly_file(dest: &Path, file: &Value) {
 
 #[test]
 fn payloads_of_a_conversion_reference_existing_files_with_their_real_sizes() {
-    let src = data("dcm_qa_nih");
+    // GE CT volumes and a single-slice series: both video and image items.
+    let src = data("dicom2nifti/ge");
     let tmp = tempfile::tempdir().unwrap();
     let dest = tmp.path().join("out");
     let manifest = convert(&src, &dest);

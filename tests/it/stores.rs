@@ -434,11 +434,12 @@ fn s3_throttling_drops_and_stalls_are_retried_until_the_run_completes() {
 fn a_key_that_always_fails_is_reported_by_name_while_the_rest_completes() {
     let s3 = S3::start("failing");
     let (expected, expected_manifest) = reference();
+    // (Every item of the case is a video: its Siemens mosaics are videos of their tiles.)
     let victim = expected_manifest
         .items
         .iter()
-        .find(|i| i.video.is_none())
-        .expect("an image item")
+        .find(|i| i.video.is_some())
+        .expect("a video item")
         .clone();
     let proxy = FaultProxy::start(
         s3.server.port,

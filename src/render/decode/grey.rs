@@ -139,6 +139,43 @@ impl GreyValues {
         }
     }
 
+    /// The `width` x `height` rectangle at column `x`, row `y` of a frame `frame_width` values
+    /// wide, as values of its own (copied); `None` when it does not lie within the values.
+    pub(super) fn crop(
+        &self,
+        frame_width: usize,
+        (x, y): (usize, usize),
+        (width, height): (usize, usize),
+    ) -> Option<GreyValues> {
+        let rows_needed = y.checked_add(height)?;
+        if x.checked_add(width)? > frame_width || rows_needed.checked_mul(frame_width)? > self.len()
+        {
+            return None;
+        }
+        let rows = (y..y + height).map(|row| row * frame_width + x);
+        let storage = match &self.storage {
+            GreyStorage::Packed { bytes, layout } => {
+                let size = if layout.wide { 2 } else { 1 };
+                let mut out = Vec::with_capacity(width * height * size);
+                for start in rows {
+                    out.extend_from_slice(&bytes[start * size..(start + width) * size]);
+                }
+                GreyStorage::Packed {
+                    bytes: out.into(),
+                    layout: *layout,
+                }
+            }
+            GreyStorage::Unpacked(values) => {
+                let mut out = Vec::with_capacity(width * height);
+                for start in rows {
+                    out.extend_from_slice(&values[start..start + width]);
+                }
+                GreyStorage::Unpacked(out)
+            }
+        };
+        Some(Self::new(storage))
+    }
+
     /// Whether the frame has no values.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -11,6 +11,7 @@ mod codecs;
 mod colour;
 mod grey;
 mod jpeg12;
+mod mosaic;
 mod native;
 mod syntax;
 
@@ -86,6 +87,8 @@ pub struct DicomImage {
     pub luts: LutAttributes,
     /// Pixel Data of native little-endian files, read in place: `object` stops before it.
     native: Option<NativePixels>,
+    /// A Siemens mosaic's tiles, given as its frames ([`DicomImage::with_mosaic`]).
+    tiles: Option<mosaic::Tiles>,
 }
 
 /// The Pixel Data value of a native little-endian file, left in the file's bytes (dicom-object
@@ -218,6 +221,7 @@ impl DicomImage {
             native: bounds
                 .native_value
                 .map(|value| NativePixels { file: bytes, value }),
+            tiles: None,
         })
     }
 
@@ -227,9 +231,9 @@ impl DicomImage {
         &self.object
     }
 
-    /// Number of frames (1 for single-frame files).
+    /// Number of frames (1 for single-frame files; the tiles of a mosaic).
     pub fn frame_count(&self) -> u32 {
-        self.frames
+        self.tiles.as_ref().map_or(self.frames, |t| t.count())
     }
 
     /// Transfer syntax UID of the file.
@@ -242,8 +246,16 @@ impl DicomImage {
         self.photometric == "MONOCHROME1"
     }
 
-    /// Decodes frame `frame` (0-based).
+    /// Decodes frame `frame` (0-based); of a mosaic, tile `frame`.
     pub fn frame(&self, frame: u32) -> Result<Frame, DecodeError> {
+        match &self.tiles {
+            Some(tiles) => self.tile(tiles, frame),
+            None => self.stored_frame(frame),
+        }
+    }
+
+    /// Decodes frame `frame` (0-based) as stored in the file (of a mosaic, the whole grid).
+    pub fn stored_frame(&self, frame: u32) -> Result<Frame, DecodeError> {
         if frame >= self.frames {
             return Err(DecodeError(format!(
                 "frame {frame} out of range ({} frames)",
@@ -281,8 +293,12 @@ impl DicomImage {
 }
 
 impl DicomImage {
-    /// The overlay planes (60xx) of the file.
+    /// The overlay planes (60xx) of the file; none for a mosaic (its planes would cover the
+    /// whole grid, not a tile).
     pub fn overlays(&self) -> Result<Vec<OverlayPlane>, DecodeError> {
+        if self.tiles.is_some() {
+            return Ok(Vec::new());
+        }
         let with_pixels;
         let object = match &self.native {
             // Overlays may be embedded in the pixels' unused bits: the planes are read from an

@@ -5,7 +5,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 
 use super::cursor::{Cursor, ElementHeader};
-use super::{PixelDataInfo, RawElement, RawHeader, ReadError, UNDEFINED, fmt_tag};
+use super::{PixelDataInfo, RawElement, RawHeader, ReadError, UNDEFINED, fmt_tag, trim_text};
 
 /// Top-level tags whose values the scan keeps.
 pub(super) const TOP_LEVEL_TAGS: &[Tag] = &[
@@ -22,6 +22,7 @@ pub(super) const TOP_LEVEL_TAGS: &[Tag] = &[
     tags::BODY_PART_EXAMINED,
     tags::SLICE_THICKNESS,
     tags::ECHO_NUMBERS,
+    tags::SPACING_BETWEEN_SLICES,
     tags::PROTOCOL_NAME,
     tags::STUDY_INSTANCE_UID,
     tags::SERIES_INSTANCE_UID,
@@ -124,13 +125,46 @@ pub(super) fn read_dataset<'a>(
             tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE => {
                 read_functional_groups(cursor, &element, &mut header.per_frame_groups)?;
             }
-            _ if TOP_LEVEL_TAGS.binary_search(&tag).is_ok() && element.length != UNDEFINED => {
+            _ if element.length != UNDEFINED
+                && (TOP_LEVEL_TAGS.binary_search(&tag).is_ok() || keeps_private(tag, header)) =>
+            {
                 let value = cursor.value(&element)?;
                 header.elements.push((tag, value));
             }
             _ => cursor.skip_value(&element, 0)?,
         }
     }
+}
+
+/// Siemens private elements a mosaic needs ([`crate::scan::mosaic`]): the private creators of
+/// groups 0019 and 0029 (short), and, once ImageType says MOSAIC, the candidates for
+/// NumberOfImagesInMosaic (0019,xx0A) and the CSA image header (0029,xx10). Which block is
+/// Siemens' is decided from the creators when the header is decoded.
+fn keeps_private(tag: Tag, header: &RawHeader<'_>) -> bool {
+    let (group, element) = (tag.0, tag.1);
+    if group != 0x0019 && group != 0x0029 {
+        return false;
+    }
+    if (0x0010..=0x00FF).contains(&element) {
+        return true;
+    }
+    let block = element >> 8;
+    let offset = element & 0xFF;
+    (0x10..=0xFF).contains(&block)
+        && ((group, offset) == (0x0019, 0x0A) || (group, offset) == (0x0029, 0x10))
+        && is_mosaic_so_far(header)
+}
+
+/// Whether the ImageType kept so far (it precedes the private groups) holds MOSAIC.
+fn is_mosaic_so_far(header: &RawHeader<'_>) -> bool {
+    header
+        .elements
+        .iter()
+        .find(|(t, _)| *t == tags::IMAGE_TYPE)
+        .is_some_and(|(_, v)| {
+            v.split(|&b| b == b'\\')
+                .any(|part| trim_text(part) == "MOSAIC")
+        })
 }
 
 /// Reads a functional groups sequence: one list of kept leaf elements per item.
