@@ -28,15 +28,6 @@ use crate::order::SliceRef;
 use crate::plan::PlannedSeries;
 use crate::render::decode::DicomImage;
 use crate::scan::InstanceHeader;
-<<<<<<< HEAD
-=======
-
-const SPACING_BETWEEN_SLICES: Tag = Tag(0x0018, 0x0088);
-const MR_ACQUISITION_TYPE: Tag = Tag(0x0018, 0x0023);
-const SCANNING_SEQUENCE: Tag = Tag(0x0018, 0x0020);
-const ECHO_PLANAR_PULSE_SEQUENCE: Tag = Tag(0x0018, 0x9018);
-const REPETITION_TIME: Tag = Tag(0x0018, 0x0080);
->>>>>>> mosaic
 
 /// One stack's outcome: its entry (when written or kept) and what failed.
 struct StackOutcome<'p> {
@@ -231,6 +222,13 @@ impl Context<'_> {
         }
     }
 
+    /// Whether an instance is an enhanced (or classic) multi-frame file, whose frames have
+    /// their own functional groups; a mosaic's tiles do not.
+    fn is_multi_frame(&self, instance: usize) -> bool {
+        let header = &self.instances[instance];
+        header.number_of_frames > 1 && header.mosaic.is_none()
+    }
+
     /// Decodes the stack, builds its volume and writes the files.
     fn write_stack(
         &self,
@@ -240,7 +238,6 @@ impl Context<'_> {
         image: String,
     ) -> Result<NiftiEntry, String> {
         let first = stack.time_points[0][0];
-<<<<<<< HEAD
         // The files of the first two time points give the sidecar its per-slice values, and
         // multi-frame files are read once: these stay open; the others open as they come.
         let kept: BTreeSet<usize> = stack
@@ -254,7 +251,7 @@ impl Context<'_> {
                     .time_points
                     .iter()
                     .flatten()
-                    .filter(|s| self.instances[s.instance].number_of_frames > 1)
+                    .filter(|s| self.is_multi_frame(s.instance))
                     .map(|s| s.instance),
             )
             .collect();
@@ -268,7 +265,7 @@ impl Context<'_> {
             })
             .collect::<Result<_, String>>()?;
         let first_ds = open[&first.instance].dataset();
-        let acquisition = acquisition(first_ds, stack.mosaic);
+        let acquisition = acquisition(first_ds, self.instances[first.instance].mosaic.as_ref());
         // The gradient of each time point, from its first slice as it is decoded.
         let leads: HashMap<SliceRef, usize> = stack
             .time_points
@@ -291,56 +288,18 @@ impl Context<'_> {
             if let Some(&t) = leads.get(&s) {
                 let ds = image.dataset();
                 let gradient = match frame_item(ds, s.frame) {
-                    Some(item) if header.number_of_frames > 1 => gradient_for_frame(ds, item),
+                    Some(item) if self.is_multi_frame(s.instance) => gradient_for_frame(ds, item),
                     _ => gradient(ds),
                 };
                 gradients.lock().unwrap_or_else(|e| e.into_inner())[t] = gradient;
-=======
-        let first_header = &self.instances[first.instance];
-        let opened = self
-            .open_image(first_header)
-            .map_err(|e| format!("{}: {e}", first_header.path))?;
-        let acquisition = acquisition(opened.dataset(), first_header);
-        // Files with several frames are opened once; single-frame files as their slice comes.
-        let mut multi: BTreeMap<usize, Arc<DicomImage>> = BTreeMap::new();
-        let first_shared = Arc::new(opened);
-        for s in stack.time_points.iter().flatten() {
-            // (A mosaic file is one time point: decoded once, as its time point comes.)
-            let header = &self.instances[s.instance];
-            if header.number_of_frames > 1
-                && header.mosaic.is_none()
-                && !multi.contains_key(&s.instance)
-            {
-                let image = if s.instance == first.instance {
-                    first_shared.clone()
-                } else {
-                    Arc::new(
-                        self.open_image(header)
-                            .map_err(|e| format!("{}: {e}", header.path))?,
-                    )
-                };
-                multi.insert(s.instance, image);
             }
-        }
-        let decode = |s: SliceRef| {
-            let header = &self.instances[s.instance];
             // A mosaic's stored frame (the whole grid): the stack builder cuts the tiles.
-            let frame_of = |image: &DicomImage| {
-                if stack.mosaic {
-                    image.stored_frame(s.frame)
-                } else {
-                    image.frame(s.frame)
-                }
-            };
-            let frame = match multi.get(&s.instance) {
-                Some(image) => frame_of(image),
-                None if s.instance == first.instance => frame_of(&first_shared),
-                None => frame_of(&self.open_image(header)?),
->>>>>>> mosaic
+            let frame = if stack.mosaic {
+                image.stored_frame(s.frame)
+            } else {
+                image.frame(s.frame)
             }
-            let frame = image
-                .frame(s.frame)
-                .map_err(|e| format!("{}: {e}", header.path))?;
+            .map_err(|e| format!("{}: {e}", header.path))?;
             self.nifti_progress(u64::from(!stack.mosaic));
             Ok(frame)
         };
@@ -355,7 +314,7 @@ impl Context<'_> {
                     .iter()
                     .filter_map(|s| {
                         let ds = open.get(&s.instance)?.dataset();
-                        if self.instances[s.instance].number_of_frames > 1 {
+                        if self.is_multi_frame(s.instance) {
                             frame_item(ds, s.frame)
                         } else {
                             Some(ds)
@@ -364,7 +323,7 @@ impl Context<'_> {
                     .collect()
             })
         };
-        let multi_frame = self.instances[first.instance].number_of_frames > 1;
+        let multi_frame = self.is_multi_frame(first.instance);
         let echoes: BTreeSet<Option<i64>> = planned
             .group
             .members
@@ -417,7 +376,6 @@ impl Context<'_> {
     }
 }
 
-<<<<<<< HEAD
 /// The .bval and .bvec texts of a diffusion series, when dcm2niix writes them.
 fn diffusion_texts(
     gradients: &[Option<Gradient>],
@@ -433,29 +391,6 @@ fn diffusion_texts(
     };
     if gradients.iter().all(Option::is_none) {
         return None;
-=======
-/// What the first file's data set (and its scanned header, for a mosaic's layout) says about
-/// the acquisition.
-fn acquisition(ds: &InMemDicomObject, header: &InstanceHeader) -> Acquisition {
-    let text = |tag| {
-        ds.element(tag)
-            .ok()
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim().to_string())
-    };
-    let number = |tag| text(tag).and_then(|s| s.split('\\').next()?.trim().parse::<f64>().ok());
-    let three_d = text(MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
-    let epi = text(SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
-        || text(ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
-    let mosaic = header.mosaic.as_ref();
-    Acquisition {
-        mosaic_tiles: mosaic.map(|m| m.tiles),
-        mosaic_normal: mosaic.and_then(|m| m.slice_normal),
-        mosaic_reversed: mosaic.is_some_and(|m| m.reversed),
-        spacing_between_slices: number(SPACING_BETWEEN_SLICES).filter(|v| *v > 0.0),
-        reorient_3d: three_d && !epi,
-        repetition_time: number(REPETITION_TIME).map(|ms| ms / 1000.0),
->>>>>>> mosaic
     }
     let mut gradients: Vec<Gradient> = gradients.iter().map(|g| g.unwrap_or(none)).collect();
     let bvals = bvals_to_write(&gradients, Vendor::of(first_ds))?;

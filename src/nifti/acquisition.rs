@@ -6,10 +6,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::values::{Vendor, first_item, float, items, text};
-use crate::scan::csa;
-
-/// Siemens NumberOfImagesInMosaic, private group 0019 (creator "SIEMENS MR HEADER").
-const SIEMENS_MOSAIC_TILES: Tag = Tag(0x0019, 0x100A);
+use crate::scan::Mosaic;
 /// Philips private "scale slope" (FL), and the private per-frame item that holds it in
 /// enhanced objects.
 const PHILIPS_SCALE_SLOPE: Tag = Tag(0x2005, 0x100E);
@@ -40,31 +37,16 @@ pub struct Acquisition {
     pub philips_scale: Option<f64>,
 }
 
-/// The acquisition facts of `ds`, the first file of a volume (`mosaic`: a Siemens mosaic).
-pub fn acquisition(ds: &InMemDicomObject, mosaic: bool) -> Acquisition {
+/// The acquisition facts of `ds`, the first file of a volume, with the mosaic layout the
+/// scan found in it.
+pub fn acquisition(ds: &InMemDicomObject, mosaic: Option<&Mosaic>) -> Acquisition {
     let three_d = text(ds, tags::MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
     let epi = text(ds, tags::SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
         || text(ds, tags::ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
-    let csa = mosaic
-        .then(|| csa::from_dataset(ds, csa::Which::Image))
-        .flatten();
-    let mosaic_tiles = mosaic
-        .then(|| {
-            csa.as_ref()
-                .and_then(|c| c.number_of_images_in_mosaic())
-                .or_else(|| {
-                    let bytes = ds.element(SIEMENS_MOSAIC_TILES).ok()?.to_bytes().ok()?;
-                    (bytes.len() >= 2).then(|| u32::from(u16::from_le_bytes([bytes[0], bytes[1]])))
-                })
-        })
-        .flatten();
     Acquisition {
-        mosaic_tiles,
-        mosaic_normal: csa.as_ref().and_then(|c| c.slice_normal_vector()),
-        mosaic_reversed: csa
-            .as_ref()
-            .and_then(|c| c.number("ProtocolSliceNumber"))
-            .is_some_and(|n| n > 1.0),
+        mosaic_tiles: mosaic.map(|m| m.tiles),
+        mosaic_normal: mosaic.and_then(|m| m.slice_normal),
+        mosaic_reversed: mosaic.is_some_and(|m| m.reversed),
         spacing_between_slices: float(ds, tags::SPACING_BETWEEN_SLICES).filter(|v| *v > 0.0),
         reorient_3d: three_d && !epi,
         repetition_time: float(ds, tags::REPETITION_TIME).map(|ms| ms / 1000.0),
