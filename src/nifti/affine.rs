@@ -337,9 +337,9 @@ mod tests {
         let input = [10.0, 20.0, 30.0];
         let dims = [256.0, 256.0, 176.0];
         let mut output = [0.0; 3];
-        for j in 0..3 {
+        for (j, out) in output.iter_mut().enumerate() {
             let k = r.source[j];
-            output[j] = if r.flipped[j] {
+            *out = if r.flipped[j] {
                 dims[k] - 1.0 - input[k]
             } else {
                 input[k]

@@ -101,12 +101,13 @@ pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stac
     stacks
 }
 
+/// One slice's size and place: rows and columns, then position (0.01 mm) and orientation
+/// (0.001) as integers.
+type SliceFootprint = (Option<(u16, u16)>, Option<[i64; 9]>);
+
 /// What must be equal for volumes to be time points of one file: size, and the positions
 /// and orientations of their slices in storage order (to 0.01 mm and 0.001).
-fn footprint(
-    instances: &[InstanceHeader],
-    slices: &[SliceRef],
-) -> Vec<(Option<(u16, u16)>, Option<[i64; 9]>)> {
+fn footprint(instances: &[InstanceHeader], slices: &[SliceRef]) -> Vec<SliceFootprint> {
     slices
         .iter()
         .map(|s| {
