@@ -5,7 +5,9 @@
 //! 1. every multi-frame file is its own volume (V7 Darwin: a file with more than one volume gets
 //!    its own slot), split further by StackID and TemporalPositionIndex of its frames;
 //! 2. single-frame files split by image size, then orientation (localizers), then echo number,
-//!    then TemporalPositionIdentifier;
+//!    then complex component (GE's magnitude, phase, real and imaginary images), then
+//!    TemporalPositionIdentifier; multi-frame files also by their frames' echo time and
+//!    complex component;
 //! 3. Siemens mosaics go through rule 2 as files of tiles; then each mosaic file of a group is a
 //!    time point of its own (one file holds one time point's slices);
 //! 4. any other group whose positions repeat is split into time points by occurrence, in Darwin
@@ -97,6 +99,11 @@ pub fn split_series(instances: &[InstanceHeader], members: &[usize], rule: Rule)
                 Some(e) => (format!("e{e}"), format!("echo {e}")),
                 None => ("enone".into(), "no EchoNumbers".into()),
             },
+        );
+        group = split_by(
+            group,
+            |s| instances[s.instance].complex_component.clone(),
+            describe_component,
         );
         group = split_by(
             group,
@@ -201,9 +208,50 @@ fn multi_frame_drafts(instances: &[InstanceHeader], mut files: Vec<usize>) -> Ve
                 None => ("tnone".into(), "no TemporalPositionIndex".into()),
             },
         );
+        let split = split_by(
+            split,
+            |s| frame(s).and_then(|f| f.echo_time).map(echo_key),
+            |te| describe_echo_time(*te),
+        );
+        let split = split_by(
+            split,
+            |s| frame(s).and_then(|f| f.complex_component.clone()),
+            describe_component,
+        );
         drafts.extend(split);
     }
     drafts
+}
+
+/// An echo time (ms) as an exact key: whole microseconds.
+fn echo_key(ms: f64) -> i64 {
+    (ms * 1000.0).round() as i64
+}
+
+/// The id label of an echo time (ms), e.g. `te12.46`.
+pub(crate) fn echo_time_label(ms: f64) -> String {
+    let ms = echo_key(ms) as f64 / 1000.0;
+    format!("te{}", label_safe(&ms.to_string()))
+}
+
+fn describe_echo_time(key: Option<i64>) -> (String, String) {
+    match key {
+        Some(us) => {
+            let ms = us as f64 / 1000.0;
+            (echo_time_label(ms), format!("echo time {ms} ms"))
+        }
+        None => ("tenone".into(), "no EffectiveEchoTime".into()),
+    }
+}
+
+fn describe_component(component: &Option<String>) -> (String, String) {
+    match component {
+        Some(c) => (
+            format!("c{}", label_safe(&c.to_lowercase())),
+            format!("{} images", c.to_lowercase()),
+        ),
+        None => ("cnone".into(), "no complex image component".into()),
+    }
 }
 
 /// Splits every draft whose slices have more than one value of `key`, labelling each part.

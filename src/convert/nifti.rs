@@ -265,7 +265,16 @@ impl Context<'_> {
             })
             .collect::<Result<_, String>>()?;
         let first_ds = open[&first.instance].dataset();
-        let acquisition = acquisition(first_ds, self.instances[first.instance].mosaic.as_ref());
+        let first_frame = if self.is_multi_frame(first.instance) {
+            first.frame
+        } else {
+            0
+        };
+        let acquisition = acquisition(
+            first_ds,
+            first_frame,
+            self.instances[first.instance].mosaic.as_ref(),
+        );
         // The gradient of each time point, from its first slice as it is decoded.
         let leads: HashMap<SliceRef, usize> = stack
             .time_points

@@ -37,9 +37,9 @@ pub struct Acquisition {
     pub philips_scale: Option<f64>,
 }
 
-/// The acquisition facts of `ds`, the first file of a volume, with the mosaic layout the
-/// scan found in it.
-pub fn acquisition(ds: &InMemDicomObject, mosaic: Option<&Mosaic>) -> Acquisition {
+/// The acquisition facts of `ds`, the first file of a volume (its frame `frame` for an
+/// enhanced object), with the mosaic layout the scan found in it.
+pub fn acquisition(ds: &InMemDicomObject, frame: u32, mosaic: Option<&Mosaic>) -> Acquisition {
     let three_d = text(ds, tags::MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
     let epi = text(ds, tags::SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
         || text(ds, tags::ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
@@ -52,20 +52,20 @@ pub fn acquisition(ds: &InMemDicomObject, mosaic: Option<&Mosaic>) -> Acquisitio
         repetition_time: float(ds, tags::REPETITION_TIME).map(|ms| ms / 1000.0),
         gantry_tilt: float(ds, tags::GANTRY_DETECTOR_TILT).filter(|t| *t != 0.0),
         philips_scale: (Vendor::of(ds) == Vendor::Philips)
-            .then(|| philips_scale(ds))
+            .then(|| philips_scale(ds, frame))
             .flatten(),
     }
 }
 
-/// Philips' scale slope: at the top level, else in the first frame's private Philips item.
-fn philips_scale(ds: &InMemDicomObject) -> Option<f64> {
+/// Philips' scale slope: at the top level, else in frame `frame`'s private Philips item.
+fn philips_scale(ds: &InMemDicomObject, frame: u32) -> Option<f64> {
     let own = |item: &InMemDicomObject| {
         let bytes = item.element(PHILIPS_SCALE_SLOPE).ok()?.to_bytes().ok()?;
         let value = f32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
         (bytes.len() == 4 && value.is_finite() && value != 0.0).then_some(f64::from(value))
     };
     own(ds).or_else(|| {
-        let frame = frame_item(ds, 0)?;
+        let frame = frame_item(ds, frame)?;
         own(first_item(frame, PHILIPS_PRIVATE_FRAME_SEQUENCE)?)
     })
 }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::order::SliceRef;
 use crate::order::geometry::slice_normal;
 use crate::scan::InstanceHeader;
-use crate::split::Volume;
+use crate::split::{Volume, echo_time_label};
 
 /// One NIfTI file to write.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,20 +36,20 @@ pub fn is_mosaic(header: &InstanceHeader) -> bool {
 
 /// Groups the volumes of one series into NIfTI files.
 pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stack> {
-    // dcm2niix keeps instances of one SeriesInstanceUID apart when their SeriesNumber differs.
-    let series_number = |v: &Volume| {
-        v.slices
-            .first()
-            .and_then(|s| instances[s.instance].series_number)
-    };
-    let numbers: std::collections::BTreeSet<Option<i64>> =
-        volumes.iter().map(series_number).collect();
+    // dcm2niix keeps apart what differs in SeriesNumber (within one SeriesInstanceUID), echo
+    // and complex component (magnitude, phase, real, imaginary): those parts of the id are
+    // added where the series' volumes differ in them.
+    let traits: Vec<[String; 3]> = volumes.iter().map(|v| volume_traits(instances, v)).collect();
+    let varies: Vec<bool> = (0..3)
+        .map(|k| traits.iter().any(|t| t[k] != traits[0][k]))
+        .collect();
     let mut groups: BTreeMap<String, Vec<&Volume>> = BTreeMap::new();
-    for volume in volumes {
+    for (volume, traits) in volumes.iter().zip(&traits) {
         let mut id = stack_id(&volume.id);
-        if numbers.len() > 1 {
-            let number = series_number(volume).map_or("none".into(), |n| n.to_string());
-            id = format!("{id}-n{number}");
+        for (k, label) in traits.iter().enumerate() {
+            if varies[k] && !id.split('-').any(|part| part == label) {
+                id = format!("{id}-{label}");
+            }
         }
         groups.entry(id).or_default().push(volume);
     }
@@ -128,6 +128,27 @@ fn footprint(instances: &[InstanceHeader], slices: &[SliceRef]) -> Vec<SliceFoot
             (h.size(), place)
         })
         .collect()
+}
+
+/// What keeps volumes of a series in different files, as id labels: series number, echo
+/// (echo time of an enhanced frame, else EchoNumbers) and complex component.
+fn volume_traits(instances: &[InstanceHeader], volume: &Volume) -> [String; 3] {
+    let Some(&s) = volume.slices.first() else {
+        return Default::default();
+    };
+    let h = &instances[s.instance];
+    let frame = h.frames.get(s.frame as usize);
+    let number = h.series_number.map_or("none".into(), |n| n.to_string());
+    let echo = match (frame.and_then(|f| f.echo_time), h.echo_number) {
+        (Some(te), _) => echo_time_label(te),
+        (None, Some(e)) => format!("e{e}"),
+        (None, None) => "enone".into(),
+    };
+    let component = frame
+        .and_then(|f| f.complex_component.clone())
+        .or_else(|| h.complex_component.clone())
+        .map_or("cnone".into(), |c| format!("c{}", c.to_lowercase()));
+    [format!("n{number}"), echo, component]
 }
 
 /// A volume id without its time-point labels (`v3`, `t2`) and multi-frame file numbers

@@ -168,6 +168,7 @@ pub fn place_slice(
                     Some(stored) if copy && stored.len() == row.len() => {
                         row.copy_from_slice(stored)
                     }
+                    _ if copy && bytes == 2 && values.write_words(range.clone(), row) => {}
                     _ => {
                         let mut slots = row.chunks_exact_mut(bytes);
                         let (slope, intercept) = rescale;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::csa;
 use super::mosaic::{Mosaic, MosaicSource};
-use super::reader::{Endian, RawElement, RawHeader, fmt_tag, trim_text};
+use super::reader::{Endian, GE_IMAGE_TYPE, RawElement, RawHeader, fmt_tag, trim_text};
 
 /// Everything the pipeline needs to know about one DICOM instance, without its pixels.
 ///
@@ -107,6 +107,10 @@ pub struct InstanceHeader {
     /// holds the tiles that `rows`, `columns`, `number_of_frames` and `frames` describe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mosaic: Option<Mosaic>,
+    /// MAGNITUDE, PHASE, REAL or IMAGINARY, where a vendor says so per image (GE's
+    /// (0043,102F)): images of a series that differ in it are different volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complex_component: Option<String>,
 }
 
 /// Per-frame values from an enhanced object's functional groups.
@@ -132,6 +136,12 @@ pub struct FrameHeader {
     pub window_center: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_width: Option<f64>,
+    /// ComplexImageComponent (0008,9208) of the frame (MR Image Frame Type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complex_component: Option<String>,
+    /// EffectiveEchoTime (0018,9082) of the frame, ms (MR Echo).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echo_time: Option<f64>,
 }
 
 impl InstanceHeader {
@@ -291,6 +301,7 @@ pub fn decode_instance(
         pixel_data_offset: raw.pixel_data.map_or(0, |p| p.offset),
         frames,
         mosaic: None,
+        complex_component: find(&raw.elements, GE_IMAGE_TYPE).and_then(|v| ge_component(v, endian)),
     };
     if header.number_of_frames == 1 && header.image_type.iter().any(|t| t == "MOSAIC") {
         let source = MosaicSource {
@@ -386,7 +397,32 @@ fn decode_frame(
         rescale_intercept: decimals(tags::RESCALE_INTERCEPT).first().copied(),
         window_center: decimals(tags::WINDOW_CENTER).first().copied(),
         window_width: decimals(tags::WINDOW_WIDTH).first().copied(),
+        complex_component: either(tags::COMPLEX_IMAGE_COMPONENT)
+            .map(trim_text)
+            .filter(|s| !s.is_empty()),
+        // FD: one binary float64.
+        echo_time: either(tags::EFFECTIVE_ECHO_TIME)
+            .and_then(|v| {
+                let bytes: [u8; 8] = v.get(..8)?.try_into().ok()?;
+                Some(match endian {
+                    Endian::Little => f64::from_le_bytes(bytes),
+                    Endian::Big => f64::from_be_bytes(bytes),
+                })
+            })
+            .filter(|te| te.is_finite()),
     }
+}
+
+/// GE's image type as a ComplexImageComponent term.
+fn ge_component(value: &[u8], endian: Endian) -> Option<String> {
+    let term = match parse_u16(value, endian)? as i16 {
+        0 => "MAGNITUDE",
+        1 => "PHASE",
+        2 => "REAL",
+        3 => "IMAGINARY",
+        _ => return None,
+    };
+    Some(term.to_string())
 }
 
 fn find<'a>(elements: &[RawElement<'a>], tag: Tag) -> Option<&'a [u8]> {

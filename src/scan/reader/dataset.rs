@@ -56,6 +56,8 @@ const FUNCTIONAL_GROUP_SEQUENCES: &[Tag] = &[
     tags::PIXEL_MEASURES_SEQUENCE,
     tags::FRAME_VOILUT_SEQUENCE,
     tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
+    tags::MR_IMAGE_FRAME_TYPE_SEQUENCE,
+    tags::MR_ECHO_SEQUENCE,
 ];
 
 /// Leaf tags kept from inside those sequences.
@@ -72,7 +74,12 @@ const FUNCTIONAL_GROUP_TAGS: &[Tag] = &[
     tags::WINDOW_WIDTH,
     tags::RESCALE_INTERCEPT,
     tags::RESCALE_SLOPE,
+    tags::COMPLEX_IMAGE_COMPONENT,
+    tags::EFFECTIVE_ECHO_TIME,
 ];
+
+/// GE's image type (0043,102F, SS): 0/1/2/3 for magnitude/phase/real/imaginary.
+pub(crate) const GE_IMAGE_TYPE: Tag = Tag(0x0043, 0x102F);
 
 /// Walks the top-level dataset, keeping wanted elements and descending into functional groups.
 ///
@@ -136,11 +143,14 @@ pub(super) fn read_dataset<'a>(
     }
 }
 
-/// Siemens private elements a mosaic needs ([`crate::scan::mosaic`]): the private creators of
+/// GE's image type, and the Siemens private elements a mosaic needs ([`crate::scan::mosaic`]): the private creators of
 /// groups 0019 and 0029 (short), and, once ImageType says MOSAIC, the candidates for
 /// NumberOfImagesInMosaic (0019,xx0A) and the CSA image header (0029,xx10). Which block is
 /// Siemens' is decided from the creators when the header is decoded.
 fn keeps_private(tag: Tag, header: &RawHeader<'_>) -> bool {
+    if tag == GE_IMAGE_TYPE {
+        return true;
+    }
     let (group, element) = (tag.0, tag.1);
     if group != 0x0019 && group != 0x0029 {
         return false;

@@ -11,6 +11,7 @@
 
 mod cursor;
 mod dataset;
+pub(crate) use dataset::GE_IMAGE_TYPE;
 pub mod gzip;
 mod meta;
 #[cfg(test)]
