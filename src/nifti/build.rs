@@ -161,9 +161,13 @@ pub fn build(
                 ));
             }
             // Across a gantry tilt, dcm2niix takes the spacing along the table times the
-            // tilt's cosine.
-            let tilt = acquisition.gantry_tilt.unwrap_or(0.0).to_radians();
-            scale(normal, length * tilt.cos())
+            // tilt's cosine: GantryDetectorTilt's, else the angle between the step and the
+            // normal (the step's projection onto the normal).
+            let spacing = match acquisition.gantry_tilt {
+                Some(tilt) => length * tilt.to_radians().cos(),
+                None => dot(d, normal).abs(),
+            };
+            scale(normal, spacing)
         } else {
             scale(
                 normal,

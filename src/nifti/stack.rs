@@ -39,7 +39,10 @@ pub fn plan_stacks(instances: &[InstanceHeader], volumes: &[Volume]) -> Vec<Stac
     // dcm2niix keeps apart what differs in SeriesNumber (within one SeriesInstanceUID), echo
     // and complex component (magnitude, phase, real, imaginary): those parts of the id are
     // added where the series' volumes differ in them.
-    let traits: Vec<[String; 3]> = volumes.iter().map(|v| volume_traits(instances, v)).collect();
+    let traits: Vec<[String; 3]> = volumes
+        .iter()
+        .map(|v| volume_traits(instances, v))
+        .collect();
     let varies: Vec<bool> = (0..3)
         .map(|k| traits.iter().any(|t| t[k] != traits[0][k]))
         .collect();
