@@ -211,11 +211,7 @@ fn nifti_bytes_are_deterministic_and_a_rerun_keeps_them() {
 fn render_and_nifti_together_name_the_volume_from_every_item() {
     let src = data("dcm_qa_nih/In/20180918GE");
     let dest = tempfile::tempdir().unwrap();
-    let manifest = convert_nifti(
-        &src,
-        dest.path(),
-        &["--outputs", "render,nifti", "--no-mp4"],
-    );
+    let manifest = convert_outputs(&src, dest.path(), "render,nifti", &["--no-mp4"]);
     // Ten time points of one fMRI: ten video items, one 4D NIfTI they all name.
     let videos: Vec<_> = manifest
         .items
