@@ -221,39 +221,61 @@ pub fn reorient(
     let stride = [bytes, dims[0] * bytes, dims[0] * dims[1] * bytes];
     let out_dims = [dims[source[0]], dims[source[1]], dims[source[2]]];
     // Byte step and start along each output axis.
-    let step: Vec<isize> = (0..3)
-        .map(|a| {
-            let s = stride[source[a]] as isize;
-            if flipped[a] { -s } else { s }
-        })
-        .collect();
-    let start: Vec<usize> = (0..3)
-        .map(|a| {
-            if flipped[a] {
-                (out_dims[a] - 1) * stride[source[a]]
-            } else {
-                0
-            }
-        })
-        .collect();
-    let mut out = Vec::with_capacity(data.len());
-    out.extend_from_slice(&data[..offset]);
-    for input in data[offset..].chunks(volume.max(1)) {
-        for k in 0..out_dims[2] {
-            for j in 0..out_dims[1] {
-                // The byte of output voxel (0, j, k).
-                let mut at = (start[0] + start[1] + start[2]) as isize
-                    + j as isize * step[1]
-                    + k as isize * step[2];
-                for _ in 0..out_dims[0] {
+    let step: [isize; 3] = std::array::from_fn(|a| {
+        let s = stride[source[a]] as isize;
+        if flipped[a] { -s } else { s }
+    });
+    let start: usize = (0..3)
+        .filter(|&a| flipped[a])
+        .map(|a| (out_dims[a] - 1) * stride[source[a]])
+        .sum();
+    let mut out = vec![0u8; data.len()];
+    out[..offset].copy_from_slice(&data[..offset]);
+    let plan = Strides {
+        out_dims,
+        start,
+        step,
+    };
+    for (input, output) in data[offset..]
+        .chunks(volume.max(1))
+        .zip(out[offset..].chunks_mut(volume.max(1)))
+    {
+        // One copy loop per voxel size: a fixed-size move per voxel, not a call.
+        match bytes {
+            1 => plan.copy::<1>(input, output),
+            2 => plan.copy::<2>(input, output),
+            3 => plan.copy::<3>(input, output),
+            _ => plan.copy::<4>(input, output),
+        }
+    }
+    out
+}
+
+/// Where each output voxel comes from: byte offset of output voxel (0, 0, 0) in the input
+/// and the input byte step along each output axis.
+struct Strides {
+    out_dims: [usize; 3],
+    start: usize,
+    step: [isize; 3],
+}
+
+impl Strides {
+    fn copy<const N: usize>(&self, input: &[u8], output: &mut [u8]) {
+        let mut voxels = output.chunks_exact_mut(N);
+        for k in 0..self.out_dims[2] {
+            for j in 0..self.out_dims[1] {
+                let mut at =
+                    self.start as isize + j as isize * self.step[1] + k as isize * self.step[2];
+                for _ in 0..self.out_dims[0] {
                     let i = at as usize;
-                    out.extend_from_slice(&input[i..i + bytes]);
-                    at += step[0];
+                    if let (Some(to), Some(from)) = (voxels.next(), input.get(i..i + N)) {
+                        to.copy_from_slice(from);
+                    }
+                    at += self.step[0];
                 }
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

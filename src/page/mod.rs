@@ -41,10 +41,17 @@ pub fn render_pages(
 ) -> Vec<(String, String)> {
     let mut items: HashMap<(&str, &str), Vec<&Item>> = HashMap::new();
     for item in &manifest.items {
-        items
-            .entry((&item.series_instance_uid, &item.volume))
-            .or_default()
-            .push(item);
+        // A NIfTI-only item shows under every volume (time point) its file holds.
+        let volumes: Vec<&str> = match (&item.kind, &item.nifti) {
+            (ItemKind::Volume, Some(nifti)) => nifti.volumes.iter().map(String::as_str).collect(),
+            _ => vec![item.volume.as_str()],
+        };
+        for volume in volumes {
+            items
+                .entry((&item.series_instance_uid, volume))
+                .or_default()
+                .push(item);
+        }
     }
     let volumes: Vec<(&SeriesReport, &VolumeReport)> = order
         .series
@@ -268,6 +275,29 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
             href(&item.thumbnail_key),
             escape(&item.name)
         );
+    }
+    if let Some(nifti) = items.iter().find_map(|i| i.nifti.as_ref()) {
+        let _ = write!(
+            body,
+            r#"<p class="nifti">NIfTI: <a href="{}">{}</a>"#,
+            href(&nifti.image),
+            escape(&nifti.image)
+        );
+        for (label, key) in [
+            ("sidecar", &nifti.sidecar),
+            ("bval", &nifti.bval),
+            ("bvec", &nifti.bvec),
+        ] {
+            if let Some(key) = key {
+                let _ = write!(body, r#" · <a href="{}">{label}</a>"#, href(key));
+            }
+        }
+        let [x, y, z, t] = nifti.dims;
+        let _ = write!(body, " ({x} x {y} x {z} x {t})");
+        for note in &nifti.notes {
+            let _ = write!(body, "; {}", escape(note));
+        }
+        body.push_str("</p>");
     }
     body.push_str("</div><dl class=\"facts\">");
     let mut fact = |name: &str, value: &str| {
