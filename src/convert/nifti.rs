@@ -207,11 +207,8 @@ impl Context<'_> {
     fn kept_nifti(&self, image: &str) -> Option<NiftiEntry> {
         let entry = self.previous.nifti.get(image)?;
         let companions = [&entry.sidecar, &entry.bval, &entry.bvec];
-        let all_there = self.kept(image)
-            && companions
-                .into_iter()
-                .flatten()
-                .all(|key| self.reuse && self.sink.size(key).is_some());
+        // `kept` records each file it finds, so the manifest may name it.
+        let all_there = self.kept(image) && companions.into_iter().flatten().all(|k| self.kept(k));
         all_there.then(|| entry.clone())
     }
 

@@ -195,8 +195,8 @@ fn vr(attribute: &Value) -> Option<&str> {
 }
 
 /// The value bytes a file would hold for this attribute: text values joined with `\`,
-/// numbers of DS and IS as text, US/SS/UL/SL as little-endian binary. `None` for what the
-/// header record never reads (person names, bulk data, sequences, floats, tags).
+/// numbers of DS and IS as text, US/SS/UL/SL/FL/FD as little-endian binary. `None` for what
+/// the header record never reads (person names, bulk data, sequences, tags).
 fn encode_value(attribute: &Value) -> Option<Vec<u8>> {
     let values = attribute.get("Value").and_then(Value::as_array);
     let values = values.map(Vec::as_slice).unwrap_or_default();
@@ -205,6 +205,8 @@ fn encode_value(attribute: &Value) -> Option<Vec<u8>> {
         "SS" => Some(binary(values, |n| (n as i16).to_le_bytes().to_vec())),
         "UL" => Some(binary(values, |n| (n as u32).to_le_bytes().to_vec())),
         "SL" => Some(binary(values, |n| (n as i32).to_le_bytes().to_vec())),
+        "FD" => Some(floats(values, |f| f.to_le_bytes().to_vec())),
+        "FL" => Some(floats(values, |f| (f as f32).to_le_bytes().to_vec())),
         "AE" | "AS" | "CS" | "DA" | "DS" | "DT" | "IS" | "LO" | "LT" | "SH" | "ST" | "TM"
         | "UC" | "UI" | "UR" | "UT" => {
             let parts: Vec<String> = values.iter().map(text).collect();
@@ -221,6 +223,19 @@ fn text(value: &Value) -> String {
         Value::Number(n) => n.to_string(),
         _ => String::new(),
     }
+}
+
+/// Floating-point values (numbers, or numeric strings) each encoded by `encode`.
+fn floats(values: &[Value], encode: impl Fn(f64) -> Vec<u8>) -> Vec<u8> {
+    values
+        .iter()
+        .filter_map(|v| match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
+        .flat_map(encode)
+        .collect()
 }
 
 /// Integer values (numbers, or numeric strings) each encoded by `encode`; others are dropped.

@@ -228,3 +228,46 @@ fn render_and_nifti_together_name_the_volume_from_every_item() {
     assert_eq!(entry.dims, [64, 64, 15, 10]);
     assert_eq!(entry.volumes.len(), 10);
 }
+
+#[test]
+fn what_one_nifti_cannot_hold_is_noted_and_a_broken_file_fails_alone() {
+    let dest = tempfile::tempdir().unwrap();
+    let manifest = convert_nifti(&data("dicom2nifti/failing"), dest.path(), &[]);
+    let notes: Vec<&str> = manifest
+        .items
+        .iter()
+        .flat_map(|i| i.nifti.as_ref().unwrap().notes.iter().map(String::as_str))
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.starts_with("uneven slice spacing")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.starts_with("gantry tilt")),
+        "{notes:?}"
+    );
+    // Four CT images at one position: one file of four volumes of one slice, as dcm2niix.
+    assert!(
+        manifest
+            .items
+            .iter()
+            .any(|i| i.nifti.as_ref().unwrap().dims == [512, 512, 1, 4])
+    );
+
+    let broken = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "convert",
+        data("pydicom/MR_truncated.dcm").to_str().unwrap(),
+        "--dest",
+        broken.path().to_str().unwrap(),
+        "--outputs",
+        "nifti",
+        "-q",
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(broken.path().join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["failed"][0]["path"], "MR_truncated.dcm");
+    assert_eq!(report["items"].as_array().unwrap().len(), 0);
+}

@@ -439,6 +439,9 @@ fn a_plan_from_the_index_equals_one_from_a_scan_and_its_shards_merge_without_an_
         "modality = 'MR'",
         "--as",
         "video",
+        // NIfTI files too: a shard writes whole series, so its 4D files equal one run's.
+        "--outputs",
+        "render,nifti",
         "--payload",
         "encord",
         "--payload-destination",
