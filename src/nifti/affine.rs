@@ -4,6 +4,8 @@
 //! Voxel x runs along the DICOM row direction, y along the column direction but from the last
 //! row up (dcm2niix stores rows bottom-up, "flipY"), z along the stored slices.
 
+pub(crate) use crate::scan::vector::{cross, dot, scale, unit};
+
 /// A 3×4 affine: RAS+ millimetres of voxel (i, j, k) are `M · (i, j, k, 1)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Affine {
@@ -250,27 +252,6 @@ impl Reorientation {
     pub fn is_identity(&self) -> bool {
         self.source == [0, 1, 2] && self.flipped == [false; 3]
     }
-}
-
-pub(crate) fn unit(v: [f64; 3]) -> [f64; 3] {
-    let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt();
-    if n > 0.0 { scale(v, 1.0 / n) } else { v }
-}
-
-pub(crate) fn scale(v: [f64; 3], s: f64) -> [f64; 3] {
-    [v[0] * s, v[1] * s, v[2] * s]
-}
-
-pub(crate) fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-pub(crate) fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
 #[cfg(test)]

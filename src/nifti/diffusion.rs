@@ -29,6 +29,7 @@ use dicom_object::InMemDicomObject;
 
 use super::values::{self, Vendor, format_g};
 use crate::scan::csa;
+use crate::scan::vector::{cross, dot, norm, unit};
 
 /// b-values (s/mm²) and vector lengths at or below this count as zero, as dcm2niix's
 /// `FLT_EPSILON` test.
@@ -323,28 +324,6 @@ fn three(v: &[f64]) -> Option<[f64; 3]> {
         [x, y, z, ..] => Some([*x, *y, *z]),
         _ => None,
     }
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn norm(v: [f64; 3]) -> f64 {
-    dot(v, v).sqrt()
-}
-
-/// `v` scaled to unit length (unchanged when zero).
-fn unit(v: [f64; 3]) -> [f64; 3] {
-    let len = norm(v);
-    if len > 0.0 { v.map(|x| x / len) } else { v }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod gzip;
 pub mod mosaic;
 pub mod reader;
 pub mod record;
+pub mod vector;
 
 use std::fs::File;
 use std::io::Read;

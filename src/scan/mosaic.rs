@@ -9,6 +9,7 @@
 //! slice normal (row × column direction), or against it when the CSA SliceNormalVector
 //! points the other way.
 
+use super::vector::{cross, dot, unit};
 use serde::{Deserialize, Serialize};
 
 use super::csa::CsaHeader;
@@ -137,23 +138,6 @@ fn grid_of(tiles: u32) -> Option<u32> {
         g -= 1;
     }
     Some(g)
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [
-        a[1] * b[2] - a[2] * b[1],
-        a[2] * b[0] - a[0] * b[2],
-        a[0] * b[1] - a[1] * b[0],
-    ]
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-fn unit(v: [f64; 3]) -> [f64; 3] {
-    let n = dot(v, v).sqrt();
-    if n > 0.0 { v.map(|c| c / n) } else { v }
 }
 
 #[cfg(test)]
