@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::csa;
 use super::mosaic::{Mosaic, MosaicSource};
-use super::reader::{Endian, GE_IMAGE_TYPE, RawElement, RawHeader, fmt_tag, trim_text};
+use super::reader::{
+    Endian, GE_IMAGE_TYPE, GE_INTERNAL_PULSE_SEQUENCE, GE_LOCATIONS, GE_PULSE_SEQUENCE, RawElement,
+    RawHeader, fmt_tag, trim_text,
+};
 
 /// Everything the pipeline needs to know about one DICOM instance, without its pixels.
 ///
@@ -301,7 +304,8 @@ pub fn decode_instance(
         pixel_data_offset: raw.pixel_data.map_or(0, |p| p.offset),
         frames,
         mosaic: None,
-        complex_component: find(&raw.elements, GE_IMAGE_TYPE).and_then(|v| ge_component(v, endian)),
+        complex_component: ge_fieldmap_part(raw, endian)
+            .or_else(|| find(&raw.elements, GE_IMAGE_TYPE).and_then(|v| ge_component(v, endian))),
     };
     if header.number_of_frames == 1 && header.image_type.iter().any(|t| t == "MOSAIC") {
         let source = MosaicSource {
@@ -411,6 +415,30 @@ fn decode_frame(
             })
             .filter(|te| te.is_finite()),
     }
+}
+
+/// The part of a GE B0 fieldmap series an image belongs to: the first volume (InstanceNumber
+/// up to GE's locations in acquisition) is the field map in Hz (REAL), the second the
+/// magnitude; dcm2niix writes them apart. `None` for other images.
+fn ge_fieldmap_part(raw: &RawHeader<'_>, endian: Endian) -> Option<String> {
+    let text = |tag| find(&raw.elements, tag).map(trim_text);
+    let fieldmap = text(GE_INTERNAL_PULSE_SEQUENCE).is_some_and(|t| t == "B0map")
+        || text(GE_PULSE_SEQUENCE).is_some_and(|t| t.contains("b0map"));
+    if !fieldmap {
+        return None;
+    }
+    let locations = i64::from(parse_u16(find(&raw.elements, GE_LOCATIONS)?, endian)? as i16);
+    let images = find(&raw.elements, tags::IMAGES_IN_ACQUISITION).and_then(parse_int)?;
+    let instance = find(&raw.elements, tags::INSTANCE_NUMBER).and_then(parse_int)?;
+    if locations <= 0 || images == locations {
+        return None;
+    }
+    let part = if instance <= locations {
+        "REAL"
+    } else {
+        "MAGNITUDE"
+    };
+    Some(part.to_string())
 }
 
 /// GE's image type as a ComplexImageComponent term.

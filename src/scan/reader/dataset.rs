@@ -32,6 +32,7 @@ pub(super) const TOP_LEVEL_TAGS: &[Tag] = &[
     tags::IMAGE_POSITION_PATIENT,
     tags::IMAGE_ORIENTATION_PATIENT,
     tags::TEMPORAL_POSITION_IDENTIFIER,
+    tags::IMAGES_IN_ACQUISITION,
     tags::SLICE_LOCATION,
     tags::SAMPLES_PER_PIXEL,
     tags::PHOTOMETRIC_INTERPRETATION,
@@ -80,6 +81,11 @@ const FUNCTIONAL_GROUP_TAGS: &[Tag] = &[
 
 /// GE's image type (0043,102F, SS): 0/1/2/3 for magnitude/phase/real/imaginary.
 pub(crate) const GE_IMAGE_TYPE: Tag = Tag(0x0043, 0x102F);
+/// GE's pulse sequence name (0019,109C) and internal one (0019,109E), both LO.
+pub(crate) const GE_PULSE_SEQUENCE: Tag = Tag(0x0019, 0x109C);
+pub(crate) const GE_INTERNAL_PULSE_SEQUENCE: Tag = Tag(0x0019, 0x109E);
+/// GE's locations in acquisition (0021,104F, SS): slices per volume.
+pub(crate) const GE_LOCATIONS: Tag = Tag(0x0021, 0x104F);
 
 /// Walks the top-level dataset, keeping wanted elements and descending into functional groups.
 ///
@@ -143,12 +149,15 @@ pub(super) fn read_dataset<'a>(
     }
 }
 
-/// GE's image type, and the Siemens private elements a mosaic needs ([`crate::scan::mosaic`]): the private creators of
+/// GE's image type and fieldmap facts, and the Siemens private elements a mosaic needs ([`crate::scan::mosaic`]): the private creators of
 /// groups 0019 and 0029 (short), and, once ImageType says MOSAIC, the candidates for
 /// NumberOfImagesInMosaic (0019,xx0A) and the CSA image header (0029,xx10). Which block is
 /// Siemens' is decided from the creators when the header is decoded.
 fn keeps_private(tag: Tag, header: &RawHeader<'_>) -> bool {
-    if tag == GE_IMAGE_TYPE {
+    if matches!(
+        tag,
+        GE_IMAGE_TYPE | GE_PULSE_SEQUENCE | GE_INTERNAL_PULSE_SEQUENCE | GE_LOCATIONS
+    ) {
         return true;
     }
     let (group, element) = (tag.0, tag.1);

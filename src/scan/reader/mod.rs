@@ -11,7 +11,9 @@
 
 mod cursor;
 mod dataset;
-pub(crate) use dataset::GE_IMAGE_TYPE;
+pub(crate) use dataset::{
+    GE_IMAGE_TYPE, GE_INTERNAL_PULSE_SEQUENCE, GE_LOCATIONS, GE_PULSE_SEQUENCE,
+};
 pub mod gzip;
 mod meta;
 #[cfg(test)]
