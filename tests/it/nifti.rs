@@ -164,6 +164,8 @@ fn enhanced_and_3d_volumes_equal_dcm2niix() {
         "dicom2nifti/siemens_multiframe",
         "dicom2nifti/hyperfine",
         "dcm_qa_enh/In/Philips",
+        // A GE B0 fieldmap series: its Hz map and its magnitude are two files.
+        "dcm2niix-qa/dcm_qa_fmap/In/GE",
     ] {
         equal_to_dcm2niix(folder);
     }
