@@ -51,10 +51,18 @@ impl Context<'_> {
                     .map(move |s| (p, s))
             })
             .collect();
-        let results: Vec<StackOutcome> = jobs
-            .into_par_iter()
-            .map(|(planned, stack)| self.nifti_stack(planned, stack))
-            .collect();
+        // Twice as many workers as the run's threads: a worker waiting for a file to be read
+        // (a cold disk, a bucket) leaves its core to another. Memory: a volume per worker.
+        let workers = rayon::current_num_threads() * 2;
+        let convert = || -> Vec<StackOutcome> {
+            jobs.into_par_iter()
+                .map(|(planned, stack)| self.nifti_stack(planned, stack))
+                .collect()
+        };
+        let results = match rayon::ThreadPoolBuilder::new().num_threads(workers).build() {
+            Ok(pool) => pool.install(convert),
+            Err(_) => convert(),
+        };
         // (study, series, volume id) → entry, for rendered items.
         let mut by_volume: HashMap<(&str, &str, &str), &NiftiEntry> = HashMap::new();
         let mut extra = VolumeOutcome::default();
