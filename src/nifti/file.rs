@@ -32,7 +32,6 @@ pub fn nifti_bytes(header: &Header, mut data: Vec<u8>, gzip: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nifti::affine::Affine;
     use crate::nifti::header::DataType;
     use std::io::Read;
 
@@ -41,18 +40,7 @@ mod tests {
         let header = Header {
             dims: [2, 2, 1, 1],
             datatype: DataType::Uint8,
-            pixdim: [1.0, 1.0, 1.0, 0.0],
-            scl_slope: 1.0,
-            scl_inter: 0.0,
-            affine: Affine::from_rows([
-                [1.0, 0.0, 0.0, 0.0],
-                [0.0, 1.0, 0.0, 0.0],
-                [0.0, 0.0, 1.0, 0.0],
-            ]),
-            scanner_anat: true,
-            dim_info: 0,
-            slice_code: 0,
-            descrip: String::new(),
+            ..Header::example()
         };
         let mut data = vec![0u8; VOX_OFFSET];
         data.extend([1u8, 2, 3, 4]);

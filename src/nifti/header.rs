@@ -139,16 +139,10 @@ impl Header {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f32_at(bytes: &[u8], at: usize) -> f32 {
-        f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
-    }
-
-    #[test]
-    fn header_fields_sit_at_their_offsets() {
-        let header = Header {
+impl Header {
+    /// A header of a 4D int16 volume, for tests.
+    pub(crate) fn example() -> Header {
+        Header {
             dims: [64, 64, 36, 3],
             datatype: DataType::Int16,
             pixdim: [3.0, 3.0, 3.6, 2.0],
@@ -163,7 +157,21 @@ mod tests {
             dim_info: 57,
             slice_code: 0,
             descrip: "TE=30;Time=1.000".into(),
-        };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f32_at(bytes: &[u8], at: usize) -> f32 {
+        f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn header_fields_sit_at_their_offsets() {
+        let header = Header::example();
         let bytes = header.encode();
         assert_eq!(i32::from_le_bytes(bytes[0..4].try_into().unwrap()), 348);
         assert_eq!(&bytes[344..348], b"n+1\0");
