@@ -26,6 +26,7 @@ pub mod encode;
 pub mod error;
 pub mod explain;
 pub mod index;
+pub mod labels;
 pub mod naming;
 pub mod nifti;
 pub mod order;

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
 use crate::convert::{ConvertOptions, DEFAULT_LQ_QUALITY, ItemChoice, Outputs};
 use crate::encode::VideoSettings;
+use crate::labels::LabelOptions;
 use crate::naming::{DEFAULT_TEMPLATE, NameTemplate};
 use crate::payload::PayloadKind;
 use crate::render::window::WindowChoice;
@@ -189,6 +190,20 @@ pub struct RenderArgs {
     /// a missing value is `unknown`; equal names get `-2`, `-3`... (by study, series, volume).
     #[arg(long, value_name = "TEMPLATE", default_value = DEFAULT_TEMPLATE, value_parser = parse_name)]
     pub name: NameTemplate,
+
+    /// Label objects in SRC: `auto` places every segmentation (DICOM SEG, label map SEG) and
+    /// RT structure set on the items whose frames it references (through its image references,
+    /// else its Frame of Reference and plane) and writes, per labelled item, a Darwin JSON 2.0
+    /// file and an Encord label row beside its pictures (and a NIfTI label map per object with
+    /// `--outputs nifti`); the manifest lists them under each item's `labels`, report.json
+    /// what could not be placed and why. `off` leaves label objects aside (never items either way).
+    #[arg(long, default_value = "auto", value_parser = ["auto", "off"], value_name = "auto|off")]
+    pub labels: String,
+
+    /// Fractional SEGs: a pixel is in its segment from this fraction of
+    /// MaximumFractionalValue (0 < T <= 1).
+    #[arg(long, default_value_t = 0.5, value_parser = parse_threshold, value_name = "T")]
+    pub seg_threshold: f64,
 }
 
 impl RenderArgs {
@@ -211,7 +226,17 @@ impl RenderArgs {
             copy_dicom: self.copy_dicom,
             outputs: self.outputs,
             nifti_gzip: self.nifti_gzip,
+            labels: (self.labels == "auto").then_some(LabelOptions {
+                seg_threshold: self.seg_threshold,
+            }),
         }
+    }
+}
+
+fn parse_threshold(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 1.0 => Ok(t),
+        _ => Err(format!("{text:?} is not a fraction in (0, 1]: e.g. 0.5")),
     }
 }
 

@@ -81,6 +81,21 @@ pub struct Settings {
     /// NIfTI files are gzip-compressed (`.nii.gz`).
     #[serde(default = "default_true")]
     pub nifti_gzip: bool,
+    /// Label objects (SEG, RTSTRUCT) placed on the items (`--labels`): `auto` or `off`. Label
+    /// files are made again on every run, so a change keeps every other output.
+    #[serde(default = "default_labels")]
+    pub labels: String,
+    /// Fraction of MaximumFractionalValue from which a fractional SEG pixel is in its segment.
+    #[serde(default = "default_seg_threshold")]
+    pub seg_threshold: f64,
+}
+
+fn default_labels() -> String {
+    "auto".into()
+}
+
+fn default_seg_threshold() -> f64 {
+    0.5
 }
 
 fn default_outputs() -> String {
@@ -97,6 +112,8 @@ impl Settings {
     pub fn same_outputs(&self, other: &Settings) -> bool {
         let names_aside = Settings {
             name: other.name.clone(),
+            labels: other.labels.clone(),
+            seg_threshold: other.seg_threshold,
             ..self.clone()
         };
         names_aside == *other
@@ -147,6 +164,41 @@ pub struct Item {
     /// The NIfTI file holding the item's volume (`--outputs nifti`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nifti: Option<NiftiEntry>,
+    /// Label objects (SEG, RTSTRUCT) placed on the item's frames, with the annotation files
+    /// made of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<LabelEntry>,
+}
+
+/// A label object placed on an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelEntry {
+    /// `seg` or `rtstruct`.
+    pub kind: String,
+    /// The label object's file, relative to SRC.
+    pub source: String,
+    pub sop_instance_uid: String,
+    /// Its segments (ROIs) placed on this item.
+    pub segments: Vec<SegmentEntry>,
+    /// The item's Darwin JSON 2.0 file (all of its labels), for pictures.
+    pub darwin_key: Option<String>,
+    /// The item's Encord label row (all of its labels), for pictures.
+    pub encord_key: Option<String>,
+    /// The NIfTI label map of this object on the item's volume (`--outputs nifti`).
+    pub nifti_key: Option<String>,
+    /// Item frames with a label of this object.
+    pub frames: usize,
+}
+
+/// A segment (SEG) or ROI (RTSTRUCT).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentEntry {
+    /// SegmentNumber or ROINumber: the value of the NIfTI label map.
+    pub number: u16,
+    /// SegmentLabel or ROIName: the annotation class.
+    pub name: String,
+    /// Display colour, `#rrggbb`.
+    pub color: String,
 }
 
 /// A NIfTI file and the files beside it (`null` where there is none).

@@ -21,6 +21,8 @@ pub enum Stage {
     Render,
     /// Writing to the destination.
     Upload,
+    /// Placing label objects (SEG, RTSTRUCT) on the items they reference.
+    Labels,
 }
 
 /// What became of one input.
@@ -68,6 +70,39 @@ pub struct RunReport {
     pub totals: Totals,
     /// Every input, sorted by path.
     pub inputs: Vec<InputEntry>,
+    /// Every label object (SEG, RTSTRUCT): where it was placed and what of it was not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<LabelReport>,
+}
+
+/// What became of one label object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelReport {
+    /// Relative to the source.
+    pub path: String,
+    /// `seg` or `rtstruct`.
+    pub kind: String,
+    /// Items it was placed on (0: the object failed, see `reason`).
+    pub items: usize,
+    /// Item frames that gained a label from it.
+    pub frames: usize,
+    /// Why nothing of it was placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Parts not placed (a segment's frame, an ROI's contour), each with its reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_placed: Vec<LabelProblem>,
+    /// Placed, with a caveat (a Frame of Reference that differs from its images').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// A part of a label object that was not placed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelProblem {
+    /// `frame 3`, `ROI "GTV" contour 2`…
+    pub what: String,
+    pub reason: String,
 }
 
 /// Problems of a run, by the stage that found them.
@@ -75,6 +110,8 @@ pub struct RunReport {
 pub struct StageIssues {
     pub skipped: Vec<FileIssue>,
     pub failed: Vec<(Stage, FileIssue)>,
+    /// Every label object's outcome (failed ones are in `failed` too).
+    pub labels: Vec<LabelReport>,
 }
 
 impl RunReport {
@@ -87,6 +124,17 @@ impl RunReport {
                 &frame.path,
                 InputEntry {
                     path: frame.path.clone(),
+                    status: Status::Converted,
+                    stage: None,
+                    reason: None,
+                },
+            );
+        }
+        for label in manifest.items.iter().flat_map(|i| &i.labels) {
+            inputs.insert(
+                &label.source,
+                InputEntry {
+                    path: label.source.clone(),
                     status: Status::Converted,
                     stage: None,
                     reason: None,
@@ -118,6 +166,7 @@ impl RunReport {
             version: REPORT_VERSION,
             totals,
             inputs,
+            labels: issues.labels.clone(),
         }
     }
 }
@@ -154,6 +203,7 @@ mod tests {
                 (Stage::Render, issue("in/se/v_1.dcm", "frame 2: corrupt")),
                 (Stage::Scan, issue("c.dcm", "truncated")),
             ],
+            labels: Vec::new(),
         };
         let report = RunReport::new(&manifest, &issues, Totals::default());
         let statuses: Vec<_> = report

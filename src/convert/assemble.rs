@@ -61,6 +61,7 @@ pub(crate) fn assemble(
             .iter()
             .map(|i| (Stage::Scan, i.clone()))
             .collect(),
+        labels: Vec::new(),
     };
     let mut failed_paths: BTreeMap<String, String> = BTreeMap::new();
     for part in parts {

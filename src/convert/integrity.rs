@@ -119,6 +119,7 @@ mod tests {
             hls: None,
             contact_sheet: None,
             nifti: None,
+            labels: Vec::new(),
         }
     }
 

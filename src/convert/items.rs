@@ -97,6 +97,7 @@ impl Context<'_> {
             hls: None,
             contact_sheet: None,
             nifti: None,
+            labels: Vec::new(),
         };
         match kind {
             Picture::Image => outputs

@@ -138,6 +138,21 @@ pub fn nifti_companion_key(prefix: &str, extension: &str) -> String {
     format!("{prefix}/volume.{extension}")
 }
 
+/// A label file of the item whose picture is `storage_key`: `<folder>/<stem>.<suffix>` beside
+/// it (`video.darwin.json`, `images/00003.encord.json`).
+pub fn label_key(storage_key: &str, suffix: &str) -> String {
+    let stem = storage_key
+        .rsplit_once('/')
+        .map_or(storage_key, |(_, name)| name)
+        .split('.')
+        .next()
+        .unwrap_or("item");
+    match storage_key.rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/{stem}.{suffix}"),
+        None => format!("{stem}.{suffix}"),
+    }
+}
+
 /// A UID as a key segment: kept when it is a valid UID, otherwise `x` + a stable hash.
 pub fn safe_uid(uid: &str) -> String {
     let valid = !uid.is_empty()

@@ -8,6 +8,7 @@
 mod assemble;
 mod integrity;
 mod items;
+mod labels;
 pub mod layout;
 mod nifti;
 mod previous;
@@ -30,6 +31,7 @@ use crate::contract::manifest::{Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
 use crate::encode::VideoSettings;
 use crate::index::SeriesGroup;
+use crate::labels::LabelOptions;
 use crate::naming::{NameTemplate, NameTemplateError};
 use crate::order::Rule;
 use crate::plan::{plan_volumes, rule_name};
@@ -134,6 +136,9 @@ pub struct ConvertOptions {
     pub outputs: Outputs,
     /// NIfTI files are gzip-compressed (`.nii.gz`).
     pub nifti_gzip: bool,
+    /// Label objects (SEG, RTSTRUCT) are placed on the items they reference (`--labels auto`);
+    /// `None` leaves them aside (`--labels off`).
+    pub labels: Option<LabelOptions>,
 }
 
 impl Default for ConvertOptions {
@@ -151,6 +156,7 @@ impl Default for ConvertOptions {
             copy_dicom: false,
             outputs: Outputs::default(),
             nifti_gzip: true,
+            labels: Some(LabelOptions::default()),
         }
     }
 }
@@ -184,6 +190,10 @@ impl ConvertOptions {
             copy_dicom: self.copy_dicom,
             outputs: self.outputs.to_string(),
             nifti_gzip: self.nifti_gzip,
+            labels: if self.labels.is_some() { "auto" } else { "off" }.into(),
+            seg_threshold: self
+                .labels
+                .map_or(LabelOptions::default().seg_threshold, |l| l.seg_threshold),
         }
     }
 
@@ -219,6 +229,13 @@ impl ConvertOptions {
             copy_dicom: settings.copy_dicom,
             outputs: settings.outputs.parse()?,
             nifti_gzip: settings.nifti_gzip,
+            labels: match settings.labels.as_str() {
+                "auto" => Some(LabelOptions {
+                    seg_threshold: settings.seg_threshold,
+                }),
+                "off" => None,
+                other => return Err(format!("unknown labels setting {other:?}")),
+            },
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));
@@ -376,15 +393,26 @@ pub fn convert_to(
         describe: &describe,
     };
     let head = Manifest::empty(settings, Some(source.location()), Some(sink.location()));
-    let (manifest, issues) = assemble(head, scan, parts, &present, assembly);
+    let (mut manifest, mut issues) = assemble(head, scan, parts, &present, assembly);
     written -= failed_uploads.len().min(written);
+    let mut label_bytes = 0;
+    if let Some(label_options) = options.labels {
+        let placed = labels::place_labels(&mut manifest, scan, source, sink, label_options);
+        written += placed.written;
+        label_bytes = placed.bytes_written;
+        manifest
+            .failed
+            .extend(placed.failed.iter().map(|(_, issue)| issue.clone()));
+        issues.failed.extend(placed.failed);
+        issues.labels = placed.reports;
+    }
     let manifest_bytes = write_manifest(sink, manifest_key, &manifest)?;
     Ok(ConvertReport {
         manifest,
         written,
         reused,
         settings_changed,
-        bytes_written: bytes_written.into_inner() + manifest_bytes,
+        bytes_written: bytes_written.into_inner() + label_bytes + manifest_bytes,
         bytes_read: bytes_read.into_inner(),
         issues,
         failed_writes: failed_uploads,

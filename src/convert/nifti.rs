@@ -176,6 +176,7 @@ impl Context<'_> {
             hls: None,
             contact_sheet: None,
             nifti: Some(entry.clone()),
+            labels: Vec::new(),
         }
     }
 

@@ -56,7 +56,9 @@ pub fn decode_entry(entry: &Value, study: &str, series: &str, index: usize) -> S
             "a Study, Series or SOP Instance UID is not a valid UID".into(),
         );
     }
-    if !has_pixels(object) {
+    let structure_set =
+        uid(tags::SOP_CLASS_UID).as_deref() == Some(crate::scan::label_class::RT_STRUCTURE_SET);
+    if !has_pixels(object) && !structure_set {
         return ScanOutcome::Skipped(FileIssue {
             path,
             reason: "DICOM without pixel data (not an image: report, plan, structure set, stub…)"

@@ -88,6 +88,7 @@ fn item(series: &str, volume: &str) -> Item {
             frames: vec![0, 1, 2, 3],
         }),
         nifti: None,
+        labels: Vec::new(),
     }
 }
 

@@ -395,6 +395,7 @@ pub(crate) mod testing {
             hls: None,
             contact_sheet: None,
             nifti: None,
+            labels: Vec::new(),
         }
     }
 
@@ -443,6 +444,7 @@ pub(crate) mod testing {
             hls: None,
             contact_sheet: None,
             nifti: None,
+            labels: Vec::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod csa;
 pub mod first_range;
 mod gzip;
+pub mod label_class;
 pub mod mosaic;
 pub mod reader;
 pub mod record;
@@ -15,6 +16,7 @@ use std::io::Read;
 use rayon::prelude::*;
 
 pub use first_range::FirstRanges;
+pub use label_class::LabelClass;
 pub use mosaic::Mosaic;
 pub use record::{FrameHeader, InstanceHeader};
 
@@ -358,6 +360,13 @@ pub fn classify(raw: &RawHeader<'_>, relative: &str, file_size: u64) -> ScanOutc
         ));
     }
     let Some(pixel_data) = raw.pixel_data else {
+        // A structure set has no pixels: it is a label, placed on the images it references.
+        if is_structure_set(raw) {
+            return match record::decode_instance(raw, relative.to_string(), file_size) {
+                Ok(header) => ScanOutcome::Instance(Box::new(header)),
+                Err(why) => ScanOutcome::Failed(issue(why)),
+            };
+        }
         return ScanOutcome::Skipped(issue(
             "DICOM without pixel data (not an image: report, plan, structure set, stub…)".into(),
         ));
@@ -370,6 +379,15 @@ pub fn classify(raw: &RawHeader<'_>, relative: &str, file_size: u64) -> ScanOutc
         return ScanOutcome::Failed(issue(why));
     }
     ScanOutcome::Instance(Box::new(header))
+}
+
+/// Whether the header is an RT Structure Set's (by its SOP Class UID).
+fn is_structure_set(raw: &RawHeader<'_>) -> bool {
+    raw.elements
+        .iter()
+        .find(|(tag, _)| *tag == dicom_dictionary_std::tags::SOP_CLASS_UID)
+        .map(|(_, value)| reader::trim_text(value))
+        .is_some_and(|uid| LabelClass::of(Some(&uid)) == Some(LabelClass::StructureSet))
 }
 
 /// Checks Pixel Data against the file before anything trusts the declared sizes: a native

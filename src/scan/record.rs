@@ -59,6 +59,10 @@ pub struct InstanceHeader {
     pub image_orientation_patient: Option<[f64; 6]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pixel_spacing: Option<[f64; 2]>,
+    /// FrameOfReferenceUID: positions of instances that share it are in one patient space
+    /// (labels placed by plane need it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_of_reference_uid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slice_thickness: Option<f64>,
     /// Rows of a frame (of a tile, for a Siemens mosaic).
@@ -278,6 +282,7 @@ pub fn decode_instance(
             .or_else(|| array(&shared_floats(tags::IMAGE_ORIENTATION_PATIENT))),
         pixel_spacing: array(&floats(tags::PIXEL_SPACING))
             .or_else(|| array(&shared_floats(tags::PIXEL_SPACING))),
+        frame_of_reference_uid: text(tags::FRAME_OF_REFERENCE_UID),
         slice_thickness: floats(tags::SLICE_THICKNESS)
             .first()
             .copied()

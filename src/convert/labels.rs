@@ -1,0 +1,215 @@
+//! The labels stage of a conversion: every label object (SEG, RTSTRUCT) of the scan is read
+//! from the source, placed on the frames of the manifest's items, and written per labelled
+//! item as a Darwin JSON 2.0 file and an Encord label row beside the item's pictures. The
+//! items gain `labels`; report.json gains each object's outcome.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+
+use super::layout;
+use super::sink::Sink;
+use crate::contract::FileIssue;
+use crate::contract::manifest::{Item, ItemKind, LabelEntry, Manifest, SegmentEntry};
+use crate::contract::run_report::{LabelProblem, LabelReport, Stage};
+use crate::labels::colour::hex;
+use crate::labels::darwin::{DarwinItem, darwin_file};
+use crate::labels::encord::{EncordItem, encord_file};
+use crate::labels::layers::{Layer, item_layers};
+use crate::labels::place::Frames;
+use crate::labels::{LabelOptions, Placed, place_object};
+use crate::scan::{InstanceHeader, LabelClass, ScanReport};
+use crate::source::Source;
+
+/// What the stage did.
+#[derive(Debug, Default)]
+pub struct LabelsOutcome {
+    pub reports: Vec<LabelReport>,
+    /// Objects placed nowhere.
+    pub failed: Vec<(Stage, FileIssue)>,
+    pub written: usize,
+    pub bytes_written: u64,
+}
+
+/// Places the label objects of `scan` on `manifest`'s items and writes their files.
+pub fn place_labels(
+    manifest: &mut Manifest,
+    scan: &ScanReport,
+    source: &Source,
+    sink: &dyn Sink,
+    options: LabelOptions,
+) -> LabelsOutcome {
+    let objects: Vec<&InstanceHeader> = scan
+        .instances
+        .iter()
+        .filter(|h| LabelClass::of(h.sop_class_uid.as_deref()).is_some())
+        .collect();
+    let mut outcome = LabelsOutcome::default();
+    if objects.is_empty() {
+        return outcome;
+    }
+    let headers: HashMap<&str, &InstanceHeader> = scan
+        .instances
+        .iter()
+        .map(|h| (h.path.as_str(), h))
+        .collect();
+    let frames = Frames::new(&manifest.items, &headers);
+    let placed: Vec<Result<Placed, String>> = objects
+        .par_iter()
+        .map(|header| {
+            let bytes = source.read(&header.path)?;
+            place_object(bytes, header, &frames, options)
+        })
+        .collect();
+
+    // Which objects each item shows, in object order.
+    let mut on_item: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (o, result) in placed.iter().enumerate() {
+        let class = LabelClass::of(objects[o].sop_class_uid.as_deref()).map_or("", |c| c.name());
+        let mut report = LabelReport {
+            path: objects[o].path.clone(),
+            kind: class.into(),
+            items: 0,
+            frames: 0,
+            reason: None,
+            not_placed: Vec::new(),
+            warnings: Vec::new(),
+        };
+        match result {
+            Err(reason) => {
+                report.reason = Some(reason.clone());
+                outcome.failed.push((
+                    Stage::Labels,
+                    FileIssue {
+                        path: objects[o].path.clone(),
+                        reason: reason.clone(),
+                    },
+                ));
+            }
+            Ok(placed) => {
+                let mut items: Vec<usize> = placed.shapes.keys().map(|(t, _)| t.item).collect();
+                items.dedup();
+                for &item in &items {
+                    on_item.entry(item).or_default().push(o);
+                }
+                let mut targets: Vec<_> = placed.shapes.keys().map(|(t, _)| *t).collect();
+                targets.dedup();
+                report.items = items.len();
+                report.frames = targets.len();
+                report.not_placed = placed
+                    .problems
+                    .iter()
+                    .map(|(what, reason)| LabelProblem {
+                        what: what.clone(),
+                        reason: reason.clone(),
+                    })
+                    .collect();
+                report.warnings = placed.warnings.clone();
+            }
+        }
+        outcome.reports.push(report);
+    }
+
+    for (item_index, object_indices) in on_item {
+        let shown: Vec<&Placed> = object_indices
+            .iter()
+            .filter_map(|&o| placed[o].as_ref().ok())
+            .collect();
+        let layers = item_layers(item_index, &shown);
+        let item = &mut manifest.items[item_index];
+        let keys = write_item_files(item, &layers, sink, &mut outcome);
+        item.labels = object_indices
+            .iter()
+            .enumerate()
+            .filter_map(|(position, &o)| {
+                let placed = placed[o].as_ref().ok()?;
+                let of_object: Vec<&Layer> =
+                    layers.iter().filter(|l| l.object == position).collect();
+                let mut frames: Vec<usize> = of_object
+                    .iter()
+                    .flat_map(|l| l.frames.keys().copied())
+                    .collect();
+                frames.sort_unstable();
+                frames.dedup();
+                Some(LabelEntry {
+                    kind: placed.class.name().into(),
+                    source: objects[o].path.clone(),
+                    sop_instance_uid: objects[o].sop_instance_uid.clone().unwrap_or_default(),
+                    segments: of_object
+                        .iter()
+                        .map(|l| SegmentEntry {
+                            number: l.number,
+                            name: l.name.clone(),
+                            color: hex(l.color),
+                        })
+                        .collect(),
+                    darwin_key: keys.0.clone(),
+                    encord_key: keys.1.clone(),
+                    nifti_key: None,
+                    frames: frames.len(),
+                })
+            })
+            .collect();
+    }
+    outcome
+}
+
+/// Writes the Darwin and Encord files of `item` (items with pictures only); returns their keys
+/// (`None` where not written).
+fn write_item_files(
+    item: &Item,
+    layers: &[Layer],
+    sink: &dyn Sink,
+    outcome: &mut LabelsOutcome,
+) -> (Option<String>, Option<String>) {
+    if item.kind == ItemKind::Volume || layers.is_empty() {
+        return (None, None);
+    }
+    let framed = item.kind == ItemKind::Video;
+    let source_file = item.frames.first().map_or(item.name.as_str(), |f| {
+        f.path.rsplit('/').next().unwrap_or(&f.path)
+    });
+    let seed = item.storage_key.as_str();
+    let darwin = darwin_file(
+        &DarwinItem {
+            name: &item.name,
+            path: "/",
+            slot_name: "0",
+            slot_type: if framed { "dicom" } else { "image" },
+            width: item.width,
+            height: item.height,
+            frame_count: item.frames.len(),
+            framed,
+            source_file,
+            seed,
+        },
+        layers,
+    );
+    let encord = encord_file(
+        &EncordItem {
+            title: &item.name,
+            data_type: if framed { "dicom" } else { "image" },
+            width: item.width,
+            height: item.height,
+            frame_images: item
+                .frames
+                .iter()
+                .map(|f| (f.sop_instance_uid.as_deref(), f.path.as_str()))
+                .collect(),
+            seed,
+        },
+        layers,
+    );
+    let mut put = |key: String, value: serde_json::Value| {
+        let bytes = serde_json::to_vec(&value).ok()?;
+        let size = bytes.len() as u64;
+        sink.put_durable(&key, bytes).ok()?;
+        outcome.written += 1;
+        outcome.bytes_written += size;
+        Some(key)
+    };
+    (
+        put(layout::label_key(&item.storage_key, "darwin.json"), darwin),
+        put(layout::label_key(&item.storage_key, "encord.json"), encord),
+    )
+}

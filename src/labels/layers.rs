@@ -1,0 +1,95 @@
+//! The labels of one item as layers: one per segment or ROI of each label object placed on it,
+//! with its shapes by item frame.
+
+use std::collections::BTreeMap;
+
+use super::placing::{Placed, Shape};
+use crate::scan::LabelClass;
+
+/// One segment (or ROI) of one label object on one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// Which of the item's label objects it comes from (index into the item's entries).
+    pub object: usize,
+    pub class: LabelClass,
+    /// SegmentNumber or ROINumber.
+    pub number: u16,
+    /// SegmentLabel or ROIName: the annotation class.
+    pub name: String,
+    pub color: [u8; 3],
+    /// Shapes by item frame index.
+    pub frames: BTreeMap<usize, Vec<Shape>>,
+}
+
+/// The layers of item `item` from the label objects placed on it (`objects`, in the order of
+/// the item's entries).
+pub fn item_layers(item: usize, objects: &[&Placed]) -> Vec<Layer> {
+    let mut layers: Vec<Layer> = Vec::new();
+    for (o, placed) in objects.iter().enumerate() {
+        for segment in &placed.segments {
+            let frames: BTreeMap<usize, Vec<Shape>> = placed
+                .shapes
+                .iter()
+                .filter(|((target, number), _)| target.item == item && *number == segment.number)
+                .map(|((target, _), shapes)| (target.frame, shapes.clone()))
+                .collect();
+            if frames.is_empty() {
+                continue;
+            }
+            layers.push(Layer {
+                object: o,
+                class: placed.class,
+                number: segment.number,
+                name: segment.name.clone(),
+                color: segment.color,
+                frames,
+            });
+        }
+    }
+    layers
+}
+
+/// Contiguous runs of `frames` as half-open ranges.
+pub fn ranges(frames: impl IntoIterator<Item = usize>) -> Vec<[usize; 2]> {
+    let mut out: Vec<[usize; 2]> = Vec::new();
+    for f in frames {
+        match out.last_mut() {
+            Some(last) if last[1] == f => last[1] = f + 1,
+            _ => out.push([f, f + 1]),
+        }
+    }
+    out
+}
+
+/// A deterministic identifier in UUID form from `seed` (MD5 with the version-4 and variant bits
+/// set): the same labels give the same ids on every run.
+pub fn stable_uuid(seed: &str) -> String {
+    use md5::Digest;
+    let mut d: [u8; 16] = md5::Md5::digest(seed.as_bytes()).into();
+    d[6] = (d[6] & 0x0f) | 0x40;
+    d[8] = (d[8] & 0x3f) | 0x80;
+    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_ids() {
+        assert_eq!(ranges([0, 1, 2, 5, 7, 8]), [[0, 3], [5, 6], [7, 9]]);
+        let id = stable_uuid("a");
+        assert_eq!(id, stable_uuid("a"));
+        assert_ne!(id, stable_uuid("b"));
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+    }
+}
