@@ -65,6 +65,12 @@ if $with_servers; then
     echo "setup: installing nibabel and numpy into .emulators/venv (NIfTI tests)" >&2
     .emulators/venv/bin/pip install -q "nibabel==5.*" "numpy<3"
   fi
+  # the label tests: highdicom (the SEG oracle, and the cases it makes), pydicom, and the
+  # platforms' own clients that read the annotation files (darwin-py, the Encord SDK)
+  if ! .emulators/venv/bin/python -c 'import highdicom, pydicom, darwin, encord' >/dev/null 2>&1; then
+    echo "setup: installing highdicom, pydicom, darwin-py and encord into .emulators/venv (label tests)" >&2
+    .emulators/venv/bin/pip install -q "highdicom==0.28.*" "pydicom==3.*" "darwin-py==3.*" "encord==0.1.*"
+  fi
   if [ ! -x .emulators/node_modules/.bin/azurite-blob ]; then
     echo "setup: installing Azurite into .emulators/node_modules" >&2
     npm install --prefix .emulators --no-audit --no-fund --silent "azurite@3"

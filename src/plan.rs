@@ -2,11 +2,12 @@
 
 use rayon::prelude::*;
 
+use crate::contract::FileIssue;
 use crate::contract::order_report::{OrderReport, SeriesReport, SliceReport, VolumeReport};
 use crate::explain::diagnose;
 use crate::index::{SeriesGroup, group_series};
 use crate::order::{Rule, SliceKey};
-use crate::scan::{InstanceHeader, ScanReport};
+use crate::scan::{InstanceHeader, LabelClass, ScanReport};
 use crate::split::{Volume, split_series};
 
 /// Options of the ordering step.
@@ -78,9 +79,33 @@ pub fn plan_order(scan: &ScanReport, source: &str, options: OrderOptions) -> Ord
         source: source.to_string(),
         rule: rule_name(options.rule).to_string(),
         series,
-        skipped: scan.skipped.clone(),
+        skipped: {
+            let mut skipped: Vec<FileIssue> = label_objects(scan)
+                .chain(scan.skipped.iter().cloned())
+                .collect();
+            skipped.sort_by(|a, b| a.path.cmp(&b.path));
+            skipped
+        },
         failed: scan.failed.clone(),
     }
+}
+
+/// Label objects (SEG, RTSTRUCT) as skipped inputs of the order: they are no slices of their
+/// own, `convert` places them on the slices they reference.
+fn label_objects(scan: &ScanReport) -> impl Iterator<Item = FileIssue> + '_ {
+    scan.instances.iter().filter_map(|header| {
+        let class = LabelClass::of(header.sop_class_uid.as_deref())?;
+        let what = match class {
+            LabelClass::Segmentation => "a segmentation (SEG)",
+            LabelClass::StructureSet => "an RT structure set",
+        };
+        Some(FileIssue {
+            path: header.path.clone(),
+            reason: format!(
+                "{what}: a label object, not slices; convert places it on the images it references"
+            ),
+        })
+    })
 }
 
 /// The name of a rule as the CLI and the report spell it.

@@ -11,7 +11,7 @@ use super::layout;
 use super::sink::Sink;
 use crate::contract::FileIssue;
 use crate::contract::manifest::{Item, ItemKind, LabelEntry, Manifest, SegmentEntry};
-use crate::contract::run_report::{LabelProblem, LabelReport, Stage};
+use crate::contract::run_report::{LabelProblem, LabelReport, Stage, StageIssues};
 use crate::labels::colour::hex;
 use crate::labels::darwin::{DarwinItem, darwin_file};
 use crate::labels::encord::{EncordItem, encord_file};
@@ -21,9 +21,30 @@ use crate::labels::{LabelOptions, Placed, place_object};
 use crate::scan::{InstanceHeader, LabelClass, ScanReport};
 use crate::source::Source;
 
+/// Places the label objects of `scan` on `manifest`'s items, writes their files, and records
+/// each object's outcome in `manifest` (failed objects) and `issues`; returns the files written
+/// and their bytes. A whole run calls it after its items are assembled; a scale-out run, at
+/// merge (shards leave labels to it: an object and its images may lie in different shards).
+pub fn attach_labels(
+    manifest: &mut Manifest,
+    issues: &mut StageIssues,
+    scan: &ScanReport,
+    source: &Source,
+    sink: &dyn Sink,
+    options: LabelOptions,
+) -> (usize, u64) {
+    let placed = place_labels(manifest, scan, source, sink, options);
+    manifest
+        .failed
+        .extend(placed.failed.iter().map(|(_, issue)| issue.clone()));
+    issues.failed.extend(placed.failed);
+    issues.labels = placed.reports;
+    (placed.written, placed.bytes_written)
+}
+
 /// What the stage did.
 #[derive(Debug, Default)]
-pub struct LabelsOutcome {
+struct LabelsOutcome {
     pub reports: Vec<LabelReport>,
     /// Objects placed nowhere.
     pub failed: Vec<(Stage, FileIssue)>,
@@ -32,7 +53,7 @@ pub struct LabelsOutcome {
 }
 
 /// Places the label objects of `scan` on `manifest`'s items and writes their files.
-pub fn place_labels(
+fn place_labels(
     manifest: &mut Manifest,
     scan: &ScanReport,
     source: &Source,

@@ -9,6 +9,7 @@ mod assemble;
 mod integrity;
 mod items;
 mod labels;
+pub use labels::attach_labels;
 pub mod layout;
 mod nifti;
 mod previous;
@@ -396,15 +397,18 @@ pub fn convert_to(
     let (mut manifest, mut issues) = assemble(head, scan, parts, &present, assembly);
     written -= failed_uploads.len().min(written);
     let mut label_bytes = 0;
-    if let Some(label_options) = options.labels {
-        let placed = labels::place_labels(&mut manifest, scan, source, sink, label_options);
-        written += placed.written;
-        label_bytes = placed.bytes_written;
-        manifest
-            .failed
-            .extend(placed.failed.iter().map(|(_, issue)| issue.clone()));
-        issues.failed.extend(placed.failed);
-        issues.labels = placed.reports;
+    // Shards leave labels to the merge (an object and its images may be in different shards).
+    if let (Some(label_options), Assembly::Whole) = (options.labels, assembly) {
+        let (files, bytes) = labels::attach_labels(
+            &mut manifest,
+            &mut issues,
+            scan,
+            source,
+            sink,
+            label_options,
+        );
+        written += files;
+        label_bytes = bytes;
     }
     let manifest_bytes = write_manifest(sink, manifest_key, &manifest)?;
     Ok(ConvertReport {

@@ -86,7 +86,7 @@ fn where_with_the_index_converts_exactly_the_ct_series_pydicom_selects() {
             .unwrap();
     let expected: BTreeMap<String, Vec<String>> =
         serde_json::from_value(expected["series"].clone()).unwrap();
-    assert_eq!(expected.len(), 10);
+    assert_eq!(expected.len(), 12);
 
     let convert = |dest: &Path, with_index: bool| {
         let mut command = dicomprep();

@@ -13,6 +13,8 @@ mod synth;
 mod render;
 // Conversion: layout, manifest, accounting and resume.
 mod convert;
+// Labels in: SEG and RTSTRUCT on Darwin and Encord files, against highdicom and the platforms' clients.
+mod labels;
 // MP4 videos against ffprobe and ffmpeg.
 mod video;
 // Thumbnails and encoders against the real ImageMagick on PNGs rendered from real DICOM.

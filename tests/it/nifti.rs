@@ -3,24 +3,13 @@
 //! back with nibabel and paired by content by `scripts/nifti_conformance.py`: equal
 //! dimensions, equal values after scaling, affines within 1e-3 mm, equal .bval/.bvec.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use dicomprep::contract::manifest::{ItemKind, Manifest};
 use serde_json::Value;
 
-use crate::util::{data, run};
-
-/// The Python with nibabel that `scripts/setup.sh --test` installs.
-fn python() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".emulators/venv/bin/python");
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/setup.sh --test`",
-        path.display()
-    );
-    path
-}
+use crate::util::{data, python, run};
 
 fn convert_nifti(src: &Path, dest: &Path, extra: &[&str]) -> Manifest {
     convert_outputs(src, dest, "nifti", extra)

@@ -153,7 +153,6 @@ const CASES: &[(&str, bool)] = &[
     ("pydicom/JPEGLSNearLossless_16.dcm", false),
     ("pydicom/image_dfl.dcm", false),
     ("pydicom/examples_overlay.dcm", true),
-    ("pydicom/liver_1frame.dcm", false),
     ("pydicom/rtdose_1frame.dcm", false),
     ("pydicom/dicomdirtests/77654033/CR1/6154", true),
     ("pydicom/SC_rgb_jpeg_gdcm.dcm", false),

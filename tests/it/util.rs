@@ -13,6 +13,18 @@ pub fn data(relative: &str) -> PathBuf {
 }
 
 /// The `dicomprep` binary under test.
+/// The Python of `.emulators/venv` that `scripts/setup.sh --test` installs, with the oracles'
+/// packages (nibabel, highdicom, pydicom, darwin-py, the Encord SDK).
+pub fn python() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".emulators/venv/bin/python");
+    assert!(
+        path.exists(),
+        "{} is missing: run `scripts/setup.sh --test`",
+        path.display()
+    );
+    path
+}
+
 pub fn dicomprep() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dicomprep"))
 }

@@ -19,7 +19,7 @@ use crate::contract::shard_plan::{
 use crate::convert::layout::MANIFEST_KEY;
 use crate::convert::publish::{Publication, publish};
 use crate::convert::sink::{Listing, Sink};
-use crate::convert::{ConvertOptions, ManifestTarget, convert_to, write_manifest};
+use crate::convert::{ConvertOptions, ManifestTarget, attach_labels, convert_to, write_manifest};
 use crate::error::Error;
 use crate::payload::PayloadKind;
 use crate::scan::ScanReport;
@@ -273,13 +273,23 @@ pub(super) fn merge(args: &MergeArgs) -> Result<bool, Error> {
             path: sink.describe(&plan_key()).into(),
             reason,
         })?;
-    let rule = ConvertOptions::from_settings(&plan.settings)
-        .map(|options| options.rule)
-        .map_err(|reason| Error::Input {
-            path: sink.describe(&plan_key()).into(),
-            reason,
-        })?;
+    let options = ConvertOptions::from_settings(&plan.settings).map_err(|reason| Error::Input {
+        path: sink.describe(&plan_key()).into(),
+        reason,
+    })?;
     let source = open_source(&args.store, args.concurrency, &plan.source)?;
+    if let Some(label_options) = options.labels {
+        let (files, bytes) = attach_labels(
+            &mut merged.manifest,
+            &mut merged.issues,
+            &merged.scan,
+            &source,
+            sink.as_ref(),
+            label_options,
+        );
+        merged.totals.outputs_written += files;
+        merged.totals.bytes_written += bytes;
+    }
     merged.totals.bytes_written += write_manifest(sink.as_ref(), MANIFEST_KEY, &merged.manifest)
         .map_err(manifest_error(sink.as_ref(), MANIFEST_KEY))?;
     merged.totals.seconds += started.elapsed().as_secs_f64();
@@ -289,7 +299,7 @@ pub(super) fn merge(args: &MergeArgs) -> Result<bool, Error> {
         &Publication {
             manifest: &merged.manifest,
             report: &report,
-            page: plan.html.then_some((&merged.scan, &source, rule)),
+            page: plan.html.then_some((&merged.scan, &source, options.rule)),
             payloads: &payloads,
             payload_destination: plan.payload_destination.clone(),
         },

@@ -1,0 +1,305 @@
+//! Labels in: real SEG and RTSTRUCT objects (dcmqi, highdicom, rt-utils) and cases made with
+//! highdicom (overlaps, 874-bit frames, label maps, fractional maps, missing references), each
+//! converted like a user's folder. `scripts/labels_oracle.py` reads the Darwin files with
+//! darwin-py's importer and the Encord label rows with the Encord SDK, and compares every
+//! mask with highdicom's `get_pixels_by_source_instance` (SEG) or an independent even-odd fill
+//! of the contour points (RTSTRUCT).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use dicomprep::contract::manifest::Manifest;
+use dicomprep::contract::run_report::RunReport;
+use serde_json::Value;
+
+use crate::util::{data, python, run};
+
+/// The cases of `scripts/make_label_cases.py`, made once per test run.
+fn cases() -> &'static Path {
+    static CASES: OnceLock<tempfile::TempDir> = OnceLock::new();
+    CASES
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_label_cases.py");
+            let output = Command::new(python())
+                .arg(script)
+                .arg(data("labels"))
+                .arg(dir.path())
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            dir
+        })
+        .path()
+}
+
+/// A folder holding copies of `files` (files or folders, relative to test-data/labels).
+fn folder(files: &[&str]) -> tempfile::TempDir {
+    fn copy_tree(from: &Path, to: &Path) {
+        if from.is_dir() {
+            for entry in std::fs::read_dir(from).unwrap() {
+                let entry = entry.unwrap();
+                copy_tree(&entry.path(), &to.join(entry.file_name()));
+            }
+        } else {
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(from, to).unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for file in files {
+        copy_tree(&data("labels").join(file), &dir.path().join(file));
+    }
+    dir
+}
+
+struct Converted {
+    manifest: Manifest,
+    report: RunReport,
+    code: Option<i32>,
+}
+
+fn convert(src: &Path, dest: &Path, extra: &[&str]) -> Converted {
+    let mut args = vec![
+        "convert",
+        src.to_str().unwrap(),
+        "--dest",
+        dest.to_str().unwrap(),
+        "-q",
+        "--no-mp4",
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    let read = |name: &str| std::fs::read(dest.join(name)).unwrap();
+    Converted {
+        manifest: serde_json::from_slice(&read("manifest.json")).unwrap(),
+        report: serde_json::from_slice(&read("report.json")).unwrap(),
+        code: output.status.code(),
+    }
+}
+
+/// Runs the oracle over a conversion; returns pixels by (class, item frame).
+fn oracle(src: &Path, dest: &Path, extra: &[&str]) -> BTreeMap<(String, u64), u64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/labels_oracle.py");
+    let output = Command::new(python())
+        .arg(script)
+        .arg(src)
+        .arg(dest)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        src.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    summary["checked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                (
+                    c["class"].as_str().unwrap().to_string(),
+                    c["frame"].as_u64().unwrap(),
+                ),
+                c["pixels"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Converts `src` and checks it against the oracle; every label object must be placed.
+fn checked(src: &Path, extra: &[&str]) -> (Converted, BTreeMap<(String, u64), u64>) {
+    let dest = tempfile::tempdir().unwrap();
+    let converted = convert(src, dest.path(), extra);
+    assert_eq!(converted.code, Some(0), "{}", src.display());
+    assert!(!converted.report.labels.is_empty());
+    assert!(converted.report.labels.iter().all(|l| l.items > 0));
+    let threshold: Vec<&str> = extra
+        .windows(2)
+        .filter(|w| w[0] == "--seg-threshold")
+        .flat_map(|w| ["--threshold", w[1]])
+        .collect();
+    let pixels = oracle(src, dest.path(), &threshold);
+    assert!(!pixels.is_empty(), "{}: nothing checked", src.display());
+    (converted, pixels)
+}
+
+fn total(pixels: &BTreeMap<(String, u64), u64>, class: &str) -> u64 {
+    pixels
+        .iter()
+        .filter(|((c, _), _)| c == class)
+        .map(|(_, p)| p)
+        .sum()
+}
+
+#[test]
+fn real_segs_and_a_structure_set_equal_the_oracles_as_darwin_py_and_encord_read_them() {
+    // dcmqi's liver SEG: frames stored in the reverse of the images' order.
+    let dcmqi = folder(&["dcmqi/liver.dcm", "dcmqi/ct-3slice"]);
+    let (converted, pixels) = checked(dcmqi.path(), &[]);
+    assert_eq!(converted.manifest.items.len(), 1, "a SEG is never an item");
+    assert_eq!(pixels.len(), 3);
+    let entry = &converted.manifest.items[0].labels[0];
+    assert_eq!(
+        (entry.kind.as_str(), entry.segments[0].name.as_str()),
+        ("seg", "Liver")
+    );
+    assert!(entry.darwin_key.is_some() && entry.encord_key.is_some());
+
+    // highdicom's binary SEG: the fourth image has no frame.
+    for seg in [
+        "seg_image_ct_binary.dcm",
+        "seg_image_ct_binary_fractional.dcm",
+    ] {
+        let src = folder(&[&format!("highdicom/{seg}"), "highdicom/source"]);
+        let (_, pixels) = checked(src.path(), &[]);
+        assert_eq!(pixels.len(), 3, "{seg}");
+    }
+    // A true fractional SEG: 127 pixels of 17136 at >= 0.5, 149 at >= 0.25.
+    let src = folder(&[
+        "highdicom/seg_image_ct_true_fractional.dcm",
+        "highdicom/source",
+    ]);
+    let (_, half) = checked(src.path(), &[]);
+    let (_, quarter) = checked(src.path(), &["--seg-threshold", "0.25"]);
+    assert_eq!(half[&("first segment".to_string(), 1)], 127);
+    assert_eq!(quarter[&("first segment".to_string(), 1)], 149);
+
+    // rt-utils: a square with a hole, 2401 - 958 pixel centres; its Frame of Reference
+    // differs from its images', so it is placed through its image references with a warning.
+    let rt = folder(&["rt-utils"]);
+    let (converted, pixels) = checked(rt.path(), &[]);
+    assert_eq!(total(&pixels, "ROI-1"), 1443);
+    assert_eq!(converted.report.labels[0].warnings.len(), 1);
+}
+
+#[test]
+fn made_cases_overlaps_odd_frames_label_maps_and_fractions_equal_highdicom() {
+    let case = |name: &str| -> PathBuf { cases().join(name) };
+    let (converted, pixels) = checked(&case("overlap"), &[]);
+    // The overlapping segment's frames become polygons in Darwin: still pixel for pixel.
+    let darwin = converted.manifest.items[0].labels[0]
+        .darwin_key
+        .clone()
+        .unwrap();
+    assert!(darwin.ends_with(".darwin.json"));
+    assert_eq!(total(&pixels, "Tumour"), 2 * 8 * 8);
+    assert_eq!(total(&pixels, "Spleen"), 4 * 7);
+    let (_, pixels) = checked(&case("odd-size"), &[]);
+    assert_eq!(total(&pixels, "Body"), 3 * 17 * 25);
+    assert_eq!(total(&pixels, "Marker"), 5 * 6);
+    let (converted, pixels) = checked(&case("labelmap"), &[]);
+    assert_eq!(converted.manifest.items[0].labels[0].segments.len(), 3);
+    assert_eq!(total(&pixels, "C"), 64);
+    checked(&case("fractional"), &[]);
+    checked(&case("no-references"), &[]);
+    let (_, pixels) = checked(&case("rt-shapes"), &[]);
+    assert_eq!(total(&pixels, "ROI-1"), 1443);
+}
+
+/// The report entry of the only label object of a conversion.
+fn only_label(converted: &Converted) -> &dicomprep::contract::run_report::LabelReport {
+    assert_eq!(converted.report.labels.len(), 1);
+    &converted.report.labels[0]
+}
+
+#[test]
+fn bad_label_objects_say_why_and_nothing_wrong_is_placed() {
+    let dest = tempfile::tempdir().unwrap();
+    let at = |name: &str| {
+        let out = dest.path().join(name);
+        (convert(&cases().join(name), &out, &[]), out)
+    };
+
+    // Parts that cannot be placed are listed; the rest is placed and checked.
+    let (dangling, out) = at("dangling");
+    let label = only_label(&dangling);
+    assert_eq!((label.items, label.frames), (1, 3));
+    assert!(
+        label.not_placed[0]
+            .reason
+            .contains("not among the converted images")
+    );
+    oracle(&cases().join("dangling"), &out, &[]);
+
+    let (bad, out) = at("bad-segment");
+    let label = only_label(&bad);
+    assert_eq!(label.not_placed.len(), 1);
+    assert!(
+        label.not_placed[0]
+            .reason
+            .contains("segment 7, which the SegmentSequence does not list"),
+        "{label:?}"
+    );
+    oracle(&cases().join("bad-segment"), &out, &[]);
+
+    let (other, _) = at("other-series");
+    let label = only_label(&other);
+    assert!(label.not_placed[0].reason.contains("series"), "{label:?}");
+
+    let (shapes, _) = at("rt-shapes");
+    let reasons: Vec<&str> = only_label(&shapes)
+        .not_placed
+        .iter()
+        .map(|p| p.reason.as_str())
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("2 points")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("NaN")), "{reasons:?}");
+
+    // Placed nowhere: the object fails the run (exit 3) and nothing names it.
+    let (mismatch, _) = at("for-mismatch");
+    assert_eq!(mismatch.code, Some(3));
+    let label = only_label(&mismatch);
+    assert_eq!(label.items, 0);
+    assert!(
+        label
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("Frame of Reference")
+    );
+    assert!(mismatch.manifest.items.iter().all(|i| i.labels.is_empty()));
+    assert!(mismatch.manifest.failed.iter().any(|f| f.path == "seg.dcm"));
+
+    // A truncated SEG fails at the scan, with its reason.
+    let (truncated, _) = at("truncated");
+    assert_eq!(truncated.code, Some(3));
+    let entry = truncated
+        .report
+        .inputs
+        .iter()
+        .find(|i| i.path == "seg.dcm")
+        .unwrap();
+    assert!(entry.reason.as_deref().unwrap().contains("truncated"));
+}
+
+#[test]
+fn labels_off_leaves_label_objects_aside_and_order_accounts_for_them() {
+    let src = folder(&["dcmqi/liver.dcm", "dcmqi/ct-3slice"]);
+    let dest = tempfile::tempdir().unwrap();
+    let converted = convert(src.path(), dest.path(), &["--labels", "off"]);
+    assert_eq!(converted.code, Some(0));
+    assert_eq!(converted.manifest.items.len(), 1);
+    assert!(converted.manifest.items[0].labels.is_empty());
+    assert!(converted.report.labels.is_empty());
+    let (order, _) = crate::util::order(src.path(), &[]);
+    let skipped = order
+        .skipped
+        .iter()
+        .find(|s| s.path == "dcmqi/liver.dcm")
+        .unwrap();
+    assert!(skipped.reason.contains("label object"));
+}
