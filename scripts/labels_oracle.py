@@ -19,6 +19,10 @@ clients read them are compared, frame by frame and class by class, with an oracl
 - Oracle, RTSTRUCT: pydicom reads the contour points and each referenced image's position,
   orientation and pixel spacing; pixel centres inside the contours (even-odd) are the mask.
   dicomprep's mask must equal it within one pixel of a contour boundary.
+- NIfTI label maps (`--outputs nifti`), read with nibabel: the volume's shape and affine; each
+  segment covers as many voxels as the oracle's masks have pixels, and those voxels of the
+  volume hold the very values (rescaled, by pydicom) of the masks' pixels in the images: the
+  labels sit on the voxels that show what they label.
 
 Prints a JSON summary ({"checked": [{item, source, class, frames, pixels}]}) and exits 1 on
 the first mismatch, naming the item, class and frame.
@@ -262,6 +266,44 @@ def rt_oracle(src, item, label):
     return {key: fill(r, item["width"], item["height"]) for key, r in rings.items()}
 
 
+def check_nifti(src, dest, item, label, expected, exact):
+    """The label maps of `label` against the oracle's masks (`expected`, by (class, frame))."""
+    import nibabel
+
+    volume = nibabel.load(dest / item["nifti"]["image"])
+    values = volume.get_fdata()  # scaled by the header's scl_slope and scl_inter
+    values = values.reshape(values.shape[:3] + (-1,))[..., 0]
+    names = {s["number"]: s["name"] for s in label["segments"]}
+    files = [(label["nifti_key"], None)] if label.get("nifti_key") else []
+    files += [(f["key"], f["number"]) for f in label.get("nifti_segments", [])]
+    if not files:
+        fail(f"{item['name']}: {label['source']}: no NIfTI label map")
+    for key, only in files:
+        image = nibabel.load(dest / key)
+        if image.shape != values.shape or not np.allclose(image.affine, volume.affine, atol=1e-4):
+            fail(f"{key}: shape {image.shape} or affine differs from the volume's")
+        data = np.asarray(image.dataobj)
+        for number, name in names.items():
+            if only is not None and number != only:
+                continue
+            voxels = values[data == (1 if only is not None else number)]
+            pixels = []
+            for (cls, f), mask in expected.items():
+                if cls != name:
+                    continue
+                frame = item["frames"][f]
+                ds = pydicom.dcmread(Path(src) / frame["path"])
+                stored = ds.pixel_array.astype(float)
+                stored = stored.reshape(-1, ds.Rows, ds.Columns)[frame["frame"]]
+                rescaled = stored * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
+                pixels.extend(rescaled[mask])
+            if exact:
+                if len(voxels) != len(pixels) or not np.allclose(np.sort(voxels), np.sort(pixels), atol=1e-3):
+                    fail(f"{key}: segment {name!r}: {len(voxels)} voxels do not hold the values of the {len(pixels)} labelled pixels")
+            elif abs(len(voxels) - len(pixels)) > 0.2 * max(len(pixels), 1):
+                fail(f"{key}: segment {name!r}: {len(voxels)} voxels for {len(pixels)} pixels")
+
+
 def main(argv):
     if len(argv) < 2:
         fail(__doc__)
@@ -283,13 +325,15 @@ def main(argv):
                 exact = False
             for key, mask in got.items():
                 expected[key] = expected.get(key, np.zeros((h, w), bool)) | mask
-        files = {label["darwin_key"] for label in item["labels"]} | {label["encord_key"] for label in item["labels"]}
-        if None in files:
-            fail(f"{item['name']}: a label file key is missing")
-        readers = {
-            "darwin": darwin_masks(dest / item["labels"][0]["darwin_key"], w, h),
-            "encord": encord_masks(dest / item["labels"][0]["encord_key"], w, h),
-        }
+        readers = {}
+        if item["kind"] != "volume":  # NIfTI-only volumes have no pictures to annotate
+            files = {label["darwin_key"] for label in item["labels"]} | {label["encord_key"] for label in item["labels"]}
+            if None in files:
+                fail(f"{item['name']}: a label file key is missing")
+            readers = {
+                "darwin": darwin_masks(dest / item["labels"][0]["darwin_key"], w, h),
+                "encord": encord_masks(dest / item["labels"][0]["encord_key"], w, h),
+            }
         for reader, masks in readers.items():
             keys = {k for k, m in masks.items() if m.any()} | {k for k, m in expected.items() if m.any()}
             for key in sorted(keys):
@@ -300,6 +344,10 @@ def main(argv):
                     fail(f"{reader}: {item['name']} class {key[0]!r} frame {key[1]}: {int(differ.sum())} pixels differ from the oracle")
                 if not exact and (differ & ~near_boundary(want)).any():
                     fail(f"{reader}: {item['name']} class {key[0]!r} frame {key[1]}: pixels away from the contour differ")
+        for label in item["labels"]:
+            if item.get("nifti"):
+                mine = {k: m for k, m in expected.items() if k[0] in {s["name"] for s in label["segments"]}}
+                check_nifti(src, dest, item, label, mine, exact)
         for key in sorted(expected):
             checked.append(
                 {"item": item["name"], "class": key[0], "frame": key[1], "pixels": int(expected[key].sum())}

@@ -168,6 +168,10 @@ pub struct Item {
     /// made of them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<LabelEntry>,
+    /// The frames with labels, their outlines drawn in the labels' colours (items with pictures
+    /// and labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_sheet: Option<ContactSheetEntry>,
 }
 
 /// A label object placed on an item.
@@ -184,10 +188,22 @@ pub struct LabelEntry {
     pub darwin_key: Option<String>,
     /// The item's Encord label row (all of its labels), for pictures.
     pub encord_key: Option<String>,
-    /// The NIfTI label map of this object on the item's volume (`--outputs nifti`).
+    /// The NIfTI label map of this object on the item's volume (`--outputs nifti`): the
+    /// volume's dims and affine, the value a segment number; absent when segments overlap
+    /// (see `nifti_segments`).
     pub nifti_key: Option<String>,
+    /// Where this object's segments overlap: one binary NIfTI per segment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nifti_segments: Vec<SegmentFile>,
     /// Item frames with a label of this object.
     pub frames: usize,
+}
+
+/// The binary NIfTI of one segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentFile {
+    pub number: u16,
+    pub key: String,
 }
 
 /// A segment (SEG) or ROI (RTSTRUCT).
@@ -220,6 +236,10 @@ pub struct NiftiEntry {
     /// What a reader should know (uneven spacing, gantry tilt), in words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The sform rows: voxel (i, j, k) to RAS+ millimetres (absent in manifests of earlier
+    /// versions). Label maps are written on this grid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affine: Option<[[f64; 4]; 3]>,
 }
 
 /// One JPEG of up to 16 evenly spaced HQ frames of a video item, row by row.
@@ -354,6 +374,19 @@ impl Item {
     pub fn named_keys(&self) -> Vec<NamedKey<'_>> {
         let named = |key, size| NamedKey { key, size };
         let mut keys = Vec::with_capacity(2 + 2 * self.frames.len());
+        // An item's Darwin and Encord files hold all its labels: each is named once.
+        for label in &self.labels {
+            let files = [&label.darwin_key, &label.encord_key, &label.nifti_key];
+            let segments = label.nifti_segments.iter().map(|s| &s.key);
+            for key in files.into_iter().flatten().chain(segments) {
+                if !keys.iter().any(|k: &NamedKey<'_>| k.key == key) {
+                    keys.push(named(key, None));
+                }
+            }
+        }
+        if let Some(sheet) = &self.label_sheet {
+            keys.push(named(&sheet.key, Some(sheet.bytes)));
+        }
         match (&self.video, self.kind) {
             (Some(video), _) => keys.push(named(&self.storage_key, Some(video.file_size))),
             // An image item's storage key is its one frame's HQ key, listed below.

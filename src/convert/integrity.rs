@@ -120,6 +120,7 @@ mod tests {
             contact_sheet: None,
             nifti: None,
             labels: Vec::new(),
+            label_sheet: None,
         }
     }
 

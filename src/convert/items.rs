@@ -98,6 +98,7 @@ impl Context<'_> {
             contact_sheet: None,
             nifti: None,
             labels: Vec::new(),
+            label_sheet: None,
         };
         match kind {
             Picture::Image => outputs

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
+use super::label_nifti::write_label_maps;
+use super::label_sheet::label_sheet;
 use super::layout;
 use super::sink::Sink;
 use crate::contract::FileIssue;
@@ -16,7 +18,7 @@ use crate::labels::colour::hex;
 use crate::labels::darwin::{DarwinItem, darwin_file};
 use crate::labels::encord::{EncordItem, encord_file};
 use crate::labels::layers::{Layer, item_layers};
-use crate::labels::place::Frames;
+use crate::labels::place::{Frames, Target};
 use crate::labels::{LabelOptions, Placed, place_object};
 use crate::scan::{InstanceHeader, LabelClass, ScanReport};
 use crate::source::Source;
@@ -139,38 +141,61 @@ fn place_labels(
         let layers = item_layers(item_index, &shown);
         let item = &mut manifest.items[item_index];
         let keys = write_item_files(item, &layers, sink, &mut outcome);
-        item.labels = object_indices
-            .iter()
-            .enumerate()
-            .filter_map(|(position, &o)| {
-                let placed = placed[o].as_ref().ok()?;
-                let of_object: Vec<&Layer> =
-                    layers.iter().filter(|l| l.object == position).collect();
-                let mut frames: Vec<usize> = of_object
-                    .iter()
-                    .flat_map(|l| l.frames.keys().copied())
-                    .collect();
-                frames.sort_unstable();
-                frames.dedup();
-                Some(LabelEntry {
-                    kind: placed.class.name().into(),
-                    source: objects[o].path.clone(),
-                    sop_instance_uid: objects[o].sop_instance_uid.clone().unwrap_or_default(),
-                    segments: of_object
-                        .iter()
-                        .map(|l| SegmentEntry {
-                            number: l.number,
-                            name: l.name.clone(),
-                            color: hex(l.color),
-                        })
-                        .collect(),
-                    darwin_key: keys.0.clone(),
-                    encord_key: keys.1.clone(),
-                    nifti_key: None,
-                    frames: frames.len(),
+        if item.kind != ItemKind::Volume {
+            item.label_sheet = label_sheet(item, &layers, sink);
+            if let Some(sheet) = &item.label_sheet {
+                outcome.written += 1;
+                outcome.bytes_written += sheet.bytes;
+            }
+        }
+        let planes: Vec<_> = (0..item.frames.len())
+            .map(|frame| {
+                frames.plane(Target {
+                    item: item_index,
+                    frame,
                 })
             })
             .collect();
+        let mut entries = Vec::with_capacity(object_indices.len());
+        for (position, &o) in object_indices.iter().enumerate() {
+            let Ok(placed) = &placed[o] else { continue };
+            let of_object: Vec<&Layer> = layers.iter().filter(|l| l.object == position).collect();
+            let mut labelled: Vec<usize> = of_object
+                .iter()
+                .flat_map(|l| l.frames.keys().copied())
+                .collect();
+            labelled.sort_unstable();
+            labelled.dedup();
+            let maps = item
+                .nifti
+                .as_ref()
+                .and_then(|nifti| write_label_maps(nifti, position + 1, &of_object, &planes, sink));
+            if let Some(maps) = &maps {
+                outcome.written += maps.files;
+                outcome.bytes_written += maps.bytes;
+            }
+            let (nifti_key, nifti_segments) =
+                maps.map_or((None, Vec::new()), |m| (m.map, m.segments));
+            entries.push(LabelEntry {
+                kind: placed.class.name().into(),
+                source: objects[o].path.clone(),
+                sop_instance_uid: objects[o].sop_instance_uid.clone().unwrap_or_default(),
+                segments: of_object
+                    .iter()
+                    .map(|l| SegmentEntry {
+                        number: l.number,
+                        name: l.name.clone(),
+                        color: hex(l.color),
+                    })
+                    .collect(),
+                darwin_key: keys.0.clone(),
+                encord_key: keys.1.clone(),
+                nifti_key,
+                nifti_segments,
+                frames: labelled.len(),
+            });
+        }
+        item.labels = entries;
     }
     outcome
 }

@@ -8,6 +8,8 @@
 mod assemble;
 mod integrity;
 mod items;
+mod label_nifti;
+mod label_sheet;
 mod labels;
 pub use labels::attach_labels;
 pub mod layout;

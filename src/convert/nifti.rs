@@ -177,6 +177,7 @@ impl Context<'_> {
             contact_sheet: None,
             nifti: Some(entry.clone()),
             labels: Vec::new(),
+            label_sheet: None,
         }
     }
 
@@ -387,6 +388,7 @@ impl Context<'_> {
             dims: built.header.dims,
             volumes: stack.volumes.clone(),
             notes: built.notes,
+            affine: Some(built.header.affine.rows()),
         })
     }
 }

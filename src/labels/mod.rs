@@ -11,9 +11,11 @@ mod attributes;
 pub mod colour;
 pub mod darwin;
 pub mod encord;
+pub mod label_map;
 pub mod layers;
 
 pub mod mask;
+pub mod outline;
 pub mod place;
 mod placing;
 pub mod plane;

@@ -28,8 +28,9 @@ struct Slot<'a> {
 /// Every item frame, found by its image's SOP Instance UID and frame, or by its plane.
 pub struct Frames<'a> {
     slots: Vec<Slot<'a>>,
-    /// (SOP Instance UID, 0-based frame) → slot index.
-    by_uid: HashMap<(&'a str, u32), usize>,
+    /// (SOP Instance UID, 0-based frame) → slot indices (an image is a frame of a rendered
+    /// item and of a NIfTI-only volume item when their volumes differ).
+    by_uid: HashMap<(&'a str, u32), Vec<usize>>,
 }
 
 /// Why a reference found no frame.
@@ -55,7 +56,10 @@ impl<'a> Frames<'a> {
                     continue;
                 };
                 if let Some(uid) = header.sop_instance_uid.as_deref() {
-                    by_uid.insert((uid, frame.frame), slots.len());
+                    by_uid
+                        .entry((uid, frame.frame))
+                        .or_insert_with(Vec::new)
+                        .push(slots.len());
                 }
                 slots.push(Slot {
                     target: Target { item: i, frame: f },
@@ -72,12 +76,12 @@ impl<'a> Frames<'a> {
         Frames { slots, by_uid }
     }
 
-    /// The frame of image `uid`, frame `number` (1-based; the first when absent).
-    pub fn by_reference(&self, uid: &str, number: Option<u32>) -> Result<Target, Miss> {
+    /// The item frames showing image `uid`, frame `number` (1-based; the first when absent).
+    pub fn by_reference(&self, uid: &str, number: Option<u32>) -> Result<Vec<Target>, Miss> {
         let frame = number.map_or(0, |n| n.saturating_sub(1));
         self.by_uid
             .get(&(uid, frame))
-            .map(|&s| self.slots[s].target)
+            .map(|slots| slots.iter().map(|&s| self.slots[s].target).collect())
             .ok_or_else(|| Miss::NotInSource(uid.to_string()))
     }
 
@@ -105,15 +109,15 @@ impl<'a> Frames<'a> {
         Some(&self.slots[index])
     }
 
-    /// The frame in Frame of Reference `frame_of_reference` whose plane is parallel to
-    /// `orientation`'s and holds every one of `points` within half a slice spacing (the
-    /// nearest, when several do).
+    /// The frames in Frame of Reference `frame_of_reference` whose plane is parallel to
+    /// `orientation`'s and holds every one of `points` within half a slice spacing (per item,
+    /// the nearest when several do).
     pub fn by_plane(
         &self,
         frame_of_reference: Option<&str>,
         points: &[[f64; 3]],
         orientation: Option<&Plane>,
-    ) -> Result<Target, Miss> {
+    ) -> Result<Vec<Target>, Miss> {
         let for_uid = frame_of_reference.ok_or(Miss::FrameOfReference)?;
         let mut same_frame = self
             .slots
@@ -123,7 +127,7 @@ impl<'a> Frames<'a> {
         if same_frame.peek().is_none() {
             return Err(Miss::FrameOfReference);
         }
-        let mut best: Option<(f64, Target)> = None;
+        let mut best: std::collections::BTreeMap<usize, (f64, Target)> = Default::default();
         for slot in same_frame {
             let Some(plane) = &slot.plane else { continue };
             if orientation.is_some_and(|o| !o.parallel(plane)) {
@@ -133,11 +137,15 @@ impl<'a> Frames<'a> {
                 .iter()
                 .map(|&p| plane.distance(p).abs())
                 .fold(0.0, f64::max);
-            if worst <= slot.tolerance && best.is_none_or(|(d, _)| worst < d) {
-                best = Some((worst, slot.target));
+            let item = slot.target.item;
+            if worst <= slot.tolerance && best.get(&item).is_none_or(|(d, _)| worst < *d) {
+                best.insert(item, (worst, slot.target));
             }
         }
-        best.map(|(_, t)| t).ok_or(Miss::NoPlane)
+        if best.is_empty() {
+            return Err(Miss::NoPlane);
+        }
+        Ok(best.into_values().map(|(_, t)| t).collect())
     }
 }
 

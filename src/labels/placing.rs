@@ -108,12 +108,14 @@ fn place_seg(
                 warning: None,
             };
             let frame = &seg.frames[i];
-            let targets: Vec<Result<Target, Miss>> = if frame.sources.is_empty() {
-                let at = frame.position.map(|p| vec![p]).unwrap_or_default();
-                if at.is_empty() {
-                    vec![Err(Miss::NoPlane)]
-                } else {
-                    vec![frames.by_plane(seg.frame_of_reference_uid.as_deref(), &at, orientation.as_ref())]
+            let targets: Vec<Result<Vec<Target>, Miss>> = if frame.sources.is_empty() {
+                match frame.position {
+                    Some(at) => vec![frames.by_plane(
+                        seg.frame_of_reference_uid.as_deref(),
+                        &[at],
+                        orientation.as_ref(),
+                    )],
+                    None => vec![Err(Miss::NoPlane)],
                 }
             } else {
                 frame
@@ -125,7 +127,7 @@ fn place_seg(
             let mut found = Vec::new();
             for target in targets {
                 match target {
-                    Ok(target) => found.push(target),
+                    Ok(targets) => found.extend(targets),
                     Err(miss) => result.problems.push((what.clone(), miss_reason(&miss))),
                 }
             }
@@ -226,20 +228,22 @@ fn place_contours(bytes: &[u8], frames: &Frames<'_>) -> Result<Placed, String> {
         let roi_for = set.roi_frames_of_reference[contour.roi].as_deref();
         match place_contour(contour, roi_for, frames) {
             Err(reason) => placed.problems.push((what, reason)),
-            Ok((target, shape, mismatch)) => {
-                if mismatch {
-                    let warning = "its Frame of Reference differs from its images': placed through the Contour Image Sequence".to_string();
-                    if !placed.warnings.contains(&warning) {
-                        placed.warnings.push(warning);
+            Ok(on) => {
+                for (target, shape, mismatch) in on {
+                    if mismatch {
+                        let warning = "its Frame of Reference differs from its images': placed through the Contour Image Sequence".to_string();
+                        if !placed.warnings.contains(&warning) {
+                            placed.warnings.push(warning);
+                        }
                     }
-                }
-                let shapes = placed.shapes.entry((target, roi.number)).or_default();
-                match (
-                    shapes.iter_mut().find(|s| matches!(s, Shape::Polygons(_))),
-                    shape,
-                ) {
-                    (Some(Shape::Polygons(all)), Shape::Polygons(more)) => all.extend(more),
-                    (_, shape) => shapes.push(shape),
+                    let shapes = placed.shapes.entry((target, roi.number)).or_default();
+                    match (
+                        shapes.iter_mut().find(|s| matches!(s, Shape::Polygons(_))),
+                        shape,
+                    ) {
+                        (Some(Shape::Polygons(all)), Shape::Polygons(more)) => all.extend(more),
+                        (_, shape) => shapes.push(shape),
+                    }
                 }
             }
         }
@@ -247,18 +251,31 @@ fn place_contours(bytes: &[u8], frames: &Frames<'_>) -> Result<Placed, String> {
     Ok(placed)
 }
 
-/// The frame a contour lies on, its shape there, and whether its ROI's Frame of Reference
-/// differs from the image's (allowed only through an image reference).
+/// The item frames a contour lies on, its shape on each, and whether its ROI's Frame of
+/// Reference differs from the image's (allowed only through an image reference).
 fn place_contour(
     contour: &Contour,
     roi_for: Option<&str>,
     frames: &Frames<'_>,
-) -> Result<(Target, Shape, bool), String> {
-    let target = match contour.images.first() {
+) -> Result<Vec<(Target, Shape, bool)>, String> {
+    let targets = match contour.images.first() {
         Some((uid, number)) => frames.by_reference(uid, *number),
         None => frames.by_plane(roi_for, &contour.points, None),
     }
     .map_err(|miss| miss_reason(&miss))?;
+    targets
+        .into_iter()
+        .map(|target| contour_on(contour, roi_for, frames, target))
+        .collect()
+}
+
+/// A contour on the frame `target`, in its pixel coordinates.
+fn contour_on(
+    contour: &Contour,
+    roi_for: Option<&str>,
+    frames: &Frames<'_>,
+    target: Target,
+) -> Result<(Target, Shape, bool), String> {
     let plane = frames
         .plane(target)
         .ok_or("its image has no complete geometry (position, orientation, pixel spacing)")?;

@@ -199,6 +199,7 @@ article.volume{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start;borde
 .media{{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}} .media figure{{margin:0}}
 .media img,.media video{{display:block;width:240px;height:240px;object-fit:contain;background:#000;image-rendering:pixelated}}
 figcaption{{font-size:12px;color:#555}}
+.swatch{{display:inline-block;width:.8em;height:.8em;border:1px solid #555;margin:0 .2em 0 .5em}}
 .facts{{min-width:260px;max-width:520px}} .facts dt{{font-weight:600;float:left;clear:left;width:9em}} .facts dd{{margin-left:9.5em}}
 .failed{{color:#a00}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}
 </style></head>
@@ -275,6 +276,13 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
             href(&item.thumbnail_key),
             escape(&item.name)
         );
+    }
+    for item in items
+        .iter()
+        .filter(|i| i.label_sheet.is_some())
+        .take(MAX_IMAGES_PER_VOLUME)
+    {
+        label_figure(body, item);
     }
     if let Some(nifti) = items.iter().find_map(|i| i.nifti.as_ref()) {
         let _ = write!(
@@ -368,6 +376,35 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
         body.push_str(&svg);
     }
     body.push_str("</article>\n");
+}
+
+/// The label sheet of `item`: its labelled frames with the outlines, and what each colour is.
+fn label_figure(body: &mut String, item: &Item) {
+    let Some(sheet) = &item.label_sheet else {
+        return;
+    };
+    let frames: Vec<String> = sheet.frames.iter().map(u32::to_string).collect();
+    let _ = write!(
+        body,
+        r#"<figure class="labels"><a href="{0}"><img src="{0}" loading="lazy" width="{1}" height="{2}" alt="label outlines"></a><figcaption>labels on frames {3}:"#,
+        href(&sheet.key),
+        sheet.width,
+        sheet.height,
+        frames.join(", "),
+    );
+    for label in &item.labels {
+        for segment in &label.segments {
+            let _ = write!(
+                body,
+                r#" <span class="swatch" style="background:{}"></span>{} <small>({} {})</small>"#,
+                escape(&segment.color),
+                escape(&segment.name),
+                escape(&label.kind),
+                escape(label.source.rsplit('/').next().unwrap_or(&label.source)),
+            );
+        }
+    }
+    body.push_str("</figcaption></figure>");
 }
 
 fn image(body: &mut String, key: &str, alt: &str) {

@@ -89,6 +89,7 @@ fn item(series: &str, volume: &str) -> Item {
         }),
         nifti: None,
         labels: Vec::new(),
+        label_sheet: None,
     }
 }
 

@@ -396,6 +396,7 @@ pub(crate) mod testing {
             contact_sheet: None,
             nifti: None,
             labels: Vec::new(),
+            label_sheet: None,
         }
     }
 
@@ -445,6 +446,7 @@ pub(crate) mod testing {
             contact_sheet: None,
             nifti: None,
             labels: Vec::new(),
+            label_sheet: None,
         }
     }
 }

@@ -303,3 +303,33 @@ fn labels_off_leaves_label_objects_aside_and_order_accounts_for_them() {
         .unwrap();
     assert!(skipped.reason.contains("label object"));
 }
+
+#[test]
+fn nifti_label_maps_sit_on_the_voxels_that_show_the_labelled_pixels() {
+    // dcmqi's SEG on a NIfTI-only volume (its slices stacked the other way round).
+    let dcmqi = folder(&["dcmqi/liver.dcm", "dcmqi/ct-3slice"]);
+    let (converted, _) = checked(dcmqi.path(), &["--outputs", "nifti"]);
+    let label = &converted.manifest.items[0].labels[0];
+    assert!(
+        label
+            .nifti_key
+            .as_deref()
+            .unwrap()
+            .ends_with("volume.labels1.nii.gz")
+    );
+    assert!(
+        label.darwin_key.is_none(),
+        "no pictures: no annotation files"
+    );
+    // Overlapping segments: one binary file per segment; a label map otherwise.
+    let (converted, _) = checked(&cases().join("overlap"), &["--outputs", "render,nifti"]);
+    let label = &converted.manifest.items[0].labels[0];
+    assert_eq!(
+        (label.nifti_key.as_ref(), label.nifti_segments.len()),
+        (None, 3)
+    );
+    let (converted, _) = checked(&cases().join("labelmap"), &["--outputs", "render,nifti"]);
+    assert!(converted.manifest.items[0].labels[0].nifti_key.is_some());
+    checked(&cases().join("odd-size"), &["--outputs", "render,nifti"]);
+    checked(&cases().join("rt-shapes"), &["--outputs", "nifti"]);
+}
