@@ -84,6 +84,13 @@ pub struct RegisterDarwinArgs {
     #[arg(long, value_name = "DIR")]
     pub keys_root: Option<PathBuf>,
 
+    /// After registering, import the labels of the conversion whose manifest.json this is
+    /// (`convert --labels auto` writes one Darwin JSON 2.0 file per labelled item, read from
+    /// the manifest's folder) into the registered items, as `darwin dataset import` does:
+    /// missing annotation classes are created in the labels' colours, each item's annotations
+    /// replace what it had. Items imported are recorded in --result and not sent again.
+    #[arg(long, value_name = "MANIFEST")]
+    pub annotations: Option<PathBuf>,
     #[command(flatten)]
     pub resume: ResumeArgs,
 

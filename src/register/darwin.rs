@@ -89,6 +89,9 @@ pub struct DarwinResult {
     pub registered: Vec<ItemRecord>,
     /// Items Darwin blocked in the last run, with the reason (sent again on a re-run).
     pub blocked: Vec<ItemRecord>,
+    /// Items whose labels were imported (`--annotations`; never sent again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotated: Vec<ItemRecord>,
 }
 
 /// An item by dataset folder and name, with Darwin's id or block reason.

@@ -3,12 +3,15 @@
 //!
 //! - [`darwin`]: V7 Darwin `register_existing[_readonly]`, batches of at most 10 items,
 //!   `blocked_items` per item, and a dry run that checks every referenced key exists.
+//! - [`darwin_annotations`]: a conversion's Darwin label files imported into the registered
+//!   items, classes created in the labels' colours.
 //! - [`bisque`]: BisQue image uploads (`import/transfer`) and the dataset that lists them.
 //!
 //! Secrets come from the environment and never appear in messages or result files.
 
 pub mod bisque;
 pub mod darwin;
+pub mod darwin_annotations;
 pub mod http;
 
 use std::path::{Path, PathBuf};

@@ -333,3 +333,174 @@ fn nifti_label_maps_sit_on_the_voxels_that_show_the_labelled_pixels() {
     checked(&cases().join("odd-size"), &["--outputs", "render,nifti"]);
     checked(&cases().join("rt-shapes"), &["--outputs", "nifti"]);
 }
+
+/// Darwin's API as the import needs it: datasets, classes (a class created is listed after),
+/// annotation types, item lookup, import; registration answered too.
+fn darwin_api() -> crate::register_server::Server {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let created = std::sync::Arc::new(AtomicBool::new(false));
+    crate::register_server::Server::start(move |request, _| {
+        let json = |value: Value| (200, vec![], serde_json::to_vec(&value).unwrap());
+        let path = request.path.split('?').next().unwrap_or_default();
+        match (request.method.as_str(), path) {
+            ("POST", "/api/v2/teams/team/items/register_existing_readonly") => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                let items: Vec<Value> = body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| serde_json::json!({"name": i["name"], "id": "item-1"}))
+                    .collect();
+                json(serde_json::json!({"items": items, "blocked_items": []}))
+            }
+            ("GET", "/api/datasets") => {
+                json(serde_json::json!([{"id": 7, "slug": "ds", "name": "ds"}]))
+            }
+            ("GET", "/api/teams/team/annotation_classes") => {
+                let mut classes = vec![
+                    serde_json::json!({"id": 1, "name": "__raster_layer__", "annotation_types": ["raster_layer"], "datasets": []}),
+                ];
+                if created.load(Ordering::SeqCst) {
+                    classes.push(serde_json::json!({"id": 2, "name": "Liver", "annotation_types": ["mask"], "datasets": [{"id": 7}]}));
+                }
+                json(serde_json::json!({"annotation_classes": classes}))
+            }
+            ("GET", "/api/annotation_types") => json(serde_json::json!([
+                {"id": 10, "name": "mask"}, {"id": 11, "name": "polygon"}, {"id": 12, "name": "raster_layer"}
+            ])),
+            ("POST", "/api/annotation_classes") => {
+                created.store(true, Ordering::SeqCst);
+                json(serde_json::json!({"id": 2}))
+            }
+            ("GET", "/api/v2/teams/team/items") => {
+                let name = request
+                    .path
+                    .split("item_names[]=")
+                    .nth(1)
+                    .unwrap_or_default();
+                let name = name.split('&').next().unwrap_or_default();
+                let name = percent_encoding::percent_decode_str(name)
+                    .decode_utf8_lossy()
+                    .to_string();
+                json(
+                    serde_json::json!({"items": [{"id": "item-1", "name": name, "path": "/"}], "page": {"next": null}}),
+                )
+            }
+            ("POST", "/api/v2/teams/team/items/item-1/import") => json(serde_json::json!({})),
+            _ => (404, vec![], b"unknown".to_vec()),
+        }
+    })
+}
+
+#[test]
+fn register_darwin_annotations_imports_the_label_files_into_the_registered_items() {
+    let src = folder(&["dcmqi/liver.dcm", "dcmqi/ct-3slice"]);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out");
+    let output = run(&[
+        "convert",
+        src.path().to_str().unwrap(),
+        "--dest",
+        dest.to_str().unwrap(),
+        "-q",
+        "--payload",
+        "darwin-readonly",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
+    let payload = std::fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("darwin-readonly")
+        })
+        .expect("the payload beside the manifest");
+    let server = darwin_api();
+    let result = dir.path().join("result.json");
+    let manifest_path = dest.join("manifest.json");
+    let args = [
+        "darwin",
+        "--payload",
+        payload.to_str().unwrap(),
+        "--team",
+        "team",
+        "--api-url",
+        &server.url,
+        "--dataset-slug",
+        "ds",
+        "--storage-slug",
+        "st",
+        "--annotations",
+        manifest_path.to_str().unwrap(),
+        "--result",
+        result.to_str().unwrap(),
+    ];
+    let key = [("DARWIN_API_KEY", "sk-labels-never-print")];
+    let out = crate::register_server::run_register(&args, &key);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let received = server.received();
+    let create = received
+        .iter()
+        .find(|r| r.method == "POST" && r.path == "/api/annotation_classes")
+        .expect("the Liver mask class created");
+    let class: Value = serde_json::from_slice(&create.body).unwrap();
+    let colour = &manifest.items[0].labels[0].segments[0].color;
+    let rgb: Vec<u8> = (0..3)
+        .map(|i| u8::from_str_radix(&colour[1 + 2 * i..3 + 2 * i], 16).unwrap())
+        .collect();
+    assert_eq!(class["name"], "Liver");
+    assert_eq!(class["annotation_type_ids"], serde_json::json!([10]));
+    assert_eq!(
+        class["metadata"]["_color"],
+        format!("rgba({},{},{},1.0)", rgb[0], rgb[1], rgb[2])
+    );
+    let import = received
+        .iter()
+        .find(|r| r.path == "/api/v2/teams/team/items/item-1/import")
+        .expect("one import");
+    assert_eq!(
+        import.header("authorization"),
+        Some("ApiKey sk-labels-never-print")
+    );
+    let body: Value = serde_json::from_slice(&import.body).unwrap();
+    assert_eq!(body["overwrite"], "true");
+    let annotations = body["annotations"].as_array().unwrap();
+    let classes: Vec<&Value> = annotations
+        .iter()
+        .map(|a| &a["annotation_class_id"])
+        .collect();
+    assert_eq!(classes, [&serde_json::json!(2), &serde_json::json!(1)]);
+    // The file's annotations, frame for frame: three keyframes of the mask, the raster layer.
+    let darwin_key = manifest.items[0].labels[0].darwin_key.clone().unwrap();
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(dest.join(darwin_key)).unwrap()).unwrap();
+    for (sent, written) in annotations
+        .iter()
+        .zip(file["annotations"].as_array().unwrap())
+    {
+        assert_eq!(sent["id"], written["id"]);
+        assert_eq!(sent["data"]["segments"], written["ranges"]);
+        assert_eq!(
+            sent["data"]["frames"].as_object().unwrap().len(),
+            written["frames"].as_object().unwrap().len()
+        );
+    }
+    // A re-run with the result file imports nothing again.
+    let before = server.received().len();
+    let out = crate::register_server::run_register(&args, &key);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        server.received()[before..]
+            .iter()
+            .all(|r| !r.path.ends_with("/import"))
+    );
+}

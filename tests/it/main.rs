@@ -33,6 +33,8 @@ mod bench_server;
 mod fault_proxy;
 // Registration payloads (golden, from a real conversion) and register clients over HTTP.
 mod payload;
+// The local HTTP server the register clients' tests answer with.
+mod register_server;
 // Crash safety: killed runs, concurrent runs, a full disk.
 mod crash;
 // The manifest and payloads name only keys that exist; windows that show the volume.

@@ -5,7 +5,7 @@ use crate::cli::register::{EndpointArg, RegisterBisqueArgs, RegisterDarwinArgs, 
 use crate::error::Error;
 use crate::payload::{self, PayloadOptions};
 use crate::register::darwin::{self as darwin_register, DarwinTarget, Endpoint};
-use crate::register::{self, RegisterError, bisque as bisque_register};
+use crate::register::{self, RegisterError, bisque as bisque_register, darwin_annotations};
 use crate::store::Location;
 
 pub(super) fn register_darwin(args: &RegisterDarwinArgs) -> Result<bool, Error> {
@@ -62,6 +62,28 @@ pub(super) fn register_darwin(args: &RegisterDarwinArgs) -> Result<bool, Error> 
             outcome.already,
             outcome.blocked.len()
         );
+    }
+    if let Some(manifest_path) = &args.annotations {
+        let manifest = read_manifest(manifest_path)?;
+        let folder = parent_folder(manifest_path);
+        let read = |key: &str| std::fs::read(folder.join(key)).map_err(|e| e.to_string());
+        let items = darwin_annotations::items_to_import(&manifest, &payload, &read)?;
+        let dataset = payload["dataset_slug"].as_str().unwrap_or_default();
+        let imported = darwin_annotations::import_annotations(
+            &items,
+            dataset,
+            &target,
+            &api_key,
+            &mut result,
+            args.resume.result.as_deref(),
+            &mut notify,
+        )?;
+        if !args.quiet.quiet {
+            eprintln!(
+                "labels of {} items imported ({} annotation classes created); {} imported earlier (result file)",
+                imported.imported, imported.classes_created, imported.already
+            );
+        }
     }
     Ok(outcome.blocked.is_empty())
 }
