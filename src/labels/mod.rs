@@ -20,6 +20,7 @@ pub mod place;
 mod placing;
 pub mod plane;
 pub mod raster;
+pub mod references;
 pub mod rtstruct;
 pub mod seg;
 

@@ -122,10 +122,7 @@ impl Segmentation {
                 }
             })
             .collect();
-        let referenced_series = items(object, tags::REFERENCED_SERIES_SEQUENCE)
-            .iter()
-            .filter_map(|s| text(s, tags::SERIES_INSTANCE_UID))
-            .collect();
+        let referenced_series = super::references::referenced_series(object);
         Ok(Segmentation {
             kind,
             segments,

@@ -504,3 +504,38 @@ fn register_darwin_annotations_imports_the_label_files_into_the_registered_items
             .all(|r| !r.path.ends_with("/import"))
     );
 }
+
+#[test]
+fn a_where_selection_keeps_the_labels_of_the_series_it_selects() {
+    let src = folder(&["dcmqi", "rt-utils"]);
+    let dir = tempfile::tempdir().unwrap();
+    let index = dir.path().join("index.sqlite");
+    let indexed = run(&[
+        "index",
+        src.path().to_str().unwrap(),
+        "--db",
+        index.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(indexed.status.code(), Some(0));
+    // dcmqi's CT series: its SEG comes along, rt-utils' series and RTSTRUCT do not.
+    let condition = "series_instance_uid = '1.2.392.200103.20080913.113635.1.2009.6.22.21.43.10.23430.1'";
+    for with_index in [false, true] {
+        let dest = dir.path().join(format!("out-{with_index}"));
+        let mut extra = vec!["--where", condition];
+        if with_index {
+            extra.extend(["--index", index.to_str().unwrap()]);
+        }
+        let converted = convert(src.path(), &dest, &extra);
+        assert_eq!(converted.code, Some(0));
+        assert_eq!(converted.manifest.items.len(), 1);
+        let sources: Vec<&str> = converted
+            .report
+            .labels
+            .iter()
+            .map(|l| l.path.as_str())
+            .collect();
+        assert_eq!(sources, ["dcmqi/liver.dcm"], "index: {with_index}");
+        assert_eq!(converted.manifest.items[0].labels.len(), 1);
+    }
+}

@@ -1,6 +1,7 @@
 //! `dicomprep index` and `dicomprep query`, and the selection (`--where`, `--index`) of
 //! `order` and `convert`.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use super::{
@@ -13,7 +14,10 @@ use crate::cli::common::{ScanCommon, SelectArgs};
 use crate::cli::index::{IndexArgs, QueryArgs, QueryFormat};
 use crate::cli::progress::TerminalProgress;
 use crate::error::Error;
-use crate::scan::{FirstRanges, ScanReport, default_io_threads, scan_files, scan_objects};
+use crate::labels::references::referenced_series_of;
+use crate::scan::{
+    FirstRanges, LabelClass, ScanReport, default_io_threads, scan_files, scan_objects,
+};
 use crate::source::{Source, list_local};
 use crate::store::{ListedObject, Location};
 
@@ -162,7 +166,7 @@ pub(super) fn selected_scan(
         };
         let mut scratch = Catalog::in_memory()?;
         scratch.write(&report, &Default::default())?;
-        let selected = scratch.select(&selection)?;
+        let selected = with_labels(&report, scratch.select(&selection)?, source);
         return Ok((select::apply(report, &selected), listing));
     };
     let catalog = open_index(path, src)?;
@@ -178,8 +182,38 @@ pub(super) fn selected_scan(
     }
     let mut report = catalog.load()?;
     if let Some(selection) = selection {
-        let selected = catalog.select(&selection)?;
+        let selected = with_labels(&report, catalog.select(&selection)?, source);
         report = select::apply(report, &selected);
     }
     Ok((report, Vec::new()))
+}
+
+/// `selected` and the label objects (SEG, RTSTRUCT) that reference a selected series: a
+/// selection keeps the labels of what it selects. Their references are read from the source
+/// (the index keeps no sequences); an object that cannot be read stays out.
+fn with_labels(
+    report: &ScanReport,
+    mut selected: HashSet<String>,
+    source: &Source,
+) -> HashSet<String> {
+    let series: HashSet<&str> = report
+        .instances
+        .iter()
+        .filter(|h| selected.contains(&h.path))
+        .filter_map(|h| h.series_instance_uid.as_deref())
+        .collect();
+    for header in &report.instances {
+        if LabelClass::of(header.sop_class_uid.as_deref()).is_none()
+            || selected.contains(&header.path)
+        {
+            continue;
+        }
+        let references = source
+            .read(&header.path)
+            .and_then(|bytes| referenced_series_of(&bytes));
+        if references.is_ok_and(|r| r.iter().any(|uid| series.contains(uid.as_str()))) {
+            selected.insert(header.path.clone());
+        }
+    }
+    selected
 }

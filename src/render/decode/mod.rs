@@ -121,9 +121,9 @@ const NATIVE_SYNTAXES: &[&str] = &[
     "1.2.840.10008.1.2.1.99",
 ];
 
-/// Parses a whole DICOM file that has no Pixel Data (a structure set) once the bounded reader
-/// has walked it, so that dicom-object only sees element lengths that fit in the data. A
-/// gzip-compressed file is inflated first.
+/// Parses a DICOM file's data set up to Pixel Data (all of a structure set, which has none)
+/// once the bounded reader has walked it, so that dicom-object only sees element lengths that
+/// fit in the data. A gzip-compressed file is inflated first.
 pub fn open_dataset(bytes: &[u8]) -> Result<DefaultDicomObject, DecodeError> {
     let inflated_file;
     let bytes = if gzip::is_gzip(bytes) {
@@ -138,15 +138,13 @@ pub fn open_dataset(bytes: &[u8]) -> Result<DefaultDicomObject, DecodeError> {
     };
     let mut inflated = Vec::new();
     let header = read_header(whole, &mut inflated).map_err(|e| DecodeError(e.to_string()))?;
-    if header.pixel_data.is_some() {
-        return Err(DecodeError("has Pixel Data where none was expected".into()));
-    }
     let syntax = header.transfer_syntax.clone().unwrap_or_default();
     let explicit_vr = header
         .vr_mode_corrected
         .then_some(header.encoding.explicit_vr);
     OpenFileOptions::new()
         .transfer_syntax_index(ParseSyntaxes::new(&syntax, explicit_vr))
+        .read_until(tags::PIXEL_DATA)
         .from_reader(bytes)
         .map_err(|e| DecodeError(format!("cannot open as DICOM: {}", error_chain(&e))))
 }
