@@ -158,8 +158,9 @@ pub struct RenderArgs {
     #[arg(long, conflicts_with = "no_mp4")]
     pub hls: bool,
 
-    /// Also write every source file rendered under dicom/ in DEST, named by its path (for a
-    /// DICOMweb source: dicom/studies/UID/series/UID/instances/UID, the instance as stored).
+    /// Also write every source file rendered (and every label object placed) under dicom/ in
+    /// DEST, named by its path (for a DICOMweb source: dicom/studies/UID/series/UID/instances/UID,
+    /// the instance as stored).
     /// Read-write Darwin payloads and Encord --dicom-series need the DICOM files in storage,
     /// which a DICOMweb source is not: with this flag they name the copies.
     #[arg(long)]

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 
+use super::ConvertOptions;
 use super::label_nifti::write_label_maps;
 use super::label_sheet::label_sheet;
 use super::layout;
@@ -23,19 +24,30 @@ use crate::labels::{LabelOptions, Placed, place_object};
 use crate::scan::{InstanceHeader, LabelClass, ScanReport};
 use crate::source::Source;
 
-/// Places the label objects of `scan` on `manifest`'s items, writes their files, and records
-/// each object's outcome in `manifest` (failed objects) and `issues`; returns the files written
-/// and their bytes. A whole run calls it after its items are assembled; a scale-out run, at
-/// merge (shards leave labels to it: an object and its images may lie in different shards).
+/// Places the label objects of `scan` on `manifest`'s items (when `options.labels` says so),
+/// writes their files (and, with `copy_dicom`, copies the objects placed), and records each
+/// object's outcome in `manifest` (failed objects) and `issues`; returns the files written and
+/// their bytes. A whole run calls it after its items are assembled; a scale-out run, at merge
+/// (shards leave labels to it: an object and its images may lie in different shards).
 pub fn attach_labels(
     manifest: &mut Manifest,
     issues: &mut StageIssues,
     scan: &ScanReport,
     source: &Source,
     sink: &dyn Sink,
-    options: LabelOptions,
+    options: &ConvertOptions,
 ) -> (usize, u64) {
-    let placed = place_labels(manifest, scan, source, sink, options);
+    let Some(label_options) = options.labels else {
+        return (0, 0);
+    };
+    let placed = place_labels(
+        manifest,
+        scan,
+        source,
+        sink,
+        label_options,
+        options.copy_dicom,
+    );
     manifest
         .failed
         .extend(placed.failed.iter().map(|(_, issue)| issue.clone()));
@@ -61,6 +73,7 @@ fn place_labels(
     source: &Source,
     sink: &dyn Sink,
     options: LabelOptions,
+    copy_dicom: bool,
 ) -> LabelsOutcome {
     let objects: Vec<&InstanceHeader> = scan
         .instances
@@ -81,7 +94,13 @@ fn place_labels(
         .par_iter()
         .map(|header| {
             let bytes = source.read(&header.path)?;
-            place_object(bytes, header, &frames, options)
+            let placed = place_object(bytes.clone(), header, &frames, options)?;
+            if copy_dicom {
+                let key = layout::dicom_copy_key(&header.path);
+                sink.put_durable(&key, bytes.to_vec())
+                    .map_err(|e| format!("copy to {} failed: {e}", sink.describe(&key)))?;
+            }
+            Ok(placed)
         })
         .collect();
 

@@ -400,15 +400,9 @@ pub fn convert_to(
     written -= failed_uploads.len().min(written);
     let mut label_bytes = 0;
     // Shards leave labels to the merge (an object and its images may be in different shards).
-    if let (Some(label_options), Assembly::Whole) = (options.labels, assembly) {
-        let (files, bytes) = labels::attach_labels(
-            &mut manifest,
-            &mut issues,
-            scan,
-            source,
-            sink,
-            label_options,
-        );
+    if assembly == Assembly::Whole {
+        let (files, bytes) =
+            labels::attach_labels(&mut manifest, &mut issues, scan, source, sink, options);
         written += files;
         label_bytes = bytes;
     }

@@ -519,7 +519,8 @@ fn a_where_selection_keeps_the_labels_of_the_series_it_selects() {
     ]);
     assert_eq!(indexed.status.code(), Some(0));
     // dcmqi's CT series: its SEG comes along, rt-utils' series and RTSTRUCT do not.
-    let condition = "series_instance_uid = '1.2.392.200103.20080913.113635.1.2009.6.22.21.43.10.23430.1'";
+    let condition =
+        "series_instance_uid = '1.2.392.200103.20080913.113635.1.2009.6.22.21.43.10.23430.1'";
     for with_index in [false, true] {
         let dest = dir.path().join(format!("out-{with_index}"));
         let mut extra = vec!["--where", condition];
@@ -538,4 +539,31 @@ fn a_where_selection_keeps_the_labels_of_the_series_it_selects() {
         assert_eq!(sources, ["dcmqi/liver.dcm"], "index: {with_index}");
         assert_eq!(converted.manifest.items[0].labels.len(), 1);
     }
+}
+
+#[test]
+fn labels_of_a_dicomweb_study_are_placed_as_from_disk() {
+    let orthanc = crate::orthanc::Orthanc::start(None);
+    let mut files = crate::orthanc::dicom_files("labels/dcmqi");
+    files.extend(crate::orthanc::dicom_files("labels/rt-utils"));
+    orthanc.load(&files);
+    let dest = tempfile::tempdir().unwrap();
+    // The copies (`--copy-dicom`) are the files the oracle reads.
+    let converted = convert(
+        &PathBuf::from(orthanc.url()),
+        dest.path(),
+        &["--copy-dicom"],
+    );
+    assert_eq!(converted.code, Some(0));
+    let kinds: Vec<&str> = converted
+        .report
+        .labels
+        .iter()
+        .map(|l| l.kind.as_str())
+        .collect();
+    assert_eq!(kinds, ["seg", "rtstruct"]);
+    assert!(converted.report.labels.iter().all(|l| l.items == 1));
+    let pixels = oracle(&dest.path().join("dicom"), dest.path(), &[]);
+    assert_eq!(total(&pixels, "ROI-1"), 1443);
+    assert_eq!(pixels.keys().filter(|(c, _)| c == "Liver").count(), 3);
 }

@@ -278,18 +278,16 @@ pub(super) fn merge(args: &MergeArgs) -> Result<bool, Error> {
         reason,
     })?;
     let source = open_source(&args.store, args.concurrency, &plan.source)?;
-    if let Some(label_options) = options.labels {
-        let (files, bytes) = attach_labels(
-            &mut merged.manifest,
-            &mut merged.issues,
-            &merged.scan,
-            &source,
-            sink.as_ref(),
-            label_options,
-        );
-        merged.totals.outputs_written += files;
-        merged.totals.bytes_written += bytes;
-    }
+    let (files, bytes) = attach_labels(
+        &mut merged.manifest,
+        &mut merged.issues,
+        &merged.scan,
+        &source,
+        sink.as_ref(),
+        &options,
+    );
+    merged.totals.outputs_written += files;
+    merged.totals.bytes_written += bytes;
     merged.totals.bytes_written += write_manifest(sink.as_ref(), MANIFEST_KEY, &merged.manifest)
         .map_err(manifest_error(sink.as_ref(), MANIFEST_KEY))?;
     merged.totals.seconds += started.elapsed().as_secs_f64();
