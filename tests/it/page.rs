@@ -97,6 +97,14 @@ fn the_page_shows_every_volume_and_plays_in_a_real_browser() {
         page.matches("contact_sheet.jpg\" loading=\"lazy\"").count(),
         videos
     );
+    // test-data/labels: each labelled item shows its label sheet (checked loaded below).
+    let labelled = manifest
+        .items
+        .iter()
+        .filter(|i| i.label_sheet.is_some())
+        .count();
+    assert!(labelled >= 3, "{labelled} label sheets");
+    assert_eq!(page.matches("alt=\"label outlines\"").count(), labelled);
 
     let shot = artifacts().join("page.png");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/check_page.mjs");
