@@ -46,7 +46,7 @@ pub(super) fn write_label_maps(
         let key = layout::label_key(&nifti.image, &format!("{suffix}.{extension}"));
         let bytes = nifti_bytes(&header(&grid, volume), voxels(volume), gzip);
         out.bytes += bytes.len() as u64;
-        sink.put_durable(&key, bytes).ok()?;
+        sink.put(&key, bytes).ok()?;
         out.files += 1;
         Some(key)
     };

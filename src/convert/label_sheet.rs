@@ -62,7 +62,7 @@ pub(super) fn label_sheet(
     let jpeg = encode_jpeg(&sheet, SHEET_QUALITY, Huffman::Optimized).ok()?;
     let key = layout::label_key(&item.storage_key, "labels.jpg");
     let bytes = jpeg.len() as u64;
-    sink.put_durable(&key, jpeg).ok()?;
+    sink.put(&key, jpeg).ok()?;
     Some(ContactSheetEntry {
         key,
         bytes,

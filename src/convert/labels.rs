@@ -13,7 +13,9 @@ use super::label_sheet::label_sheet;
 use super::layout;
 use super::sink::Sink;
 use crate::contract::FileIssue;
-use crate::contract::manifest::{Item, ItemKind, LabelEntry, Manifest, SegmentEntry};
+use crate::contract::manifest::{
+    ContactSheetEntry, Item, ItemKind, LabelEntry, Manifest, SegmentEntry,
+};
 use crate::contract::run_report::{LabelProblem, LabelReport, Stage, StageIssues};
 use crate::labels::colour::hex;
 use crate::labels::darwin::{DarwinItem, darwin_file};
@@ -152,71 +154,158 @@ fn place_labels(
         outcome.reports.push(report);
     }
 
-    for (item_index, object_indices) in on_item {
-        let shown: Vec<&Placed> = object_indices
-            .iter()
-            .filter_map(|&o| placed[o].as_ref().ok())
-            .collect();
-        let layers = item_layers(item_index, &shown);
+    // Items are done in parallel; each reads only its own entry of the manifest.
+    let done: Vec<(usize, ItemOutputs)> = on_item
+        .par_iter()
+        .map(|(&item_index, object_indices)| {
+            let shown = ItemObjects {
+                indices: object_indices,
+                placed: &placed,
+                headers: &objects,
+            };
+            let item = &manifest.items[item_index];
+            (
+                item_index,
+                item_outputs(item, item_index, &shown, &frames, sink),
+            )
+        })
+        .collect();
+    for (item_index, outputs) in done {
+        outcome.written += outputs.written;
+        outcome.bytes_written += outputs.bytes;
         let item = &mut manifest.items[item_index];
-        let keys = write_item_files(item, &layers, sink, &mut outcome);
-        if item.kind != ItemKind::Volume {
-            item.label_sheet = label_sheet(item, &layers, sink);
-            if let Some(sheet) = &item.label_sheet {
-                outcome.written += 1;
-                outcome.bytes_written += sheet.bytes;
-            }
-        }
-        let planes: Vec<_> = (0..item.frames.len())
-            .map(|frame| {
-                frames.plane(Target {
-                    item: item_index,
-                    frame,
-                })
-            })
-            .collect();
-        let mut entries = Vec::with_capacity(object_indices.len());
-        for (position, &o) in object_indices.iter().enumerate() {
-            let Ok(placed) = &placed[o] else { continue };
-            let of_object: Vec<&Layer> = layers.iter().filter(|l| l.object == position).collect();
-            let mut labelled: Vec<usize> = of_object
-                .iter()
-                .flat_map(|l| l.frames.keys().copied())
-                .collect();
-            labelled.sort_unstable();
-            labelled.dedup();
-            let maps = item
-                .nifti
-                .as_ref()
-                .and_then(|nifti| write_label_maps(nifti, position + 1, &of_object, &planes, sink));
-            if let Some(maps) = &maps {
-                outcome.written += maps.files;
-                outcome.bytes_written += maps.bytes;
-            }
-            let (nifti_key, nifti_segments) =
-                maps.map_or((None, Vec::new()), |m| (m.map, m.segments));
-            entries.push(LabelEntry {
-                kind: placed.class.name().into(),
-                source: objects[o].path.clone(),
-                sop_instance_uid: objects[o].sop_instance_uid.clone().unwrap_or_default(),
-                segments: of_object
-                    .iter()
-                    .map(|l| SegmentEntry {
-                        number: l.number,
-                        name: l.name.clone(),
-                        color: hex(l.color),
-                    })
-                    .collect(),
-                darwin_key: keys.0.clone(),
-                encord_key: keys.1.clone(),
-                nifti_key,
-                nifti_segments,
-                frames: labelled.len(),
-            });
-        }
-        item.labels = entries;
+        item.labels = outputs.labels;
+        item.label_sheet = outputs.sheet;
+    }
+    // Label files are queued like the other outputs: those that did not arrive are not named.
+    let failed: Vec<String> = sink.flush().into_iter().map(|f| f.key).collect();
+    if !failed.is_empty() {
+        outcome.written = outcome.written.saturating_sub(failed.len());
+        forget_keys(manifest, &failed);
     }
     outcome
+}
+
+/// The label objects placed on one item: their indices in the scan's label objects, in order.
+struct ItemObjects<'a> {
+    indices: &'a [usize],
+    placed: &'a [Result<Placed, String>],
+    headers: &'a [&'a InstanceHeader],
+}
+
+/// What was made for one item.
+struct ItemOutputs {
+    labels: Vec<LabelEntry>,
+    sheet: Option<ContactSheetEntry>,
+    written: usize,
+    bytes: u64,
+}
+
+/// The label files of one item (Darwin, Encord, label sheet, NIfTI label maps) and its entries.
+fn item_outputs(
+    item: &Item,
+    item_index: usize,
+    objects: &ItemObjects<'_>,
+    frames: &Frames<'_>,
+    sink: &dyn Sink,
+) -> ItemOutputs {
+    let shown: Vec<&Placed> = objects
+        .indices
+        .iter()
+        .filter_map(|&o| objects.placed[o].as_ref().ok())
+        .collect();
+    let layers = item_layers(item_index, &shown);
+    let mut out = ItemOutputs {
+        labels: Vec::with_capacity(objects.indices.len()),
+        sheet: None,
+        written: 0,
+        bytes: 0,
+    };
+    // The annotation files and the label sheet side by side.
+    let ((darwin_key, encord_key), sheet) = rayon::join(
+        || write_item_files(item, &layers, sink, &mut out),
+        || {
+            (item.kind != ItemKind::Volume)
+                .then(|| label_sheet(item, &layers, sink))
+                .flatten()
+        },
+    );
+    if let Some(sheet) = &sheet {
+        out.written += 1;
+        out.bytes += sheet.bytes;
+    }
+    out.sheet = sheet;
+    let planes: Vec<_> = (0..item.frames.len())
+        .map(|frame| {
+            frames.plane(Target {
+                item: item_index,
+                frame,
+            })
+        })
+        .collect();
+    for (position, &o) in objects.indices.iter().enumerate() {
+        let Ok(placed) = &objects.placed[o] else {
+            continue;
+        };
+        let of_object: Vec<&Layer> = layers.iter().filter(|l| l.object == position).collect();
+        let mut labelled: Vec<usize> = of_object
+            .iter()
+            .flat_map(|l| l.frames.keys().copied())
+            .collect();
+        labelled.sort_unstable();
+        labelled.dedup();
+        let maps = item
+            .nifti
+            .as_ref()
+            .and_then(|nifti| write_label_maps(nifti, position + 1, &of_object, &planes, sink));
+        if let Some(maps) = &maps {
+            out.written += maps.files;
+            out.bytes += maps.bytes;
+        }
+        let (nifti_key, nifti_segments) = maps.map_or((None, Vec::new()), |m| (m.map, m.segments));
+        let header = objects.headers[o];
+        out.labels.push(LabelEntry {
+            kind: placed.class.name().into(),
+            source: header.path.clone(),
+            sop_instance_uid: header.sop_instance_uid.clone().unwrap_or_default(),
+            segments: of_object
+                .iter()
+                .map(|l| SegmentEntry {
+                    number: l.number,
+                    name: l.name.clone(),
+                    color: hex(l.color),
+                })
+                .collect(),
+            darwin_key: darwin_key.clone(),
+            encord_key: encord_key.clone(),
+            nifti_key,
+            nifti_segments,
+            frames: labelled.len(),
+        });
+    }
+    out
+}
+
+/// Takes `failed` keys out of the items' label entries and label sheets.
+fn forget_keys(manifest: &mut Manifest, failed: &[String]) {
+    let gone = |key: &Option<String>| key.as_ref().is_some_and(|k| failed.contains(k));
+    for item in &mut manifest.items {
+        if gone(&item.label_sheet.as_ref().map(|s| s.key.clone())) {
+            item.label_sheet = None;
+        }
+        for label in &mut item.labels {
+            for key in [
+                &mut label.darwin_key,
+                &mut label.encord_key,
+                &mut label.nifti_key,
+            ] {
+                if gone(key) {
+                    *key = None;
+                }
+            }
+            label.nifti_segments.retain(|s| !failed.contains(&s.key));
+        }
+    }
 }
 
 /// Writes the Darwin and Encord files of `item` (items with pictures only); returns their keys
@@ -225,7 +314,7 @@ fn write_item_files(
     item: &Item,
     layers: &[Layer],
     sink: &dyn Sink,
-    outcome: &mut LabelsOutcome,
+    outcome: &mut ItemOutputs,
 ) -> (Option<String>, Option<String>) {
     if item.kind == ItemKind::Volume || layers.is_empty() {
         return (None, None);
@@ -265,16 +354,22 @@ fn write_item_files(
         },
         layers,
     );
-    let mut put = |key: String, value: serde_json::Value| {
-        let bytes = serde_json::to_vec(&value).ok()?;
+    let mut put = |key: String, bytes: serde_json::Result<Vec<u8>>| {
+        let bytes = bytes.ok()?;
         let size = bytes.len() as u64;
-        sink.put_durable(&key, bytes).ok()?;
+        sink.put(&key, bytes).ok()?;
         outcome.written += 1;
-        outcome.bytes_written += size;
+        outcome.bytes += size;
         Some(key)
     };
     (
-        put(layout::label_key(&item.storage_key, "darwin.json"), darwin),
-        put(layout::label_key(&item.storage_key, "encord.json"), encord),
+        put(
+            layout::label_key(&item.storage_key, "darwin.json"),
+            serde_json::to_vec(&darwin),
+        ),
+        put(
+            layout::label_key(&item.storage_key, "encord.json"),
+            serde_json::to_vec(&encord),
+        ),
     )
 }

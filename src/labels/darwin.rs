@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::layers::{Layer, ranges, stable_uuid};
 use super::placing::Shape;
@@ -39,58 +41,205 @@ pub struct DarwinItem<'a> {
     pub seed: &'a str,
 }
 
+/// A point in Darwin's coordinates (pixel corners at whole numbers); whole coordinates are
+/// written without a fraction (traced outlines are all corners: shorter files).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl Serialize for Point {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut point = serializer.serialize_struct("Point", 2)?;
+        for (name, v) in [("x", self.x), ("y", self.y)] {
+            if v.fract() == 0.0 && v.abs() < 1e15 {
+                point.serialize_field(name, &(v as i64))?;
+            } else {
+                point.serialize_field(name, &v)?;
+            }
+        }
+        point.end()
+    }
+}
+
+impl Point {
+    /// From pixel-centre coordinates, to 1/10000 of a pixel (short files, no float noise).
+    fn centre(p: [f64; 2]) -> Point {
+        let round = |v: f64| ((v + 0.5) * 10_000.0).round() / 10_000.0;
+        Point {
+            x: round(p[0]),
+            y: round(p[1]),
+        }
+    }
+
+    fn corner(c: [u32; 2]) -> Point {
+        Point {
+            x: f64::from(c[0]),
+            y: f64::from(c[1]),
+        }
+    }
+}
+
+/// The geometry of an annotation on one frame (its key names the annotation type).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Geometry {
+    /// `{}` on a frame; `{"sparse_rle": null}` on an image.
+    Mask(Value),
+    RasterLayer {
+        dense_rle: Vec<u64>,
+        mask_annotation_ids_mapping: BTreeMap<String, u8>,
+        total_pixels: usize,
+    },
+    Polygon {
+        paths: Vec<Vec<Point>>,
+    },
+    Line {
+        path: Vec<Point>,
+    },
+    Keypoint(Point),
+}
+
+/// One keyframe.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Frame {
+    #[serde(flatten)]
+    pub geometry: Geometry,
+    pub keyframe: bool,
+}
+
+/// An annotation of a series or video: geometry by frame index.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FramedAnnotation {
+    pub id: String,
+    pub name: String,
+    pub slot_names: Vec<String>,
+    pub frames: BTreeMap<usize, Frame>,
+    pub ranges: Vec<[usize; 2]>,
+    pub interpolated: bool,
+    pub hidden_areas: Vec<Value>,
+}
+
+/// An annotation of an image.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageAnnotation {
+    pub id: String,
+    pub name: String,
+    pub slot_names: Vec<String>,
+    #[serde(flatten)]
+    pub geometry: Geometry,
+}
+
+/// An annotation of the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Annotation {
+    Framed(FramedAnnotation),
+    Image(ImageAnnotation),
+}
+
+/// A Darwin JSON 2.0 file, serialized as darwin-py reads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DarwinFile {
+    pub version: &'static str,
+    pub schema_ref: &'static str,
+    pub item: Value,
+    pub annotations: Vec<Annotation>,
+}
+
 /// One annotation being built: its class, id and geometry by frame.
-struct Annotation {
+struct Draft {
     id: String,
     name: String,
-    frames: BTreeMap<usize, Value>,
+    frames: BTreeMap<usize, Geometry>,
+}
+
+impl Draft {
+    fn new(id: String, name: String) -> Draft {
+        Draft {
+            id,
+            name,
+            frames: BTreeMap::new(),
+        }
+    }
+
+    fn finish(self, item: &DarwinItem<'_>) -> Option<Annotation> {
+        let slot_names = vec![item.slot_name.to_string()];
+        if !item.framed {
+            let (_, geometry) = self.frames.into_iter().next()?;
+            let geometry = match geometry {
+                Geometry::Mask(_) => Geometry::Mask(json!({"sparse_rle": null})),
+                other => other,
+            };
+            return Some(Annotation::Image(ImageAnnotation {
+                id: self.id,
+                name: self.name,
+                slot_names,
+                geometry,
+            }));
+        }
+        if self.frames.is_empty() {
+            return None;
+        }
+        Some(Annotation::Framed(FramedAnnotation {
+            id: self.id,
+            name: self.name,
+            slot_names,
+            ranges: ranges(self.frames.keys().copied()),
+            frames: self
+                .frames
+                .into_iter()
+                .map(|(f, geometry)| {
+                    let keyframe = true;
+                    (f, Frame { geometry, keyframe })
+                })
+                .collect(),
+            interpolated: false,
+            hidden_areas: Vec::new(),
+        }))
+    }
 }
 
 /// The Darwin JSON 2.0 file of `item` with `layers`.
-pub fn darwin_file(item: &DarwinItem<'_>, layers: &[Layer]) -> Value {
+pub fn darwin_file(item: &DarwinItem<'_>, layers: &[Layer]) -> DarwinFile {
     let id = |what: &str| stable_uuid(&format!("{}\u{0}{what}", item.seed));
-    let (masks, raster, mut others) = masks_and_raster(item, layers, &id);
+    let (masks, raster, overlaps) = masks_and_raster(item, layers, &id);
+    let mut others: Vec<Draft> = overlaps;
     for (l, layer) in layers.iter().enumerate() {
         let name = |kind| class_name(layer, kind);
-        let mut polygons = Annotation {
-            id: id(&format!("{l}/polygon")),
-            name: name("polygon"),
-            frames: BTreeMap::new(),
-        };
-        let mut lines: Vec<Annotation> = Vec::new();
-        let mut points: Vec<Annotation> = Vec::new();
+        let mut polygons = Draft::new(id(&format!("{l}/polygon")), name("polygon"));
+        let mut lines: Vec<Draft> = Vec::new();
+        let mut points: Vec<Draft> = Vec::new();
         for (&frame, shapes) in &layer.frames {
             let (mut line_n, mut point_n) = (0, 0);
             for shape in shapes {
                 match shape {
                     Shape::Mask(_) => {}
                     Shape::Polygons(rings) => {
-                        let paths: Vec<Value> = rings.iter().map(|r| path(r, 0.5)).collect();
-                        polygons
-                            .frames
-                            .insert(frame, json!({"polygon": {"paths": paths}}));
+                        let paths = rings
+                            .iter()
+                            .map(|r| r.iter().map(|&p| Point::centre(p)).collect())
+                            .collect();
+                        polygons.frames.insert(frame, Geometry::Polygon { paths });
                     }
                     Shape::Line(line) => {
-                        nth(
-                            &mut lines,
-                            line_n,
-                            || id(&format!("{l}/line/{line_n}")),
-                            &name("line"),
-                        )
+                        let path = line.iter().map(|&p| Point::centre(p)).collect();
+                        nth(&mut lines, line_n, || {
+                            Draft::new(id(&format!("{l}/line/{line_n}")), name("line"))
+                        })
                         .frames
-                        .insert(frame, json!({"line": {"path": path(line, 0.5)}}));
+                        .insert(frame, Geometry::Line { path });
                         line_n += 1;
                     }
                     Shape::Points(list) => {
-                        for p in list {
-                            nth(
-                                &mut points,
-                                point_n,
-                                || id(&format!("{l}/point/{point_n}")),
-                                &name("keypoint"),
-                            )
+                        for &p in list {
+                            nth(&mut points, point_n, || {
+                                Draft::new(id(&format!("{l}/point/{point_n}")), name("keypoint"))
+                            })
                             .frames
-                            .insert(frame, json!({"keypoint": point(*p, 0.5)}));
+                            .insert(frame, Geometry::Keypoint(Point::centre(p)));
                             point_n += 1;
                         }
                     }
@@ -101,16 +250,16 @@ pub fn darwin_file(item: &DarwinItem<'_>, layers: &[Layer]) -> Value {
         others.extend(lines);
         others.extend(points);
     }
-    let mut annotations: Vec<Value> = Vec::new();
-    for annotation in masks.into_iter().chain(raster).chain(others) {
-        if !annotation.frames.is_empty() {
-            annotations.push(render(item, annotation));
-        }
-    }
-    json!({
-        "version": "2.0",
-        "schema_ref": SCHEMA_REF,
-        "item": {
+    let annotations = masks
+        .into_iter()
+        .chain(raster)
+        .chain(others)
+        .filter_map(|draft| draft.finish(item))
+        .collect();
+    DarwinFile {
+        version: "2.0",
+        schema_ref: SCHEMA_REF,
+        item: json!({
             "name": item.name,
             "path": item.path,
             "slots": [{
@@ -121,20 +270,29 @@ pub fn darwin_file(item: &DarwinItem<'_>, layers: &[Layer]) -> Value {
                 "frame_count": item.frame_count,
                 "source_files": [{"file_name": item.source_file}],
             }],
-        },
-        "annotations": annotations,
-    })
+        }),
+        annotations,
+    }
+}
+
+/// What one frame contributes: its raster layer, the masks that fit it, and the traced
+/// polygons of those that overlap an earlier layer's mask.
+struct FrameLayers {
+    frame: usize,
+    raster: Option<Geometry>,
+    fitted: Vec<usize>,
+    overlapping: Vec<(usize, Vec<Vec<Point>>)>,
 }
 
 /// The mask annotations, the raster layer, and the polygons of masks that overlap an earlier
-/// layer's on a frame (or exceed the layer's 255 values).
+/// layer's on a frame (or exceed the layer's 255 values). Frames are done in parallel.
 fn masks_and_raster(
     item: &DarwinItem<'_>,
     layers: &[Layer],
-    id: &dyn Fn(&str) -> String,
-) -> (Vec<Annotation>, Option<Annotation>, Vec<Annotation>) {
-    let mut masks: Vec<Annotation> = Vec::new();
-    let mut overflow: Vec<Annotation> = Vec::new();
+    id: &(dyn Fn(&str) -> String + Sync),
+) -> (Vec<Draft>, Option<Draft>, Vec<Draft>) {
+    let mut masks: Vec<Draft> = Vec::new();
+    let mut overflow: Vec<Draft> = Vec::new();
     let mut by_layer: Vec<Option<(usize, u8)>> = vec![None; layers.len()];
     for (l, layer) in layers.iter().enumerate() {
         let has_mask = layer
@@ -145,73 +303,91 @@ fn masks_and_raster(
         if has_mask {
             let value = u8::try_from(masks.len() + 1).unwrap_or(0);
             by_layer[l] = Some((masks.len(), value));
-            masks.push(Annotation {
-                id: id(&format!("{l}/mask")),
-                name: class_name(layer, "mask"),
-                frames: BTreeMap::new(),
-            });
-            overflow.push(Annotation {
-                id: id(&format!("{l}/overlap")),
-                name: class_name(layer, "polygon"),
-                frames: BTreeMap::new(),
-            });
+            masks.push(Draft::new(
+                id(&format!("{l}/mask")),
+                class_name(layer, "mask"),
+            ));
+            overflow.push(Draft::new(
+                id(&format!("{l}/overlap")),
+                class_name(layer, "polygon"),
+            ));
         }
     }
     let frames: std::collections::BTreeSet<usize> = layers
         .iter()
         .flat_map(|l| l.frames.keys().copied())
         .collect();
+    let frames: Vec<usize> = frames.into_iter().collect();
     let total = item.width as usize * item.height as usize;
-    let mut raster = Annotation {
-        id: id("raster"),
-        name: RASTER_LAYER.into(),
-        frames: BTreeMap::new(),
-    };
-    for frame in frames {
-        let mut values = vec![0u8; total];
-        let mut mapping = Map::new();
-        for (l, layer) in layers.iter().enumerate() {
-            let Some((m, value)) = by_layer[l] else {
-                continue;
+    let mask_ids: Vec<String> = masks.iter().map(|m| m.id.clone()).collect();
+    let done: Vec<FrameLayers> = frames
+        .par_iter()
+        .map(|&frame| {
+            // The frame's raster as runs: start → (end, value), disjoint.
+            let mut claimed: BTreeMap<usize, (usize, u8)> = BTreeMap::new();
+            let mut out = FrameLayers {
+                frame,
+                raster: None,
+                fitted: Vec::new(),
+                overlapping: Vec::new(),
             };
-            let Some(shapes) = layer.frames.get(&frame) else {
-                continue;
-            };
-            for shape in shapes {
-                let Shape::Mask(mask) = shape else { continue };
-                if mask.width != item.width || mask.height != item.height {
+            let mut mapping = BTreeMap::new();
+            for (l, layer) in layers.iter().enumerate() {
+                let Some((m, value)) = by_layer[l] else {
                     continue;
-                }
-                let mut fits = value != 0;
-                mask.for_each_run(|a, b| fits &= values[a..b].iter().all(|&v| v == 0));
-                if fits {
-                    mask.for_each_run(|a, b| values[a..b].fill(value));
-                    mapping.insert(masks[m].id.clone(), json!(value));
-                    masks[m].frames.insert(frame, json!({"mask": {}}));
-                } else {
-                    let paths: Vec<Value> = trace(mask)
-                        .iter()
-                        .map(|ring| {
-                            Value::Array(
-                                ring.iter().map(|c| json!({"x": c[0], "y": c[1]})).collect(),
-                            )
-                        })
-                        .collect();
-                    overflow[m]
-                        .frames
-                        .insert(frame, json!({"polygon": {"paths": paths}}));
+                };
+                let Some(shapes) = layer.frames.get(&frame) else {
+                    continue;
+                };
+                for shape in shapes {
+                    let Shape::Mask(mask) = shape else { continue };
+                    if mask.width != item.width || mask.height != item.height {
+                        continue;
+                    }
+                    let mut fits = value != 0;
+                    mask.for_each_run(|a, b| {
+                        let before = claimed.range(..b).next_back();
+                        fits &= before.is_none_or(|(_, &(end, _))| end <= a);
+                    });
+                    if fits {
+                        mask.for_each_run(|a, b| {
+                            claimed.insert(a, (b, value));
+                        });
+                        mapping.insert(mask_ids[m].clone(), value);
+                        out.fitted.push(m);
+                    } else {
+                        let paths = trace(mask)
+                            .iter()
+                            .map(|ring| ring.iter().map(|&c| Point::corner(c)).collect())
+                            .collect();
+                        out.overlapping.push((m, paths));
+                    }
                 }
             }
+            if !mapping.is_empty() {
+                out.raster = Some(Geometry::RasterLayer {
+                    dense_rle: dense_rle(&claimed, total),
+                    mask_annotation_ids_mapping: mapping,
+                    total_pixels: total,
+                });
+            }
+            out
+        })
+        .collect();
+    let mut raster = Draft::new(id("raster"), RASTER_LAYER.into());
+    for frame in done {
+        for m in frame.fitted {
+            masks[m]
+                .frames
+                .insert(frame.frame, Geometry::Mask(json!({})));
         }
-        if !mapping.is_empty() {
-            raster.frames.insert(
-                frame,
-                json!({"raster_layer": {
-                    "dense_rle": dense_rle(&values),
-                    "mask_annotation_ids_mapping": mapping,
-                    "total_pixels": total,
-                }}),
-            );
+        for (m, paths) in frame.overlapping {
+            overflow[m]
+                .frames
+                .insert(frame.frame, Geometry::Polygon { paths });
+        }
+        if let Some(geometry) = frame.raster {
+            raster.frames.insert(frame.frame, geometry);
         }
     }
     (masks, Some(raster), overflow)
@@ -240,77 +416,34 @@ pub fn class_name(layer: &Layer, kind: &str) -> String {
     }
 }
 
-/// `[value, run, value, run, …]` of `values`, row-major, equal neighbours merged.
-pub fn dense_rle(values: &[u8]) -> Vec<u64> {
+/// `[value, run, value, run, …]` of `total` pixels, row-major, 0 but in the `runs` (start →
+/// (end, value), disjoint); equal neighbours merged.
+pub fn dense_rle(runs: &BTreeMap<usize, (usize, u8)>, total: usize) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::new();
-    for &v in values {
-        match out.len() {
-            n if n >= 2 && out[n - 2] == u64::from(v) => out[n - 1] += 1,
-            _ => out.extend([u64::from(v), 1]),
+    let mut push = |value: u8, length: usize| {
+        if length == 0 {
+            return;
         }
+        match out.len() {
+            n if n >= 2 && out[n - 2] == u64::from(value) => out[n - 1] += length as u64,
+            _ => out.extend([u64::from(value), length as u64]),
+        }
+    };
+    let mut at = 0;
+    for (&start, &(end, value)) in runs {
+        push(0, start - at);
+        push(value, end - start);
+        at = end;
     }
+    push(0, total - at);
     out
 }
 
-fn nth<'a>(
-    list: &'a mut Vec<Annotation>,
-    n: usize,
-    id: impl Fn() -> String,
-    name: &str,
-) -> &'a mut Annotation {
+fn nth(list: &mut Vec<Draft>, n: usize, make: impl FnOnce() -> Draft) -> &mut Draft {
     if list.len() <= n {
-        list.push(Annotation {
-            id: id(),
-            name: name.to_string(),
-            frames: BTreeMap::new(),
-        });
+        list.push(make());
     }
     &mut list[n]
-}
-
-/// A point in Darwin's coordinates (pixel corners at whole numbers) from `p` shifted by
-/// `shift` (0.5 for pixel-centre coordinates).
-fn point(p: [f64; 2], shift: f64) -> Value {
-    json!({"x": round(p[0] + shift), "y": round(p[1] + shift)})
-}
-
-fn path(points: &[[f64; 2]], shift: f64) -> Value {
-    Value::Array(points.iter().map(|&p| point(p, shift)).collect())
-}
-
-/// Coordinates to 1/10000 of a pixel: short files, no float noise.
-fn round(v: f64) -> f64 {
-    (v * 10_000.0).round() / 10_000.0
-}
-
-fn render(item: &DarwinItem<'_>, annotation: Annotation) -> Value {
-    let mut out = Map::new();
-    out.insert("id".into(), json!(annotation.id));
-    out.insert("name".into(), json!(annotation.name));
-    out.insert("slot_names".into(), json!([item.slot_name]));
-    if item.framed {
-        let keys: Vec<usize> = annotation.frames.keys().copied().collect();
-        let frames: Map<String, Value> = annotation
-            .frames
-            .into_iter()
-            .map(|(f, mut geometry)| {
-                geometry["keyframe"] = json!(true);
-                (f.to_string(), geometry)
-            })
-            .collect();
-        out.insert("frames".into(), Value::Object(frames));
-        out.insert("ranges".into(), json!(ranges(keys)));
-        out.insert("interpolated".into(), json!(false));
-        out.insert("hidden_areas".into(), json!([]));
-    } else if let Some((_, Value::Object(geometry))) = annotation.frames.into_iter().next() {
-        for (key, mut value) in geometry {
-            if key == "mask" {
-                value = json!({"sparse_rle": null});
-            }
-            out.insert(key, value);
-        }
-    }
-    Value::Object(out)
 }
 
 #[cfg(test)]
@@ -319,10 +452,9 @@ mod tests {
 
     #[test]
     fn dense_rle_merges_runs() {
-        assert_eq!(
-            dense_rle(&[1, 1, 0, 0, 1, 2, 2, 0]),
-            [1, 2, 0, 2, 1, 1, 2, 2, 0, 1]
-        );
-        assert_eq!(dense_rle(&[0; 5]), [0, 5]);
+        // 1 1 0 0 1 2 2 0 (the two runs of 1 at 0..1 and 1..2 are one).
+        let runs = BTreeMap::from([(0, (1, 1)), (1, (2, 1)), (4, (5, 1)), (5, (7, 2))]);
+        assert_eq!(dense_rle(&runs, 8), [1, 2, 0, 2, 1, 1, 2, 2, 0, 1]);
+        assert_eq!(dense_rle(&BTreeMap::new(), 5), [0, 5]);
     }
 }

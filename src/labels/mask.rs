@@ -36,6 +36,52 @@ impl Mask {
         }
     }
 
+    /// The mask of `width * height` bits of `bytes` from bit `offset` of the first byte (least
+    /// significant bit first, as DICOM packs 1-bit pixels), a 1 in. Bytes of all 0s or all 1s
+    /// are taken whole.
+    pub fn from_bits(width: u32, height: u32, bytes: &[u8], offset: usize) -> Mask {
+        let total = width as usize * height as usize;
+        let mut runs = Vec::new();
+        let (mut current, mut length) = (false, 0u32);
+        let mut bit = 0usize; // pixels done
+        let mut push = |inside: bool, count: u32, current: &mut bool, length: &mut u32| {
+            if inside != *current {
+                runs.push(*length);
+                *current = inside;
+                *length = 0;
+            }
+            *length += count;
+        };
+        while bit < total {
+            let at = offset + bit;
+            // Eight bytes of 0s or of 1s at once (most of a mask is outside it).
+            if at % 8 == 0 && bit + 64 <= total {
+                let word = bytes
+                    .get(at / 8..at / 8 + 8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+                if let Some(word @ (0 | u64::MAX)) = word {
+                    push(word == u64::MAX, 64, &mut current, &mut length);
+                    bit += 64;
+                    continue;
+                }
+            }
+            let (byte, shift) = (bytes.get(at / 8).copied().unwrap_or(0), at % 8);
+            if shift == 0 && bit + 8 <= total && (byte == 0 || byte == 0xFF) {
+                push(byte == 0xFF, 8, &mut current, &mut length);
+                bit += 8;
+                continue;
+            }
+            push(byte >> shift & 1 == 1, 1, &mut current, &mut length);
+            bit += 1;
+        }
+        runs.push(length);
+        Mask {
+            width,
+            height,
+            runs,
+        }
+    }
+
     /// The run lengths (out first).
     pub fn runs(&self) -> &[u32] {
         &self.runs
@@ -105,6 +151,19 @@ mod tests {
         let empty = Mask::from_pixels(2, 2, [false; 4]);
         assert!(empty.is_empty());
         assert_eq!(empty.runs(), [4]);
+        // The same pixels packed least significant bit first, from bit 3 of the first byte.
+        let packed = [0b0001_1000, 0b0000_1101];
+        let pixels9: Vec<bool> = (0..9)
+            .map(|i| packed[(3 + i) / 8] >> ((3 + i) % 8) & 1 == 1)
+            .collect();
+        assert_eq!(pixels9, pixels);
+        assert_eq!(Mask::from_bits(3, 3, &packed, 3), mask);
+        let wide = [0xFF, 0xFF, 0x00, 0x0F];
+        let bits: Vec<bool> = (0..32).map(|i| wide[i / 8] >> (i % 8) & 1 == 1).collect();
+        assert_eq!(
+            Mask::from_bits(8, 4, &wide, 0),
+            Mask::from_pixels(8, 4, bits)
+        );
         let other = Mask::from_pixels(
             3,
             3,

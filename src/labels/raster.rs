@@ -59,55 +59,101 @@ pub fn inside(point: [f64; 2], ring: &[[f64; 2]]) -> bool {
 /// `(i, j)` spans `i..i+1`, `j..j+1`. Outer boundaries run one way and holes the other; their
 /// even-odd fill is the mask, pixel for pixel. Straight runs are merged into one edge.
 pub fn trace(mask: &Mask) -> Vec<Vec<[u32; 2]>> {
-    let (w, h) = (mask.width as i64, mask.height as i64);
-    let pixels = mask.pixels();
-    let at = |x: i64, y: i64| x >= 0 && y >= 0 && x < w && y < h && pixels[(y * w + x) as usize];
-    // Directed edges with the inside on the right (y down): from each corner, where they go.
-    let stride = (w + 1) as usize;
-    let corner = |x: i64, y: i64| y as usize * stride + x as usize;
-    let mut next: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    let (w, h) = (mask.width as usize, mask.height as usize);
+    // The runs of each row, as [start, end) columns.
+    let mut rows: Vec<Vec<[u32; 2]>> = vec![Vec::new(); h];
+    mask.for_each_run(|a, b| {
+        let mut at = a;
+        while at < b {
+            let (row, column) = (at / w, at % w);
+            let end = b.min((row + 1) * w);
+            rows[row].push([column as u32, (end - row * w) as u32]);
+            at = end;
+        }
+    });
+    // Directed edges (from, to) between corners, the inside on the right (y down): one per
+    // run side, and one per stretch of a run's top or bottom not covered by the row beside.
+    let corner = |x: u32, y: usize| (y as u64) << 32 | u64::from(x);
+    let mut edges: Vec<(u64, u64)> = Vec::new();
+    let none: Vec<[u32; 2]> = Vec::new();
     for y in 0..h {
-        for x in 0..w {
-            if !at(x, y) {
-                continue;
-            }
-            if !at(x, y - 1) {
-                next.entry(corner(x, y)).or_default().push(corner(x + 1, y));
-            }
-            if !at(x + 1, y) {
-                next.entry(corner(x + 1, y))
-                    .or_default()
-                    .push(corner(x + 1, y + 1));
-            }
-            if !at(x, y + 1) {
-                next.entry(corner(x + 1, y + 1))
-                    .or_default()
-                    .push(corner(x, y + 1));
-            }
-            if !at(x - 1, y) {
-                next.entry(corner(x, y + 1)).or_default().push(corner(x, y));
-            }
+        let above = if y > 0 { &rows[y - 1] } else { &none };
+        let below = rows.get(y + 1).unwrap_or(&none);
+        for &[a, b] in &rows[y] {
+            edges.push((corner(a, y + 1), corner(a, y)));
+            edges.push((corner(b, y), corner(b, y + 1)));
+        }
+        for [c, d] in difference(&rows[y], above) {
+            edges.push((corner(c, y), corner(d, y)));
+        }
+        for [c, d] in difference(&rows[y], below) {
+            edges.push((corner(d, y + 1), corner(c, y + 1)));
         }
     }
-    let point = |c: usize| [(c % stride) as u32, (c / stride) as u32];
-    let mut starts: Vec<usize> = next.keys().copied().collect();
-    starts.sort_unstable();
+    edges.sort_unstable();
+    let mut used = vec![false; edges.len()];
+    // An unused edge leaving `from` (two leave a corner where pixels touch diagonally).
+    let take = |from: u64, used: &mut [bool]| {
+        let first = edges.partition_point(|e| e.0 < from);
+        (first..edges.len())
+            .take_while(|&i| edges[i].0 == from)
+            .find(|&i| !used[i])
+            .map(|i| {
+                used[i] = true;
+                edges[i].1
+            })
+    };
+    let point = |c: u64| [(c & 0xFFFF_FFFF) as u32, (c >> 32) as u32];
     let mut paths = Vec::new();
-    for start in starts {
-        while let Some(first) = next.get_mut(&start).and_then(Vec::pop) {
-            let mut path = vec![point(start)];
-            let mut current = first;
-            while current != start {
-                path.push(point(current));
-                let Some(following) = next.get_mut(&current).and_then(Vec::pop) else {
-                    break;
-                };
-                current = following;
-            }
-            paths.push(merge_straight(path));
+    for start in 0..edges.len() {
+        if used[start] {
+            continue;
         }
+        let origin = edges[start].0;
+        let Some(first) = take(origin, &mut used) else {
+            continue;
+        };
+        let mut path = vec![point(origin)];
+        let mut current = first;
+        while current != origin {
+            path.push(point(current));
+            let Some(following) = take(current, &mut used) else {
+                break;
+            };
+            current = following;
+        }
+        paths.push(merge_straight(path));
     }
     paths
+}
+
+/// The stretches of the runs `a` not covered by the runs `b` (both sorted, disjoint).
+fn difference(a: &[[u32; 2]], b: &[[u32; 2]]) -> Vec<[u32; 2]> {
+    let mut out = Vec::new();
+    let mut j = 0;
+    for &[start, end] in a {
+        let mut at = start;
+        while j < b.len() && b[j][1] <= at {
+            j += 1;
+        }
+        let mut k = j;
+        while at < end {
+            match b.get(k) {
+                Some(&[c, d]) if c < end => {
+                    if c > at {
+                        out.push([at, c]);
+                    }
+                    at = at.max(d);
+                    k += 1;
+                }
+                _ => {
+                    out.push([at, end]);
+                    at = end;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Drops corners that lie on a straight line between their neighbours.
@@ -125,6 +171,8 @@ fn merge_straight(path: Vec<[u32; 2]>) -> Vec<[u32; 2]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Just;
+    use proptest::strategy::Strategy;
 
     fn as_float(paths: &[Vec<[u32; 2]>]) -> Vec<Vec<[f64; 2]>> {
         // Corners (whole numbers) to the centre-at-whole-number system of `fill`.
@@ -146,6 +194,18 @@ mod tests {
         // 5 x 5 centres (1..=5) minus the 2 x 2 of the hole (3..=4).
         assert_eq!(mask.area(), 25 - 4);
         assert_eq!(fill(8, 8, &[square]).area(), 25);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_mask_traced_fills_back_to_itself(
+            (w, h, pixels) in (1u32..12, 1u32..12).prop_flat_map(|(w, h)| {
+                (Just(w), Just(h), proptest::collection::vec(proptest::bool::ANY, (w * h) as usize))
+            })
+        ) {
+            let mask = Mask::from_pixels(w, h, pixels);
+            proptest::prop_assert_eq!(fill(w, h, &as_float(&trace(&mask))), mask);
+        }
     }
 
     #[test]

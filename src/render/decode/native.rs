@@ -4,6 +4,21 @@
 use super::*;
 
 impl DicomImage {
+    /// The bits of 1-bit frame `frame` (0-based) of a native little-endian file, shared with
+    /// the file: the bytes that hold them and the bit (least significant first) of the first
+    /// byte the frame starts at (frames need not start on a byte). `None` for other layouts,
+    /// which [`DicomImage::stored_frame`] decodes, or pixel data too short for the frame.
+    pub fn bit_frame(&self, frame: u32) -> Option<(Bytes, usize)> {
+        let native = self.native.as_ref()?;
+        if self.bits_allocated != 1 || self.samples_per_pixel != 1 || frame >= self.frames {
+            return None;
+        }
+        let pixels = self.pixel_count();
+        let first = (frame as usize).checked_mul(pixels)?;
+        let end = first.checked_add(pixels)?.div_ceil(8);
+        (end <= native.bytes().len()).then(|| (native.slice(first / 8..end), first % 8))
+    }
+
     pub(super) fn native_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
         // 32-bit samples read as OW words from a big-endian file come out word-swapped.
         let mut words_swapped = false;
