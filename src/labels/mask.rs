@@ -55,7 +55,7 @@ impl Mask {
         while bit < total {
             let at = offset + bit;
             // Eight bytes of 0s or of 1s at once (most of a mask is outside it).
-            if at % 8 == 0 && bit + 64 <= total {
+            if at.is_multiple_of(8) && bit + 64 <= total {
                 let word = bytes
                     .get(at / 8..at / 8 + 8)
                     .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
