@@ -13,6 +13,9 @@
 #                                                       dcm2niix -z n / -z y on dcm2niix's six
 #                                                       suites and a generated study
 #                                                       (scripts/peers/nifti-bench.sh)
+#        scripts/compare-peers.sh --labels [N_SLICES]   labels: convert --labels off against
+#                                                       --labels auto on a generated CT with a
+#                                                       10-segment SEG (scripts/peers/labels-bench.sh)
 #
 # Environment:
 #   TEMPLATE   real single-frame DICOM every slice of the scan study is made from
@@ -44,6 +47,10 @@ RENDER_N="${RENDER_N:-300}"
 if [[ "${1:-}" == --nifti ]]; then
     shift
     exec "$(dirname "${BASH_SOURCE[0]}")/peers/nifti-bench.sh" "$@"
+fi
+if [[ "${1:-}" == --labels ]]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/peers/labels-bench.sh" "$@"
 fi
 if [[ "${1:-}" == --render ]]; then
     SCAN=0 RENDER=1 RENDER_N="${2:-300}"
