@@ -22,82 +22,43 @@ use crate::labels::darwin::{DarwinItem, darwin_file};
 use crate::labels::encord::{EncordItem, encord_file};
 use crate::labels::layers::{Layer, item_layers};
 use crate::labels::place::{Frames, Target};
-use crate::labels::{LabelOptions, Placed, place_object};
+use crate::labels::{Placed, place_object};
 use crate::scan::{InstanceHeader, LabelClass, ScanReport};
 use crate::source::Source;
 
-/// Places the label objects of `scan` on `manifest`'s items (when `options.labels` says so),
-/// writes their files (and, with `copy_dicom`, copies the objects placed), and records each
-/// object's outcome in `manifest` (failed objects) and `issues`; returns the files written and
-/// their bytes. A whole run calls it after its items are assembled; a scale-out run, at merge
-/// (shards leave labels to it: an object and its images may lie in different shards).
-pub fn attach_labels(
-    manifest: &mut Manifest,
-    issues: &mut StageIssues,
-    scan: &ScanReport,
+/// The label objects of a scan, each read and placed on image frames (or why not). Placing
+/// needs no item: a run does it while its items are being rendered.
+pub struct PlacedLabels<'a> {
+    objects: Vec<&'a InstanceHeader>,
+    placed: Vec<Result<Placed, String>>,
+    frames: Frames<'a>,
+}
+
+/// Reads every label object of `scan` (when `options.labels` says so) and places it on the
+/// scan's image frames; with `copy_dicom`, copies the objects placed. `None` when labels are
+/// off or there are none.
+pub fn place_labels<'a>(
+    scan: &'a ScanReport,
     source: &Source,
     sink: &dyn Sink,
     options: &ConvertOptions,
-) -> (usize, u64) {
-    let Some(label_options) = options.labels else {
-        return (0, 0);
-    };
-    let placed = place_labels(
-        manifest,
-        scan,
-        source,
-        sink,
-        label_options,
-        options.copy_dicom,
-    );
-    manifest
-        .failed
-        .extend(placed.failed.iter().map(|(_, issue)| issue.clone()));
-    issues.failed.extend(placed.failed);
-    issues.labels = placed.reports;
-    (placed.written, placed.bytes_written)
-}
-
-/// What the stage did.
-#[derive(Debug, Default)]
-struct LabelsOutcome {
-    pub reports: Vec<LabelReport>,
-    /// Objects placed nowhere.
-    pub failed: Vec<(Stage, FileIssue)>,
-    pub written: usize,
-    pub bytes_written: u64,
-}
-
-/// Places the label objects of `scan` on `manifest`'s items and writes their files.
-fn place_labels(
-    manifest: &mut Manifest,
-    scan: &ScanReport,
-    source: &Source,
-    sink: &dyn Sink,
-    options: LabelOptions,
-    copy_dicom: bool,
-) -> LabelsOutcome {
+) -> Option<PlacedLabels<'a>> {
+    let label_options = options.labels?;
     let objects: Vec<&InstanceHeader> = scan
         .instances
         .iter()
         .filter(|h| LabelClass::of(h.sop_class_uid.as_deref()).is_some())
         .collect();
-    let mut outcome = LabelsOutcome::default();
     if objects.is_empty() {
-        return outcome;
+        return None;
     }
-    let headers: HashMap<&str, &InstanceHeader> = scan
-        .instances
-        .iter()
-        .map(|h| (h.path.as_str(), h))
-        .collect();
-    let frames = Frames::new(&manifest.items, &headers);
-    let placed: Vec<Result<Placed, String>> = objects
+    let frames = Frames::new(&scan.instances);
+    let placed = objects
         .par_iter()
         .map(|header| {
             let bytes = source.read(&header.path)?;
-            let placed = place_object(bytes.clone(), header, &frames, options)?;
-            if copy_dicom {
+            let placed = place_object(bytes.clone(), header, &frames, label_options)?;
+            if options.copy_dicom {
                 let key = layout::dicom_copy_key(&header.path);
                 sink.put_durable(&key, bytes.to_vec())
                     .map_err(|e| format!("copy to {} failed: {e}", sink.describe(&key)))?;
@@ -105,7 +66,54 @@ fn place_labels(
             Ok(placed)
         })
         .collect();
+    Some(PlacedLabels {
+        objects,
+        placed,
+        frames,
+    })
+}
 
+/// Gives `manifest`'s items the labels of their frames: writes each labelled item's files and
+/// records each object's outcome in `manifest` (objects placed on no item fail) and `issues`;
+/// returns the files written and their bytes. A whole run calls it once its items are
+/// assembled; a scale-out run at merge (an object and its images may lie in different shards).
+pub fn attach_labels(
+    manifest: &mut Manifest,
+    issues: &mut StageIssues,
+    labels: PlacedLabels<'_>,
+    sink: &dyn Sink,
+) -> (usize, u64) {
+    let PlacedLabels {
+        objects,
+        placed,
+        frames,
+    } = labels;
+    let by_path: HashMap<&str, usize> = frames_by_path(&frames, manifest);
+    // The image frame of each item frame.
+    let targets: Vec<Vec<Option<Target>>> = manifest
+        .items
+        .iter()
+        .map(|item| {
+            item.frames
+                .iter()
+                .map(|f| {
+                    let instance = *by_path.get(f.path.as_str())?;
+                    Some(Target {
+                        instance,
+                        frame: f.frame,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let mut items_of: HashMap<Target, Vec<usize>> = HashMap::new();
+    for (i, item_targets) in targets.iter().enumerate() {
+        for target in item_targets.iter().flatten() {
+            items_of.entry(*target).or_default().push(i);
+        }
+    }
+    let mut written = (0, 0);
+    let mut reports = Vec::with_capacity(objects.len());
     // Which objects each item shows, in object order.
     let mut on_item: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (o, result) in placed.iter().enumerate() {
@@ -119,40 +127,56 @@ fn place_labels(
             not_placed: Vec::new(),
             warnings: Vec::new(),
         };
-        match result {
-            Err(reason) => {
-                report.reason = Some(reason.clone());
-                outcome.failed.push((
-                    Stage::Labels,
-                    FileIssue {
-                        path: objects[o].path.clone(),
-                        reason: reason.clone(),
-                    },
-                ));
+        let mut items: Vec<usize> = Vec::new();
+        let mut item_frames = 0;
+        if let Ok(placed) = result {
+            let mut on: Vec<Target> = placed.shapes.keys().map(|(t, _)| *t).collect();
+            on.dedup();
+            for target in &on {
+                let of = items_of.get(target).map_or(&[][..], Vec::as_slice);
+                item_frames += of.len();
+                items.extend(of);
             }
-            Ok(placed) => {
-                let mut items: Vec<usize> = placed.shapes.keys().map(|(t, _)| t.item).collect();
-                items.dedup();
+            items.sort_unstable();
+            items.dedup();
+            report.not_placed = placed
+                .problems
+                .iter()
+                .map(|(what, reason)| LabelProblem {
+                    what: what.clone(),
+                    reason: reason.clone(),
+                })
+                .collect();
+            report.warnings = placed.warnings.clone();
+        }
+        let failure = match result {
+            Err(reason) => Some(reason.clone()),
+            Ok(_) if items.is_empty() => Some(
+                "placed on no item: the images it references were not converted (see their own entries)".into(),
+            ),
+            Ok(_) => None,
+        };
+        match failure {
+            Some(reason) => {
+                report.reason = Some(reason.clone());
+                let issue = FileIssue {
+                    path: objects[o].path.clone(),
+                    reason,
+                };
+                manifest.failed.push(issue.clone());
+                issues.failed.push((Stage::Labels, issue));
+            }
+            None => {
                 for &item in &items {
                     on_item.entry(item).or_default().push(o);
                 }
-                let mut targets: Vec<_> = placed.shapes.keys().map(|(t, _)| *t).collect();
-                targets.dedup();
                 report.items = items.len();
-                report.frames = targets.len();
-                report.not_placed = placed
-                    .problems
-                    .iter()
-                    .map(|(what, reason)| LabelProblem {
-                        what: what.clone(),
-                        reason: reason.clone(),
-                    })
-                    .collect();
-                report.warnings = placed.warnings.clone();
+                report.frames = item_frames;
             }
         }
-        outcome.reports.push(report);
+        reports.push(report);
     }
+    issues.labels = reports;
 
     // Items are done in parallel; each reads only its own entry of the manifest.
     let done: Vec<(usize, ItemOutputs)> = on_item
@@ -164,15 +188,13 @@ fn place_labels(
                 headers: &objects,
             };
             let item = &manifest.items[item_index];
-            (
-                item_index,
-                item_outputs(item, item_index, &shown, &frames, sink),
-            )
+            let outputs = item_outputs(item, &targets[item_index], &shown, &frames, sink);
+            (item_index, outputs)
         })
         .collect();
     for (item_index, outputs) in done {
-        outcome.written += outputs.written;
-        outcome.bytes_written += outputs.bytes;
+        written.0 += outputs.written;
+        written.1 += outputs.bytes;
         let item = &mut manifest.items[item_index];
         item.labels = outputs.labels;
         item.label_sheet = outputs.sheet;
@@ -180,10 +202,25 @@ fn place_labels(
     // Label files are queued like the other outputs: those that did not arrive are not named.
     let failed: Vec<String> = sink.flush().into_iter().map(|f| f.key).collect();
     if !failed.is_empty() {
-        outcome.written = outcome.written.saturating_sub(failed.len());
+        written.0 = written.0.saturating_sub(failed.len());
         forget_keys(manifest, &failed);
     }
-    outcome
+    written
+}
+
+/// The scanned image of each path the manifest's frames name.
+fn frames_by_path<'a>(frames: &Frames<'_>, manifest: &'a Manifest) -> HashMap<&'a str, usize> {
+    let wanted: std::collections::HashSet<&str> = manifest
+        .items
+        .iter()
+        .flat_map(|i| i.frames.iter().map(|f| f.path.as_str()))
+        .collect();
+    frames
+        .instances()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| wanted.get(h.path.as_str()).map(|&p| (p, i)))
+        .collect()
 }
 
 /// The label objects placed on one item: their indices in the scan's label objects, in order.
@@ -204,7 +241,7 @@ struct ItemOutputs {
 /// The label files of one item (Darwin, Encord, label sheet, NIfTI label maps) and its entries.
 fn item_outputs(
     item: &Item,
-    item_index: usize,
+    targets: &[Option<Target>],
     objects: &ItemObjects<'_>,
     frames: &Frames<'_>,
     sink: &dyn Sink,
@@ -214,7 +251,7 @@ fn item_outputs(
         .iter()
         .filter_map(|&o| objects.placed[o].as_ref().ok())
         .collect();
-    let layers = item_layers(item_index, &shown);
+    let layers = item_layers(targets, &shown);
     let mut out = ItemOutputs {
         labels: Vec::with_capacity(objects.indices.len()),
         sheet: None,
@@ -235,13 +272,9 @@ fn item_outputs(
         out.bytes += sheet.bytes;
     }
     out.sheet = sheet;
-    let planes: Vec<_> = (0..item.frames.len())
-        .map(|frame| {
-            frames.plane(Target {
-                item: item_index,
-                frame,
-            })
-        })
+    let planes: Vec<_> = targets
+        .iter()
+        .map(|t| t.and_then(|t| frames.plane(t)))
         .collect();
     for (position, &o) in objects.indices.iter().enumerate() {
         let Ok(placed) = &objects.placed[o] else {
@@ -324,35 +357,38 @@ fn write_item_files(
         f.path.rsplit('/').next().unwrap_or(&f.path)
     });
     let seed = item.storage_key.as_str();
-    let darwin = darwin_file(
-        &DarwinItem {
-            name: &item.name,
-            path: "/",
-            slot_name: "0",
-            slot_type: if framed { "dicom" } else { "image" },
-            width: item.width,
-            height: item.height,
-            frame_count: item.frames.len(),
-            framed,
-            source_file,
-            seed,
+    // The two files side by side.
+    let (darwin, encord) = rayon::join(
+        || {
+            let darwin = DarwinItem {
+                name: &item.name,
+                path: "/",
+                slot_name: "0",
+                slot_type: if framed { "dicom" } else { "image" },
+                width: item.width,
+                height: item.height,
+                frame_count: item.frames.len(),
+                framed,
+                source_file,
+                seed,
+            };
+            darwin_file(&darwin, layers).to_json()
         },
-        layers,
-    );
-    let encord = encord_file(
-        &EncordItem {
-            title: &item.name,
-            data_type: if framed { "dicom" } else { "image" },
-            width: item.width,
-            height: item.height,
-            frame_images: item
-                .frames
-                .iter()
-                .map(|f| (f.sop_instance_uid.as_deref(), f.path.as_str()))
-                .collect(),
-            seed,
+        || {
+            let encord = EncordItem {
+                title: &item.name,
+                data_type: if framed { "dicom" } else { "image" },
+                width: item.width,
+                height: item.height,
+                frame_images: item
+                    .frames
+                    .iter()
+                    .map(|f| (f.sop_instance_uid.as_deref(), f.path.as_str()))
+                    .collect(),
+                seed,
+            };
+            serde_json::to_vec(&encord_file(&encord, layers))
         },
-        layers,
     );
     let mut put = |key: String, bytes: serde_json::Result<Vec<u8>>| {
         let bytes = bytes.ok()?;
@@ -365,11 +401,8 @@ fn write_item_files(
     (
         put(
             layout::label_key(&item.storage_key, "darwin.json"),
-            serde_json::to_vec(&darwin),
+            Ok(darwin),
         ),
-        put(
-            layout::label_key(&item.storage_key, "encord.json"),
-            serde_json::to_vec(&encord),
-        ),
+        put(layout::label_key(&item.storage_key, "encord.json"), encord),
     )
 }

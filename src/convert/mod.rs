@@ -11,7 +11,7 @@ mod items;
 mod label_nifti;
 mod label_sheet;
 mod labels;
-pub use labels::attach_labels;
+pub use labels::{attach_labels, place_labels};
 pub mod layout;
 mod nifti;
 mod previous;
@@ -335,16 +335,28 @@ pub fn convert_to(
         .iter()
         .flat_map(|s| s.volumes.iter().map(move |v| (&s.group, v)))
         .collect();
-    let mut outcomes: Vec<VolumeOutcome> = if options.outputs.render {
-        jobs.par_iter()
-            .map(|(series, volume)| context.volume(series, volume))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if options.outputs.nifti {
-        context.nifti(&planned, &mut outcomes);
-    }
+    // Label objects are read and placed on their images while the items are made (shards
+    // leave them to the merge: an object and its images may be in different shards).
+    let (outcomes, placed_labels) = rayon::join(
+        || {
+            let mut outcomes: Vec<VolumeOutcome> = if options.outputs.render {
+                jobs.par_iter()
+                    .map(|(series, volume)| context.volume(series, volume))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if options.outputs.nifti {
+                context.nifti(&planned, &mut outcomes);
+            }
+            outcomes
+        },
+        || {
+            (assembly == Assembly::Whole)
+                .then(|| labels::place_labels(scan, source, sink, options))
+                .flatten()
+        },
+    );
 
     let (mut written, mut reused) = (0, 0);
     let mut parts = Vec::with_capacity(outcomes.len());
@@ -399,10 +411,8 @@ pub fn convert_to(
     let (mut manifest, mut issues) = assemble(head, scan, parts, &present, assembly);
     written -= failed_uploads.len().min(written);
     let mut label_bytes = 0;
-    // Shards leave labels to the merge (an object and its images may be in different shards).
-    if assembly == Assembly::Whole {
-        let (files, bytes) =
-            labels::attach_labels(&mut manifest, &mut issues, scan, source, sink, options);
+    if let Some(placed) = placed_labels {
+        let (files, bytes) = labels::attach_labels(&mut manifest, &mut issues, placed, sink);
         written += files;
         label_bytes = bytes;
     }

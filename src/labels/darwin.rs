@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use serde::Serialize;
+use serde::ser::SerializeMap;
 use serde_json::{Value, json};
 
 use super::layers::{Layer, ranges, stable_uuid};
@@ -83,31 +84,64 @@ impl Point {
 }
 
 /// The geometry of an annotation on one frame (its key names the annotation type).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Geometry {
     /// `{}` on a frame; `{"sparse_rle": null}` on an image.
     Mask(Value),
-    RasterLayer {
-        dense_rle: Vec<u64>,
-        mask_annotation_ids_mapping: BTreeMap<String, u8>,
-        total_pixels: usize,
-    },
-    Polygon {
-        paths: Vec<Vec<Point>>,
-    },
-    Line {
-        path: Vec<Point>,
-    },
+    RasterLayer(Raster),
+    Polygon(Paths),
+    Line(Line),
     Keypoint(Point),
 }
 
-/// One keyframe.
+/// A frame of the raster layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Raster {
+    pub dense_rle: Vec<u64>,
+    pub mask_annotation_ids_mapping: BTreeMap<String, u8>,
+    pub total_pixels: usize,
+}
+
+/// Closed rings, filled by the even-odd rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Paths {
+    pub paths: Vec<Vec<Point>>,
+}
+
+/// An open path.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub path: Vec<Point>,
+}
+
+impl Geometry {
+    /// Writes `"<type>": <geometry>` into `map`.
+    fn entry<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        match self {
+            Geometry::Mask(mask) => map.serialize_entry("mask", mask),
+            Geometry::RasterLayer(raster) => map.serialize_entry("raster_layer", raster),
+            Geometry::Polygon(paths) => map.serialize_entry("polygon", paths),
+            Geometry::Line(line) => map.serialize_entry("line", line),
+            Geometry::Keypoint(point) => map.serialize_entry("keypoint", point),
+        }
+    }
+}
+
+/// One keyframe: `{"<type>": …, "keyframe": true}` (written by hand: serde's flatten would
+/// buffer every polygon).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
-    #[serde(flatten)]
     pub geometry: Geometry,
     pub keyframe: bool,
+}
+
+impl Serialize for Frame {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        self.geometry.entry(&mut map)?;
+        map.serialize_entry("keyframe", &self.keyframe)?;
+        map.end()
+    }
 }
 
 /// An annotation of a series or video: geometry by frame index.
@@ -122,14 +156,24 @@ pub struct FramedAnnotation {
     pub hidden_areas: Vec<Value>,
 }
 
-/// An annotation of an image.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An annotation of an image: its geometry beside its id, name and slot.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImageAnnotation {
     pub id: String,
     pub name: String,
     pub slot_names: Vec<String>,
-    #[serde(flatten)]
     pub geometry: Geometry,
+}
+
+impl Serialize for ImageAnnotation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("slot_names", &self.slot_names)?;
+        self.geometry.entry(&mut map)?;
+        map.end()
+    }
 }
 
 /// An annotation of the file.
@@ -140,13 +184,35 @@ pub enum Annotation {
     Image(ImageAnnotation),
 }
 
-/// A Darwin JSON 2.0 file, serialized as darwin-py reads it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A Darwin JSON 2.0 file, as darwin-py reads it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct DarwinFile {
-    pub version: &'static str,
-    pub schema_ref: &'static str,
     pub item: Value,
     pub annotations: Vec<Annotation>,
+}
+
+impl DarwinFile {
+    /// The file's JSON; annotations are written in parallel (a segment's outlines on hundreds
+    /// of frames are megabytes).
+    pub fn to_json(&self) -> Vec<u8> {
+        let head = json!({"version": "2.0", "schema_ref": SCHEMA_REF, "item": self.item});
+        let parts: Vec<Vec<u8>> = self
+            .annotations
+            .par_iter()
+            .map(|a| serde_json::to_vec(a).unwrap_or_default())
+            .collect();
+        let mut out = serde_json::to_vec(&head).unwrap_or_default();
+        out.pop(); // the closing brace
+        out.extend_from_slice(br#","annotations":["#);
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(part);
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
 }
 
 /// One annotation being built: its class, id and geometry by frame.
@@ -222,7 +288,9 @@ pub fn darwin_file(item: &DarwinItem<'_>, layers: &[Layer]) -> DarwinFile {
                             .iter()
                             .map(|r| r.iter().map(|&p| Point::centre(p)).collect())
                             .collect();
-                        polygons.frames.insert(frame, Geometry::Polygon { paths });
+                        polygons
+                            .frames
+                            .insert(frame, Geometry::Polygon(Paths { paths }));
                     }
                     Shape::Line(line) => {
                         let path = line.iter().map(|&p| Point::centre(p)).collect();
@@ -230,7 +298,7 @@ pub fn darwin_file(item: &DarwinItem<'_>, layers: &[Layer]) -> DarwinFile {
                             Draft::new(id(&format!("{l}/line/{line_n}")), name("line"))
                         })
                         .frames
-                        .insert(frame, Geometry::Line { path });
+                        .insert(frame, Geometry::Line(Line { path }));
                         line_n += 1;
                     }
                     Shape::Points(list) => {
@@ -257,8 +325,6 @@ pub fn darwin_file(item: &DarwinItem<'_>, layers: &[Layer]) -> DarwinFile {
         .filter_map(|draft| draft.finish(item))
         .collect();
     DarwinFile {
-        version: "2.0",
-        schema_ref: SCHEMA_REF,
         item: json!({
             "name": item.name,
             "path": item.path,
@@ -365,11 +431,11 @@ fn masks_and_raster(
                 }
             }
             if !mapping.is_empty() {
-                out.raster = Some(Geometry::RasterLayer {
+                out.raster = Some(Geometry::RasterLayer(Raster {
                     dense_rle: dense_rle(&claimed, total),
                     mask_annotation_ids_mapping: mapping,
                     total_pixels: total,
-                });
+                }));
             }
             out
         })
@@ -384,7 +450,7 @@ fn masks_and_raster(
         for (m, paths) in frame.overlapping {
             overflow[m]
                 .frames
-                .insert(frame.frame, Geometry::Polygon { paths });
+                .insert(frame.frame, Geometry::Polygon(Paths { paths }));
         }
         if let Some(geometry) = frame.raster {
             raster.frames.insert(frame.frame, geometry);

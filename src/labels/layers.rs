@@ -1,8 +1,9 @@
 //! The labels of one item as layers: one per segment or ROI of each label object placed on it,
 //! with its shapes by item frame.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
+use super::place::Target;
 use super::placing::{Placed, Shape};
 use crate::scan::LabelClass;
 
@@ -21,18 +22,27 @@ pub struct Layer {
     pub frames: BTreeMap<usize, Vec<Shape>>,
 }
 
-/// The layers of item `item` from the label objects placed on it (`objects`, in the order of
-/// the item's entries).
-pub fn item_layers(item: usize, objects: &[&Placed]) -> Vec<Layer> {
+/// The layers of an item whose frames show the image frames `targets` (by item frame index),
+/// from the label objects placed on it (`objects`, in the order of the item's entries).
+pub fn item_layers(targets: &[Option<Target>], objects: &[&Placed]) -> Vec<Layer> {
+    let mut frames_of: HashMap<Target, Vec<usize>> = HashMap::new();
+    for (f, target) in targets.iter().enumerate() {
+        if let Some(target) = target {
+            frames_of.entry(*target).or_default().push(f);
+        }
+    }
     let mut layers: Vec<Layer> = Vec::new();
     for (o, placed) in objects.iter().enumerate() {
         for segment in &placed.segments {
-            let frames: BTreeMap<usize, Vec<Shape>> = placed
-                .shapes
-                .iter()
-                .filter(|((target, number), _)| target.item == item && *number == segment.number)
-                .map(|((target, _), shapes)| (target.frame, shapes.clone()))
-                .collect();
+            let mut frames: BTreeMap<usize, Vec<Shape>> = BTreeMap::new();
+            for ((target, number), shapes) in &placed.shapes {
+                if *number != segment.number {
+                    continue;
+                }
+                for &f in frames_of.get(target).into_iter().flatten() {
+                    frames.entry(f).or_default().extend(shapes.iter().cloned());
+                }
+            }
             if frames.is_empty() {
                 continue;
             }

@@ -19,7 +19,9 @@ use crate::contract::shard_plan::{
 use crate::convert::layout::MANIFEST_KEY;
 use crate::convert::publish::{Publication, publish};
 use crate::convert::sink::{Listing, Sink};
-use crate::convert::{ConvertOptions, ManifestTarget, attach_labels, convert_to, write_manifest};
+use crate::convert::{
+    ConvertOptions, ManifestTarget, attach_labels, convert_to, place_labels, write_manifest,
+};
 use crate::error::Error;
 use crate::payload::PayloadKind;
 use crate::scan::ScanReport;
@@ -278,16 +280,16 @@ pub(super) fn merge(args: &MergeArgs) -> Result<bool, Error> {
         reason,
     })?;
     let source = open_source(&args.store, args.concurrency, &plan.source)?;
-    let (files, bytes) = attach_labels(
-        &mut merged.manifest,
-        &mut merged.issues,
-        &merged.scan,
-        &source,
-        sink.as_ref(),
-        &options,
-    );
-    merged.totals.outputs_written += files;
-    merged.totals.bytes_written += bytes;
+    if let Some(placed) = place_labels(&merged.scan, &source, sink.as_ref(), &options) {
+        let (files, bytes) = attach_labels(
+            &mut merged.manifest,
+            &mut merged.issues,
+            placed,
+            sink.as_ref(),
+        );
+        merged.totals.outputs_written += files;
+        merged.totals.bytes_written += bytes;
+    }
     merged.totals.bytes_written += write_manifest(sink.as_ref(), MANIFEST_KEY, &merged.manifest)
         .map_err(manifest_error(sink.as_ref(), MANIFEST_KEY))?;
     merged.totals.seconds += started.elapsed().as_secs_f64();
