@@ -235,6 +235,19 @@ def seg_oracle(src, item, label, threshold):
     return out
 
 
+def nearest_frame(src, item, points):
+    """The item frame whose image plane holds `points` within half a millimetre."""
+    best = None
+    for f, frame in enumerate(item["frames"]):
+        image = pydicom.dcmread(Path(src) / frame["path"], stop_before_pixels=True)
+        origin = np.array(image.ImagePositionPatient, float)
+        normal = np.cross(*np.array(image.ImageOrientationPatient, float).reshape(2, 3))
+        distance = np.abs((points - origin) @ normal).max()
+        if distance < 0.5 and (best is None or distance < best[0]):
+            best = (distance, f)
+    return best and best[1]
+
+
 def rt_oracle(src, item, label):
     """{(class, frame): mask} from pydicom's contour points and image geometry."""
     ds = pydicom.dcmread(Path(src) / label["source"])
@@ -251,16 +264,22 @@ def rt_oracle(src, item, label):
         for contour in getattr(roi, "ContourSequence", []):
             if contour.ContourGeometricType != "CLOSED_PLANAR":
                 continue
+            points = np.array(contour.ContourData, float).reshape(-1, 3)
             images = getattr(contour, "ContourImageSequence", [])
-            if not images or images[0].ReferencedSOPInstanceUID not in by_uid:
-                continue
-            f = by_uid[images[0].ReferencedSOPInstanceUID]
+            if images:
+                if images[0].ReferencedSOPInstanceUID not in by_uid:
+                    continue
+                f = by_uid[images[0].ReferencedSOPInstanceUID]
+            else:  # the item frame whose plane the contour lies in
+                f = nearest_frame(src, item, points)
+                if f is None:
+                    continue
             image = pydicom.dcmread(Path(src) / item["frames"][f]["path"], stop_before_pixels=True)
             origin = np.array(image.ImagePositionPatient, float)
             row_dir = np.array(image.ImageOrientationPatient[:3], float)
             col_dir = np.array(image.ImageOrientationPatient[3:], float)
             spacing = [float(v) for v in image.PixelSpacing]
-            points = np.array(contour.ContourData, float).reshape(-1, 3) - origin
+            points = points - origin
             xy = np.stack([points @ row_dir / spacing[1], points @ col_dir / spacing[0]], axis=1)
             rings[(name, f)].append(xy)
     return {key: fill(r, item["width"], item["height"]) for key, r in rings.items()}

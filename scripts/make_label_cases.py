@@ -10,12 +10,15 @@ RTSTRUCT). Each case is a folder OUT/<case> holding images and label objects, as
                 3 only on the last image (frames sparse)
   odd-size      binary SEG over three 23 x 38 images: frames of 874 bits, not byte-aligned
   labelmap      Label Map Segmentation (SOP class .66.7), 3 segments
+  labelmap-palette  the same label map shown through a palette (PALETTE COLOR)
   fractional    fractional SEG, 2 overlapping probability maps
   dangling      binary SEG over the 4 CT2 images, one of them missing from SRC
   no-references binary SEG without source image references: placed by Frame of Reference
                 and plane position
   rt-shapes     rt-utils' RTSTRUCT plus an ROI of a POINT and an OPEN_PLANAR contour, and an
                 ROI whose contours are bad (2 points; a NaN)
+  rt-plane      rt-utils' RTSTRUCT without Contour Image Sequences, in its images' Frame of
+                Reference: placed by plane
   bad-segment   the overlap SEG with frame 2 naming segment 7, which SegmentSequence does not
                 list
   other-series  binary SEG, one frame referencing an image of another series in SRC
@@ -135,6 +138,13 @@ def main(labels_dir, out):
     case = out / "labelmap"
     save_images(images, case)
     seg("labelmap", images, pixels, "LABELMAP", ["A", "B", "C"]).save_as(case / "seg.dcm")
+    palette = hd.PaletteColorLUTTransformation.from_colors(["black", "red", "green", "blue"])
+    case = out / "labelmap-palette"
+    save_images(images, case)
+    seg(
+        "labelmap-palette", images, pixels, "LABELMAP", ["A", "B", "C"],
+        palette_color_lut_transformation=palette,
+    ).save_as(case / "seg.dcm")
 
     # fractional: two overlapping probability maps.
     ys, xs = np.mgrid[0 : size[0], 0 : size[1]]
@@ -231,6 +241,20 @@ def main(labels_dir, out):
         roi_contour.ContourSequence = items
         rt.ROIContourSequence.append(roi_contour)
     rt.save_as(case / "rt.dcm")
+
+    # rt-plane: rt-utils' RTSTRUCT placed by Frame of Reference and plane alone.
+    plane = pydicom.dcmread(labels_dir / "rt-utils" / "rt.dcm")
+    image_for = pydicom.dcmread(labels_dir / "rt-utils" / "ct_1.dcm").FrameOfReferenceUID
+    for roi in plane.StructureSetROISequence:
+        roi.ReferencedFrameOfReferenceUID = image_for
+    for roi_contour in plane.ROIContourSequence:
+        for contour in roi_contour.ContourSequence:
+            del contour.ContourImageSequence
+    case = out / "rt-plane"
+    case.mkdir(parents=True, exist_ok=True)
+    for name in ("ct_1.dcm", "ct_2.dcm"):
+        shutil.copy(labels_dir / "rt-utils" / name, case / name)
+    plane.save_as(case / "rt.dcm")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,9 @@ fn place_seg(
     frames: &Frames<'_>,
     options: LabelOptions,
 ) -> Result<Placed, String> {
-    let image = DicomImage::from_shared(bytes).map_err(|e| e.0)?;
+    let image = DicomImage::from_shared(bytes)
+        .map_err(|e| e.0)?
+        .without_palette();
     let sop_class = header.sop_class_uid.as_deref().unwrap_or_default();
     let seg = Segmentation::read(&image, sop_class)?;
     let orientation = seg.orientation.and_then(|o| {

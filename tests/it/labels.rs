@@ -201,10 +201,17 @@ fn made_cases_overlaps_odd_frames_label_maps_and_fractions_equal_highdicom() {
     let (converted, pixels) = checked(&case("labelmap"), &[]);
     assert_eq!(converted.manifest.items[0].labels[0].segments.len(), 3);
     assert_eq!(total(&pixels, "C"), 64);
+    // A label map shown through a palette: its values are still the segment numbers.
+    let (_, shown) = checked(&case("labelmap-palette"), &[]);
+    assert_eq!(shown, pixels);
     checked(&case("fractional"), &[]);
     checked(&case("no-references"), &[]);
     let (_, pixels) = checked(&case("rt-shapes"), &[]);
     assert_eq!(total(&pixels, "ROI-1"), 1443);
+    // No Contour Image Sequence: by Frame of Reference and plane, the same pixels.
+    let (converted, pixels) = checked(&case("rt-plane"), &[]);
+    assert_eq!(total(&pixels, "ROI-1"), 1443);
+    assert!(converted.report.labels[0].warnings.is_empty());
 }
 
 /// The report entry of the only label object of a conversion.

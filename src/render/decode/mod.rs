@@ -253,6 +253,13 @@ impl DicomImage {
         })
     }
 
+    /// The image with its palette set aside: PALETTE COLOR frames decode to their stored
+    /// indices (a label map's values are segment numbers; its palette only shows them).
+    pub fn without_palette(mut self) -> Self {
+        self.palette = None;
+        self
+    }
+
     /// The file's data set, up to the pixels (every element, private ones included), for the
     /// writers that need more of the header than the scan keeps (NIfTI sidecars).
     pub fn dataset(&self) -> &InMemDicomObject {
