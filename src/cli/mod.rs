@@ -31,7 +31,12 @@ pub const EXIT_ERROR: u8 = 1;
 /// done (e.g. the source is missing); 2 = invalid command line; 3 = the run finished but some
 /// inputs failed (each is named on stderr and listed under "failed" in the report).
 #[derive(Debug, Parser)]
-#[command(name = "dicomprep", version, propagate_version = true)]
+#[command(
+    name = "dicomprep",
+    version,
+    propagate_version = true,
+    after_help = "User guide: docs/src/SUMMARY.md in the source tree (`mdbook build docs` makes it a site in target/book/): one page per topic, and Troubleshooting for every exit code and common error."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

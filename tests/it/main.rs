@@ -13,6 +13,8 @@ mod synth;
 mod render;
 // Conversion: layout, manifest, accounting and resume.
 mod convert;
+// The user guide builds and its links hold.
+mod docs;
 // Labels in: SEG and RTSTRUCT on Darwin and Encord files, against highdicom and the platforms' clients.
 mod labels;
 // MP4 videos against ffprobe and ffmpeg.
