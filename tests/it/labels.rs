@@ -574,3 +574,68 @@ fn labels_of_a_dicomweb_study_are_placed_as_from_disk() {
     assert_eq!(total(&pixels, "ROI-1"), 1443);
     assert_eq!(pixels.keys().filter(|(c, _)| c == "Liver").count(), 3);
 }
+
+#[test]
+fn damaged_label_objects_fail_with_a_reason_and_never_panic() {
+    // Truncations and byte flips of a real SEG and a real RTSTRUCT, beside their images.
+    let src = folder(&["dcmqi/ct-3slice", "rt-utils/ct_1.dcm", "rt-utils/ct_2.dcm"]);
+    let originals = [
+        std::fs::read(data("labels/dcmqi/liver.dcm")).unwrap(),
+        std::fs::read(data("labels/rt-utils/rt.dcm")).unwrap(),
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut names = Vec::new();
+    for (o, original) in originals.iter().enumerate() {
+        for variant in 0..12 {
+            let mut bytes = original.clone();
+            if variant % 2 == 0 {
+                bytes.truncate(132 + (next() as usize) % (bytes.len() - 132));
+            } else {
+                for _ in 0..8 {
+                    let at = 132 + (next() as usize) % (bytes.len() - 132);
+                    bytes[at] = next() as u8;
+                }
+            }
+            let name = format!("damaged-{o}-{variant}.dcm");
+            std::fs::write(src.path().join(&name), bytes).unwrap();
+            names.push(name);
+        }
+    }
+    let dest = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "convert",
+        src.path().to_str().unwrap(),
+        "--dest",
+        dest.path().to_str().unwrap(),
+        "-q",
+        "--no-mp4",
+    ];
+    args.push("--no-html");
+    let output = run(&args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(matches!(output.status.code(), Some(0 | 3)), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report: RunReport =
+        serde_json::from_slice(&std::fs::read(dest.path().join("report.json")).unwrap()).unwrap();
+    let mut failed = 0;
+    for name in &names {
+        let entry = report.inputs.iter().find(|i| &i.path == name);
+        let entry = entry.unwrap_or_else(|| panic!("{name} not accounted for"));
+        // Placed when the damage missed what matters (pixel bytes flipped are still a mask).
+        if let Some(reason) = &entry.reason {
+            assert!(!reason.is_empty());
+            failed += 1;
+        }
+    }
+    eprintln!(
+        "{failed} of {} damaged objects failed with a reason",
+        names.len()
+    );
+    assert!(failed >= names.len() / 3, "{failed} failed");
+}
