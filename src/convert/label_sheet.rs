@@ -3,16 +3,13 @@
 //! sheet, so that a person sees at a glance that the labels sit on the anatomy.
 
 use super::layout;
-use super::sheet::SHEET_QUALITY;
+use super::sheet::sheet_jpeg;
 use super::sink::Sink;
 use crate::contract::manifest::{ContactSheetEntry, Item};
-use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::png::decode_png;
 use crate::labels::layers::Layer;
 use crate::labels::outline::{draw, to_rgb};
-use crate::render::contact_sheet::{
-    MAX_FRAMES, TILE_MAX, make_contact_sheet, sheet_frames, sheet_geometry,
-};
+use crate::render::contact_sheet::{MAX_FRAMES, TILE_MAX, sheet_frames};
 
 /// Writes the label sheet of `item` with `layers`; `None` when no labelled frame could be read
 /// back or the sheet could not be written.
@@ -57,19 +54,8 @@ pub(super) fn label_sheet(
         images.push(image);
         shown.push(f as u32);
     }
-    let sheet = make_contact_sheet(&images)?;
-    let geometry = sheet_geometry(images.len(), images[0].width, images[0].height)?;
-    let jpeg = encode_jpeg(&sheet, SHEET_QUALITY, Huffman::Optimized).ok()?;
     let key = layout::label_key(&item.storage_key, "labels.jpg");
-    let bytes = jpeg.len() as u64;
+    let (entry, jpeg) = sheet_jpeg(&images, shown, key.clone()).ok()?;
     sink.put(&key, jpeg).ok()?;
-    Some(ContactSheetEntry {
-        key,
-        bytes,
-        width: sheet.width,
-        height: sheet.height,
-        columns: geometry.columns,
-        rows: geometry.rows,
-        frames: shown,
-    })
+    Some(entry)
 }

@@ -68,21 +68,32 @@ impl Context<'_> {
                 .clone(),
             reason: format!("contact sheet {}: {reason}", self.sink.describe(&key)),
         };
-        let sheet = make_contact_sheet(&images).ok_or_else(|| fail("no frame to show".into()))?;
-        let geometry = sheet_geometry(images.len(), images[0].width, images[0].height)
-            .ok_or_else(|| fail("no frame to show".into()))?;
-        let jpeg = encode_jpeg(&sheet, SHEET_QUALITY, Huffman::Optimized)
-            .map_err(|e| fail(e.to_string()))?;
-        let bytes = jpeg.len() as u64;
+        let (entry, jpeg) = sheet_jpeg(&images, frames, key.clone()).map_err(fail)?;
         self.put(&key, jpeg).map_err(fail)?;
-        Ok(Some(ContactSheetEntry {
-            key,
-            bytes,
-            width: sheet.width,
-            height: sheet.height,
-            columns: geometry.columns,
-            rows: geometry.rows,
-            frames,
-        }))
+        Ok(Some(entry))
     }
+}
+
+/// `images` (rendered frames `frames`) on one sheet, as the JPEG to write under `key` and
+/// the manifest's entry for it.
+pub(super) fn sheet_jpeg(
+    images: &[Image8],
+    frames: Vec<u32>,
+    key: String,
+) -> Result<(ContactSheetEntry, Vec<u8>), String> {
+    let first = images.first().ok_or("no frame to show")?;
+    let geometry =
+        sheet_geometry(images.len(), first.width, first.height).ok_or("no frame to show")?;
+    let sheet = make_contact_sheet(images).ok_or("no frame to show")?;
+    let jpeg = encode_jpeg(&sheet, SHEET_QUALITY, Huffman::Optimized).map_err(|e| e.to_string())?;
+    let entry = ContactSheetEntry {
+        key,
+        bytes: jpeg.len() as u64,
+        width: sheet.width,
+        height: sheet.height,
+        columns: geometry.columns,
+        rows: geometry.rows,
+        frames,
+    };
+    Ok((entry, jpeg))
 }
