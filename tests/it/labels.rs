@@ -7,14 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use dicomprep::contract::manifest::Manifest;
 use dicomprep::contract::run_report::RunReport;
 use serde_json::Value;
 
-use crate::util::{data, python, run};
+use crate::util::{data, run, run_script};
 
 /// The cases of `scripts/make_label_cases.py`, made once per test run.
 fn cases() -> &'static Path {
@@ -22,17 +21,10 @@ fn cases() -> &'static Path {
     CASES
         .get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_label_cases.py");
-            let output = Command::new(python())
-                .arg(script)
-                .arg(data("labels"))
-                .arg(dir.path())
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
+            let labels = data("labels");
+            run_script(
+                "make_label_cases.py",
+                &[labels.as_os_str(), dir.path().as_os_str()],
             );
             dir
         })
@@ -86,20 +78,9 @@ fn convert(src: &Path, dest: &Path, extra: &[&str]) -> Converted {
 
 /// Runs the oracle over a conversion; returns pixels by (class, item frame).
 fn oracle(src: &Path, dest: &Path, extra: &[&str]) -> BTreeMap<(String, u64), u64> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/labels_oracle.py");
-    let output = Command::new(python())
-        .arg(script)
-        .arg(src)
-        .arg(dest)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}: {}",
-        src.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut args = vec![src.as_os_str(), dest.as_os_str()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    let output = run_script("labels_oracle.py", &args);
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     summary["checked"]
         .as_array()

@@ -25,6 +25,25 @@ pub fn python() -> PathBuf {
     path
 }
 
+/// Runs `scripts/<script>` of the project with [`python`] and `args`; panics with the
+/// script's stderr unless it succeeds. Returns its output (stdout: what it found).
+pub fn run_script(script: &str, args: &[&std::ffi::OsStr]) -> Output {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let output = Command::new(python())
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "scripts/{script} {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 pub fn dicomprep() -> Command {
     Command::new(env!("CARGO_BIN_EXE_dicomprep"))
 }
