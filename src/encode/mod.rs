@@ -1,6 +1,8 @@
 //! Encoding 8-bit images to files: PNG (lossless HQ), JPEG (LQ frames, thumbnails), H.264
 //! (MP4 videos and HLS renditions).
 
+#[cfg(feature = "video")]
+mod ffmpeg;
 pub mod hls;
 pub mod jpeg;
 pub mod png;

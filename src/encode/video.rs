@@ -1,14 +1,21 @@
-//! H.264 from 8-bit frames, through FFmpeg's libraries (ffmpeg-next): yuv420p, libx264, into an
-//! MP4 (`+faststart`) or an HLS rendition. Frames are pushed one at a time, so memory does not
-//! grow with the video.
+//! H.264 from 8-bit frames, through FFmpeg's libraries (loaded on first use, [`super::ffmpeg`]):
+//! yuv420p, libx264, into an MP4 (`+faststart`) or an HLS rendition. Frames are pushed one at a
+//! time, so memory does not grow with the video.
 
+use std::ffi::c_int;
 use std::path::Path;
+use std::ptr;
 
-use ffmpeg::format::Pixel;
-use ffmpeg::software::scaling;
-use ffmpeg_next as ffmpeg;
+use ffmpeg_sys_next::{
+    AV_CODEC_FLAG_GLOBAL_HEADER, AVFMT_GLOBALHEADER, AVFormatContext, AVMediaType, AVPixelFormat,
+    AVRational,
+};
 
 use super::VideoSettings;
+use super::ffmpeg::handles::{
+    Dictionary, Encoder, Frame, Output, Packet, Scaler, c_path, c_string, check,
+};
+use super::ffmpeg::{Ffmpeg, ffmpeg};
 use super::hls::HlsSettings;
 use crate::encode::png::EncodeError;
 use crate::render::{Channels, Image8};
@@ -31,20 +38,19 @@ const DETERMINISTIC_MBTREE_SIDE: u32 = 128;
 
 /// Streams frames of one size into an MP4 file or an HLS rendition.
 pub struct VideoWriter {
-    output: ffmpeg::format::context::Output,
-    encoder: ffmpeg::encoder::Video,
-    scaler: Option<(Channels, scaling::Context)>,
+    ff: &'static Ffmpeg,
+    // Dropped in this order: the encoder, then the file.
+    encoder: Encoder,
+    output: Output,
+    scaler: Option<(Channels, Scaler)>,
+    packet: Packet,
     /// Size of the source frames, of the frames padded to even sides, and of the encoded
     /// frames (the padded size, or smaller for a reduced rendition).
     source: (u32, u32),
     padded: (u32, u32),
     encoded: (u32, u32),
     frames: i64,
-    time_base: ffmpeg::Rational,
-}
-
-fn ffmpeg_error(context: &str) -> impl Fn(ffmpeg::Error) -> EncodeError + '_ {
-    move |e| EncodeError(format!("{context}: {e}"))
+    time_base: AVRational,
 }
 
 /// Where a writer's frames go.
@@ -74,85 +80,112 @@ impl VideoWriter {
         height: u32,
         settings: VideoSettings,
     ) -> Result<Self, EncodeError> {
-        ffmpeg::init().map_err(ffmpeg_error("cannot initialise FFmpeg"))?;
-        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+        let ff = ffmpeg().map_err(EncodeError)?;
         let padded = (width + width % 2, height + height % 2);
-        let (mut output, encoded, gop, muxer) = match container {
+        let mut muxer = Dictionary::new(ff);
+        let (output, encoded, gop) = match container {
             Container::Mp4(path) => {
-                let output = ffmpeg::format::output_as(path, "mp4")
-                    .map_err(ffmpeg_error("cannot create the MP4"))?;
-                let mut muxer = ffmpeg::Dictionary::new();
-                muxer.set("movflags", "+faststart");
-                (output, padded, None, muxer)
+                let output = Output::create(ff, path, "mp4", "cannot create the MP4")?;
+                muxer.set("movflags", "+faststart")?;
+                (output, padded, None)
             }
             Container::Hls(dir, hls) => {
-                let output = ffmpeg::format::output_as(&dir.join("index.m3u8"), "hls")
-                    .map_err(ffmpeg_error("cannot create the HLS playlist"))?;
-                let mut muxer = ffmpeg::Dictionary::new();
-                muxer.set("hls_time", &hls.segment_seconds.to_string());
-                muxer.set("hls_list_size", "0");
-                muxer.set("hls_playlist_type", "vod");
-                muxer.set("start_number", "0");
+                let playlist = dir.join("index.m3u8");
+                let output =
+                    Output::create(ff, &playlist, "hls", "cannot create the HLS playlist")?;
+                muxer.set("hls_time", &hls.segment_seconds.to_string())?;
+                muxer.set("hls_list_size", "0")?;
+                muxer.set("hls_playlist_type", "vod")?;
+                muxer.set("start_number", "0")?;
                 let segments = dir.join("%09d.ts");
-                muxer.set("hls_segment_filename", &segments.to_string_lossy());
-                let encoded = rendition_size(padded, hls.max_height);
-                (output, encoded, Some(hls.gop), muxer)
+                muxer.set("hls_segment_filename", &segments.to_string_lossy())?;
+                (
+                    output,
+                    rendition_size(padded, hls.max_height),
+                    Some(hls.gop),
+                )
             }
         };
-        let codec = ffmpeg::encoder::find_by_name("libx264").ok_or_else(|| {
-            EncodeError("FFmpeg has no libx264 encoder (install libavcodec with x264)".into())
-        })?;
+        let name = c_string("libx264")?;
+        // SAFETY: a lookup by a NUL-terminated name.
+        let codec = unsafe { (ff.avcodec_find_encoder_by_name)(name.as_ptr()) };
+        if codec.is_null() {
+            return Err(EncodeError(
+                "FFmpeg has no libx264 encoder (install libavcodec with x264)".into(),
+            ));
+        }
         // HLS segments must each start with the stream headers (SPS/PPS), which x264 repeats
         // before every keyframe only when they are not global.
+        // SAFETY: `output` holds a context with its output format.
         let global_header = matches!(container, Container::Mp4(_))
-            && output
-                .format()
-                .flags()
-                .contains(ffmpeg::format::Flags::GLOBAL_HEADER);
-        let mut stream = output
-            .add_stream(codec)
-            .map_err(ffmpeg_error("cannot add the video stream"))?;
-        let mut encoder = ffmpeg::codec::context::Context::new_with_codec(codec)
-            .encoder()
-            .video()
-            .map_err(ffmpeg_error("cannot make the H.264 encoder"))?;
-        let time_base = ffmpeg::Rational::new(1, settings.fps.max(1) as i32);
-        encoder.set_width(encoded.0);
-        encoder.set_height(encoded.1);
-        if let Some(gop) = gop {
-            encoder.set_gop(gop);
+            && unsafe { (*(*output.ctx).oformat).flags } & AVFMT_GLOBALHEADER != 0;
+        // SAFETY: `output.ctx` is a live output context and `codec` an encoder.
+        let stream = unsafe { (ff.avformat_new_stream)(output.ctx, codec) };
+        if stream.is_null() {
+            return Err(EncodeError("cannot add the video stream".into()));
         }
-        encoder.set_format(Pixel::YUV420P);
-        encoder.set_time_base(time_base);
-        encoder.set_frame_rate(Some(ffmpeg::Rational::new(settings.fps.max(1) as i32, 1)));
-        if global_header {
-            encoder.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
+        let time_base = AVRational {
+            num: 1,
+            den: settings.fps.max(1) as i32,
+        };
+        let encoder = Encoder::new(ff, codec)?;
+        // SAFETY: a freshly allocated context of that codec, set before it is opened.
+        unsafe {
+            let ctx = &mut *encoder.ctx;
+            ctx.width = encoded.0 as c_int;
+            ctx.height = encoded.1 as c_int;
+            if let Some(gop) = gop {
+                ctx.gop_size = gop as c_int;
+            }
+            ctx.pix_fmt = AVPixelFormat::AV_PIX_FMT_YUV420P;
+            ctx.time_base = time_base;
+            ctx.framerate = AVRational {
+                num: settings.fps.max(1) as i32,
+                den: 1,
+            };
+            if global_header {
+                ctx.flags = AV_CODEC_FLAG_GLOBAL_HEADER as c_int;
+            }
         }
-        let mut options = ffmpeg::Dictionary::new();
+        let mut options = Dictionary::new(ff);
         // veryfast: the throughput preset for batch work; one thread per encoder, because
         // volumes are encoded in parallel by rayon instead.
-        options.set("preset", "veryfast");
-        options.set("crf", &settings.crf.to_string());
-        options.set("threads", "1");
+        options.set("preset", "veryfast")?;
+        options.set("crf", &settings.crf.to_string())?;
+        options.set("threads", "1")?;
         if encoded.0.min(encoded.1) < DETERMINISTIC_MBTREE_SIDE {
             // x264's macroblock-tree lookahead gives different bytes from run to run for
             // frames this small (seen with 64x64 EPI volumes: the same frames encoded eight
             // times in one process gave three different files; 128x128 and up never did).
             // Videos must be reproducible, and on a few macroblocks the tree gains nothing.
-            options.set("x264-params", "mbtree=0");
+            options.set("x264-params", "mbtree=0")?;
         }
-        let encoder = encoder
-            .open_with(options)
-            .map_err(ffmpeg_error("cannot open libx264"))?;
-        stream.set_parameters(&encoder);
-        stream.set_time_base(time_base);
-        output
-            .write_header_with(muxer)
-            .map_err(ffmpeg_error("cannot write the MP4 header"))?;
+        // SAFETY: the context, its codec and an owned options dictionary; then the stream
+        // takes the opened encoder's parameters.
+        unsafe {
+            check(
+                ff,
+                (ff.avcodec_open2)(encoder.ctx, ptr::null(), &mut options.ptr),
+                "cannot open libx264",
+            )?;
+            check(
+                ff,
+                (ff.avcodec_parameters_from_context)((*stream).codecpar, encoder.ctx),
+                "cannot set the stream parameters",
+            )?;
+            (*stream).time_base = time_base;
+            check(
+                ff,
+                (ff.avformat_write_header)(output.ctx, &mut muxer.ptr),
+                "cannot write the MP4 header",
+            )?;
+        }
         Ok(VideoWriter {
-            output,
+            ff,
             encoder,
+            output,
             scaler: None,
+            packet: Packet::new(ff)?,
             source: (width, height),
             padded,
             encoded,
@@ -169,91 +202,108 @@ impl VideoWriter {
                 self.frames, image.width, image.height, self.source.0, self.source.1
             )));
         }
-        let mut frame = self.convert_to_yuv(image)?;
-        frame.set_pts(Some(self.frames));
-        self.frames += 1;
-        self.encoder
-            .send_frame(&frame)
-            .map_err(ffmpeg_error("cannot encode a frame"))?;
+        let frame = self.convert_to_yuv(image)?;
+        // SAFETY: an allocated frame, sent to the open encoder (which references its data).
+        unsafe {
+            (*frame.ptr).pts = self.frames;
+            self.frames += 1;
+            check(
+                self.ff,
+                (self.ff.avcodec_send_frame)(self.encoder.ctx, frame.ptr),
+                "cannot encode a frame",
+            )?;
+        }
         self.drain()
     }
 
     /// Flushes the encoder and finishes the file.
     pub fn finish(mut self) -> Result<(), EncodeError> {
-        self.encoder
-            .send_eof()
-            .map_err(ffmpeg_error("cannot flush the encoder"))?;
+        // SAFETY: a null frame asks the open encoder to flush.
+        let flushed = unsafe { (self.ff.avcodec_send_frame)(self.encoder.ctx, ptr::null()) };
+        check(self.ff, flushed, "cannot flush the encoder")?;
         self.drain()?;
-        self.output
-            .write_trailer()
-            .map_err(ffmpeg_error("cannot finish the MP4"))
+        // SAFETY: the header was written in `open`.
+        let finished = unsafe { (self.ff.av_write_trailer)(self.output.ctx) };
+        check(self.ff, finished, "cannot finish the MP4").map(|_| ())
     }
 
     fn drain(&mut self) -> Result<(), EncodeError> {
-        let stream_time_base = self
-            .output
-            .stream(0)
-            .map(|s| s.time_base())
-            .unwrap_or(self.time_base);
-        let mut packet = ffmpeg::Packet::empty();
-        while self.encoder.receive_packet(&mut packet).is_ok() {
-            packet.set_stream(0);
-            // Every frame lasts 1/fps, the last one too: N frames make N/fps seconds.
-            packet.set_duration(1);
-            packet.rescale_ts(self.time_base, stream_time_base);
-            packet
-                .write_interleaved(&mut self.output)
-                .map_err(ffmpeg_error("cannot write a packet"))?;
+        let ff = self.ff;
+        // SAFETY: stream 0 exists (added in `open`); the packet is ours, and the muxer takes
+        // its data on each write.
+        unsafe {
+            let stream_time_base = (**(*self.output.ctx).streams).time_base;
+            while (ff.avcodec_receive_packet)(self.encoder.ctx, self.packet.ptr) >= 0 {
+                let packet = &mut *self.packet.ptr;
+                packet.stream_index = 0;
+                // Every frame lasts 1/fps, the last one too: N frames make N/fps seconds.
+                packet.duration = 1;
+                (ff.av_packet_rescale_ts)(packet, self.time_base, stream_time_base);
+                check(
+                    ff,
+                    (ff.av_interleaved_write_frame)(self.output.ctx, packet),
+                    "cannot write a packet",
+                )?;
+            }
         }
         Ok(())
     }
 
     /// The frame in YUV 4:2:0, padded to even sides with black.
-    fn convert_to_yuv(&mut self, image: &Image8) -> Result<ffmpeg::frame::Video, EncodeError> {
+    fn convert_to_yuv(&mut self, image: &Image8) -> Result<Frame, EncodeError> {
         let (pw, ph) = self.padded;
-        let mut padded = Image8::filled(pw, ph, image.channels, 0);
-        let (w, samples) = (image.width as usize, image.channels.count());
-        for row in 0..image.height as usize {
-            let from = &image.data[row * w * samples..(row + 1) * w * samples];
-            let at = row * pw as usize * samples;
-            padded.data[at..at + from.len()].copy_from_slice(from);
-        }
         let format = match image.channels {
-            Channels::Gray => Pixel::GRAY8,
-            Channels::Rgb => Pixel::RGB24,
+            Channels::Gray => AVPixelFormat::AV_PIX_FMT_GRAY8,
+            Channels::Rgb => AVPixelFormat::AV_PIX_FMT_RGB24,
         };
-        let mut source = ffmpeg::frame::Video::new(format, pw, ph);
-        let stride = source.stride(0);
-        let line = pw as usize * samples;
-        for (row, chunk) in padded.data.chunks_exact(line).enumerate() {
-            source.data_mut(0)[row * stride..row * stride + line].copy_from_slice(chunk);
+        let source = Frame::new(self.ff, format, pw, ph)?;
+        let (w, samples) = (image.width as usize, image.channels.count());
+        let line = w * samples;
+        // SAFETY: the frame's plane 0 holds `ph` rows of `linesize[0]` bytes, each at least
+        // `pw * samples` long; rows and columns past the image are zeroed (black).
+        unsafe {
+            let stride = (*source.ptr).linesize[0] as usize;
+            let plane = std::slice::from_raw_parts_mut((*source.ptr).data[0], stride * ph as usize);
+            plane.fill(0);
+            for (row, from) in image.data.chunks_exact(line).enumerate() {
+                plane[row * stride..row * stride + line].copy_from_slice(from);
+            }
         }
         if self
             .scaler
             .as_ref()
             .is_none_or(|(c, _)| *c != image.channels)
         {
-            let (ew, eh) = self.encoded;
-            let context = scaling::Context::get(
-                format,
-                pw,
-                ph,
-                Pixel::YUV420P,
-                ew,
-                eh,
-                scaling::Flags::BILINEAR,
-            )
-            .map_err(ffmpeg_error("cannot convert to YUV"))?;
-            self.scaler = Some((image.channels, context));
+            let scaler = Scaler::new(self.ff, format, self.padded, self.encoded)?;
+            self.scaler = Some((image.channels, scaler));
         }
-        let mut yuv = ffmpeg::frame::Video::new(Pixel::YUV420P, self.encoded.0, self.encoded.1);
-        if let Some((_, scaler)) = self.scaler.as_mut() {
-            scaler
-                .run(&source, &mut yuv)
-                .map_err(ffmpeg_error("cannot convert to YUV"))?;
+        let yuv = Frame::new(
+            self.ff,
+            AVPixelFormat::AV_PIX_FMT_YUV420P,
+            self.encoded.0,
+            self.encoded.1,
+        )?;
+        if let Some((_, scaler)) = &self.scaler {
+            // SAFETY: both frames have the sizes and formats the scaler was made for.
+            unsafe {
+                (self.ff.sws_scale)(
+                    scaler.ctx,
+                    (*source.ptr).data.as_ptr() as *const *const u8,
+                    (*source.ptr).linesize.as_ptr(),
+                    0,
+                    ph as c_int,
+                    (*yuv.ptr).data.as_ptr(),
+                    (*yuv.ptr).linesize.as_ptr(),
+                );
+            }
         }
         Ok(yuv)
     }
+}
+
+/// Whether videos can be made here: FFmpeg's libraries load (the error says what to install).
+pub fn available() -> Result<(), String> {
+    ffmpeg().map(|_| ())
 }
 
 /// The size of a rendition of `padded` frames at most `max_height` high: the width follows the
@@ -272,30 +322,61 @@ fn rendition_size(padded: (u32, u32), max_height: Option<u32>) -> (u32, u32) {
 
 /// Measures a written MP4: frame rate, frame count, duration and size of its video stream.
 pub fn probe(path: &Path) -> Result<VideoInfo, EncodeError> {
-    ffmpeg::init().map_err(ffmpeg_error("cannot initialise FFmpeg"))?;
-    let input = ffmpeg::format::input(path).map_err(ffmpeg_error("cannot read the MP4"))?;
-    let stream = input
-        .streams()
-        .best(ffmpeg::media::Type::Video)
-        .ok_or_else(|| EncodeError("the MP4 has no video stream".into()))?;
-    let rate = stream.rate();
-    let fps = if rate.denominator() != 0 {
-        f64::from(rate).round() as u32
-    } else {
-        0
-    };
-    let parameters = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().video())
-        .map_err(ffmpeg_error("cannot read the stream parameters"))?;
-    let frame_count = stream.frames().max(0) as u64;
-    let duration = stream.duration() as f64 * f64::from(stream.time_base());
-    Ok(VideoInfo {
-        fps,
-        frame_count,
-        duration,
-        width: parameters.width(),
-        height: parameters.height(),
-    })
+    let ff = ffmpeg().map_err(EncodeError)?;
+    let c_path = c_path(path)?;
+    let mut ctx: *mut AVFormatContext = ptr::null_mut();
+    // SAFETY: on success `ctx` is an open input, closed below on every path.
+    unsafe {
+        check(
+            ff,
+            (ff.avformat_open_input)(&mut ctx, c_path.as_ptr(), ptr::null(), ptr::null_mut()),
+            "cannot read the MP4",
+        )?;
+        let measured = measure(ff, ctx);
+        (ff.avformat_close_input)(&mut ctx);
+        measured
+    }
+}
+
+/// The video stream of the open input `ctx`, measured.
+///
+/// # Safety
+/// `ctx` is an input opened by `avformat_open_input`.
+unsafe fn measure(ff: &Ffmpeg, ctx: *mut AVFormatContext) -> Result<VideoInfo, EncodeError> {
+    unsafe {
+        check(
+            ff,
+            (ff.avformat_find_stream_info)(ctx, ptr::null_mut()),
+            "cannot read the MP4",
+        )?;
+        let index = (ff.av_find_best_stream)(
+            ctx,
+            AVMediaType::AVMEDIA_TYPE_VIDEO,
+            -1,
+            -1,
+            ptr::null_mut(),
+            0,
+        );
+        if index < 0 {
+            return Err(EncodeError("the MP4 has no video stream".into()));
+        }
+        let stream = &**(*ctx).streams.add(index as usize);
+        let rate = stream.r_frame_rate;
+        let fps = if rate.den != 0 {
+            (f64::from(rate.num) / f64::from(rate.den)).round() as u32
+        } else {
+            0
+        };
+        let parameters = &*stream.codecpar;
+        let time_base = f64::from(stream.time_base.num) / f64::from(stream.time_base.den);
+        Ok(VideoInfo {
+            fps,
+            frame_count: stream.nb_frames.max(0) as u64,
+            duration: stream.duration as f64 * time_base,
+            width: parameters.width.max(0) as u32,
+            height: parameters.height.max(0) as u32,
+        })
+    }
 }
 
 #[cfg(test)]

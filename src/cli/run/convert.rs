@@ -13,7 +13,7 @@ use crate::cli::progress::{TerminalProgress, human_bytes};
 use crate::contract::run_report::{RunReport, Totals};
 use crate::convert::publish::{Publication, Published, publish};
 use crate::convert::sink::{BucketSink, Listing, LocalSink, Sink};
-use crate::convert::{self, ConvertReport};
+use crate::convert::{self, ConvertOptions, ConvertReport};
 use crate::error::Error;
 use crate::source::Source;
 use crate::store::{Location, ObjectCache};
@@ -77,7 +77,8 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     )?;
     let (scan, _) = super::index::selected_scan(common, &args.select, src, &source)?;
     let sink = open_sink(&common.store, common.concurrency, dest, Listing::Everything)?;
-    let options = args.render.options(args.overwrite);
+    let mut options = args.render.options(args.overwrite);
+    videos_here(&mut options);
     let progress = render_progress(common, &scan.instances);
     let report = convert::convert(&source, &scan, sink.as_ref(), &options, &progress)
         .map_err(manifest_error(sink.as_ref(), convert::layout::MANIFEST_KEY))?;
@@ -109,6 +110,23 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
         print_published(sink.as_ref(), &published);
     }
     Ok(report.manifest.failed.is_empty())
+}
+
+/// Leaves videos as asked unless FFmpeg's libraries cannot be loaded on this machine: then a
+/// warning says what to install, and video items get their frames and thumbnail only. (A
+/// shard of a plan does not do this: its outputs must be the plan's, so its videos fail with
+/// the same reason instead.)
+fn videos_here(options: &mut ConvertOptions) {
+    #[cfg(feature = "video")]
+    if options.video.is_some()
+        && options.outputs.render
+        && let Err(reason) = crate::encode::video::available()
+    {
+        eprintln!("warning: no MP4 videos: {reason}");
+        options.video = None;
+    }
+    #[cfg(not(feature = "video"))]
+    let _ = options;
 }
 
 /// The sink writing under `dest`: a local folder, or a bucket prefix (what `listing` names
