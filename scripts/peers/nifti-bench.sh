@@ -87,24 +87,28 @@ bench() {
                 colds[$tool]="${line%% *}"
             fi
         done
-        local bytes_ours="" bytes_peer=""
+        # Bytes and file counts: where dcm2niix cannot decode a file (JPEG-LS in Debian's build)
+        # it writes fewer volumes, so the ratio compares bytes per volume.
+        local bytes_ours="" bytes_peer="" files_ours=1 files_peer=1
         if [[ "$mode" == gzip ]]; then
-            bytes_ours="$(find "$WORK/out-dicomprep-gzip" -name '*.nii.gz' -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
-            bytes_peer="$(find "$WORK/out-dcm2niix-gzip" -name '*.nii.gz' -printf '%s\n' | awk '{s += $1} END {print s + 0}')"
+            read -r bytes_ours files_ours < <(find "$WORK/out-dicomprep-gzip" -name '*.nii.gz' -printf '%s\n' | awk '{s += $1} END {print s + 0, NR}')
+            read -r bytes_peer files_peer < <(find "$WORK/out-dcm2niix-gzip" -name '*.nii.gz' -printf '%s\n' | awk '{s += $1} END {print s + 0, NR}')
         fi
         awk -v l="$label" -v m="$mode" -v a="${secs[dicomprep]}" -v b="${secs[dcm2niix]}" \
             -v ca="${colds[dicomprep]}" -v cb="${colds[dcm2niix]}" -v ra="${peak[dicomprep]}" \
-            -v rb="${peak[dcm2niix]}" -v ba="$bytes_ours" -v bb="$bytes_peer" 'BEGIN {
+            -v rb="${peak[dcm2niix]}" -v ba="$bytes_ours" -v bb="$bytes_peer" \
+            -v fa="$files_ours" -v fb="$files_peer" 'BEGIN {
             x = (a > 0 ? b / a : 0)
             cx = (ca != "-" && ca > 0 ? sprintf("%.1fx", cb / ca) : "-")
-            bytes = (ba != "" ? sprintf("%.1f / %.1f MB (%.2f)", ba / 1e6, bb / 1e6, (bb > 0 ? ba / bb : 0)) : "-")
+            per = (bb > 0 && fa > 0 ? (ba / fa) / (bb / fb) : 0)
+            bytes = (ba != "" ? sprintf("%.1f / %.1f MB in %d / %d files (%.2f per file)", ba / 1e6, bb / 1e6, fa, fb, per) : "-")
             printf "%-16s %-6s %9.2f %9.2f %6.1fx %8s %8s %6s %8.0f %8.0f  %s\n", l, m, a, b, x, ca, cb, cx, ra / 1024, rb / 1024, bytes }'
     done
 }
 
 header() {
     printf '%-16s %-6s %9s %9s %7s %8s %8s %6s %8s %8s  %s\n' data mode dicomprep dcm2niix speed \
-        "cold us" "cold pe" cold "RSS us" "RSS pe" ".nii.gz bytes us / dcm2niix (ratio)"
+        "cold us" "cold pe" cold "RSS us" "RSS pe" ".nii.gz bytes us / dcm2niix"
 }
 
 log "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1e6}' /proc/meminfo); dcm2niix $(dcm2niix -v 2>/dev/null | grep -o 'v1[.0-9A-Za-z]*' | head -1); pigz $(pigz --version 2>&1)"
