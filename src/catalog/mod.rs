@@ -21,7 +21,7 @@ use crate::contract::index_schema::{CREATE, INSTANCE_COLUMNS, SCHEMA_VERSION};
 use crate::scan::{InstanceHeader, ScanReport};
 
 pub use refresh::{Listed, RefreshPlan, RefreshSummary, refresh};
-pub use rows::Rows;
+pub use rows::{Rows, instance_records};
 pub use select::{QueryResult, Selection};
 
 /// Why the index cannot be used.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use rusqlite::types::Value;
 
-use super::Version;
+use super::{QueryResult, Version};
 use crate::contract::FileIssue;
 use crate::contract::index_schema::INSTANCE_COLUMNS;
 use crate::scan::{InstanceHeader, ScanReport};
@@ -115,6 +115,24 @@ fn frame_values(header: &InstanceHeader) -> Vec<FrameValues> {
             ]
         })
         .collect()
+}
+
+/// The instances of a scan as the index's `instances` rows would hold them, without writing an
+/// index: [`INSTANCE_COLUMNS`] and one row per instance (the Python package's `scan`).
+pub fn instance_records(instances: &[InstanceHeader]) -> QueryResult {
+    let cell = |value: Value| match value {
+        Value::Null | Value::Blob(_) => serde_json::Value::Null,
+        Value::Integer(i) => i.into(),
+        Value::Real(r) => r.into(),
+        Value::Text(t) => t.into(),
+    };
+    QueryResult {
+        columns: INSTANCE_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        rows: instances
+            .par_iter()
+            .map(|h| instance_values(h, None).into_iter().map(cell).collect())
+            .collect(),
+    }
 }
 
 /// The `instances` row of `header`, in [`INSTANCE_COLUMNS`] order.

@@ -19,6 +19,7 @@ pub mod publish;
 mod sheet;
 pub mod sink;
 mod slices;
+pub mod stack_reader;
 mod video;
 mod volume;
 mod window;

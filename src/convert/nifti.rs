@@ -232,8 +232,7 @@ impl Context<'_> {
     /// Whether an instance is an enhanced (or classic) multi-frame file, whose frames have
     /// their own functional groups; a mosaic's tiles do not.
     fn is_multi_frame(&self, instance: usize) -> bool {
-        let header = &self.instances[instance];
-        header.number_of_frames > 1 && header.mosaic.is_none()
+        super::stack_reader::is_multi_frame(&self.instances[instance])
     }
 
     /// Decodes the stack, builds its volume and writes the files.

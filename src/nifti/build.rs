@@ -7,7 +7,7 @@ use super::acquisition::Acquisition;
 use super::affine::{Affine, SliceGeometry, cross, dot, scale, unit};
 use super::header::{Header, VOX_OFFSET};
 use super::stack::Stack;
-use super::voxels::{Cut, PixelFormat, Storage, choose_storage, place_slice, reorient};
+use super::voxels::{Cut, PixelFormat, Rows, Storage, choose_storage, place_slice, reorient};
 use crate::order::SliceRef;
 use crate::render::decode::Frame;
 use crate::scan::InstanceHeader;
@@ -30,13 +30,44 @@ pub struct Built {
     pub slices_reversed: bool,
 }
 
-/// Builds the volume of `stack`; `decode` gives the decoded frame of a slice.
-pub fn build(
+/// A stack's voxel grid and storage, before any pixel is decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// Voxels along a row, rows, slices per volume, volumes.
+    pub width: usize,
+    pub height: usize,
+    pub depth: usize,
+    pub volumes: usize,
+    /// Where the slices are, in their stored order (rows as in DICOM).
+    pub geometry: SliceGeometry,
+    /// How the NIfTI file stores the voxels.
+    pub storage: Storage,
+    /// Notes for the report (uneven spacing, gantry tilt), in words.
+    pub notes: Vec<String>,
+}
+
+/// The rescale (slope, intercept) of a slice: its frame's, else its file's, else (1, 0).
+pub fn rescale_of(instances: &[InstanceHeader], s: SliceRef) -> (f64, f64) {
+    let h = &instances[s.instance];
+    let frame = h.frames.get(s.frame as usize);
+    (
+        frame
+            .and_then(|f| f.rescale_slope)
+            .or(h.rescale_slope)
+            .unwrap_or(1.0),
+        frame
+            .and_then(|f| f.rescale_intercept)
+            .or(h.rescale_intercept)
+            .unwrap_or(0.0),
+    )
+}
+
+/// Lays out the volume of `stack`: its size, geometry and storage, from the headers.
+pub fn layout(
     stack: &Stack,
     instances: &[InstanceHeader],
     acquisition: &Acquisition,
-    decode: &(dyn Fn(SliceRef) -> Result<Frame, String> + Sync),
-) -> Result<Built, String> {
+) -> Result<Layout, String> {
     let first_ref = *stack
         .time_points
         .first()
@@ -62,21 +93,7 @@ pub fn build(
         signed: first.pixel_representation == Some(1),
         samples_per_pixel: first.samples_per_pixel.unwrap_or(1),
     };
-    let rescale_of = |s: SliceRef| {
-        let h = &instances[s.instance];
-        let frame = h.frames.get(s.frame as usize);
-        (
-            frame
-                .and_then(|f| f.rescale_slope)
-                .or(h.rescale_slope)
-                .unwrap_or(1.0),
-            frame
-                .and_then(|f| f.rescale_intercept)
-                .or(h.rescale_intercept)
-                .unwrap_or(0.0),
-        )
-    };
-    let rescales: Vec<(f64, f64)> = all.iter().map(|&s| rescale_of(s)).collect();
+    let rescales: Vec<(f64, f64)> = all.iter().map(|&s| rescale_of(instances, s)).collect();
     let mut storage = choose_storage(&format, &rescales)?;
     if let Some(ss) = acquisition.philips_scale.filter(|_| !storage.scaled) {
         (storage.slope, storage.intercept) = philips_precise(storage.slope, storage.intercept, ss);
@@ -186,7 +203,38 @@ pub fn build(
         };
         (columns, rows, depth, geometry)
     };
-    let volumes = stack.time_points.len();
+    Ok(Layout {
+        width,
+        height,
+        depth,
+        volumes: stack.time_points.len(),
+        geometry,
+        storage,
+        notes,
+    })
+}
+
+/// Builds the volume of `stack`; `decode` gives the decoded frame of a slice.
+pub fn build(
+    stack: &Stack,
+    instances: &[InstanceHeader],
+    acquisition: &Acquisition,
+    decode: &(dyn Fn(SliceRef) -> Result<Frame, String> + Sync),
+) -> Result<Built, String> {
+    let Layout {
+        width,
+        height,
+        depth,
+        volumes,
+        geometry,
+        storage,
+        notes,
+    } = layout(stack, instances, acquisition)?;
+    let pixel_spacing = geometry.pixel_spacing;
+    let normal = unit(cross(
+        [geometry.orientation[0], geometry.orientation[1], geometry.orientation[2]],
+        [geometry.orientation[3], geometry.orientation[4], geometry.orientation[5]],
+    ));
     let slice_bytes = width * height * storage.datatype.bytes();
     let mut data = vec![0u8; VOX_OFFSET + slice_bytes * depth * volumes];
     place_all(
@@ -194,9 +242,10 @@ pub fn build(
         stack,
         slice_bytes,
         &storage,
-        &rescale_of,
+        &|s| rescale_of(instances, s),
         decode,
         acquisition,
+        Rows::BottomUp,
     )?;
 
     let mut affine = Affine::from_dicom_flipped(&geometry);
@@ -313,8 +362,9 @@ fn check_consistent(slices: &[SliceRef], instances: &[InstanceHeader]) -> Result
     Ok(())
 }
 
-/// Decodes every slice (in parallel) into its place in `voxels`.
-fn place_all(
+/// Decodes every slice (in parallel) into its place in `voxels`, its rows in `rows` order.
+#[allow(clippy::too_many_arguments)]
+pub fn place_all(
     voxels: &mut [u8],
     stack: &Stack,
     slice_bytes: usize,
@@ -322,6 +372,7 @@ fn place_all(
     rescale_of: &(dyn Fn(SliceRef) -> (f64, f64) + Sync),
     decode: &(dyn Fn(SliceRef) -> Result<Frame, String> + Sync),
     acquisition: &Acquisition,
+    rows: Rows,
 ) -> Result<(), String> {
     if stack.mosaic {
         let tiles = acquisition.mosaic_tiles.unwrap_or(1);
@@ -340,7 +391,7 @@ fn place_all(
                         z
                     };
                     let cut = Cut::tile(&frame, tiles, tile)?;
-                    place_slice(slice, &frame, cut, storage, rescale_of(file))?;
+                    place_slice(slice, &frame, cut, storage, rescale_of(file), rows)?;
                 }
                 Ok(())
             });
@@ -352,6 +403,6 @@ fn place_all(
         .try_for_each(|(out, slice)| {
             let frame = decode(slice)?;
             let cut = Cut::whole(&frame);
-            place_slice(out, &frame, cut, storage, rescale_of(slice))
+            place_slice(out, &frame, cut, storage, rescale_of(slice), rows)
         })
 }

@@ -120,7 +120,16 @@ impl Cut {
     }
 }
 
-/// Writes the pixels `cut` of `frame` into `out` (one slice of `storage`, rows bottom-up),
+/// The order of a slice's rows in its voxels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// Last row first: NIfTI files as dcm2niix writes them.
+    BottomUp,
+    /// As stored in DICOM (pydicom's `pixel_array`, SimpleITK's arrays).
+    TopDown,
+}
+
+/// Writes the pixels `cut` of `frame` into `out` (one slice of `storage`, rows in `order`),
 /// scaling by `rescale` when the storage is scaled. Row by row: stored bytes are copied as
 /// they are when they already are the voxels.
 pub fn place_slice(
@@ -129,6 +138,7 @@ pub fn place_slice(
     cut: Cut,
     storage: &Storage,
     rescale: (f64, f64),
+    order: Rows,
 ) -> Result<(), String> {
     let bytes = storage.datatype.bytes();
     let row_bytes = cut.width * bytes;
@@ -142,9 +152,13 @@ pub fn place_slice(
     if cut.x + cut.width > frame_width || cut.y + cut.height > frame.height as usize {
         return Err("tile outside its frame".into());
     }
-    // Output row j holds row (height - 1 - j) of the cut.
+    // Output row j holds row (height - 1 - j) of the cut, or row j.
     let rows = out.chunks_exact_mut(row_bytes).enumerate().map(|(j, row)| {
-        let start = (cut.y + cut.height - 1 - j) * frame_width + cut.x;
+        let from = match order {
+            Rows::BottomUp => cut.height - 1 - j,
+            Rows::TopDown => j,
+        };
+        let start = (cut.y + from) * frame_width + cut.x;
         (row, start..start + cut.width)
     });
     match (&frame.samples, storage.datatype) {
@@ -317,7 +331,7 @@ mod tests {
         let frame = grey(2, 2, vec![1, 2, 3, 4]);
         let storage = choose_storage(&format(16, false), &[(1.0, 0.0)]).unwrap();
         let mut out = vec![0u8; 8];
-        place_slice(&mut out, &frame, Cut::whole(&frame), &storage, (1.0, 0.0)).unwrap();
+        place_slice(&mut out, &frame, Cut::whole(&frame), &storage, (1.0, 0.0), Rows::BottomUp).unwrap();
         let values: Vec<u16> = out
             .chunks(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -334,7 +348,7 @@ mod tests {
             .map(|t| {
                 let mut out = vec![0u8; 1];
                 let cut = Cut::tile(&frame, 3, t).unwrap();
-                place_slice(&mut out, &frame, cut, &storage, (1.0, 0.0)).unwrap();
+                place_slice(&mut out, &frame, cut, &storage, (1.0, 0.0), Rows::BottomUp).unwrap();
                 out[0]
             })
             .collect();

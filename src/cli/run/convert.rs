@@ -10,6 +10,7 @@ use super::{open_source, print_issues};
 use crate::cli::common::{ScanCommon, StoreArgs};
 use crate::cli::convert::ConvertArgs;
 use crate::cli::progress::{TerminalProgress, human_bytes};
+use crate::contract::manifest::Manifest;
 use crate::contract::run_report::{RunReport, Totals};
 use crate::convert::publish::{Publication, Published, publish};
 use crate::convert::sink::{BucketSink, Listing, LocalSink, Sink};
@@ -61,6 +62,12 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
     if let (Some(plan), Some(shard)) = (&args.plan, args.shard) {
         return super::shard::convert_shard(args, plan, shard);
     }
+    convert_manifest(args).map(|manifest| manifest.failed.is_empty())
+}
+
+/// Converts SRC into DEST as `convert` does (progress and summary unless quiet) and returns
+/// the manifest written.
+pub fn convert_manifest(args: &ConvertArgs) -> Result<Manifest, Error> {
     let (Some(src), Some(dest)) = (&args.src, &args.dest) else {
         return Err(Error::Input {
             path: "convert".into(),
@@ -109,7 +116,7 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
         print_cache(&source);
         print_published(sink.as_ref(), &published);
     }
-    Ok(report.manifest.failed.is_empty())
+    Ok(report.manifest)
 }
 
 /// Leaves videos as asked unless FFmpeg's libraries cannot be loaded on this machine: then a

@@ -2,11 +2,11 @@
 //! name, run the library, show progress, print failures and the summary. `main` only parses the
 //! flags, sizes the thread pool and turns the outcome into an exit code.
 
-mod convert;
+pub mod convert;
 mod index;
 mod payload;
 mod register;
-mod scan;
+pub mod scan;
 mod shard;
 
 use std::path::{Path, PathBuf};

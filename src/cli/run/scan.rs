@@ -5,6 +5,7 @@ use std::time::Instant;
 use super::{bucket_reads, dicomweb_reads, open_source, print_issues, scan_with_progress};
 use crate::cli::progress::human_bytes;
 use crate::cli::scan::{Format, OrderArgs, ScanArgs};
+use crate::contract::order_report::OrderReport;
 use crate::error::Error;
 use crate::output;
 use crate::page;
@@ -12,10 +13,16 @@ use crate::plan::{OrderOptions, plan_order};
 use crate::scan::ScanReport;
 use crate::source::Source;
 
-pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
-    let started = Instant::now();
+/// The headers of `scan`'s SRC (with a progress bar unless quiet), and its source.
+pub fn scan_report(args: &ScanArgs) -> Result<(ScanReport, Source), Error> {
     let source = open_source(&args.common.store, args.common.concurrency, &args.src)?;
     let (report, _) = scan_with_progress(&args.common, &source)?;
+    Ok((report, source))
+}
+
+pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
+    let started = Instant::now();
+    let (report, source) = scan_report(args)?;
     output::write_to(args.output.as_deref(), |out| {
         output::write_scan_jsonl(out, &report.instances)
     })?;
@@ -30,10 +37,22 @@ pub(super) fn scan(args: &ScanArgs) -> Result<bool, Error> {
     Ok(report.failed.is_empty())
 }
 
-pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
-    let started = Instant::now();
+/// The scan `order` works on (SRC, or its index and selection) and its source.
+pub fn order_scan(args: &OrderArgs) -> Result<(ScanReport, Source), Error> {
     let source = open_source(&args.common.store, args.common.concurrency, &args.src)?;
     let (scan, _) = super::index::selected_scan(&args.common, &args.select, &args.src, &source)?;
+    Ok((scan, source))
+}
+
+/// The order report of `scan` as `order` makes it (diagnostics only with `--explain`).
+pub fn order_report(args: &OrderArgs, scan: &ScanReport) -> OrderReport {
+    let options = OrderOptions::new(args.rule.into()).with_explain(args.explain);
+    plan_order(scan, &args.src.to_string(), options)
+}
+
+pub(super) fn order(args: &OrderArgs) -> Result<bool, Error> {
+    let started = Instant::now();
+    let (scan, source) = order_scan(args)?;
     // The page always shows diagnostics; the JSON carries them only with --explain.
     let explain = args.explain || args.html.is_some();
     let options = OrderOptions::new(args.rule.into()).with_explain(explain);

@@ -1,0 +1,189 @@
+//! One stack of a scanned source read for its voxels rather than written as files: the Python
+//! package's `read_volume` (an array in slice order, [`crate::nifti::array`]) and
+//! `Volume.to_nifti` (the NIfTI writer's bytes). Slices are decoded in parallel straight into
+//! the caller's buffer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::nifti::acquisition::{Acquisition, acquisition};
+use crate::nifti::array::{ArrayLayout, Values, array_layout};
+use crate::nifti::build::{Layout, build, layout, place_all, rescale_of};
+use crate::nifti::file::nifti_bytes;
+use crate::nifti::stack::{Stack, plan_stacks};
+use crate::nifti::voxels::Rows;
+use crate::order::{Rule, SliceRef};
+use crate::plan::plan_volumes;
+use crate::render::decode::{DicomImage, Frame};
+use crate::scan::InstanceHeader;
+use crate::source::Source;
+
+/// The stack of series `series_uid` (SeriesInstanceUID) ordered by `rule`: the series' one
+/// NIfTI stack (3D, or 4D for a time series), or with `volume` the stack of that volume (its
+/// id in the order report) alone.
+pub fn find_stack(
+    instances: &[InstanceHeader],
+    rule: Rule,
+    series_uid: &str,
+    volume: Option<&str>,
+) -> Result<Stack, String> {
+    let planned = plan_volumes(instances, rule);
+    let series = planned
+        .iter()
+        .find(|p| p.group.series_instance_uid == series_uid)
+        .ok_or_else(|| format!("no series {series_uid} in the source"))?;
+    let volumes = match volume {
+        Some(id) => {
+            let chosen = series.volumes.iter().find(|v| v.id == id).ok_or_else(|| {
+                format!("series {series_uid} has no volume {id:?} ({})", ids(series))
+            })?;
+            std::slice::from_ref(chosen)
+        }
+        None => &series.volumes[..],
+    };
+    let mut stacks = plan_stacks(instances, volumes);
+    match stacks.len() {
+        1 => Ok(stacks.remove(0)),
+        0 => Err(format!("series {series_uid} has no volume")),
+        n => Err(format!(
+            "series {series_uid} makes {n} volumes that are not one time series: pick one \
+             with volume= ({})",
+            ids(series)
+        )),
+    }
+}
+
+fn ids(series: &crate::plan::PlannedSeries) -> String {
+    let ids: Vec<&str> = series.volumes.iter().map(|v| v.id.as_str()).collect();
+    format!("its volumes: {}", ids.join(", "))
+}
+
+/// A stack ready to decode: its first file read for the acquisition, its multi-frame files
+/// open (each is read once, whatever its frames).
+pub struct StackReader<'a> {
+    source: &'a Source,
+    instances: &'a [InstanceHeader],
+    stack: Stack,
+    acquisition: Acquisition,
+    layout: Layout,
+    open: HashMap<usize, Arc<DicomImage>>,
+}
+
+impl<'a> StackReader<'a> {
+    pub fn new(
+        source: &'a Source,
+        instances: &'a [InstanceHeader],
+        stack: Stack,
+    ) -> Result<Self, String> {
+        let first = *stack
+            .time_points
+            .first()
+            .and_then(|t| t.first())
+            .ok_or("an empty stack")?;
+        let mut wanted: Vec<usize> = stack
+            .time_points
+            .iter()
+            .flatten()
+            .map(|s| s.instance)
+            .filter(|&i| is_multi_frame(&instances[i]))
+            .collect();
+        wanted.push(first.instance);
+        wanted.sort_unstable();
+        wanted.dedup();
+        let open: HashMap<usize, Arc<DicomImage>> = wanted
+            .into_par_iter()
+            .map(|i| Ok((i, Arc::new(open_image(source, &instances[i])?))))
+            .collect::<Result<_, String>>()?;
+        let frame = if is_multi_frame(&instances[first.instance]) {
+            first.frame
+        } else {
+            0
+        };
+        let acquisition = acquisition(
+            open[&first.instance].dataset(),
+            frame,
+            instances[first.instance].mosaic.as_ref(),
+        );
+        let layout = layout(&stack, instances, &acquisition)?;
+        Ok(StackReader {
+            source,
+            instances,
+            stack,
+            acquisition,
+            layout,
+            open,
+        })
+    }
+
+    /// The stack's files, slice by slice (a mosaic's file once per time point).
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// The layout of the array of `values`.
+    pub fn array_layout(&self, values: Values) -> ArrayLayout {
+        array_layout(&self.layout, values)
+    }
+
+    /// Decodes every slice into `out`, laid out as `array` (from [`Self::array_layout`]).
+    pub fn read_into(&self, array: &ArrayLayout, out: &mut [u8]) -> Result<(), String> {
+        if out.len() != array.bytes() {
+            return Err(format!(
+                "the array holds {} bytes, the volume {}",
+                out.len(),
+                array.bytes()
+            ));
+        }
+        place_all(
+            out,
+            &self.stack,
+            array.slice_bytes(),
+            &array.storage,
+            &|s| rescale_of(self.instances, s),
+            &|s| self.decode(s),
+            &self.acquisition,
+            Rows::TopDown,
+        )
+    }
+
+    /// The NIfTI file the writer makes of this stack (`.nii.gz` bytes when `gzip`).
+    pub fn nifti(&self, gzip: bool) -> Result<Vec<u8>, String> {
+        let built = build(&self.stack, self.instances, &self.acquisition, &|s| {
+            self.decode(s)
+        })?;
+        Ok(nifti_bytes(&built.header, built.data, gzip))
+    }
+
+    /// The frame of slice `s`: a mosaic's whole grid (the tiles are cut when placed).
+    fn decode(&self, s: SliceRef) -> Result<Frame, String> {
+        let header = &self.instances[s.instance];
+        let fetched;
+        let image = match self.open.get(&s.instance) {
+            Some(image) => image.as_ref(),
+            None => {
+                fetched = open_image(self.source, header)?;
+                &fetched
+            }
+        };
+        let frame = if self.stack.mosaic {
+            image.stored_frame(s.frame)
+        } else {
+            image.frame(s.frame)
+        };
+        frame.map_err(|e| format!("{}: {e}", header.path))
+    }
+}
+
+/// A multi-frame file whose frames are slices (not a mosaic, whose tiles are).
+pub(super) fn is_multi_frame(header: &InstanceHeader) -> bool {
+    header.number_of_frames > 1 && header.mosaic.is_none()
+}
+
+fn open_image(source: &Source, header: &InstanceHeader) -> Result<DicomImage, String> {
+    let bytes = source
+        .read(&header.path)
+        .map_err(|e| format!("{}: {e}", header.path))?;
+    super::slices::as_scanned(bytes, header).map_err(|e| format!("{}: {e}", header.path))
+}
