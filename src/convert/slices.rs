@@ -261,7 +261,10 @@ impl Context<'_> {
 }
 
 /// The image of a file whose frames are those of its scanned `header` (a mosaic's tiles).
-pub(super) fn as_scanned(bytes: bytes::Bytes, header: &InstanceHeader) -> Result<DicomImage, String> {
+pub(super) fn as_scanned(
+    bytes: bytes::Bytes,
+    header: &InstanceHeader,
+) -> Result<DicomImage, String> {
     let image = DicomImage::from_shared(bytes).map_err(|e| e.to_string())?;
     match &header.mosaic {
         Some(mosaic) => image.with_mosaic(mosaic).map_err(|e| e.to_string()),

@@ -19,15 +19,26 @@ use crate::plan::plan_volumes;
 use crate::render::decode::{DicomImage, Frame};
 use crate::scan::InstanceHeader;
 use crate::source::Source;
+use crate::split::Volume;
+
+/// The order of the slices within each time point of a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceOrder {
+    /// The NIfTI writer's (dcm2niix's: by acquisition, then along the slice normal).
+    Writer,
+    /// The order report's (the rule's), for arrays.
+    Report,
+}
 
 /// The stack of series `series_uid` (SeriesInstanceUID) ordered by `rule`: the series' one
 /// NIfTI stack (3D, or 4D for a time series), or with `volume` the stack of that volume (its
-/// id in the order report) alone.
+/// id in the order report) alone; its slices in `order` (a mosaic's tiles keep theirs).
 pub fn find_stack(
     instances: &[InstanceHeader],
     rule: Rule,
     series_uid: &str,
     volume: Option<&str>,
+    order: SliceOrder,
 ) -> Result<Stack, String> {
     let planned = plan_volumes(instances, rule);
     let series = planned
@@ -45,6 +56,7 @@ pub fn find_stack(
     };
     let mut stacks = plan_stacks(instances, volumes);
     match stacks.len() {
+        1 if order == SliceOrder::Report => Ok(in_report_order(stacks.remove(0), volumes)),
         1 => Ok(stacks.remove(0)),
         0 => Err(format!("series {series_uid} has no volume")),
         n => Err(format!(
@@ -53,6 +65,27 @@ pub fn find_stack(
             ids(series)
         )),
     }
+}
+
+/// `stack` with each time point's slices in the order of `volumes`.
+fn in_report_order(mut stack: Stack, volumes: &[Volume]) -> Stack {
+    let rank: HashMap<SliceRef, (usize, usize)> = volumes
+        .iter()
+        .enumerate()
+        .flat_map(|(v, volume)| {
+            volume
+                .slices
+                .iter()
+                .enumerate()
+                .map(move |(i, s)| (*s, (v, i)))
+        })
+        .collect();
+    if !stack.mosaic {
+        for slices in &mut stack.time_points {
+            slices.sort_by_key(|s| rank.get(s).copied().unwrap_or((usize::MAX, 0)));
+        }
+    }
+    stack
 }
 
 fn ids(series: &crate::plan::PlannedSeries) -> String {
@@ -117,9 +150,30 @@ impl<'a> StackReader<'a> {
         })
     }
 
-    /// The stack's files, slice by slice (a mosaic's file once per time point).
-    pub fn stack(&self) -> &Stack {
-        &self.stack
+    /// Where each slice of the array comes from, in the array's order (time point by time
+    /// point): the instance and its frame, or for a mosaic its tile.
+    pub fn slice_sources(&self) -> Vec<SliceRef> {
+        if !self.stack.mosaic {
+            return self.stack.time_points.iter().flatten().copied().collect();
+        }
+        let tiles = self.layout.depth as u32;
+        let tile = |z: u32| {
+            if self.acquisition.mosaic_reversed {
+                tiles - 1 - z
+            } else {
+                z
+            }
+        };
+        self.stack
+            .time_points
+            .iter()
+            .flat_map(|files| {
+                (0..tiles).map(move |z| SliceRef {
+                    instance: files[0].instance,
+                    frame: tile(z),
+                })
+            })
+            .collect()
     }
 
     /// The layout of the array of `values`.

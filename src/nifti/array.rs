@@ -107,11 +107,17 @@ mod tests {
         let rescaled = array_layout(&layout(DataType::Int16), Values::Rescaled);
         assert_eq!(rescaled.shape, [1, 2, 3, 4]);
         assert_eq!(rescaled.storage.datatype, DataType::Float32);
-        assert_eq!((rescaled.storage.slope, rescaled.storage.intercept), (1.0, 0.0));
+        assert_eq!(
+            (rescaled.storage.slope, rescaled.storage.intercept),
+            (1.0, 0.0)
+        );
         assert_eq!(rescaled.bytes(), 2 * 3 * 4 * 4);
         let stored = array_layout(&layout(DataType::Int16), Values::Stored);
         assert_eq!(stored.storage.datatype, DataType::Int16);
-        assert_eq!((stored.storage.slope, stored.storage.intercept), (2.0, -1024.0));
+        assert_eq!(
+            (stored.storage.slope, stored.storage.intercept),
+            (2.0, -1024.0)
+        );
         assert_eq!(stored.slice_bytes(), 3 * 4 * 2);
     }
 

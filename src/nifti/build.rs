@@ -184,7 +184,9 @@ pub fn layout(
                 Some(tilt) => length * tilt.to_radians().cos(),
                 None => dot(d, normal).abs(),
             };
-            scale(normal, spacing)
+            // The writer's slices run along the normal; an array's may run against it.
+            let along_normal = if dot(d, normal) < 0.0 { -1.0 } else { 1.0 };
+            scale(normal, spacing * along_normal)
         } else {
             scale(
                 normal,
@@ -232,8 +234,16 @@ pub fn build(
     } = layout(stack, instances, acquisition)?;
     let pixel_spacing = geometry.pixel_spacing;
     let normal = unit(cross(
-        [geometry.orientation[0], geometry.orientation[1], geometry.orientation[2]],
-        [geometry.orientation[3], geometry.orientation[4], geometry.orientation[5]],
+        [
+            geometry.orientation[0],
+            geometry.orientation[1],
+            geometry.orientation[2],
+        ],
+        [
+            geometry.orientation[3],
+            geometry.orientation[4],
+            geometry.orientation[5],
+        ],
     ));
     let slice_bytes = width * height * storage.datatype.bytes();
     let mut data = vec![0u8; VOX_OFFSET + slice_bytes * depth * volumes];

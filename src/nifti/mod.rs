@@ -5,8 +5,8 @@
 //! diffusion gradients (.bval/.bvec, [`diffusion`]).
 
 pub mod acquisition;
-pub mod array;
 pub mod affine;
+pub mod array;
 pub mod build;
 pub mod diffusion;
 pub mod file;

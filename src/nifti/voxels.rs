@@ -331,7 +331,15 @@ mod tests {
         let frame = grey(2, 2, vec![1, 2, 3, 4]);
         let storage = choose_storage(&format(16, false), &[(1.0, 0.0)]).unwrap();
         let mut out = vec![0u8; 8];
-        place_slice(&mut out, &frame, Cut::whole(&frame), &storage, (1.0, 0.0), Rows::BottomUp).unwrap();
+        place_slice(
+            &mut out,
+            &frame,
+            Cut::whole(&frame),
+            &storage,
+            (1.0, 0.0),
+            Rows::BottomUp,
+        )
+        .unwrap();
         let values: Vec<u16> = out
             .chunks(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))

@@ -65,5 +65,7 @@ mod names;
 mod nifti;
 // Siemens mosaics: tiles as slices in scan, order, rendering, videos and the index.
 mod mosaic;
+// The Python package: its wheel built with maturin, installed into a fresh venv, its pytest suite.
+mod python_package;
 // Helpers: paths into test-data, running the binary, reading expectations.
 mod util;

@@ -1,0 +1,24 @@
+//! `dicomprep._native`: the Rust side of the Python package. Each function takes the command
+//! line of the dicomprep command it stands for (the Python layer builds it from keyword
+//! arguments, so the options are the CLI's), releases the GIL while the library works, and
+//! returns JSON or values; errors become the exceptions of the `dicomprep.Error` hierarchy
+//! with the CLI's messages.
+
+mod calls;
+mod errors;
+mod volume;
+
+use pyo3::prelude::*;
+
+/// The module: its functions, the scanned-source class and the exceptions.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(calls::main, m)?)?;
+    m.add_function(wrap_pyfunction!(calls::scan, m)?)?;
+    m.add_function(wrap_pyfunction!(calls::order, m)?)?;
+    m.add_function(wrap_pyfunction!(calls::convert, m)?)?;
+    m.add_function(wrap_pyfunction!(calls::query, m)?)?;
+    m.add_class::<volume::Scanned>()?;
+    errors::add(m)
+}

@@ -1,0 +1,84 @@
+"""convert, Index and the exceptions."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import dicomprep
+
+
+def test_convert_returns_the_manifest_it_wrote(data, tmp_path):
+    dest = tmp_path / "bucket"
+    manifest = dicomprep.convert(data / "dicom2nifti/siemens/anatomical/001", dest, no_mp4=True)
+    assert manifest == json.loads((dest / "manifest.json").read_text())
+    assert manifest["items"] and not manifest["failed"]
+    nifti = dicomprep.convert(data / "dicom2nifti/siemens/anatomical/001", tmp_path / "n", outputs="nifti")
+    assert all(item["nifti"]["image"].endswith(".nii.gz") for item in nifti["items"])
+
+
+def test_index_queries_return_rows_and_frames(data, cli, tmp_path):
+    src = data / "dicom2nifti/siemens"
+    db = tmp_path / "index.db"
+    cli("index", src, "--db", db, "-q")
+    rows = dicomprep.Index(db).query("SELECT path, rows FROM instances ORDER BY path")
+    scanned = sorted((r["path"], r["rows"]) for r in dicomprep.scan(src))
+    assert [(r["path"], r["rows"]) for r in rows] == scanned
+    assert rows.columns == ["path", "rows"]
+    frame = rows.to_pandas()
+    assert list(frame.columns) == ["path", "rows"] and len(frame) == len(scanned)
+    table = dicomprep.scan(src).to_arrow()
+    assert table.num_rows == len(scanned) and "sop_instance_uid" in table.column_names
+
+
+def test_errors_are_exceptions_with_the_clis_messages(data, tmp_path):
+    with pytest.raises(dicomprep.SourceError, match="nowhere"):
+        dicomprep.scan(tmp_path / "nowhere")
+    with pytest.raises(dicomprep.UsageError, match="no-such-flag"):
+        dicomprep.scan(data / "pydicom", no_such_flag=True)
+    with pytest.raises(dicomprep.UsageError):
+        dicomprep.order(data / "pydicom", rule="alphabetical")
+    with pytest.raises(dicomprep.VolumeError, match="no series"):
+        dicomprep.read_volume(data / "dicom2nifti/siemens/anatomical/001", "1.2.3")
+    with pytest.raises(dicomprep.SourceError):
+        dicomprep.Index(tmp_path / "missing.db").query("SELECT 1")
+    assert issubclass(dicomprep.VolumeError, dicomprep.Error)
+
+
+def test_bad_sql_is_a_usage_error(data, cli, tmp_path):
+    db = tmp_path / "index.db"
+    cli("index", data / "dicom2nifti/siemens", "--db", db, "-q")
+    with pytest.raises(dicomprep.UsageError):
+        dicomprep.Index(db).query("SELECT nothing FROM nowhere")
+
+
+def test_a_volume_that_cannot_be_one_volume_says_why(data):
+    src = data / "dicom2nifti/failing/slicecount"
+    ordered = dicomprep.order(src)
+    reasons = []
+    for ref in ordered.volumes():
+        try:
+            ref.read()
+        except dicomprep.VolumeError as error:
+            reasons.append(str(error))
+    assert all(reasons), reasons
+
+
+def test_the_wheels_command_is_the_cli(data):
+    done = subprocess.run([sys.executable, "-m", "dicomprep._cli", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == f"dicomprep {dicomprep.__version__}"
+    done = subprocess.run([sys.executable, "-m", "dicomprep._cli", "order", str(data / "nowhere")],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "cannot read source" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "dicomprep._cli", "order", "--bogus"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+
+
+def test_progress_is_off_unless_asked(data, capfd):
+    src = data / "dicom2nifti/siemens/anatomical/001"
+    quiet = dicomprep.scan(src)
+    assert capfd.readouterr().err == ""
+    # With progress=True the bars draw on a terminal (none here); the records are the same.
+    assert dicomprep.scan(src, progress=True) == quiet
