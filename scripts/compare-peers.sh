@@ -13,6 +13,9 @@
 #                                                       dcm2niix -z n / -z y on dcm2niix's six
 #                                                       suites and a generated study
 #                                                       (scripts/peers/nifti-bench.sh)
+#        scripts/compare-peers.sh --python [N_SLICES]   the Python package: read_volume of a CT
+#                                                       series into numpy against pydicom and
+#                                                       SimpleITK (scripts/peers/python-bench.sh)
 #        scripts/compare-peers.sh --labels [N_SLICES]   labels: convert --labels off against
 #                                                       --labels auto on a generated CT with a
 #                                                       10-segment SEG (scripts/peers/labels-bench.sh)
@@ -47,6 +50,10 @@ RENDER_N="${RENDER_N:-300}"
 if [[ "${1:-}" == --nifti ]]; then
     shift
     exec "$(dirname "${BASH_SOURCE[0]}")/peers/nifti-bench.sh" "$@"
+fi
+if [[ "${1:-}" == --python ]]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/peers/python-bench.sh" "$@"
 fi
 if [[ "${1:-}" == --labels ]]; then
     shift

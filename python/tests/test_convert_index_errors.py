@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +64,11 @@ def test_a_volume_that_cannot_be_one_volume_says_why(data):
         except dicomprep.VolumeError as error:
             reasons.append(str(error))
     assert all(reasons), reasons
+
+
+def test_the_wheel_carries_its_type_stubs():
+    package = Path(dicomprep.__file__).parent
+    assert (package / "py.typed").is_file() and (package / "_native.pyi").is_file()
 
 
 def test_the_wheels_command_is_the_cli(data):
