@@ -10,6 +10,12 @@ mod volume;
 
 use pyo3::prelude::*;
 
+/// mimalloc, as the command uses: each slice's file (hundreds of KB) is read into a buffer and
+/// freed, which glibc's malloc serves from fresh mmap'd pages, faulted in and zeroed each time
+/// (measured: reading 1,000 512x512 slices spent over half its time zeroing pages).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The module: its functions, the scanned-source class and the exceptions.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -183,6 +183,9 @@ pub fn place_slice(
                         row.copy_from_slice(stored)
                     }
                     _ if copy && bytes == 2 && values.write_words(range.clone(), row) => {}
+                    _ if storage.scaled
+                        && datatype == DataType::Float32
+                        && values.write_scaled_f32(range.clone(), row, rescale.0, rescale.1) => {}
                     _ => {
                         let mut slots = row.chunks_exact_mut(bytes);
                         let (slope, intercept) = rescale;
