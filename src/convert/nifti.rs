@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::items::NIFTI_EXTENSION;
 use super::layout;
+use super::slices::decode_slice;
 use super::volume::{Context, VolumeOutcome};
 use crate::contract::FileIssue;
 use crate::contract::manifest::{FrameEntry, Item, ItemKind, NiftiEntry};
@@ -292,6 +293,13 @@ impl Context<'_> {
             Mutex::new(vec![None; stack.time_points.len()]);
         let decode = |s: SliceRef| {
             let header = &self.instances[s.instance];
+            if !open.contains_key(&s.instance) && !leads.contains_key(&s) {
+                // Most slices: nothing of their header is needed beyond what the scan kept.
+                let frame = decode_slice(self.read_file(header)?, header, s.frame, stack.mosaic)
+                    .map_err(|e| format!("{}: {e}", header.path))?;
+                self.nifti_progress(u64::from(!stack.mosaic));
+                return Ok(frame);
+            }
             let fetched;
             let image = match open.get(&s.instance) {
                 Some(image) => image.as_ref(),

@@ -13,7 +13,7 @@ use crate::contract::FileIssue;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::png::encode_png;
 use crate::encode::thumbnail::encode_thumbnail;
-use crate::render::decode::{DicomImage, Samples};
+use crate::render::decode::{DicomImage, Frame, Samples, native_grey_frame};
 use crate::render::lut::ModalityLut;
 use crate::render::window::{WindowChoice, choose_mapping, modality_range};
 use crate::render::{Image8, burn_overlays, render_frame};
@@ -103,7 +103,7 @@ impl Context<'_> {
         as_scanned(self.read_file(header)?, header)
     }
 
-    fn read_file(&self, header: &InstanceHeader) -> Result<bytes::Bytes, String> {
+    pub(super) fn read_file(&self, header: &InstanceHeader) -> Result<bytes::Bytes, String> {
         let bytes = self.source.read(&header.path)?;
         self.bytes_read
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -258,6 +258,30 @@ impl Context<'_> {
         self.put(&key, thumbnail).map_err(fail)?;
         Ok(Some(size))
     }
+}
+
+/// Frame `frame` of the file of `header`, from its `bytes`, for a volume writer that keeps no
+/// image of it open (a mosaic's whole grid when `stored`): plain native grey files straight
+/// from their bytes ([`native_grey_frame`]: no data set parsed), the others through it.
+pub(super) fn decode_slice(
+    bytes: bytes::Bytes,
+    header: &InstanceHeader,
+    frame: u32,
+    stored: bool,
+) -> Result<Frame, String> {
+    if frame == 0
+        && (header.mosaic.is_none() || stored)
+        && let Some(decoded) = native_grey_frame(&bytes, header)
+    {
+        return decoded.map_err(|e| e.to_string());
+    }
+    let image = as_scanned(bytes, header)?;
+    let decoded = if stored {
+        image.stored_frame(frame)
+    } else {
+        image.frame(frame)
+    };
+    decoded.map_err(|e| e.to_string())
 }
 
 /// The image of a file whose frames are those of its scanned `header` (a mosaic's tiles).

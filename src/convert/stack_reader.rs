@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::slices::decode_slice;
 use crate::nifti::acquisition::{Acquisition, acquisition};
 use crate::nifti::array::{ArrayLayout, Values, array_layout};
 use crate::nifti::build::{Layout, build, layout, place_all, rescale_of};
@@ -213,18 +214,18 @@ impl<'a> StackReader<'a> {
     /// The frame of slice `s`: a mosaic's whole grid (the tiles are cut when placed).
     fn decode(&self, s: SliceRef) -> Result<Frame, String> {
         let header = &self.instances[s.instance];
-        let fetched;
-        let image = match self.open.get(&s.instance) {
-            Some(image) => image.as_ref(),
-            None => {
-                fetched = open_image(self.source, header)?;
-                &fetched
+        let frame = match self.open.get(&s.instance) {
+            Some(image) if self.stack.mosaic => {
+                image.stored_frame(s.frame).map_err(|e| e.to_string())
             }
-        };
-        let frame = if self.stack.mosaic {
-            image.stored_frame(s.frame)
-        } else {
-            image.frame(s.frame)
+            Some(image) => image.frame(s.frame).map_err(|e| e.to_string()),
+            None => {
+                let bytes = self
+                    .source
+                    .read(&header.path)
+                    .map_err(|e| format!("{}: {e}", header.path))?;
+                decode_slice(bytes, header, s.frame, self.stack.mosaic)
+            }
         };
         frame.map_err(|e| format!("{}: {e}", header.path))
     }

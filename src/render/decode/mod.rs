@@ -29,6 +29,7 @@ use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 use super::guard::catch_codec_panic;
 use super::lut::{AffineLevels, LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
+use crate::scan::InstanceHeader;
 use crate::scan::reader::{Input, check_elements, check_pixel_data, gzip, read_header};
 use attributes::{first_item, int_value, read_lut, read_palette, text_value};
 use bounds::check_bounds;
@@ -36,6 +37,7 @@ use colour::{interleave_planes, rgb_from_interleaved, ybr_422_to_rgb, ybr_to_rgb
 use syntax::ParseSyntaxes;
 
 pub use grey::{GreyValues, Levels, PackedLayout, grey_samples, grey_values};
+pub use native::native_grey_frame;
 
 /// Why a frame could not be decoded (one line, naming what to look at).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,6 +3,49 @@
 
 use super::*;
 
+/// The stored frame of a single-frame (or mosaic) native little-endian grey file of 8- or
+/// 16-bit samples, read straight from its bytes with what the scan found in its `header`: no
+/// data set is parsed. `None` for every other file (multi-frame, colour, palette, other sample
+/// sizes, compressed, deflated, gzip), which [`DicomImage`] decodes.
+pub fn native_grey_frame(
+    bytes: &Bytes,
+    header: &InstanceHeader,
+) -> Option<Result<Frame, DecodeError>> {
+    let bits = header.bits_allocated?;
+    let plain = matches!(bits, 8 | 16)
+        && header.samples_per_pixel.unwrap_or(1) == 1
+        && (header.number_of_frames <= 1 || header.mosaic.is_some())
+        && header
+            .photometric_interpretation
+            .as_deref()
+            .is_some_and(|p| p.starts_with("MONOCHROME"))
+        && LITTLE_ENDIAN_NATIVE.contains(&header.transfer_syntax.as_str());
+    if !plain || gzip::is_gzip(bytes) {
+        return None;
+    }
+    let (width, height) = match &header.mosaic {
+        Some(mosaic) => (mosaic.columns, mosaic.rows),
+        None => (header.columns?, header.rows?),
+    };
+    let value = match check_bounds(bytes) {
+        Ok(bounds) => bounds.native_value?,
+        Err(reason) => return Some(Err(DecodeError(reason))),
+    };
+    let samples = grey_values(
+        bytes.slice(value),
+        0,
+        usize::from(width) * usize::from(height),
+        bits,
+        header.bits_stored.unwrap_or(bits),
+        header.pixel_representation == Some(1),
+    );
+    Some(samples.map(|grey| Frame {
+        width: u32::from(width),
+        height: u32::from(height),
+        samples: Samples::Grey(grey),
+    }))
+}
+
 impl DicomImage {
     /// The bits of 1-bit frame `frame` (0-based) of a native little-endian file, shared with
     /// the file: the bytes that hold them and the bit (least significant first) of the first
