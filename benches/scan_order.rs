@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use dicomprep::NoProgress;
 use dicomprep::order::Rule;
-use dicomprep::plan::{OrderOptions, plan_order};
+use dicomprep::order::plan::{OrderOptions, plan_order};
 use dicomprep::scan::{InstanceHeader, ScanReport};
 use dicomprep::synth::{Layout, SynthOptions, generate, truth_path};
 

@@ -2,7 +2,7 @@
 //! refreshed incrementally ([`refresh`]), queried ([`select`]), and read back by `order` and
 //! `convert --index` instead of listing and scanning SRC.
 //!
-//! Named `catalog` because [`crate::index`] is the series grouping of the pipeline. The schema
+//! Named `catalog` because [`crate::order::group`] is the series grouping of the pipeline. The schema
 //! is the public contract [`crate::contract::index_schema`].
 
 pub mod refresh;

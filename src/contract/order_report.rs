@@ -52,7 +52,7 @@ pub struct VolumeReport {
     pub slices: Vec<SliceReport>,
     /// Ordering diagnostics, with `--explain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diagnostics: Option<crate::explain::Diagnostics>,
+    pub diagnostics: Option<Diagnostics>,
 }
 
 /// One slice in order.
@@ -77,4 +77,39 @@ impl OrderReport {
     pub fn volumes(&self) -> impl Iterator<Item = &VolumeReport> {
         self.series.iter().flat_map(|s| &s.volumes)
     }
+}
+
+/// What `--explain` reports for one volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnostics {
+    /// Whether positions move monotonically (either way) in InstanceNumber order; `null` when
+    /// fewer than two slices have both values.
+    pub instance_order_matches_spatial: Option<bool>,
+    /// `ascending` or `descending` along the normal in InstanceNumber order, when monotonic.
+    pub instance_direction: Option<String>,
+    /// Positions held by more than one slice.
+    pub duplicate_positions: Vec<DuplicatePosition>,
+    /// Median distance between neighbouring distinct positions (mm).
+    pub slice_spacing: Option<f64>,
+    /// Steps much larger than the median spacing: likely missing slices.
+    pub gaps: Vec<Gap>,
+    /// Slices whose position is unknown.
+    pub slices_without_position: usize,
+}
+
+/// A position shared by several slices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicatePosition {
+    pub position: f64,
+    pub count: usize,
+}
+
+/// A step between neighbouring positions that is larger than the spacing allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    pub from_position: f64,
+    pub to_position: f64,
+    pub step: f64,
+    /// round(step / spacing) - 1.
+    pub missing_slices: u32,
 }

@@ -6,7 +6,7 @@ use super::layout::{self};
 use super::volume::{Context, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::window_used;
 use crate::contract::manifest::{FrameEntry, HlsEntry, Item, ItemKind};
-use crate::index::SeriesGroup;
+use crate::order::group::SeriesGroup;
 use crate::naming::{NameFields, Target, deduplicate};
 
 /// Extension of the name of image items.

@@ -34,15 +34,15 @@ use crate::contract::FileIssue;
 use crate::contract::manifest::{Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
 use crate::encode::VideoSettings;
-use crate::index::SeriesGroup;
+use crate::order::group::SeriesGroup;
 use crate::labels::LabelOptions;
 use crate::naming::{NameTemplate, NameTemplateError};
 use crate::order::Rule;
-use crate::plan::{plan_volumes, rule_name};
+use crate::order::plan::{plan_volumes, rule_name};
 use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::source::Source;
-use crate::split::Volume;
+use crate::order::split::Volume;
 pub(crate) use assemble::{Assembly, Part, Present, assemble};
 use integrity::Ledger;
 use previous::Previous;
@@ -453,10 +453,10 @@ pub fn write_pages(
     source: &Source,
     rule: Rule,
 ) -> Result<Vec<String>, (String, std::io::Error)> {
-    let order = crate::plan::plan_order(
+    let order = crate::order::plan::plan_order(
         scan,
         &source.location().to_string(),
-        crate::plan::OrderOptions::new(rule).with_explain(true),
+        crate::order::plan::OrderOptions::new(rule).with_explain(true),
     );
     let mut keys = Vec::new();
     for (key, html) in crate::page::render_pages(manifest, &order, crate::page::DEFAULT_PAGE_SIZE) {

@@ -26,7 +26,7 @@ use crate::nifti::file::nifti_bytes;
 use crate::nifti::sidecar::{SidecarInput, sidecar};
 use crate::nifti::stack::{Stack, plan_stacks};
 use crate::order::SliceRef;
-use crate::plan::PlannedSeries;
+use crate::order::plan::PlannedSeries;
 use crate::render::decode::DicomImage;
 use crate::scan::InstanceHeader;
 

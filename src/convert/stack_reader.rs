@@ -16,11 +16,11 @@ use crate::nifti::file::nifti_bytes;
 use crate::nifti::stack::{Stack, plan_stacks};
 use crate::nifti::voxels::Rows;
 use crate::order::{Rule, SliceRef};
-use crate::plan::plan_volumes;
+use crate::order::plan::plan_volumes;
 use crate::render::decode::{DicomImage, Frame};
 use crate::scan::InstanceHeader;
 use crate::source::Source;
-use crate::split::Volume;
+use crate::order::split::Volume;
 
 /// The order of the slices within each time point of a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +89,7 @@ fn in_report_order(mut stack: Stack, volumes: &[Volume]) -> Stack {
     stack
 }
 
-fn ids(series: &crate::plan::PlannedSeries) -> String {
+fn ids(series: &crate::order::plan::PlannedSeries) -> String {
     let ids: Vec<&str> = series.volumes.iter().map(|v| v.id.as_str()).collect();
     format!("its volumes: {}", ids.join(", "))
 }

@@ -16,13 +16,13 @@ use super::{ConvertOptions, ItemChoice};
 use crate::Progress;
 use crate::contract::FileIssue;
 use crate::contract::manifest::{Item, ItemKind, WindowUsed};
-use crate::index::SeriesGroup;
+use crate::order::group::SeriesGroup;
 use crate::render::Image8;
 use crate::render::decode::DicomImage;
 use crate::render::lut::Voi;
 use crate::scan::InstanceHeader;
 use crate::source::Source;
-use crate::split::Volume;
+use crate::order::split::Volume;
 
 /// What converting one volume produced.
 #[derive(Debug, Default)]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::order::SliceRef;
 use crate::order::geometry::slice_normal;
 use crate::scan::InstanceHeader;
-use crate::split::{Volume, echo_time_label};
+use crate::order::split::{Volume, echo_time_label};
 
 /// One NIfTI file to write.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,16 @@
-//! Slice ordering: the sort keys of each rule and a total, deterministic order over them.
+//! The order stage: instances grouped into series ([`group`]), series split into volumes
+//! ([`split`]), slices ordered by a rule (this module: the sort keys of each rule and a total,
+//! deterministic order over them), ordering diagnostics ([`explain`]), and the whole for
+//! `order` and `convert` ([`plan`]).
 //!
 //! Pure code: it sees [`InstanceHeader`]s, never files.
 
+pub mod explain;
 pub mod geometry;
+pub mod group;
 pub mod natural;
+pub mod plan;
+pub mod split;
 
 use std::cmp::Ordering;
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::contract::manifest::{ContactSheetEntry, FrameEntry, Settings, VideoEntry, WindowUsed};
 use crate::contract::order_report::SliceReport;
-use crate::explain::diagnose;
+use crate::order::explain::diagnose;
 
 const HOSTILE: &str = "<script>alert(\"x\")</script>' onload='alert(1)";
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::explain::Diagnostics;
+use crate::contract::order_report::Diagnostics;
 
 /// One sentence per finding of `diagnostics` (already escaped-safe: numbers and fixed words).
 pub fn diagnostics_in_words(diagnostics: &Diagnostics) -> Vec<String> {
@@ -123,7 +123,7 @@ pub fn position_plot(positions: &[Option<f64>]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::diagnose;
+    use crate::order::explain::diagnose;
 
     #[test]
     fn a_gap_and_a_reversed_instance_order_are_said_in_words() {

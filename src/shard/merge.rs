@@ -16,7 +16,7 @@ use crate::contract::shard_plan::{
 use crate::contract::{FileIssue, run_report::StageIssues};
 use crate::convert::sink::Sink;
 use crate::convert::{Assembly, Part, Present, assemble};
-use crate::index::group_series;
+use crate::order::group::group_series;
 use crate::scan::ScanReport;
 
 /// The merged result, ready to be written.

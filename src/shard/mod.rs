@@ -4,7 +4,7 @@
 //! retries the tasks; the plan makes the work deterministic, each shard resumes like
 //! `convert`, and the destination is all the tasks share.
 //!
-//! Not to be confused with [`crate::plan`], the *order* plan (series into ordered volumes).
+//! Not to be confused with [`crate::order::plan`], the *order* plan (series into ordered volumes).
 //! The files under DEST are described in [`crate::contract::shard_plan`].
 
 pub mod balance;

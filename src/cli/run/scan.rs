@@ -9,7 +9,7 @@ use crate::contract::order_report::OrderReport;
 use crate::error::Error;
 use crate::output;
 use crate::page;
-use crate::plan::{OrderOptions, plan_order};
+use crate::order::plan::{OrderOptions, plan_order};
 use crate::scan::ScanReport;
 use crate::source::Source;
 

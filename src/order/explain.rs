@@ -1,47 +1,12 @@
 //! Ordering diagnostics for `--explain`: does InstanceNumber follow space, do positions repeat,
 //! and where do gaps in slice spacing suggest missing slices. Pure code.
 
-use serde::{Deserialize, Serialize};
+use crate::contract::order_report::{Diagnostics, DuplicatePosition, Gap};
 
 /// Tolerance (mm) when judging whether positions move monotonically (dcm2niix uses 0.2 mm).
 const MONOTONIC_TOLERANCE: f64 = 0.2;
 /// A step this many times the median spacing is reported as a gap.
 const GAP_FACTOR: f64 = 1.5;
-
-/// What `--explain` reports for one volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Diagnostics {
-    /// Whether positions move monotonically (either way) in InstanceNumber order; `null` when
-    /// fewer than two slices have both values.
-    pub instance_order_matches_spatial: Option<bool>,
-    /// `ascending` or `descending` along the normal in InstanceNumber order, when monotonic.
-    pub instance_direction: Option<String>,
-    /// Positions held by more than one slice.
-    pub duplicate_positions: Vec<DuplicatePosition>,
-    /// Median distance between neighbouring distinct positions (mm).
-    pub slice_spacing: Option<f64>,
-    /// Steps much larger than the median spacing: likely missing slices.
-    pub gaps: Vec<Gap>,
-    /// Slices whose position is unknown.
-    pub slices_without_position: usize,
-}
-
-/// A position shared by several slices.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DuplicatePosition {
-    pub position: f64,
-    pub count: usize,
-}
-
-/// A step between neighbouring positions that is larger than the spacing allows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Gap {
-    pub from_position: f64,
-    pub to_position: f64,
-    pub step: f64,
-    /// round(step / spacing) - 1.
-    pub missing_slices: u32,
-}
 
 /// Diagnoses a volume from its slices' (InstanceNumber, position along the normal).
 pub fn diagnose(slices: &[(Option<i64>, Option<f64>)]) -> Diagnostics {
