@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::order::Rule;
-use crate::register::http::RetryPolicy;
+use crate::store::retry::RetryPolicy;
 use crate::store::{Anonymous, ConnectOptions, Location, RequestObserver, RequestRecord};
 
 /// `-q`: for every command that prints progress or a summary.

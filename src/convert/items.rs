@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use super::layout::{self};
 use super::volume::{Context, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::window_used;
+use crate::contract::keys;
 use crate::contract::manifest::{FrameEntry, HlsEntry, Item, ItemKind};
-use crate::order::group::SeriesGroup;
 use crate::naming::{NameFields, Target, deduplicate};
+use crate::order::group::SeriesGroup;
 
 /// Extension of the name of image items.
 const IMAGE_EXTENSION: &str = ".png";
@@ -104,14 +104,14 @@ impl Context<'_> {
             Picture::Image => outputs
                 .iter()
                 .map(|output| {
-                    let key = layout::image_key(prefix, output.index);
+                    let key = keys::image_key(prefix, output.index);
                     let frames = vec![frame_entry(output, key.clone(), None)];
                     let target = Target::Image {
                         slice: output.index,
                         slices: volume.slices.len(),
                     };
                     let name = template.render(&fields, target, IMAGE_EXTENSION);
-                    let thumbnail = layout::image_thumbnail_key(prefix, output.index);
+                    let thumbnail = keys::image_thumbnail_key(prefix, output.index);
                     Item {
                         thumbnail_bytes: output.thumbnail_bytes,
                         ..item(
@@ -133,8 +133,8 @@ impl Context<'_> {
                     .map(|o| {
                         frame_entry(
                             o,
-                            layout::hq_key(prefix, o.index, plan.frames),
-                            Some(layout::lq_key(prefix, o.index, plan.frames)),
+                            keys::hq_key(prefix, o.index, plan.frames),
+                            Some(keys::lq_key(prefix, o.index, plan.frames)),
                         )
                     })
                     .collect();
@@ -147,8 +147,8 @@ impl Context<'_> {
                         ItemKind::Video,
                         width,
                         height,
-                        layout::video_key(prefix),
-                        layout::video_thumbnail_key(prefix),
+                        keys::video_key(prefix),
+                        keys::video_thumbnail_key(prefix),
                         frames,
                     )
                 }]

@@ -2,8 +2,8 @@
 //! file on the volume's grid whose value is the segment number, or, where its segments
 //! overlap, one binary file per segment. Written beside the volume, gzip-compressed like it.
 
-use super::layout;
 use super::sink::Sink;
+use crate::contract::keys;
 use crate::contract::manifest::{NiftiEntry, SegmentFile};
 use crate::labels::label_map::{FramePlanes, Grid, LabelVolume, label_volume};
 use crate::labels::layers::Layer;
@@ -43,7 +43,7 @@ pub(super) fn write_label_maps(
         files: 0,
     };
     let mut put = |suffix: String, volume: &LabelVolume| -> Option<String> {
-        let key = layout::label_key(&nifti.image, &format!("{suffix}.{extension}"));
+        let key = keys::label_key(&nifti.image, &format!("{suffix}.{extension}"));
         let bytes = nifti_bytes(&header(&grid, volume), voxels(volume), gzip);
         out.bytes += bytes.len() as u64;
         sink.put(&key, bytes).ok()?;

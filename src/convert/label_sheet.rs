@@ -2,9 +2,9 @@
 //! their HQ PNGs, with each label's outline drawn in its colour, on one JPEG beside the contact
 //! sheet, so that a person sees at a glance that the labels sit on the anatomy.
 
-use super::layout;
 use super::sheet::sheet_jpeg;
 use super::sink::Sink;
+use crate::contract::keys;
 use crate::contract::manifest::{ContactSheetEntry, Item};
 use crate::encode::png::decode_png;
 use crate::labels::layers::Layer;
@@ -54,7 +54,7 @@ pub(super) fn label_sheet(
         images.push(image);
         shown.push(f as u32);
     }
-    let key = layout::label_key(&item.storage_key, "labels.jpg");
+    let key = keys::label_key(&item.storage_key, "labels.jpg");
     let (entry, jpeg) = sheet_jpeg(&images, shown, key.clone()).ok()?;
     sink.put(&key, jpeg).ok()?;
     Some(entry)

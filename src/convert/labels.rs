@@ -10,9 +10,9 @@ use rayon::prelude::*;
 use super::ConvertOptions;
 use super::label_nifti::write_label_maps;
 use super::label_sheet::label_sheet;
-use super::layout;
 use super::sink::Sink;
 use crate::contract::FileIssue;
+use crate::contract::keys;
 use crate::contract::manifest::{
     ContactSheetEntry, Item, ItemKind, LabelEntry, Manifest, SegmentEntry,
 };
@@ -59,7 +59,7 @@ pub fn place_labels<'a>(
             let bytes = source.read(&header.path)?;
             let placed = place_object(bytes.clone(), header, &frames, label_options)?;
             if options.copy_dicom {
-                let key = layout::dicom_copy_key(&header.path);
+                let key = keys::dicom_copy_key(&header.path);
                 sink.put_durable(&key, bytes.to_vec())
                     .map_err(|e| format!("copy to {} failed: {e}", sink.describe(&key)))?;
             }
@@ -400,9 +400,9 @@ fn write_item_files(
     };
     (
         put(
-            layout::label_key(&item.storage_key, "darwin.json"),
+            keys::label_key(&item.storage_key, "darwin.json"),
             Ok(darwin),
         ),
-        put(layout::label_key(&item.storage_key, "encord.json"), encord),
+        put(keys::label_key(&item.storage_key, "encord.json"), encord),
     )
 }

@@ -12,7 +12,6 @@ mod label_nifti;
 mod label_sheet;
 mod labels;
 pub use labels::{attach_labels, place_labels};
-pub mod layout;
 mod nifti;
 mod previous;
 pub mod publish;
@@ -31,18 +30,19 @@ use rayon::prelude::*;
 
 use crate::Progress;
 use crate::contract::FileIssue;
+use crate::contract::keys;
 use crate::contract::manifest::{Manifest, Settings};
 use crate::contract::run_report::{Stage, StageIssues};
 use crate::encode::VideoSettings;
-use crate::order::group::SeriesGroup;
 use crate::labels::LabelOptions;
 use crate::naming::{NameTemplate, NameTemplateError};
 use crate::order::Rule;
+use crate::order::group::SeriesGroup;
 use crate::order::plan::{plan_volumes, rule_name};
+use crate::order::split::Volume;
 use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::source::Source;
-use crate::order::split::Volume;
 pub(crate) use assemble::{Assembly, Part, Present, assemble};
 use integrity::Ledger;
 use previous::Previous;
@@ -274,7 +274,7 @@ pub struct ConvertReport {
 }
 
 /// Renders every planned volume of `scan` (files read from `source`) into `sink`, and writes
-/// the manifest last under [`layout::MANIFEST_KEY`].
+/// the manifest last under [`keys::MANIFEST_KEY`].
 pub fn convert(
     source: &Source,
     scan: &ScanReport,
@@ -307,7 +307,7 @@ pub fn convert_to(
     progress: &dyn Progress,
 ) -> std::io::Result<ConvertReport> {
     let (manifest_key, assembly) = match target {
-        ManifestTarget::Run => (layout::MANIFEST_KEY, Assembly::Whole),
+        ManifestTarget::Run => (keys::MANIFEST_KEY, Assembly::Whole),
         ManifestTarget::Shard { key } => (key, Assembly::Shard),
     };
     let settings = options.settings();
@@ -389,7 +389,7 @@ pub fn convert_to(
             .iter()
             .filter_map(|(key, error)| {
                 let path = key
-                    .strip_prefix(layout::DICOM_COPY_PREFIX)?
+                    .strip_prefix(keys::DICOM_COPY_PREFIX)?
                     .strip_prefix('/')?;
                 let reason = format!("copy to {} failed: {error}", sink.describe(key));
                 Some((

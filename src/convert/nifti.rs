@@ -9,10 +9,10 @@ use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
 use super::items::NIFTI_EXTENSION;
-use super::layout;
 use super::slices::decode_slice;
 use super::volume::{Context, VolumeOutcome};
 use crate::contract::FileIssue;
+use crate::contract::keys;
 use crate::contract::manifest::{FrameEntry, Item, ItemKind, NiftiEntry};
 use crate::naming::{NameFields, Target};
 use crate::nifti::Vendor;
@@ -184,12 +184,12 @@ impl Context<'_> {
 
     fn nifti_stack<'p>(&self, planned: &'p PlannedSeries, stack: Stack) -> StackOutcome<'p> {
         let group = &planned.group;
-        let prefix = layout::volume_prefix(
+        let prefix = keys::volume_prefix(
             &group.study_instance_uid,
             &group.series_instance_uid,
             &stack.id,
         );
-        let image = layout::nifti_key(&prefix, self.options.nifti_gzip);
+        let image = keys::nifti_key(&prefix, self.options.nifti_gzip);
         let slices = stack.time_points.iter().map(Vec::len).sum::<usize>() as u64;
         let mut outcome = StackOutcome {
             planned,
@@ -370,15 +370,15 @@ impl Context<'_> {
         let bytes = nifti_bytes(&built.header, data, self.options.nifti_gzip);
         let image_bytes = bytes.len() as u64;
         self.put(&image, bytes)?;
-        let sidecar_key = layout::nifti_companion_key(prefix, "json");
+        let sidecar_key = keys::nifti_companion_key(prefix, "json");
         self.put(&sidecar_key, json.into_bytes())?;
         let gradients = gradients.into_inner().unwrap_or_else(|e| e.into_inner());
         let (bval, bvec) =
             match diffusion_texts(&gradients, &built, first, first_ds, self.instances) {
                 Some((bval, bvec)) => {
                     let (bval_key, bvec_key) = (
-                        layout::nifti_companion_key(prefix, "bval"),
-                        layout::nifti_companion_key(prefix, "bvec"),
+                        keys::nifti_companion_key(prefix, "bval"),
+                        keys::nifti_companion_key(prefix, "bvec"),
                     );
                     self.put(&bval_key, bval.into_bytes())?;
                     self.put(&bvec_key, bvec.into_bytes())?;

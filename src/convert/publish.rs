@@ -2,9 +2,9 @@
 //! report, the report pages and the registration payloads, each written whole and durably, in
 //! that order (the pages link only keys the manifest names).
 
-use super::layout::REPORT_KEY;
 use super::sink::Sink;
 use super::write_pages;
+use crate::contract::keys::{self, REPORT_KEY};
 use crate::contract::manifest::Manifest;
 use crate::contract::run_report::RunReport;
 use crate::error::Error;
@@ -61,7 +61,7 @@ pub fn publish(sink: &dyn Sink, publication: &Publication<'_>) -> Result<Publish
     for &kind in publication.payloads {
         let files = payload::build(kind, publication.manifest, &options).map_err(|source| {
             Error::Payload {
-                path: sink.describe(super::layout::MANIFEST_KEY).into(),
+                path: sink.describe(keys::MANIFEST_KEY).into(),
                 source,
             }
         })?;

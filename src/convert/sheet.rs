@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::layout;
 use super::volume::{Context, SliceOutput, VolumePlan};
 use crate::contract::FileIssue;
+use crate::contract::keys;
 use crate::contract::manifest::ContactSheetEntry;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::render::Image8;
@@ -37,7 +37,7 @@ impl Context<'_> {
         let Some(first) = outputs.first() else {
             return Ok(None);
         };
-        let key = layout::contact_sheet_key(&plan.prefix);
+        let key = keys::contact_sheet_key(&plan.prefix);
         let frames: Vec<u32> = picks.iter().map(|&i| i as u32).collect();
         if let Some(previous) = self.previous.sheets.get(&key)
             && previous.frames == frames

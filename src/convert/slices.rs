@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
-use super::layout;
 use super::volume::{Context, OpenFiles, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::{frame_modality, frame_window};
 use crate::contract::FileIssue;
+use crate::contract::keys;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::png::encode_png;
 use crate::encode::thumbnail::encode_thumbnail;
@@ -82,12 +82,12 @@ impl Context<'_> {
     }
 
     /// Opens the file of `instance` for rendering; with `--copy-dicom`, also writes its bytes
-    /// under [`layout::dicom_copy_key`].
+    /// under [`keys::dicom_copy_key`].
     pub(super) fn open_instance(&self, instance: usize) -> Result<Arc<DicomImage>, String> {
         let header = &self.instances[instance];
         let bytes = self.read_file(header)?;
         if self.options.copy_dicom {
-            let key = layout::dicom_copy_key(&header.path);
+            let key = keys::dicom_copy_key(&header.path);
             let size = bytes.len() as u64;
             self.sink
                 .put(&key, bytes.to_vec())
@@ -236,7 +236,7 @@ impl Context<'_> {
         let Some(from) = outputs.get(outputs.len() / 2) else {
             return Ok(None);
         };
-        let key = layout::video_thumbnail_key(&plan.prefix);
+        let key = keys::video_thumbnail_key(&plan.prefix);
         if self.kept(&key) {
             return Ok(self.sink.size(&key));
         }

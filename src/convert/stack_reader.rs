@@ -15,12 +15,12 @@ use crate::nifti::build::{Layout, build, layout, place_all, rescale_of};
 use crate::nifti::file::nifti_bytes;
 use crate::nifti::stack::{Stack, plan_stacks};
 use crate::nifti::voxels::Rows;
-use crate::order::{Rule, SliceRef};
 use crate::order::plan::plan_volumes;
+use crate::order::split::Volume;
+use crate::order::{Rule, SliceRef};
 use crate::render::decode::{DicomImage, Frame};
 use crate::scan::InstanceHeader;
 use crate::source::Source;
-use crate::order::split::Volume;
 
 /// The order of the slices within each time point of a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 #[cfg(feature = "video")]
-use super::layout;
+use crate::contract::keys;
 use crate::contract::manifest::{HlsEntry, VideoEntry};
 #[cfg(feature = "video")]
 use crate::contract::manifest::{HlsRendition, HlsSegment};
@@ -47,7 +47,7 @@ pub(super) fn encode_stream(
         VIDEOS.fetch_add(1, Ordering::Relaxed)
     ));
     let mp4 = folder.join("video.mp4");
-    let renditions: Vec<(&str, std::path::PathBuf)> = [layout::HIGH, layout::LOW]
+    let renditions: Vec<(&str, std::path::PathBuf)> = [keys::HIGH, keys::LOW]
         .into_iter()
         .map(|name| (name, folder.join(name)))
         .collect();
@@ -137,7 +137,7 @@ fn collect_hls(
     let mut files = Vec::new();
     let mut described = Vec::new();
     for (name, dir) in renditions {
-        let folder = layout::segments_prefix(prefix, name);
+        let folder = keys::segments_prefix(prefix, name);
         let playlist =
             std::fs::read_to_string(dir.join("index.m3u8")).map_err(|e| e.to_string())?;
         let mut segments = Vec::new();
@@ -167,7 +167,7 @@ fn collect_hls(
     let (low, _) = described.pop().ok_or("no low-quality rendition")?;
     let (high, high_durations) = described.pop().ok_or("no high-quality rendition")?;
     let per_segment = hls::frames_per_segment(&high_durations, fps, frames);
-    let frames_manifest_key = layout::frames_manifest_key(prefix);
+    let frames_manifest_key = keys::frames_manifest_key(prefix);
     files.push((
         frames_manifest_key.clone(),
         hls::frames_manifest(&per_segment, fps).into_bytes(),
@@ -178,9 +178,9 @@ fn collect_hls(
         total_frames: frames,
         high_quality: high,
         low_quality: low,
-        sections_key_prefix: layout::sections_prefix(prefix, layout::HIGH),
+        sections_key_prefix: keys::sections_prefix(prefix, keys::HIGH),
         sections_key_extension: "png".into(),
-        low_quality_sections_key_prefix: Some(layout::sections_prefix(prefix, layout::LOW)),
+        low_quality_sections_key_prefix: Some(keys::sections_prefix(prefix, keys::LOW)),
         frames_manifest_key,
     };
     Ok((entry, files))

@@ -7,7 +7,6 @@ use std::sync::{Arc, mpsc};
 
 use super::integrity::Ledger;
 use super::items::hls_keys;
-use super::layout::{self, FrameLayout};
 use super::previous::Previous;
 use super::sheet;
 use super::sink::Sink;
@@ -15,14 +14,15 @@ use super::video;
 use super::{ConvertOptions, ItemChoice};
 use crate::Progress;
 use crate::contract::FileIssue;
+use crate::contract::keys::{self, FrameLayout};
 use crate::contract::manifest::{Item, ItemKind, WindowUsed};
 use crate::order::group::SeriesGroup;
+use crate::order::split::Volume;
 use crate::render::Image8;
 use crate::render::decode::DicomImage;
 use crate::render::lut::Voi;
 use crate::scan::InstanceHeader;
 use crate::source::Source;
-use crate::order::split::Volume;
 
 /// What converting one volume produced.
 #[derive(Debug, Default)]
@@ -105,12 +105,12 @@ impl VolumePlan<'_> {
         let prefix = &self.prefix;
         match self.kind {
             Picture::Image => vec![
-                layout::image_key(prefix, index),
-                layout::image_thumbnail_key(prefix, index),
+                keys::image_key(prefix, index),
+                keys::image_thumbnail_key(prefix, index),
             ],
             Picture::Video => vec![
-                layout::hq_key(prefix, index, self.frames),
-                layout::lq_key(prefix, index, self.frames),
+                keys::hq_key(prefix, index, self.frames),
+                keys::lq_key(prefix, index, self.frames),
             ],
         }
     }
@@ -151,7 +151,7 @@ impl Context<'_> {
             ItemChoice::Auto if volume.slices.len() == 1 => Picture::Image,
             ItemChoice::Auto => Picture::Video,
         };
-        let prefix = layout::volume_prefix(
+        let prefix = keys::volume_prefix(
             &series.study_instance_uid,
             &series.series_instance_uid,
             &volume.id,
@@ -174,7 +174,7 @@ impl Context<'_> {
             .map(|i| plan.keys(i).iter().all(|k| self.kept(k)))
             .collect();
         let all_kept = frames_kept.iter().all(|&k| k);
-        let video_key = layout::video_key(&plan.prefix);
+        let video_key = keys::video_key(&plan.prefix);
         let kept_video = match (kind, self.options.video) {
             (Picture::Video, Some(_)) if all_kept && self.kept(&video_key) => self
                 .previous

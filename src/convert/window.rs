@@ -6,12 +6,12 @@ use rayon::prelude::*;
 
 use super::volume::{Context, VolumeWindow};
 use crate::contract::manifest::WindowUsed;
+use crate::order::split::Volume;
 use crate::render::decode::{DicomImage, Samples};
 use crate::render::lut::{ModalityLut, Voi};
 use crate::render::volume_window::shared_header_window;
 use crate::render::window::{WindowChoice, modality_range};
 use crate::scan::InstanceHeader;
-use crate::order::split::Volume;
 
 impl Context<'_> {
     /// Chooses one VOI for a whole video: the user's fixed window; else the header's VOI LUT

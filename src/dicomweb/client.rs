@@ -12,8 +12,8 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
 use super::auth::Auth;
 use super::multipart::{MultipartError, MultipartReader};
-use crate::register::http::RetryPolicy;
 use crate::store::request_log::redact_url;
+use crate::store::retry::RetryPolicy;
 use crate::store::{ConnectOptions, IoStats, RequestObserver, RequestRecord};
 
 /// What WADO-RS retrieves are asked for: the stored Part 10 bytes, never transcoded.

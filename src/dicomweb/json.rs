@@ -12,7 +12,7 @@ use dicom_dictionary_std::tags;
 use serde_json::{Map, Value};
 
 use crate::contract::FileIssue;
-use crate::convert::layout::safe_uid;
+use crate::contract::keys::safe_uid;
 use crate::scan::ScanOutcome;
 use crate::scan::reader::{Encoding, Endian, PixelDataInfo, RawElement, RawHeader};
 use crate::scan::record;

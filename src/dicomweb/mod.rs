@@ -242,7 +242,7 @@ fn uids(results: &[Value], key: &str) -> Vec<String> {
     results
         .iter()
         .filter_map(|r| r.get(key)?.get("Value")?.get(0)?.as_str())
-        .filter(|uid| crate::convert::layout::safe_uid(uid) == *uid)
+        .filter(|uid| crate::contract::keys::safe_uid(uid) == *uid)
         .map(str::to_string)
         .collect()
 }

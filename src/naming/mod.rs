@@ -6,7 +6,7 @@
 //! `-2`, `-3`… in an order that depends only on the items, never on thread scheduling.
 //!
 //! Names are titles only: output keys stay derived from UIDs (see
-//! [`crate::convert::layout`]), so a name never changes where a file is stored.
+//! [`crate::contract::keys`]), so a name never changes where a file is stored.
 
 mod clean;
 mod template;

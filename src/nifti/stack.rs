@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use crate::order::SliceRef;
 use crate::order::geometry::slice_normal;
-use crate::scan::InstanceHeader;
 use crate::order::split::{Volume, echo_time_label};
+use crate::scan::InstanceHeader;
 
 /// One NIfTI file to write.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,9 +6,9 @@ use crate::contract::FileIssue;
 use crate::contract::order_report::{OrderReport, SeriesReport, SliceReport, VolumeReport};
 use crate::order::explain::diagnose;
 use crate::order::group::{SeriesGroup, group_series};
+use crate::order::split::{Volume, split_series};
 use crate::order::{Rule, SliceKey};
 use crate::scan::{InstanceHeader, LabelClass, ScanReport};
-use crate::order::split::{Volume, split_series};
 
 /// Options of the ordering step.
 #[derive(Debug, Clone, Copy, Default)]

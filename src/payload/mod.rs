@@ -281,7 +281,7 @@ pub(crate) fn source(
         .map(|destination| Location {
             prefix: crate::store::location::join_key(
                 &destination.prefix,
-                crate::convert::layout::DICOM_COPY_PREFIX,
+                crate::contract::keys::DICOM_COPY_PREFIX,
             ),
             ..destination.clone()
         });

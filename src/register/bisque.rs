@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::http::{RetryPolicy, send};
+use super::http::send;
 use super::{RegisterError, excerpt, write_json};
 use crate::payload::bisque::{BisquePlan, dataset_xml, resource_uri};
 use crate::store::RequestObserver;
+use crate::store::retry::RetryPolicy;
 
 /// Environment variable holding the password.
 pub const PASSWORD_VAR: &str = "BISQUE_PASSWORD";

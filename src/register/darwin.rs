@@ -9,9 +9,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::http::{RetryPolicy, send};
+use super::http::send;
 use super::{RegisterError, excerpt, write_json};
 use crate::store::RequestObserver;
+use crate::store::retry::RetryPolicy;
 
 /// Public Darwin host (darwin-external-storage-registration).
 pub const DEFAULT_API_URL: &str = "https://darwin.v7labs.com";

@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::darwin::{DarwinResult, DarwinTarget, ItemRecord};
-use super::http::{RetryPolicy, send};
+use super::http::send;
 use super::{RegisterError, excerpt, write_json};
 use crate::contract::manifest::Manifest;
 use crate::store::RequestObserver;
+use crate::store::retry::RetryPolicy;
 
 /// One item's annotations to import: where it is registered and its Darwin file.
 #[derive(Debug, Clone)]

@@ -8,15 +8,15 @@ use std::collections::{HashMap, HashSet};
 use super::balance::{SeriesLoad, balance};
 use crate::catalog::Catalog;
 use crate::contract::FileIssue;
+use crate::contract::keys::fnv1a;
 use crate::contract::manifest::Settings;
-use crate::contract::shard_plan::{
-    ListedVersion, PLAN_VERSION, Plan, ShardHeader, ShardInput, ShardSeries, encode_inputs,
-    inputs_key, plan_key,
-};
-use crate::convert::layout::fnv1a;
 use crate::convert::sink::Sink;
 use crate::error::Error;
 use crate::scan::InstanceHeader;
+use crate::shard::plan::{
+    ListedVersion, PLAN_VERSION, Plan, ShardHeader, ShardInput, ShardSeries, encode_inputs,
+    inputs_key, plan_key,
+};
 use crate::store::{ListedObject, Location};
 
 /// Instance records held in memory at once while shard files are written.

@@ -9,15 +9,15 @@ use rayon::prelude::*;
 
 use crate::contract::manifest::{Item, Manifest};
 use crate::contract::run_report::{RunReport, Stage, Status, Totals};
-use crate::contract::shard_plan::{
-    Plan, ShardDone, decode_inputs, inputs_key, shard_done_key, shard_manifest_key,
-    shard_report_key,
-};
 use crate::contract::{FileIssue, run_report::StageIssues};
 use crate::convert::sink::Sink;
 use crate::convert::{Assembly, Part, Present, assemble};
 use crate::order::group::group_series;
 use crate::scan::ScanReport;
+use crate::shard::plan::{
+    Plan, ShardDone, decode_inputs, inputs_key, shard_done_key, shard_manifest_key,
+    shard_report_key,
+};
 
 /// The merged result, ready to be written.
 #[derive(Debug)]

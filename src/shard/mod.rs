@@ -5,18 +5,19 @@
 //! `convert`, and the destination is all the tasks share.
 //!
 //! Not to be confused with [`crate::order::plan`], the *order* plan (series into ordered volumes).
-//! The files under DEST are described in [`crate::contract::shard_plan`].
+//! The files under DEST (the shard plan's contract) are described in [`plan`].
 
 pub mod balance;
 pub mod build;
 pub mod engine;
 pub mod merge;
+pub mod plan;
 
-use crate::contract::shard_plan::ShardHeader;
-use crate::convert::layout::series_folder;
+use crate::contract::keys::series_folder;
+use plan::ShardHeader;
 
 /// The folders under DEST that the outputs of shard `header` go to, one per series
-/// (`<study>/<series>`, see [`crate::convert::layout`]): all a shard lists to resume, so that
+/// (`<study>/<series>`, see [`crate::contract::keys`]): all a shard lists to resume, so that
 /// the listings of all shards together cover the outputs once. (`--copy-dicom` copies are
 /// written whenever their instance is read and never looked up.)
 pub fn output_folders(header: &ShardHeader) -> Vec<String> {
@@ -33,7 +34,7 @@ pub fn output_folders(header: &ShardHeader) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::shard_plan::ShardSeries;
+    use crate::shard::plan::ShardSeries;
 
     #[test]
     fn a_shard_lists_the_folder_of_each_of_its_series() {
@@ -59,7 +60,7 @@ mod tests {
         assert_eq!(folders[0], "1.2/1.2.3");
         assert_eq!(folders[1], "1.2/1.2.4");
         assert!(folders[2].starts_with("unknown/x"), "{}", folders[2]);
-        let volume = crate::convert::layout::volume_prefix("1.2", "1.2.3", "0");
+        let volume = crate::contract::keys::volume_prefix("1.2", "1.2.3", "0");
         assert!(volume.starts_with(&format!("{}/", folders[0])));
     }
 }

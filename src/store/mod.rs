@@ -6,6 +6,7 @@ pub mod cache;
 pub mod connect;
 pub mod location;
 pub mod request_log;
+pub mod retry;
 
 pub use bucket::{Bucket, FailedUpload, IoStats, ListedObject, ObjectInfo, Uploader};
 pub use cache::ObjectCache;

@@ -109,7 +109,7 @@ fn is_numbered(name: &str, ext: &str, digits: usize) -> bool {
         .is_some_and(|n| n.len() == digits && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The layout of `convert::layout`: `manifest.json`, `report.json`, or
+/// The layout of `contract::keys`: `manifest.json`, `report.json`, or
 /// `<study>/<series>/<volume>/<file>`.
 fn is_valid_key(key: &str) -> bool {
     if key == "manifest.json" || key == "report.json" || key == "index.html" {

@@ -87,8 +87,9 @@ pub fn convert_manifest(args: &ConvertArgs) -> Result<Manifest, Error> {
     let mut options = args.render.options(args.overwrite);
     videos_here(&mut options);
     let progress = render_progress(common, &scan.instances);
-    let report = convert::convert(&source, &scan, sink.as_ref(), &options, &progress)
-        .map_err(manifest_error(sink.as_ref(), convert::layout::MANIFEST_KEY))?;
+    let report = convert::convert(&source, &scan, sink.as_ref(), &options, &progress).map_err(
+        manifest_error(sink.as_ref(), crate::contract::keys::MANIFEST_KEY),
+    )?;
     progress.finish();
     let run_report = run_report(&report, started);
     let published = publish(
@@ -244,7 +245,7 @@ pub(super) fn print_published(sink: &dyn Sink, published: &Published) {
     }
     eprintln!(
         "see {} (items) and {} (every input)",
-        sink.describe(convert::layout::MANIFEST_KEY),
+        sink.describe(crate::contract::keys::MANIFEST_KEY),
         published.report
     );
     for at in &published.payloads {

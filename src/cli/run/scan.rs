@@ -7,9 +7,9 @@ use crate::cli::progress::human_bytes;
 use crate::cli::scan::{Format, OrderArgs, ScanArgs};
 use crate::contract::order_report::OrderReport;
 use crate::error::Error;
+use crate::order::plan::{OrderOptions, plan_order};
 use crate::output;
 use crate::page;
-use crate::order::plan::{OrderOptions, plan_order};
 use crate::scan::ScanReport;
 use crate::source::Source;
 

@@ -11,12 +11,8 @@ use super::index::{checked_selection, open_index, selected_scan};
 use super::{open_source, print_issues};
 use crate::cli::convert::{ConvertArgs, ShardChoice};
 use crate::cli::shard::{MergeArgs, PlanArgs};
+use crate::contract::keys::MANIFEST_KEY;
 use crate::contract::run_report::RunReport;
-use crate::contract::shard_plan::{
-    Plan, ShardDone, decode_inputs, inputs_key, plan_key, shard_done_key, shard_manifest_key,
-    shard_report_key,
-};
-use crate::convert::layout::MANIFEST_KEY;
 use crate::convert::publish::{Publication, publish};
 use crate::convert::sink::{Listing, Sink};
 use crate::convert::{
@@ -26,6 +22,10 @@ use crate::error::Error;
 use crate::payload::PayloadKind;
 use crate::scan::ScanReport;
 use crate::shard::build::{Indexed, PlanRequest, scanned_inputs, write_plan};
+use crate::shard::plan::{
+    Plan, ShardDone, decode_inputs, inputs_key, plan_key, shard_done_key, shard_manifest_key,
+    shard_report_key,
+};
 use crate::shard::{engine, merge::merge as merge_shards, output_folders};
 use crate::source::Source;
 use crate::store::Location;
