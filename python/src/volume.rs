@@ -9,8 +9,8 @@ use dicomprep::convert::stack_reader::{SliceOrder, StackReader, find_stack};
 use dicomprep::nifti::array::{ArrayLayout, Values};
 use dicomprep::nifti::header::DataType;
 use dicomprep::order::Rule;
+use dicomprep::scan::source::Source;
 use dicomprep::scan::{InstanceHeader, ScanReport};
-use dicomprep::source::Source;
 use pyo3::prelude::*;
 use serde_json::json;
 

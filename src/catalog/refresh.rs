@@ -170,7 +170,7 @@ pub fn refresh(
 /// The identity of each listed local file: its size and modification time (nanoseconds since
 /// the Unix epoch). A file that cannot be stat'ed gets no time, so it is read (and fails with
 /// the reason) on every run.
-pub fn stat_local(files: &[crate::source::SourceFile]) -> Vec<Listed> {
+pub fn stat_local(files: &[crate::scan::source::SourceFile]) -> Vec<Listed> {
     use rayon::prelude::*;
     files
         .par_iter()

@@ -4,6 +4,7 @@
 pub mod common;
 pub mod convert;
 pub mod index;
+pub mod output;
 pub mod payload;
 pub mod progress;
 pub mod register;

@@ -23,8 +23,8 @@ use crate::labels::encord::{EncordItem, encord_file};
 use crate::labels::layers::{Layer, item_layers};
 use crate::labels::place::{Frames, Target};
 use crate::labels::{Placed, place_object};
+use crate::scan::source::Source;
 use crate::scan::{InstanceHeader, LabelClass, ScanReport};
-use crate::source::Source;
 
 /// The label objects of a scan, each read and placed on image frames (or why not). Placing
 /// needs no item: a run does it while its items are being rendered.

@@ -42,7 +42,7 @@ use crate::order::plan::{plan_volumes, rule_name};
 use crate::order::split::Volume;
 use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
-use crate::source::Source;
+use crate::scan::source::Source;
 pub(crate) use assemble::{Assembly, Part, Present, assemble};
 use integrity::Ledger;
 use previous::Previous;

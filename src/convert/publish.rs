@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::order::Rule;
 use crate::payload::{self, PayloadKind, PayloadOptions};
 use crate::scan::ScanReport;
-use crate::source::Source;
+use crate::scan::source::Source;
 use crate::store::Location;
 
 /// What to write after `manifest`.

@@ -20,7 +20,7 @@ use crate::order::split::Volume;
 use crate::order::{Rule, SliceRef};
 use crate::render::decode::{DicomImage, Frame};
 use crate::scan::InstanceHeader;
-use crate::source::Source;
+use crate::scan::source::Source;
 
 /// The order of the slices within each time point of a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use crate::render::Image8;
 use crate::render::decode::DicomImage;
 use crate::render::lut::Voi;
 use crate::scan::InstanceHeader;
-use crate::source::Source;
+use crate::scan::source::Source;
 
 /// What converting one volume produced.
 #[derive(Debug, Default)]

@@ -1,13 +1,16 @@
-//! Header scan: reads every file's header up to Pixel Data, in parallel, and accounts for each
-//! file as an instance, a skip or a failure.
+//! The scan stage: where files come from ([`source`]: folders, buckets, and DICOMweb services
+//! ([`dicomweb`])), and the header scan itself: every file's header read up to Pixel Data, in
+//! parallel, each file accounted for as an instance, a skip or a failure.
 
 pub mod csa;
+pub mod dicomweb;
 pub mod first_range;
 mod gzip;
 pub mod label_class;
 pub mod mosaic;
 pub mod reader;
 pub mod record;
+pub mod source;
 pub mod vector;
 
 use std::fs::File;
@@ -22,7 +25,7 @@ pub use record::{FrameHeader, InstanceHeader};
 
 use crate::Progress;
 use crate::contract::FileIssue;
-use crate::source::SourceFile;
+use crate::scan::source::SourceFile;
 use crate::store::{Bucket, ListedObject};
 use reader::{Input, RawHeader, ReadError};
 

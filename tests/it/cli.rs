@@ -85,12 +85,12 @@ fn tsv_has_a_row_per_slice_and_per_problem_file() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        dicomprep::output::TSV_COLUMNS.join("\t")
+        dicomprep::cli::output::TSV_COLUMNS.join("\t")
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
     assert!(
         rows.iter()
-            .all(|r| r.len() == dicomprep::output::TSV_COLUMNS.len())
+            .all(|r| r.len() == dicomprep::cli::output::TSV_COLUMNS.len())
     );
     let count = |status: &str| rows.iter().filter(|r| r[0] == status).count();
     assert_eq!(count("slice"), report.slice_count());

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use dicomprep::contract::manifest::Manifest;
 use dicomprep::contract::order_report::{FileIssue, OrderReport};
+use dicomprep::scan::source::SourceFile;
 use dicomprep::scan::{ScanOutcome, scan_file};
-use dicomprep::source::SourceFile;
 use dicomprep::synth::faults::{corpus, load_templates, write_corpus};
 
 use crate::util::{all_files, data, run};

@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
+use dicomprep::scan::source::SourceFile;
 use dicomprep::scan::{InstanceHeader, ScanOutcome, scan_file};
-use dicomprep::source::SourceFile;
 
 use crate::util::{data, run};
 

@@ -15,7 +15,7 @@ use dicomprep::NoProgress;
 use dicomprep::contract::manifest::Manifest;
 use dicomprep::convert::sink::BucketSink;
 use dicomprep::convert::{ConvertOptions, convert};
-use dicomprep::source::Source;
+use dicomprep::scan::source::Source;
 use dicomprep::store::{Bucket, Location, content_type};
 use object_store::memory::InMemory;
 

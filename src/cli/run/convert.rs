@@ -16,7 +16,7 @@ use crate::convert::publish::{Publication, Published, publish};
 use crate::convert::sink::{BucketSink, Listing, LocalSink, Sink};
 use crate::convert::{self, ConvertOptions, ConvertReport};
 use crate::error::Error;
-use crate::source::Source;
+use crate::scan::source::Source;
 use crate::store::{Location, ObjectCache};
 
 /// `source` with the object cache of `--cache DIR`, when it is a bucket.

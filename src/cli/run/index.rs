@@ -15,10 +15,10 @@ use crate::cli::index::{IndexArgs, QueryArgs, QueryFormat};
 use crate::cli::progress::TerminalProgress;
 use crate::error::Error;
 use crate::labels::references::referenced_series_of;
+use crate::scan::source::{Source, list_local};
 use crate::scan::{
     FirstRanges, LabelClass, ScanReport, default_io_threads, scan_files, scan_objects,
 };
-use crate::source::{Source, list_local};
 use crate::store::{ListedObject, Location};
 
 /// How an index names its source: a local folder by its absolute path (so the index can be
@@ -120,7 +120,7 @@ pub(super) fn query(args: &QueryArgs) -> Result<bool, Error> {
         QueryFormat::Csv => result.to_csv(),
         QueryFormat::Json => result.to_json(),
     };
-    crate::output::write_to(None, |out| out.write_all(text.as_bytes()))?;
+    crate::cli::output::write_to(None, |out| out.write_all(text.as_bytes()))?;
     Ok(true)
 }
 

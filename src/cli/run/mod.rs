@@ -19,10 +19,10 @@ use super::register::RegisterTarget;
 use super::{Cli, Command};
 use crate::contract::FileIssue;
 use crate::contract::manifest::Manifest;
-use crate::dicomweb::Dicomweb;
 use crate::error::Error;
 use crate::scan::ScanReport;
-use crate::source::{Source, list_local};
+use crate::scan::dicomweb::Dicomweb;
+use crate::scan::source::{Source, list_local};
 use crate::store::{Bucket, ListedObject, Location, Scheme};
 
 /// Runs the command; `Ok(false)` when some inputs failed.

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use super::{parent_folder, parse_location, read_manifest};
+use crate::cli::output;
 use crate::cli::payload::PayloadArgs;
 use crate::contract::manifest::Manifest;
 use crate::error::Error;
-use crate::output;
 use crate::payload;
 use crate::store::Location;
 

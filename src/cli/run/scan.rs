@@ -3,15 +3,15 @@
 use std::time::Instant;
 
 use super::{bucket_reads, dicomweb_reads, open_source, print_issues, scan_with_progress};
+use crate::cli::output;
 use crate::cli::progress::human_bytes;
 use crate::cli::scan::{Format, OrderArgs, ScanArgs};
 use crate::contract::order_report::OrderReport;
 use crate::error::Error;
 use crate::order::plan::{OrderOptions, plan_order};
-use crate::output;
 use crate::page;
 use crate::scan::ScanReport;
-use crate::source::Source;
+use crate::scan::source::Source;
 
 /// The headers of `scan`'s SRC (with a progress bar unless quiet), and its source.
 pub fn scan_report(args: &ScanArgs) -> Result<(ScanReport, Source), Error> {

@@ -21,13 +21,13 @@ use crate::convert::{
 use crate::error::Error;
 use crate::payload::PayloadKind;
 use crate::scan::ScanReport;
+use crate::scan::source::Source;
 use crate::shard::build::{Indexed, PlanRequest, scanned_inputs, write_plan};
 use crate::shard::plan::{
     Plan, ShardDone, decode_inputs, inputs_key, plan_key, shard_done_key, shard_manifest_key,
     shard_report_key,
 };
 use crate::shard::{engine, merge::merge as merge_shards, output_folders};
-use crate::source::Source;
 use crate::store::Location;
 
 pub(super) fn plan(args: &PlanArgs) -> Result<bool, Error> {

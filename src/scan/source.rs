@@ -8,9 +8,8 @@ use walkdir::WalkDir;
 use bytes::Bytes;
 
 use crate::contract::FileIssue;
-use crate::dicomweb::Dicomweb;
 use crate::error::Error;
-use crate::render::decode::DicomImage;
+use crate::scan::dicomweb::Dicomweb;
 use crate::store::{Bucket, Location};
 
 /// Where the files of a run are read from.
@@ -64,12 +63,6 @@ impl Source {
                 .ok_or_else(|| format!("{} is gone", bucket.describe(relative))),
             Source::Dicomweb(service) => service.retrieve(relative).map(Bytes::from),
         }
-    }
-
-    /// Opens the file named `relative` for decoding. It is read whole into memory, so memory
-    /// holds one file per worker thread.
-    pub fn open_image(&self, relative: &str) -> Result<DicomImage, String> {
-        DicomImage::from_shared(self.read(relative)?).map_err(|e| e.to_string())
     }
 }
 
