@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::volume::{Context, Picture, SliceOutput, VolumePlan, VolumeWindow};
+use super::context::{Context, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::window_used;
 use crate::contract::keys;
 use crate::contract::manifest::{FrameEntry, HlsEntry, Item, ItemKind};

@@ -6,6 +6,7 @@
 //! Outputs that already exist are reused when the settings are unchanged, so a re-run resumes.
 
 mod assemble;
+mod context;
 mod integrity;
 mod items;
 mod label_nifti;
@@ -44,10 +45,10 @@ use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::scan::source::Source;
 pub(crate) use assemble::{Assembly, Part, Present, assemble};
+use context::{Context, VolumeOutcome};
 use integrity::Ledger;
 use previous::Previous;
 use sink::Sink;
-use volume::{Context, VolumeOutcome};
 
 /// Whether volumes become image items or video items.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
+use super::context::{Context, VolumeOutcome};
 use super::items::NIFTI_EXTENSION;
 use super::slices::decode_slice;
-use super::volume::{Context, VolumeOutcome};
 use crate::contract::FileIssue;
 use crate::contract::keys;
 use crate::contract::manifest::{FrameEntry, Item, ItemKind, NiftiEntry};

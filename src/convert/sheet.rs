@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::volume::{Context, SliceOutput, VolumePlan};
+use super::context::{Context, SliceOutput, VolumePlan};
 use crate::contract::FileIssue;
 use crate::contract::keys;
 use crate::contract::manifest::ContactSheetEntry;

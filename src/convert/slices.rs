@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use rayon::prelude::*;
 
-use super::volume::{Context, OpenFiles, Picture, SliceOutput, VolumePlan, VolumeWindow};
+use super::context::{Context, OpenFiles, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::{frame_modality, frame_window};
 use crate::contract::FileIssue;
 use crate::contract::keys;

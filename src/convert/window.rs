@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::volume::{Context, VolumeWindow};
+use super::context::{Context, VolumeWindow};
 use crate::contract::manifest::WindowUsed;
 use crate::order::split::Volume;
 use crate::render::decode::{DicomImage, Samples};

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod guard;
 pub mod image;
 pub mod lut;
+pub mod mapping;
 pub mod rle;
 pub mod thumbnail;
 pub mod volume_window;

@@ -1,5 +1,5 @@
-//! `dicomprep convert`: scan SRC, render into DEST, write the run report and payloads (or, with
-//! `--plan`, one shard of a plan: see [`super::shard`]).
+//! `dicomprep convert`: scan SRC, render into DEST, write the run report and payloads (one
+//! shard of a plan, `--plan DEST --shard K`, is [`super::shard`]'s).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,9 +59,6 @@ pub(super) fn print_cache(source: &Source) {
 }
 
 pub(super) fn convert(args: &ConvertArgs) -> Result<bool, Error> {
-    if let (Some(plan), Some(shard)) = (&args.plan, args.shard) {
-        return super::shard::convert_shard(args, plan, shard);
-    }
     convert_manifest(args).map(|manifest| manifest.failed.is_empty())
 }
 

@@ -30,7 +30,10 @@ pub fn run(cli: &Cli) -> Result<bool, Error> {
     match &cli.command {
         Command::Scan(args) => scan::scan(args),
         Command::Order(args) => scan::order(args),
-        Command::Convert(args) => convert::convert(args),
+        Command::Convert(args) => match (&args.plan, args.shard) {
+            (Some(plan), Some(shard)) => shard::convert_shard(args, plan, shard),
+            _ => convert::convert(args),
+        },
         Command::Plan(args) => shard::plan(args),
         Command::Merge(args) => shard::merge(args),
         Command::Index(args) => index::index(args),
