@@ -178,9 +178,9 @@ class VolumeRef:
     diagnostics: Optional[Dict[str, Any]]
     series: "Series" = field(repr=False)
 
-    def read(self, rescale: bool = True) -> Volume:
-        """Reads this volume (see :class:`Volume`)."""
-        return self.series._order._read(self.series.series_instance_uid, self.id, rescale)
+    def read(self, rescale: bool = True, progress: bool = False) -> Volume:
+        """Reads this volume (see :class:`Volume`); a progress bar when ``progress``."""
+        return self.series._order._read(self.series.series_instance_uid, self.id, rescale, progress)
 
 
 @dataclass
@@ -195,10 +195,10 @@ class Series:
     volumes: List[VolumeRef]
     _order: "Order" = field(repr=False)
 
-    def read(self, rescale: bool = True) -> Volume:
+    def read(self, rescale: bool = True, progress: bool = False) -> Volume:
         """Reads the series as one volume: 3D, or 4D (t, z, y, x) when its volumes are the
         time points of one acquisition, as the NIfTI writer stacks them."""
-        return self._order._read(self.series_instance_uid, None, rescale)
+        return self._order._read(self.series_instance_uid, None, rescale, progress)
 
 
 class Order:
@@ -251,8 +251,8 @@ class Order:
         for series in self.series:
             yield from series.volumes
 
-    def _read(self, series_uid: str, volume: Optional[str], rescale: bool) -> Volume:
-        array, described = self._scanned.read_volume(series_uid, volume, rescale, _allocate)
+    def _read(self, series_uid: str, volume: Optional[str], rescale: bool, progress: bool = False) -> Volume:
+        array, described = self._scanned.read_volume(series_uid, volume, rescale, _allocate, progress)
         info = json.loads(described)
         if array.shape[0] == 1:
             array = array[0]
@@ -309,7 +309,7 @@ def read_volume(
     volume.
     """
     if isinstance(source, (VolumeRef, Series)):
-        return source.read(rescale)
+        return source.read(rescale, progress)
     ordered = order(source, rule, progress=progress, **options)
     if series_uid is None:
         if len(ordered.series) != 1:
@@ -318,7 +318,7 @@ def read_volume(
                 f"{os.fspath(source)} holds {len(ordered.series)} series ({found}): pass series_uid="
             )
         series_uid = ordered.series[0].series_instance_uid
-    return ordered._read(series_uid, volume, rescale)
+    return ordered._read(series_uid, volume, rescale, progress)
 
 
 def convert(src: PathLike, dest: PathLike, *, progress: bool = False, **options: Any) -> Dict[str, Any]:

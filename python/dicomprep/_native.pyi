@@ -37,6 +37,7 @@ class Scanned:
         volume: Optional[str],
         rescale: bool,
         allocate: Callable[[List[int], str], Tuple[Any, int]],
+        progress: bool = False,
     ) -> Tuple[Any, str]:
         """Fills the array `allocate(shape, dtype)` returns; returns it and its description."""
     def write_nifti(self, series_uid: str, volume: Optional[str], path: str, gzip: bool) -> None:

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use dicomprep::cli::progress::TerminalProgress;
 use dicomprep::contract::order_report::OrderReport;
 use dicomprep::convert::stack_reader::{SliceOrder, StackReader, find_stack};
 use dicomprep::nifti::array::{ArrayLayout, Values};
@@ -58,9 +59,10 @@ impl Scanned {
     }
 
     /// Reads the stack of `series_uid` (or its volume `volume`) into the array that
-    /// `allocate(shape, dtype)` returns as `(array, address)`; returns the array and its
-    /// description as JSON (dtype, slope, intercept, affine, spacing, frames).
-    #[pyo3(signature = (series_uid, volume, rescale, allocate))]
+    /// `allocate(shape, dtype)` returns as `(array, address)`, with a progress bar when
+    /// `progress`; returns the array and its description as JSON (dtype, slope, intercept,
+    /// affine, spacing, frames).
+    #[pyo3(signature = (series_uid, volume, rescale, allocate, progress = false))]
     fn read_volume(
         &self,
         py: Python<'_>,
@@ -68,6 +70,7 @@ impl Scanned {
         volume: Option<&str>,
         rescale: bool,
         allocate: Bound<'_, PyAny>,
+        progress: bool,
     ) -> PyResult<(Py<PyAny>, String)> {
         let values = if rescale {
             Values::Rescaled
@@ -88,7 +91,10 @@ impl Scanned {
             // SAFETY: `allocate` made a C-contiguous array of `length` bytes at `address`, and
             // `buffer` holds it alive until this call returns; nothing else writes it meanwhile.
             let out = unsafe { std::slice::from_raw_parts_mut(address as *mut u8, length) };
-            reader.read_into(&array, out).map_err(VolumeError::new_err)
+            let bar = TerminalProgress::new("read", reader.frames_to_decode(), progress);
+            let read = reader.read_into(&array, out, &bar);
+            bar.finish();
+            read.map_err(VolumeError::new_err)
         })?;
         Ok((buffer, description))
     }

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dicomprep
@@ -86,5 +87,7 @@ def test_progress_is_off_unless_asked(data, capfd):
     src = data / "dicom2nifti/siemens/anatomical/001"
     quiet = dicomprep.scan(src)
     assert capfd.readouterr().err == ""
-    # With progress=True the bars draw on a terminal (none here); the records are the same.
+    # With progress=True the bars draw on a terminal (none here); the results are the same.
     assert dicomprep.scan(src, progress=True) == quiet
+    loud = dicomprep.read_volume(src, progress=True)
+    np.testing.assert_array_equal(loud.array, dicomprep.read_volume(src).array)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::slices::decode_slice;
+use crate::Progress;
 use crate::nifti::acquisition::{Acquisition, acquisition};
 use crate::nifti::array::{ArrayLayout, Values, array_layout};
 use crate::nifti::build::{Layout, build, layout, place_all, rescale_of};
@@ -182,8 +183,20 @@ impl<'a> StackReader<'a> {
         array_layout(&self.layout, values)
     }
 
-    /// Decodes every slice into `out`, laid out as `array` (from [`Self::array_layout`]).
-    pub fn read_into(&self, array: &ArrayLayout, out: &mut [u8]) -> Result<(), String> {
+    /// How many frames [`Self::read_into`] decodes (a mosaic's file once per time point): the
+    /// total of its progress.
+    pub fn frames_to_decode(&self) -> u64 {
+        self.stack.time_points.iter().map(|t| t.len() as u64).sum()
+    }
+
+    /// Decodes every slice into `out`, laid out as `array` (from [`Self::array_layout`]),
+    /// advancing `progress` by one per frame decoded.
+    pub fn read_into(
+        &self,
+        array: &ArrayLayout,
+        out: &mut [u8],
+        progress: &dyn Progress,
+    ) -> Result<(), String> {
         if out.len() != array.bytes() {
             return Err(format!(
                 "the array holds {} bytes, the volume {}",
@@ -197,7 +210,11 @@ impl<'a> StackReader<'a> {
             array.slice_bytes(),
             &array.storage,
             &|s| rescale_of(self.instances, s),
-            &|s| self.decode(s),
+            &|s| {
+                let frame = self.decode(s);
+                progress.advance(1);
+                frame
+            },
             &self.acquisition,
             Rows::TopDown,
         )
