@@ -220,11 +220,11 @@ impl AffineLevels {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// CT: rescale to Hounsfield units (intercept -1024), soft-tissue window 40/400.
-    fn ct_soft_tissue() -> GreyMapping {
+    pub(crate) fn ct_soft_tissue() -> GreyMapping {
         GreyMapping {
             modality: ModalityLut::Rescale {
                 slope: 1.0,

@@ -148,6 +148,7 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::lut::tests::ct_soft_tissue;
     use crate::render::lut::{ModalityLut, Voi, VoiFunction, Window};
 
     /// Stored values windowed as they are (no rescale).
@@ -156,18 +157,6 @@ mod tests {
             modality: ModalityLut::IDENTITY,
             voi: Voi::Window(window),
             invert,
-        }
-    }
-
-    /// CT: rescale to Hounsfield units (intercept -1024), soft-tissue window 40/400.
-    fn ct_soft_tissue() -> GreyMapping {
-        GreyMapping {
-            modality: ModalityLut::Rescale {
-                slope: 1.0,
-                intercept: -1024.0,
-            },
-            voi: Voi::Window(Window::linear(40.0, 400.0)),
-            invert: false,
         }
     }
 
