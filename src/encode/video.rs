@@ -1,4 +1,4 @@
-//! H.264 from 8-bit frames, through FFmpeg's libraries (loaded on first use, [`super::ffmpeg`]):
+//! H.264 from 8-bit frames, through FFmpeg's libraries (loaded on first use: `encode::ffmpeg`):
 //! yuv420p, libx264, into an MP4 (`+faststart`) or an HLS rendition. Frames are pushed one at a
 //! time, so memory does not grow with the video.
 

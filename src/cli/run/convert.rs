@@ -1,5 +1,5 @@
 //! `dicomprep convert`: scan SRC, render into DEST, write the run report and payloads (one
-//! shard of a plan, `--plan DEST --shard K`, is [`super::shard`]'s).
+//! shard of a plan, `--plan DEST --shard K`, is the `shard` glue's).
 
 use std::path::Path;
 use std::sync::Arc;
