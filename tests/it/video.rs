@@ -261,3 +261,68 @@ fn hls_renditions_play_and_cover_every_frame() {
         )
     );
 }
+
+/// FFmpeg's libraries are opened only when a video is made: with libavcodec unreadable (a
+/// private mount namespace binds /dev/null over it: the way a machine without FFmpeg looks to
+/// the loader), `convert` says what to install, exits 0 and writes every item but its MP4.
+#[test]
+fn without_ffmpegs_libraries_convert_warns_what_to_install_and_writes_no_mp4() {
+    let ldconfig = Command::new("ldconfig").arg("-p").output().unwrap();
+    let listing = String::from_utf8_lossy(&ldconfig.stdout).into_owned();
+    let libavcodec = listing
+        .lines()
+        .find(|l| l.trim_start().starts_with("libavcodec.so.") && l.contains("x86-64"))
+        .and_then(|l| l.split("=> ").nth(1))
+        .expect("libavcodec is installed (scripts/setup.sh)")
+        .trim()
+        .to_string();
+    let dest = tempfile::tempdir().unwrap();
+    let output = Command::new("unshare")
+        .args([
+            "--mount",
+            "sh",
+            "-c",
+            r#"mount --bind /dev/null "$0" && exec "$@""#,
+        ])
+        .arg(&libavcodec)
+        .arg(env!("CARGO_BIN_EXE_dicomprep"))
+        .args(["convert"])
+        .arg(data("dicom2nifti/siemens"))
+        .arg("--dest")
+        .arg(dest.path())
+        .args(["-q", "--no-html"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: no MP4 videos: cannot load FFmpeg's libraries")
+            && stderr.contains("apt-get install")
+            && stderr.contains("libavcodec")
+            && stderr.contains("--no-mp4"),
+        "{stderr}"
+    );
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dest.path().join("manifest.json")).unwrap()).unwrap();
+    let videos: Vec<&Item> = manifest
+        .items
+        .iter()
+        .filter(|i| i.kind == ItemKind::Video)
+        .collect();
+    assert!(!videos.is_empty(), "the series are video items");
+    for item in videos {
+        assert!(item.video.is_none(), "{}", item.name);
+        assert!(!item.frames.is_empty() && !item.thumbnail_key.is_empty());
+    }
+    let mp4s = walkdir::WalkDir::new(dest.path())
+        .into_iter()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "mp4")
+        })
+        .count();
+    assert_eq!(mp4s, 0);
+}
