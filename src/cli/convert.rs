@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
+use crate::convert::burned_in::BurnedInChoice;
 use crate::convert::{ConvertOptions, DEFAULT_LQ_QUALITY, ItemChoice, Outputs};
 use crate::encode::VideoSettings;
 use crate::labels::LabelOptions;
@@ -205,6 +206,16 @@ pub struct RenderArgs {
     /// MaximumFractionalValue (0 < T <= 1).
     #[arg(long, default_value_t = 0.5, value_parser = parse_threshold, value_name = "T")]
     pub seg_threshold: f64,
+
+    /// Pixels that may carry the patient's name. `crop`: ultrasound with a Sequence of
+    /// Ultrasound Regions is cut to the union of its regions (the scanner's text band lies
+    /// outside them) in every output (frames, thumbnails, contact sheets, videos, NIfTI, labels),
+    /// and the manifest records each item's crop; other images that declare
+    /// BurnedInAnnotation YES are skipped ("burned-in annotation" in report.json). `skip`: as
+    /// crop, and every image that declares YES is skipped, regions or not. `keep`: everything
+    /// is rendered whole; the summary counts the images that declare YES.
+    #[arg(long, default_value = "crop", value_parser = parse_burned_in, value_name = "crop|skip|keep")]
+    pub burned_in: BurnedInChoice,
 }
 
 impl RenderArgs {
@@ -230,8 +241,13 @@ impl RenderArgs {
             labels: (self.labels == "auto").then_some(LabelOptions {
                 seg_threshold: self.seg_threshold,
             }),
+            burned_in: self.burned_in,
         }
     }
+}
+
+fn parse_burned_in(text: &str) -> Result<BurnedInChoice, String> {
+    BurnedInChoice::from_name(text).ok_or_else(|| format!("{text:?} is not crop, skip or keep"))
 }
 
 fn parse_threshold(text: &str) -> Result<f64, String> {

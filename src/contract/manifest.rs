@@ -88,6 +88,14 @@ pub struct Settings {
     /// Fraction of MaximumFractionalValue from which a fractional SEG pixel is in its segment.
     #[serde(default = "default_seg_threshold")]
     pub seg_threshold: f64,
+    /// What was done with pixels that may carry burned-in text (`--burned-in`): `crop`,
+    /// `skip` or `keep` (manifests of earlier versions kept everything).
+    #[serde(default = "default_burned_in")]
+    pub burned_in: String,
+}
+
+fn default_burned_in() -> String {
+    "keep".into()
 }
 
 fn default_labels() -> String {
@@ -172,6 +180,36 @@ pub struct Item {
     /// and labels).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_sheet: Option<ContactSheetEntry>,
+    /// The part of each source frame the item's pictures show, when they are cropped (to the
+    /// ultrasound regions, `--burned-in crop`): frame coordinates of the pictures' pixels
+    /// (and of their labels) are the item's plus (x, y).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<Crop>,
+    /// What the item's sources say about burned-in text, when they say something to mind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned_in: Option<BurnedIn>,
+}
+
+/// A rectangle of a frame: first column and row, width and height in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crop {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// An item's burned-in text, as its sources declare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BurnedIn {
+    /// Ultrasound cut to its regions ([`Item::crop`]): the text band is left out.
+    Cropped,
+    /// Declares BurnedInAnnotation YES and was rendered whole (`--burned-in keep`).
+    Kept,
+    /// A Secondary Capture or other non-acquisition image that does not declare
+    /// BurnedInAnnotation: it may contain burned-in text.
+    Undeclared,
 }
 
 /// A label object placed on an item.

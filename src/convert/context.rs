@@ -12,7 +12,7 @@ use super::sink::Sink;
 use crate::Progress;
 use crate::contract::FileIssue;
 use crate::contract::keys::{self, FrameLayout};
-use crate::contract::manifest::{Item, WindowUsed};
+use crate::contract::manifest::{Crop, Item, WindowUsed};
 use crate::order::split::Volume;
 use crate::render::decode::DicomImage;
 use crate::render::lut::Voi;
@@ -92,6 +92,8 @@ pub(super) struct VolumePlan<'v> {
     pub(super) middle: usize,
     pub(super) window: VolumeWindow,
     pub(super) frames: FrameLayout,
+    /// The part of each frame the pictures show (`--burned-in crop`); `None`: all of it.
+    pub(super) crop: Option<Crop>,
 }
 
 impl VolumePlan<'_> {

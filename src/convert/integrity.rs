@@ -121,6 +121,8 @@ mod tests {
             nifti: None,
             labels: Vec::new(),
             label_sheet: None,
+            crop: None,
+            burned_in: None,
         }
     }
 

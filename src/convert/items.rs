@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use super::burned_in::item_note;
 use super::context::{Context, Picture, SliceOutput, VolumePlan, VolumeWindow};
 use super::window::window_used;
 use crate::contract::keys;
 use crate::contract::manifest::{FrameEntry, HlsEntry, Item, ItemKind};
 use crate::naming::{NameFields, Target, deduplicate};
+use crate::order::SliceRef;
 use crate::order::group::SeriesGroup;
 
 /// Extension of the name of image items.
@@ -99,6 +101,11 @@ impl Context<'_> {
             nifti: None,
             labels: Vec::new(),
             label_sheet: None,
+            crop: plan.crop,
+            burned_in: None,
+        };
+        let burned_in = |slices: &[SliceRef]| {
+            item_note(self.instances, slices, plan.crop, self.options.burned_in)
         };
         match kind {
             Picture::Image => outputs
@@ -114,6 +121,7 @@ impl Context<'_> {
                     let thumbnail = keys::image_thumbnail_key(prefix, output.index);
                     Item {
                         thumbnail_bytes: output.thumbnail_bytes,
+                        burned_in: burned_in(&volume.slices[output.index..=output.index]),
                         ..item(
                             name,
                             ItemKind::Image,
@@ -142,6 +150,7 @@ impl Context<'_> {
                 let name = template.render(&fields, Target::Video, VIDEO_EXTENSION);
                 vec![Item {
                     thumbnail_bytes,
+                    burned_in: burned_in(&volume.slices),
                     ..item(
                         name,
                         ItemKind::Video,

@@ -251,7 +251,11 @@ fn item_outputs(
         .iter()
         .filter_map(|&o| objects.placed[o].as_ref().ok())
         .collect();
-    let layers = item_layers(targets, &shown);
+    let mut layers = item_layers(targets, &shown);
+    // Labels of a cropped item are cut as its pictures are.
+    if let Some(crop) = item.crop {
+        layers = layers.into_iter().map(|l| l.cropped(crop)).collect();
+    }
     let mut out = ItemOutputs {
         labels: Vec::with_capacity(objects.indices.len()),
         sheet: None,

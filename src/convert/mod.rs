@@ -6,6 +6,7 @@
 //! Outputs that already exist are reused when the settings are unchanged, so a re-run resumes.
 
 mod assemble;
+pub mod burned_in;
 mod context;
 mod integrity;
 mod items;
@@ -45,6 +46,7 @@ use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
 use crate::scan::source::Source;
 pub(crate) use assemble::{Assembly, Part, Present, assemble};
+use burned_in::BurnedInChoice;
 use context::{Context, VolumeOutcome};
 use integrity::Ledger;
 use previous::Previous;
@@ -144,6 +146,8 @@ pub struct ConvertOptions {
     /// Label objects (SEG, RTSTRUCT) are placed on the items they reference (`--labels auto`);
     /// `None` leaves them aside (`--labels off`).
     pub labels: Option<LabelOptions>,
+    /// What is done with pixels that may carry burned-in text (`--burned-in`).
+    pub burned_in: BurnedInChoice,
 }
 
 impl Default for ConvertOptions {
@@ -162,6 +166,7 @@ impl Default for ConvertOptions {
             outputs: Outputs::default(),
             nifti_gzip: true,
             labels: Some(LabelOptions::default()),
+            burned_in: BurnedInChoice::default(),
         }
     }
 }
@@ -199,6 +204,7 @@ impl ConvertOptions {
             seg_threshold: self
                 .labels
                 .map_or(LabelOptions::default().seg_threshold, |l| l.seg_threshold),
+            burned_in: self.burned_in.name().into(),
         }
     }
 
@@ -241,6 +247,8 @@ impl ConvertOptions {
                 "off" => None,
                 other => return Err(format!("unknown labels setting {other:?}")),
             },
+            burned_in: BurnedInChoice::from_name(&settings.burned_in)
+                .ok_or_else(|| format!("unknown burned-in setting {:?}", settings.burned_in))?,
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));
@@ -272,6 +280,8 @@ pub struct ConvertReport {
     pub issues: StageIssues,
     /// Writes that failed (key → last error), for a shard to record.
     pub failed_writes: BTreeMap<String, String>,
+    /// Images that declare burned-in text and were rendered whole (`--burned-in keep`).
+    pub burned_in_kept: usize,
 }
 
 /// Renders every planned volume of `scan` (files read from `source`) into `sink`, and writes
@@ -312,6 +322,8 @@ pub fn convert_to(
         ManifestTarget::Shard { key } => (key, Assembly::Shard),
     };
     let settings = options.settings();
+    // Images whose burned-in text cannot be cut away are left out before anything is planned.
+    let scan = &*burned_in::screen(scan, options.burned_in);
     let previous: Option<Manifest> = sink
         .get(manifest_key)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
@@ -428,6 +440,7 @@ pub fn convert_to(
         bytes_read: bytes_read.into_inner(),
         issues,
         failed_writes: failed_uploads,
+        burned_in_kept: burned_in::kept_declared(scan, options.burned_in),
     })
 }
 

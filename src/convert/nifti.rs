@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
+use super::burned_in::{cropped_headers, item_note, volume_crop};
 use super::context::{Context, VolumeOutcome};
 use super::items::NIFTI_EXTENSION;
 use super::slices::decode_slice;
 use crate::contract::FileIssue;
 use crate::contract::keys;
-use crate::contract::manifest::{FrameEntry, Item, ItemKind, NiftiEntry};
+use crate::contract::manifest::{Crop, FrameEntry, Item, ItemKind, NiftiEntry};
 use crate::naming::{NameFields, Target};
 use crate::nifti::Vendor;
 use crate::nifti::acquisition::{acquisition, frame_item};
@@ -34,6 +35,8 @@ use crate::scan::InstanceHeader;
 struct StackOutcome<'p> {
     planned: &'p PlannedSeries,
     stack: Stack,
+    /// The part of each frame the volume holds (`--burned-in crop`).
+    crop: Option<Crop>,
     result: Result<NiftiEntry, String>,
     written: usize,
     reused: usize,
@@ -136,11 +139,16 @@ impl Context<'_> {
         } else {
             ".nii"
         };
-        let frames = outcome
+        let crop = outcome.crop;
+        let slices: Vec<SliceRef> = outcome
             .stack
             .time_points
             .iter()
             .flatten()
+            .copied()
+            .collect();
+        let frames = slices
+            .iter()
             .map(|s| {
                 let h = &self.instances[s.instance];
                 FrameEntry {
@@ -148,8 +156,8 @@ impl Context<'_> {
                     frame: s.frame,
                     hq_key: String::new(),
                     lq_key: None,
-                    width: u32::from(h.columns.unwrap_or(0)),
-                    height: u32::from(h.rows.unwrap_or(0)),
+                    width: crop.map_or(u32::from(h.columns.unwrap_or(0)), |c| c.width),
+                    height: crop.map_or(u32::from(h.rows.unwrap_or(0)), |c| c.height),
                     hq_bytes: 0,
                     lq_bytes: None,
                     sop_instance_uid: h.sop_instance_uid.clone(),
@@ -179,6 +187,8 @@ impl Context<'_> {
             nifti: Some(entry.clone()),
             labels: Vec::new(),
             label_sheet: None,
+            crop,
+            burned_in: item_note(self.instances, &slices, crop, self.options.burned_in),
         }
     }
 
@@ -191,9 +201,14 @@ impl Context<'_> {
         );
         let image = keys::nifti_key(&prefix, self.options.nifti_gzip);
         let slices = stack.time_points.iter().map(Vec::len).sum::<usize>() as u64;
+        let all: Vec<SliceRef> = stack.time_points.iter().flatten().copied().collect();
+        // A mosaic's tiles have no regions of their own to cut to.
+        let crop =
+            volume_crop(self.instances, &all, self.options.burned_in).filter(|_| !stack.mosaic);
         let mut outcome = StackOutcome {
             planned,
             stack,
+            crop,
             result: Err(String::new()),
             written: 0,
             reused: 0,
@@ -204,7 +219,7 @@ impl Context<'_> {
             self.nifti_progress(slices);
             return outcome;
         }
-        outcome.result = self.write_stack(planned, &outcome.stack, &prefix, image);
+        outcome.result = self.write_stack(planned, &outcome.stack, crop, &prefix, image);
         if let Ok(entry) = &outcome.result {
             outcome.written = 1 + [&entry.sidecar, &entry.bval, &entry.bvec]
                 .iter()
@@ -241,6 +256,7 @@ impl Context<'_> {
         &self,
         planned: &PlannedSeries,
         stack: &Stack,
+        crop: Option<Crop>,
         prefix: &str,
         image: String,
     ) -> Result<NiftiEntry, String> {
@@ -326,7 +342,22 @@ impl Context<'_> {
             self.nifti_progress(u64::from(!stack.mosaic));
             Ok(frame)
         };
-        let mut built = build(stack, self.instances, &acquisition, &decode)?;
+        let mut built = match crop {
+            None => build(stack, self.instances, &acquisition, &decode)?,
+            Some(c) => {
+                let slices: Vec<SliceRef> = stack.time_points.iter().flatten().copied().collect();
+                let cropped = cropped_headers(self.instances, &slices, c);
+                let decode = |s: SliceRef| {
+                    decode(s)?
+                        .cropped(c.x, c.y, c.width, c.height)
+                        .ok_or_else(|| {
+                            let path = &self.instances[s.instance].path;
+                            format!("{path}: the frame does not hold its volume's crop")
+                        })
+                };
+                build(stack, &cropped, &acquisition, &decode)?
+            }
+        };
         if stack.mosaic {
             self.nifti_progress(stack.time_points.len() as u64);
         }

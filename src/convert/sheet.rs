@@ -57,7 +57,7 @@ impl Context<'_> {
                 Some(image) => image,
                 None => self
                     .open_image(header)
-                    .and_then(|image| self.render_slice(&image, header, slice.frame, &plan.window))
+                    .and_then(|image| self.render_slice(&image, header, slice.frame, plan))
                     .map_err(fail)?,
             };
             images.push(image);

@@ -64,9 +64,7 @@ impl Context<'_> {
                         .cloned()
                         .unwrap_or_else(|| Err("not opened".into()));
                     image
-                        .and_then(|image| {
-                            self.render_slice(&image, header, slice.frame, &plan.window)
-                        })
+                        .and_then(|image| self.render_slice(&image, header, slice.frame, plan))
                         .and_then(|rendered| {
                             let output = self.write_slice(&rendered, index, plan)?;
                             Ok((output, Some(rendered)))
@@ -117,8 +115,12 @@ impl Context<'_> {
         let size = |key: &String| self.sink.size(key).unwrap_or(0);
         SliceOutput {
             index,
-            width: u32::from(header.columns.unwrap_or(0)),
-            height: u32::from(header.rows.unwrap_or(0)),
+            width: plan
+                .crop
+                .map_or(u32::from(header.columns.unwrap_or(0)), |c| c.width),
+            height: plan
+                .crop
+                .map_or(u32::from(header.rows.unwrap_or(0)), |c| c.height),
             hq_bytes: size(&keys[0]),
             lq_bytes: (plan.kind == Picture::Video).then(|| size(&keys[1])),
             thumbnail_bytes: (plan.kind == Picture::Image).then(|| size(&keys[1])),
@@ -127,13 +129,16 @@ impl Context<'_> {
         }
     }
 
+    /// Renders frame `frame` of `image` (the file of `header`) as `plan` says: its window,
+    /// overlays, and crop.
     pub(super) fn render_slice(
         &self,
         image: &DicomImage,
         header: &InstanceHeader,
         frame: u32,
-        window: &VolumeWindow,
+        plan: &VolumePlan,
     ) -> Result<Image8, String> {
+        let window = &plan.window;
         let decoded = image.frame(frame).map_err(|e| e.to_string())?;
         let modality = frame_modality(image, header, frame);
         let mapping = match (window, &decoded.samples) {
@@ -173,7 +178,17 @@ impl Context<'_> {
             let planes = image.overlays().map_err(|e| e.to_string())?;
             burn_overlays(&mut rendered, &planes, frame);
         }
-        Ok(rendered)
+        match plan.crop {
+            None => Ok(rendered),
+            Some(c) => rendered
+                .cropped(c.x, c.y, c.width, c.height)
+                .ok_or_else(|| {
+                    format!(
+                        "the {}x{} frame does not hold its volume's crop ({}x{} at {},{})",
+                        rendered.width, rendered.height, c.width, c.height, c.x, c.y
+                    )
+                }),
+        }
     }
 
     /// Encodes and stores the outputs of one rendered slice (outputs kept from an earlier run
@@ -250,7 +265,7 @@ impl Context<'_> {
             Some(image) => image,
             None => self
                 .open_image(header)
-                .and_then(|image| self.render_slice(&image, header, slice.frame, &plan.window))
+                .and_then(|image| self.render_slice(&image, header, slice.frame, plan))
                 .map_err(fail)?,
         };
         let thumbnail = encode_thumbnail(&image).map_err(|e| fail(e.to_string()))?;

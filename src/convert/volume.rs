@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
 use super::ItemChoice;
+use super::burned_in::volume_crop;
 use super::context::{
     Context, OpenFiles, Picture, SliceOutput, VolumeOutcome, VolumePlan, VolumeWindow, chunk_len,
 };
@@ -64,6 +65,7 @@ impl Context<'_> {
             middle,
             window: VolumeWindow::PerFrame,
             frames,
+            crop: volume_crop(self.instances, &volume.slices, self.options.burned_in),
         };
         let frames_kept: Vec<bool> = (0..volume.slices.len())
             .map(|i| plan.keys(i).iter().all(|k| self.kept(k)))

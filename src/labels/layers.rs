@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::place::Target;
 use super::placing::{Placed, Shape};
+use crate::contract::manifest::Crop;
 use crate::scan::LabelClass;
 
 /// One segment (or ROI) of one label object on one item.
@@ -20,6 +21,30 @@ pub struct Layer {
     pub color: [u8; 3],
     /// Shapes by item frame index.
     pub frames: BTreeMap<usize, Vec<Shape>>,
+}
+
+impl Layer {
+    /// The layer on pictures cut to `crop`: points move by the crop's corner, masks are cut.
+    pub fn cropped(mut self, crop: Crop) -> Layer {
+        let (dx, dy) = (f64::from(crop.x), f64::from(crop.y));
+        let shift = |points: &mut Vec<[f64; 2]>| {
+            for p in points {
+                *p = [p[0] - dx, p[1] - dy];
+            }
+        };
+        for shapes in self.frames.values_mut() {
+            for shape in shapes {
+                match shape {
+                    Shape::Mask(mask) => {
+                        *mask = mask.cropped(crop.x, crop.y, crop.width, crop.height);
+                    }
+                    Shape::Polygons(polygons) => polygons.iter_mut().for_each(shift),
+                    Shape::Line(points) | Shape::Points(points) => shift(points),
+                }
+            }
+        }
+        self
+    }
 }
 
 /// The layers of an item whose frames show the image frames `targets` (by item frame index),
@@ -92,6 +117,47 @@ pub fn stable_uuid(seed: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cropped_layer_moves_its_points_and_cuts_its_masks() {
+        use crate::labels::mask::Mask;
+        // A 4 x 3 mask with pixels (1,1) and (3,2) in.
+        let mask = Mask::from_pixels(4, 3, (0..12).map(|i| i == 5 || i == 11));
+        let layer = Layer {
+            object: 0,
+            class: LabelClass::Segmentation,
+            number: 1,
+            name: "a".into(),
+            color: [0, 0, 0],
+            frames: BTreeMap::from([(
+                0,
+                vec![
+                    Shape::Mask(mask),
+                    Shape::Polygons(vec![vec![[5.0, 7.0], [6.0, 9.0]]]),
+                    Shape::Points(vec![[1.5, 2.0]]),
+                ],
+            )]),
+        };
+        let crop = Crop {
+            x: 1,
+            y: 1,
+            width: 3,
+            height: 3,
+        };
+        let cut = layer.cropped(crop);
+        let shapes = &cut.frames[&0];
+        let Shape::Mask(mask) = &shapes[0] else {
+            panic!("a mask stays a mask")
+        };
+        assert_eq!((mask.width, mask.height), (3, 3));
+        let inside: Vec<usize> = (0..9).filter(|&i| mask.pixels()[i]).collect();
+        assert_eq!(inside, [0, 5]);
+        assert_eq!(
+            shapes[1],
+            Shape::Polygons(vec![vec![[4.0, 6.0], [5.0, 8.0]]])
+        );
+        assert_eq!(shapes[2], Shape::Points(vec![[0.5, 1.0]]));
+    }
 
     #[test]
     fn ranges_and_ids() {

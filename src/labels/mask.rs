@@ -123,6 +123,21 @@ impl Mask {
         }
     }
 
+    /// The `width` x `height` rectangle at column `x`, row `y` (pixels past the mask are out).
+    pub fn cropped(&self, x: u32, y: u32, width: u32, height: u32) -> Mask {
+        let pixels = self.pixels();
+        let (w, h) = (self.width, self.height);
+        Mask::from_pixels(
+            width,
+            height,
+            (y..y + height).flat_map(|row| {
+                let pixels = &pixels;
+                (x..x + width)
+                    .map(move |column| column < w && row < h && pixels[(row * w + column) as usize])
+            }),
+        )
+    }
+
     /// The union with `other` (same size).
     pub fn union(&self, other: &Mask) -> Mask {
         let (a, b) = (self.pixels(), other.pixels());

@@ -90,6 +90,8 @@ fn item(series: &str, volume: &str) -> Item {
         nifti: None,
         labels: Vec::new(),
         label_sheet: None,
+        crop: None,
+        burned_in: None,
     }
 }
 

@@ -397,6 +397,8 @@ pub(crate) mod testing {
             nifti: None,
             labels: Vec::new(),
             label_sheet: None,
+            crop: None,
+            burned_in: None,
         }
     }
 
@@ -447,6 +449,8 @@ pub(crate) mod testing {
             nifti: None,
             labels: Vec::new(),
             label_sheet: None,
+            crop: None,
+            burned_in: None,
         }
     }
 }

@@ -40,6 +40,27 @@ impl Image8 {
             data: vec![value; len],
         }
     }
+
+    /// The `width` x `height` rectangle at column `x`, row `y`; `None` when it does not lie
+    /// within the image.
+    pub fn cropped(&self, x: u32, y: u32, width: u32, height: u32) -> Option<Image8> {
+        if x.checked_add(width)? > self.width || y.checked_add(height)? > self.height {
+            return None;
+        }
+        let n = self.channels.count();
+        let (stride, row) = (self.width as usize * n, width as usize * n);
+        let mut data = Vec::with_capacity(row * height as usize);
+        for r in y as usize..(y + height) as usize {
+            let start = r * stride + x as usize * n;
+            data.extend_from_slice(&self.data[start..start + row]);
+        }
+        Some(Image8 {
+            width,
+            height,
+            channels: self.channels,
+            data,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -59,5 +80,26 @@ impl Image8 {
             *v = (x * dx + y * dy + c as u32 * dc) as u8;
         }
         image
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crop_keeps_the_rectangle_and_refuses_what_lies_outside() {
+        let image = Image8::gradient(5, 4, Channels::Rgb, (1, 10, 100));
+        let crop = image.cropped(1, 2, 3, 2).unwrap();
+        assert_eq!((crop.width, crop.height), (3, 2));
+        let at = |im: &Image8, x: u32, y: u32| {
+            let i = ((y * im.width + x) * 3) as usize;
+            im.data[i..i + 3].to_vec()
+        };
+        assert_eq!(at(&crop, 0, 0), at(&image, 1, 2));
+        assert_eq!(at(&crop, 2, 1), at(&image, 3, 3));
+        assert!(image.cropped(3, 0, 3, 1).is_none());
+        assert!(image.cropped(0, 3, 1, 2).is_none());
+        assert_eq!(image.cropped(0, 0, 5, 4).unwrap(), image);
     }
 }

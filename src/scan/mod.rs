@@ -2,6 +2,7 @@
 //! ([`dicomweb`])), and the header scan itself: every file's header read up to Pixel Data, in
 //! parallel, each file accounted for as an instance, a skip or a failure.
 
+pub mod burned_in;
 pub mod csa;
 pub mod dicomweb;
 pub mod first_range;

@@ -5,6 +5,7 @@ use dicom_dictionary_std::tags;
 use dicom_encoding::text::{SpecificCharacterSet, TextCodec};
 use serde::{Deserialize, Serialize};
 
+use super::burned_in::{self, Region};
 use super::csa;
 use super::mosaic::{Mosaic, MosaicSource};
 use super::reader::{
@@ -118,6 +119,13 @@ pub struct InstanceHeader {
     /// (0043,102F)): images of a series that differ in it are different volumes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complex_component: Option<String>,
+    /// BurnedInAnnotation (0028,0301): whether the pixels carry text that identifies the
+    /// patient (YES, NO; absent when not declared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burned_in_annotation: Option<bool>,
+    /// The Sequence of Ultrasound Regions' regions: where the image proper lies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ultrasound_regions: Vec<Region>,
 }
 
 /// Per-frame values from an enhanced object's functional groups.
@@ -311,6 +319,8 @@ pub fn decode_instance(
         mosaic: None,
         complex_component: ge_fieldmap_part(raw, endian)
             .or_else(|| find(&raw.elements, GE_IMAGE_TYPE).and_then(|v| ge_component(v, endian))),
+        burned_in_annotation: burned_in::declared(find(&raw.elements, tags::BURNED_IN_ANNOTATION)),
+        ultrasound_regions: burned_in::regions(&raw.ultrasound_regions, endian),
     };
     if header.number_of_frames == 1 && header.image_type.iter().any(|t| t == "MOSAIC") {
         let source = MosaicSource {

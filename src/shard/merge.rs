@@ -2,7 +2,7 @@
 //! source writes. Nothing is written here: the caller writes the manifest, report, page and
 //! payloads once every shard is accounted for.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use rayon::prelude::*;
@@ -128,6 +128,16 @@ pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> 
     for shard in shards {
         failed_writes.extend(shard.done.failed_writes);
         scan.instances.extend(shard.scan.instances);
+        // Inputs a shard left out itself (burned-in text) are skipped inputs of the run.
+        let planned: BTreeSet<&str> = plan.skipped.iter().map(|i| i.path.as_str()).collect();
+        let left_out: Vec<FileIssue> = shard
+            .manifest
+            .skipped
+            .iter()
+            .filter(|i| !planned.contains(i.path.as_str()))
+            .cloned()
+            .collect();
+        scan.skipped.extend(left_out);
         for item in shard.manifest.items {
             let key = (
                 item.study_instance_uid.clone(),
@@ -155,7 +165,13 @@ pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> 
             ..shard.manifest
         });
     }
-    // One scan lists instances by path; series order and volumes follow from them.
+    // One scan lists instances by path; series order and volumes follow from them. What a
+    // shard left out is no instance of the run, as in one run.
+    if scan.skipped.len() > plan.skipped.len() {
+        let skipped: BTreeSet<String> = scan.skipped.iter().map(|i| i.path.clone()).collect();
+        scan.instances.retain(|h| !skipped.contains(&h.path));
+        scan.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    }
     scan.instances.sort_by(|a, b| a.path.cmp(&b.path));
     let mut parts: Vec<Part> = group_series(&scan.instances)
         .into_iter()

@@ -12,6 +12,7 @@ use crate::cli::convert::ConvertArgs;
 use crate::cli::progress::{TerminalProgress, human_bytes};
 use crate::contract::manifest::Manifest;
 use crate::contract::run_report::{RunReport, Totals};
+use crate::convert::burned_in::screen;
 use crate::convert::publish::{Publication, Published, publish};
 use crate::convert::sink::{BucketSink, Listing, LocalSink, Sink};
 use crate::convert::{self, ConvertOptions, ConvertReport};
@@ -83,8 +84,10 @@ pub fn convert_manifest(args: &ConvertArgs) -> Result<Manifest, Error> {
     let sink = open_sink(&common.store, common.concurrency, dest, Listing::Everything)?;
     let mut options = args.render.options(args.overwrite);
     videos_here(&mut options);
+    // What the conversion leaves out for burned-in text, the page leaves out too.
+    let scan = &*screen(&scan, options.burned_in);
     let progress = render_progress(common, &scan.instances);
-    let report = convert::convert(&source, &scan, sink.as_ref(), &options, &progress).map_err(
+    let report = convert::convert(&source, scan, sink.as_ref(), &options, &progress).map_err(
         manifest_error(sink.as_ref(), crate::contract::keys::MANIFEST_KEY),
     )?;
     progress.finish();
@@ -94,7 +97,7 @@ pub fn convert_manifest(args: &ConvertArgs) -> Result<Manifest, Error> {
         &Publication {
             manifest: &report.manifest,
             report: &run_report,
-            page: (!args.outputs.no_html).then_some((&scan, &source, options.rule)),
+            page: (!args.outputs.no_html).then_some((scan, &source, options.rule)),
             payloads: &args.outputs.payload,
             payload_destination: args.outputs.payload_destination.clone(),
         },
@@ -216,6 +219,12 @@ pub(super) fn print_summary(report: &ConvertReport, started: Instant) {
         manifest.skipped.len(),
         manifest.failed.len()
     );
+    if report.burned_in_kept > 0 {
+        eprintln!(
+            "{} images that declare burned-in annotation (the patient's name may be in their pixels) were kept whole (--burned-in keep)",
+            report.burned_in_kept
+        );
+    }
     let nifti: std::collections::BTreeMap<&str, &crate::contract::manifest::NiftiEntry> = manifest
         .items
         .iter()

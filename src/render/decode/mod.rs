@@ -61,6 +61,50 @@ pub struct Frame {
     pub samples: Samples,
 }
 
+impl Frame {
+    /// The `width` x `height` rectangle at column `x`, row `y`, as a frame of its own; `None`
+    /// when it does not lie within the frame.
+    pub fn cropped(&self, x: u32, y: u32, width: u32, height: u32) -> Option<Frame> {
+        if x.checked_add(width)? > self.width || y.checked_add(height)? > self.height {
+            return None;
+        }
+        let frame_width = self.width as usize;
+        let (origin, size) = ((x as usize, y as usize), (width as usize, height as usize));
+        let samples = match &self.samples {
+            Samples::Grey(values) => Samples::Grey(values.crop(frame_width, origin, size)?),
+            Samples::Rgb(rgb) => Samples::Rgb(crop_rgb(rgb, frame_width, origin, size)?),
+        };
+        Some(Frame {
+            width,
+            height,
+            samples,
+        })
+    }
+}
+
+/// The `width` x `height` rectangle at (`x`, `y`) of interleaved RGB `frame_width` pixels wide.
+fn crop_rgb(
+    rgb: &[u8],
+    frame_width: usize,
+    (x, y): (usize, usize),
+    (width, height): (usize, usize),
+) -> Option<Vec<u8>> {
+    if x.checked_add(width)? > frame_width
+        || y.checked_add(height)?
+            .checked_mul(frame_width)?
+            .checked_mul(3)?
+            > rgb.len()
+    {
+        return None;
+    }
+    let mut out = Vec::with_capacity(width * height * 3);
+    for row in y..y + height {
+        let start = (row * frame_width + x) * 3;
+        out.extend_from_slice(&rgb[start..start + width * 3]);
+    }
+    Some(out)
+}
+
 /// LUT-related attributes read from the file (values that the scan does not keep).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LutAttributes {

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::{DecodeError, DicomImage, Frame, Samples};
+use super::{DecodeError, DicomImage, Frame};
 use crate::scan::Mosaic;
 
 /// A mosaic's layout and its stored frame, decoded on the first tile asked for and kept while
@@ -52,48 +52,13 @@ impl DicomImage {
         let stored = tiles.stored.get_or_init(|| self.stored_frame(0));
         let stored = stored.as_ref().map_err(Clone::clone)?;
         let (x, y) = layout.tile_origin(tile);
-        let origin = (x as usize, y as usize);
-        let size = (
-            usize::from(layout.tile_columns),
-            usize::from(layout.tile_rows),
-        );
-        let width = stored.width as usize;
-        let outside = || DecodeError(format!("mosaic tile {tile} lies outside the stored frame"));
-        let samples = match &stored.samples {
-            Samples::Grey(values) => {
-                Samples::Grey(values.crop(width, origin, size).ok_or_else(outside)?)
-            }
-            Samples::Rgb(rgb) => {
-                Samples::Rgb(crop_rgb(rgb, width, origin, size).ok_or_else(outside)?)
-            }
-        };
-        Ok(Frame {
-            width: u32::from(layout.tile_columns),
-            height: u32::from(layout.tile_rows),
-            samples,
-        })
+        stored
+            .cropped(
+                x,
+                y,
+                u32::from(layout.tile_columns),
+                u32::from(layout.tile_rows),
+            )
+            .ok_or_else(|| DecodeError(format!("mosaic tile {tile} lies outside the stored frame")))
     }
-}
-
-/// The `width` x `height` rectangle at (`x`, `y`) of interleaved RGB `frame_width` pixels wide.
-fn crop_rgb(
-    rgb: &[u8],
-    frame_width: usize,
-    (x, y): (usize, usize),
-    (width, height): (usize, usize),
-) -> Option<Vec<u8>> {
-    if x.checked_add(width)? > frame_width
-        || y.checked_add(height)?
-            .checked_mul(frame_width)?
-            .checked_mul(3)?
-            > rgb.len()
-    {
-        return None;
-    }
-    let mut out = Vec::with_capacity(width * height * 3);
-    for row in y..y + height {
-        let start = (row * frame_width + x) * 3;
-        out.extend_from_slice(&rgb[start..start + width * 3]);
-    }
-    Some(out)
 }

@@ -74,6 +74,10 @@ pub fn decode_entry(entry: &Value, study: &str, series: &str, index: usize) -> S
         sequence_items(object, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
             .map(functional_group)
             .collect();
+    let regions: Vec<Vec<OwnedElement>> =
+        sequence_items(object, tags::SEQUENCE_OF_ULTRASOUND_REGIONS)
+            .map(leaf_elements_without_charset)
+            .collect();
     let raw = RawHeader {
         transfer_syntax: Some(String::new()),
         media_storage_sop_class: None,
@@ -85,6 +89,7 @@ pub fn decode_entry(entry: &Value, study: &str, series: &str, index: usize) -> S
         elements: borrowed(&elements),
         shared_group: borrowed(&shared),
         per_frame_groups: per_frame.iter().map(|g| borrowed(g)).collect(),
+        ultrasound_regions: regions.iter().map(|g| borrowed(g)).collect(),
         pixel_data: Some(PixelDataInfo {
             tag: tags::PIXEL_DATA,
             offset: 0,

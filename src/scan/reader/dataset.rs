@@ -44,6 +44,7 @@ pub(super) const TOP_LEVEL_TAGS: &[Tag] = &[
     tags::BITS_ALLOCATED,
     tags::BITS_STORED,
     tags::PIXEL_REPRESENTATION,
+    tags::BURNED_IN_ANNOTATION,
     tags::WINDOW_CENTER,
     tags::WINDOW_WIDTH,
     tags::RESCALE_INTERCEPT,
@@ -139,6 +140,9 @@ pub(super) fn read_dataset<'a>(
             tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE => {
                 read_functional_groups(cursor, &element, &mut header.per_frame_groups)?;
             }
+            tags::SEQUENCE_OF_ULTRASOUND_REGIONS => {
+                read_regions(cursor, &element, &mut header.ultrasound_regions)?;
+            }
             _ if element.length != UNDEFINED
                 && (TOP_LEVEL_TAGS.binary_search(&tag).is_ok() || keeps_private(tag, header)) =>
             {
@@ -185,6 +189,35 @@ fn is_mosaic_so_far(header: &RawHeader<'_>) -> bool {
             v.split(|&b| b == b'\\')
                 .any(|part| trim_text(part) == "MOSAIC")
         })
+}
+
+/// The location of each item of a Sequence of Ultrasound Regions.
+const REGION_TAGS: &[Tag] = &[
+    tags::REGION_LOCATION_MIN_X0,
+    tags::REGION_LOCATION_MIN_Y0,
+    tags::REGION_LOCATION_MAX_X1,
+    tags::REGION_LOCATION_MAX_Y1,
+];
+
+/// Reads a Sequence of Ultrasound Regions: the location elements of each item.
+fn read_regions<'a>(
+    cursor: &mut Cursor<'a>,
+    sequence: &ElementHeader,
+    out: &mut Vec<Vec<RawElement<'a>>>,
+) -> Result<(), ReadError> {
+    cursor.for_each_item(sequence, 1, &mut |cursor, item_end| {
+        let mut kept = Vec::new();
+        cursor.for_each_element(item_end, 2, &mut |cursor, element| {
+            if REGION_TAGS.contains(&element.tag) && element.length != UNDEFINED {
+                kept.push((element.tag, cursor.value(&element)?));
+                Ok(())
+            } else {
+                cursor.skip_value(&element, 3)
+            }
+        })?;
+        out.push(kept);
+        Ok(())
+    })
 }
 
 /// Reads a functional groups sequence: one list of kept leaf elements per item.

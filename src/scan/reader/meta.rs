@@ -68,6 +68,7 @@ pub(super) fn read_without_meta(input: Input<'_>) -> Result<RawHeader<'_>, ReadE
         elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
         shared_group: Vec::new(),
         per_frame_groups: Vec::new(),
+        ultrasound_regions: Vec::new(),
         pixel_data: None,
     };
     let mut cursor = Cursor::new(input, 0, encoding);

@@ -100,6 +100,8 @@ pub struct RawHeader<'a> {
     pub shared_group: Vec<RawElement<'a>>,
     /// Kept elements of each Per-Frame Functional Groups item, one list per frame.
     pub per_frame_groups: Vec<Vec<RawElement<'a>>>,
+    /// Kept location elements of each Sequence of Ultrasound Regions item.
+    pub ultrasound_regions: Vec<Vec<RawElement<'a>>>,
     /// `None` when the dataset ends without Pixel Data.
     pub pixel_data: Option<PixelDataInfo>,
 }
@@ -212,6 +214,7 @@ pub fn read_header<'a>(
         elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
         shared_group: Vec::new(),
         per_frame_groups: Vec::new(),
+        ultrasound_regions: Vec::new(),
         pixel_data: None,
     };
     // A media directory holds no image: its records (often with stale lengths) are not walked.
