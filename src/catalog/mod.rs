@@ -161,7 +161,7 @@ impl Catalog {
             )
             .map_err(&err)?;
         let version: Option<i64> = self.meta("schema_version")?.and_then(|v| v.parse().ok());
-        if version.is_some_and(|v| v != SCHEMA_VERSION && v != 2) {
+        if version.is_some_and(|v| v != SCHEMA_VERSION) {
             self.conn
                 .execute_batch(
                     "DROP TABLE IF EXISTS frames; DROP TABLE IF EXISTS instances;
@@ -186,9 +186,6 @@ impl Catalog {
             return Ok(());
         }
         let tx = self.conn.transaction().map_err(&err)?;
-        if version == Some(2) {
-            forget_mosaics(&tx).map_err(&err)?;
-        }
         tx.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
             params![SCHEMA_VERSION.to_string()],
@@ -368,17 +365,6 @@ impl Catalog {
     }
 }
 
-/// Upgrades a version-2 index: deletes the rows of Siemens mosaics (recorded then as one grid
-/// picture), which the next refresh scans again as tiles.
-fn forget_mosaics(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let paths: Vec<String> = tx
-        .prepare("SELECT path FROM instances WHERE image_type LIKE '%MOSAIC%'")?
-        .query_map([], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
-    let touched = delete_rows(tx, paths.iter().map(String::as_str))?;
-    series::refresh_series_values(tx, &touched)
-}
-
 /// Deletes the rows of `paths`; returns the series of the deleted instances.
 fn delete_rows<'a>(
     tx: &Transaction<'_>,
@@ -533,44 +519,34 @@ mod tests {
     }
 
     #[test]
-    fn an_index_of_schema_version_2_forgets_only_its_mosaics() {
+    fn an_index_of_schema_version_3_is_scanned_again() {
+        // Its headers lack the burned-in facts: no row of it can be trusted to have them.
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("idx.sqlite");
         let mut catalog = Catalog::open(&db, "src").unwrap();
-        let header = |path: &str, image_type: &[&str]| InstanceHeader {
-            path: path.into(),
-            series_instance_uid: Some("1.2.3".into()),
-            image_type: image_type.iter().map(|s| s.to_string()).collect(),
-            ..InstanceHeader::default()
-        };
-        let report = ScanReport {
-            instances: vec![
-                header("epi.dcm", &["ORIGINAL", "PRIMARY", "M", "ND", "MOSAIC"]),
-                header("t1.dcm", &["ORIGINAL", "PRIMARY", "M", "ND"]),
-            ],
-            ..ScanReport::default()
-        };
-        catalog.write(&report, &HashMap::new()).unwrap();
+        one_instance(&mut catalog, "old.dcm");
         catalog
             .conn
-            .execute_batch("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+            .execute_batch(
+                "UPDATE meta SET value = '3' WHERE key = 'schema_version';
+                 ALTER TABLE instances DROP COLUMN burned_in_annotation;",
+            )
             .unwrap();
         drop(catalog);
 
-        let catalog = Catalog::open(&db, "src").unwrap();
+        let mut catalog = Catalog::open(&db, "src").unwrap();
         assert_eq!(
             catalog.meta("schema_version").unwrap(),
             Some(SCHEMA_VERSION.to_string())
         );
-        let kept: Vec<String> = catalog.versions().unwrap().into_keys().collect();
-        assert_eq!(
-            kept,
-            ["t1.dcm"],
-            "the mosaic is scanned again, nothing else"
+        assert!(
+            catalog.versions().unwrap().is_empty(),
+            "rows of version 3 kept"
         );
-        let series = catalog
-            .query("SELECT COUNT(*) FROM series_values WHERE series_instance_uid = '1.2.3'")
+        one_instance(&mut catalog, "new.dcm");
+        let selected = catalog
+            .select(&Selection::new("burned_in_annotation IS NULL"))
             .unwrap();
-        assert_eq!(series.rows, [[serde_json::Value::from(1)]]);
+        assert_eq!(selected, ["new.dcm".to_string()].into());
     }
 }

@@ -198,6 +198,9 @@ fn instance_values(header: &InstanceHeader, version: Option<&Version>) -> Vec<Va
         int(header.echo_number),
         int(header.acquisition_number),
         int(header.temporal_position_identifier),
+        header.burned_in_annotation.map_or(Value::Null, |yes| {
+            Value::Text(if yes { "YES" } else { "NO" }.into())
+        }),
         Value::Text(json(header)),
     ];
     debug_assert_eq!(values.len(), INSTANCE_COLUMNS.len());

@@ -5,13 +5,14 @@
 //! No patient identifier (PatientName, PatientID, PatientBirthDate, AccessionNumber…) is
 //! stored: the header reader does not even keep them.
 
-/// Version stored in `meta` under `schema_version`. An index of another version is rebuilt,
-/// except that a version-2 index is upgraded in place.
+/// Version stored in `meta` under `schema_version`. An index of another version is rebuilt
+/// (the next refresh scans every header again).
 /// Version 2 added `series_values` and the `(series_instance_uid, path)` index.
 /// Version 3 presents Siemens mosaics as their tiles: `rows`, `columns` and
-/// `number_of_frames` are the tiles', and `frames` has one row per tile with its position. A
-/// version-2 index loses its mosaic rows on upgrade, so the next refresh scans them again.
-pub const SCHEMA_VERSION: i64 = 3;
+/// `number_of_frames` are the tiles', and `frames` has one row per tile with its position.
+/// Version 4 keeps what headers say about burned-in text: `burned_in_annotation`, and the
+/// ultrasound regions in `header` (`convert --burned-in` needs them from any instance).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The statements creating every table and index (idempotent).
 pub const CREATE: &str = "
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS instances (
     echo_number INTEGER,
     acquisition_number INTEGER,
     temporal_position_identifier INTEGER,
+    burned_in_annotation TEXT,
     header TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS instances_series ON instances (series_instance_uid, path);
@@ -161,6 +163,7 @@ pub const INSTANCE_COLUMNS: &[&str] = &[
     "echo_number",
     "acquisition_number",
     "temporal_position_identifier",
+    "burned_in_annotation",
     "header",
 ];
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::contract::FileIssue;
-use crate::contract::manifest::{Item, ItemKind, Manifest};
+use crate::contract::manifest::{BurnedIn, Item, ItemKind, Manifest};
 use crate::contract::order_report::{OrderReport, SeriesReport, VolumeReport};
 pub use words::{diagnostics_in_words, position_plot};
 
@@ -201,7 +201,7 @@ article.volume{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start;borde
 figcaption{{font-size:12px;color:#555}}
 .swatch{{display:inline-block;width:.8em;height:.8em;border:1px solid #555;margin:0 .2em 0 .5em}}
 .facts{{min-width:260px;max-width:520px}} .facts dt{{font-weight:600;float:left;clear:left;width:9em}} .facts dd{{margin-left:9.5em}}
-.failed{{color:#a00}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}
+.failed,.burned-in{{color:#a00}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}
 </style></head>
 <body>
 <h1>dicomprep: {volumes} volumes</h1>
@@ -307,6 +307,9 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
         }
         body.push_str("</p>");
     }
+    if let Some(note) = burned_in_note(items) {
+        let _ = write!(body, r#"<p class="burned-in">{}</p>"#, escape(&note));
+    }
     body.push_str("</div><dl class=\"facts\">");
     let mut fact = |name: &str, value: &str| {
         let _ = write!(body, "<dt>{name}</dt><dd>{value}</dd>");
@@ -379,6 +382,22 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
 }
 
 /// The label sheet of `item`: its labelled frames with the outlines, and what each colour is.
+/// What the page says about the burned-in text of a volume's items, if anything.
+fn burned_in_note(items: &[&Item]) -> Option<String> {
+    let item = items.iter().find(|i| i.burned_in.is_some())?;
+    Some(match (item.burned_in?, item.crop) {
+        (BurnedIn::Cropped, Some(c)) => format!(
+            "cropped to the ultrasound regions: {} x {} from ({}, {}); the text band outside them is left out",
+            c.width, c.height, c.x, c.y
+        ),
+        (BurnedIn::Cropped, None) => "cropped to the ultrasound regions".into(),
+        (BurnedIn::Kept, _) => {
+            "declares burned-in annotation: kept whole (--burned-in keep); the patient's name may be in its pixels".into()
+        }
+        (BurnedIn::Undeclared, _) => "may contain burned-in text (not declared)".into(),
+    })
+}
+
 fn label_figure(body: &mut String, item: &Item) {
     let Some(sheet) = &item.label_sheet else {
         return;

@@ -227,3 +227,25 @@ fn item_names_are_shown() {
     let template = "names <code>{modality}_{series_number}_{series_description}_{volume}</code>";
     assert!(html.contains(template), "{html}");
 }
+
+#[test]
+fn burned_in_text_is_flagged_per_volume() {
+    let (mut manifest, order) = fixture(3);
+    manifest.items[0].burned_in = Some(BurnedIn::Undeclared);
+    manifest.items[1].burned_in = Some(BurnedIn::Cropped);
+    manifest.items[1].crop = Some(crate::contract::manifest::Crop {
+        x: 120,
+        y: 60,
+        width: 680,
+        height: 290,
+    });
+    let html = &render_pages(&manifest, &order, DEFAULT_PAGE_SIZE)[0].1;
+    let notes: Vec<&str> = html
+        .split(r#"<p class="burned-in">"#)
+        .skip(1)
+        .map(|rest| rest.split("</p>").next().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 2, "{html}");
+    assert_eq!(notes[0], "may contain burned-in text (not declared)");
+    assert!(notes[1].starts_with("cropped to the ultrasound regions: 680 x 290 from (120, 60)"));
+}
