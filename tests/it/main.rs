@@ -68,4 +68,6 @@ mod mosaic;
 // The Python package: its wheel built with maturin, installed into a fresh venv, its pytest suite.
 mod python_package;
 // Helpers: paths into test-data, running the binary, reading expectations.
+// `--burned-in`: ultrasound cut to its regions, declared text skipped, on planted real files.
+mod burned_in;
 mod util;
