@@ -13,6 +13,16 @@
         Prints {file: [x, y, width, height]}: the union of each ultrasound case's regions
         within its frame.
 
+    burned_in_cases.py volume SERIES OUT
+        Copies the files of SERIES (a real MR or CT series) with a Sequence of Ultrasound
+        Regions planted (one region: columns 10-99, rows 20-119), so that a volume with its
+        geometry is cut (the NIfTI writer's crop).
+
+    burned_in_cases.py nifti-check WHOLE CUT
+        With nibabel: maps every voxel of the cut NIfTI file into the whole one through both
+        affines and compares the values. Prints JSON {"shape", "voxels", "equal",
+        "max_index_error"} (index error: how far from a whole voxel a cut voxel's centre lies).
+
     burned_in_cases.py check CASES OUT
         Counts the pictures under OUT (PNG, JPEG; video frames extracted beside them) that
         show the planted magenta, and compares each HQ PNG frame of us_rgb.dcm's item with
@@ -148,6 +158,48 @@ def check(cases, out):
     )
 
 
+def volume(series, out):
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(series.iterdir()):
+        ds = pydicom.dcmread(path)
+        region = pydicom.Dataset()
+        region.RegionLocationMinX0 = 10
+        region.RegionLocationMinY0 = 20
+        region.RegionLocationMaxX1 = 99
+        region.RegionLocationMaxY1 = 119
+        ds.SequenceOfUltrasoundRegions = [region]
+        ds.save_as(out / path.name, enforce_file_format=True)
+
+
+def nifti_check(whole, cut):
+    import nibabel
+
+    whole, cut = nibabel.load(whole), nibabel.load(cut)
+    a, b = whole.get_fdata(), cut.get_fdata()
+    to_whole = np.linalg.inv(whole.affine) @ cut.affine
+    index = np.indices(b.shape[:3]).reshape(3, -1)
+    mapped = to_whole @ np.vstack([index, np.ones(index.shape[1])])
+    rounded = np.rint(mapped[:3]).astype(int)
+    error = float(np.abs(mapped[:3] - rounded).max())
+    inside = all(
+        (rounded[k] >= 0).all() and (rounded[k] < a.shape[k]).all() for k in range(3)
+    )
+    equal = inside and bool(
+        (a[rounded[0], rounded[1], rounded[2]] == b[index[0], index[1], index[2]]).all()
+    )
+    print(
+        json.dumps(
+            {
+                "shape": list(b.shape),
+                "voxels": int(index.shape[1]),
+                "equal": equal,
+                "max_index_error": error,
+            }
+        )
+    )
+
+
 if __name__ == "__main__":
     command, first, second = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    {"make": make, "check": check}[command](first, second)
+    commands = {"make": make, "check": check, "volume": volume, "nifti-check": nifti_check}
+    commands[command](first, second)

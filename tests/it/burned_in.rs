@@ -258,3 +258,46 @@ fn shards_leave_out_and_cut_what_one_run_does() {
     let merged = tree(&dest);
     assert_same(&single, &merged);
 }
+
+#[test]
+fn a_cut_nifti_volume_keeps_its_voxels_place_in_the_patient() {
+    // A real MR series given an ultrasound region: the NIfTI file holds the region's voxels,
+    // each where it lies in the whole volume (nibabel maps one into the other by the affines).
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("series");
+    run_script(
+        "burned_in_cases.py",
+        &[
+            OsStr::new("volume"),
+            data("dicom2nifti/siemens/anatomical/001").as_os_str(),
+            series.as_os_str(),
+        ],
+    );
+    let nifti = |dest: &Path, extra: &[&str]| {
+        let mut args = vec!["--outputs", "nifti", "-q"];
+        args.extend_from_slice(extra);
+        convert(&series, dest, &args);
+        let manifest = json(&dest.join("manifest.json"));
+        let item = manifest["items"][0].clone();
+        (dest.join(item["nifti"]["image"].as_str().unwrap()), item)
+    };
+    let (whole, item) = nifti(&dir.path().join("keep"), &["--burned-in", "keep"]);
+    assert!(item["crop"].is_null());
+    let (cut, item) = nifti(&dir.path().join("crop"), &[]);
+    assert_eq!(
+        item["crop"],
+        serde_json::json!({"x": 10, "y": 20, "width": 90, "height": 100})
+    );
+    let output = run_script(
+        "burned_in_cases.py",
+        &[
+            OsStr::new("nifti-check"),
+            whole.as_os_str(),
+            cut.as_os_str(),
+        ],
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["voxels"], 4 * 90 * 100, "{seen}");
+    assert_eq!(seen["equal"], true, "{seen}");
+    assert!(seen["max_index_error"].as_f64().unwrap() < 1e-3, "{seen}");
+}
