@@ -13,10 +13,11 @@
         Prints {file: [x, y, width, height]}: the union of each ultrasound case's regions
         within its frame.
 
-    burned_in_cases.py volume SERIES OUT
-        Copies the files of SERIES (a real MR or CT series) with a Sequence of Ultrasound
-        Regions planted (one region: columns 10-99, rows 20-119), so that a volume with its
-        geometry is cut (the NIfTI writer's crop).
+    burned_in_cases.py volume SERIES OUT [X0,Y0,X1,Y1]
+        Copies the images of SERIES (a real MR or CT series) with a Sequence of Ultrasound
+        Regions planted (one region: columns X0-X1, rows Y0-Y1; default 10,20,99,119), so that
+        a volume with its geometry is cut (the NIfTI writer's crop, labels on cut items);
+        label objects (SEG, RTSTRUCT) are copied as they are.
 
     burned_in_cases.py nifti-check WHOLE CUT
         With nibabel: maps every voxel of the cut NIfTI file into the whole one through both
@@ -158,16 +159,21 @@ def check(cases, out):
     )
 
 
-def volume(series, out):
+def volume(series, out, corners="10,20,99,119"):
     out.mkdir(parents=True, exist_ok=True)
-    for path in sorted(series.iterdir()):
-        ds = pydicom.dcmread(path)
-        region = pydicom.Dataset()
-        region.RegionLocationMinX0 = 10
-        region.RegionLocationMinY0 = 20
-        region.RegionLocationMaxX1 = 99
-        region.RegionLocationMaxY1 = 119
-        ds.SequenceOfUltrasoundRegions = [region]
+    x0, y0, x1, y1 = (int(v) for v in corners.split(","))
+    for path in sorted(p for p in series.iterdir() if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path)
+        except pydicom.errors.InvalidDicomError:
+            continue
+        if ds.get("Modality") not in ("SEG", "RTSTRUCT"):
+            region = pydicom.Dataset()
+            region.RegionLocationMinX0 = x0
+            region.RegionLocationMinY0 = y0
+            region.RegionLocationMaxX1 = x1
+            region.RegionLocationMaxY1 = y1
+            ds.SequenceOfUltrasoundRegions = [region]
         ds.save_as(out / path.name, enforce_file_format=True)
 
 
@@ -202,4 +208,4 @@ def nifti_check(whole, cut):
 if __name__ == "__main__":
     command, first, second = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     commands = {"make": make, "check": check, "volume": volume, "nifti-check": nifti_check}
-    commands[command](first, second)
+    commands[command](first, second, *sys.argv[4:])

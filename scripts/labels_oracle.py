@@ -248,7 +248,7 @@ def nearest_frame(src, item, points):
     return best and best[1]
 
 
-def rt_oracle(src, item, label):
+def rt_oracle(src, item, label, size):
     """{(class, frame): mask} from pydicom's contour points and image geometry."""
     ds = pydicom.dcmread(Path(src) / label["source"])
     names = {r.ROINumber: r.ROIName for r in ds.StructureSetROISequence}
@@ -282,11 +282,12 @@ def rt_oracle(src, item, label):
             points = points - origin
             xy = np.stack([points @ row_dir / spacing[1], points @ col_dir / spacing[0]], axis=1)
             rings[(name, f)].append(xy)
-    return {key: fill(r, item["width"], item["height"]) for key, r in rings.items()}
+    return {key: fill(r, *size) for key, r in rings.items()}
 
 
 def check_nifti(src, dest, item, label, expected, exact):
-    """The label maps of `label` against the oracle's masks (`expected`, by (class, frame))."""
+    """The label maps of `label` against the oracle's masks (`expected`, by (class, frame), on
+    the item's pictures: cut to its crop)."""
     import nibabel
 
     volume = nibabel.load(dest / item["nifti"]["image"])
@@ -315,12 +316,28 @@ def check_nifti(src, dest, item, label, expected, exact):
                 stored = ds.pixel_array.astype(float)
                 stored = stored.reshape(-1, ds.Rows, ds.Columns)[frame["frame"]]
                 rescaled = stored * float(ds.get("RescaleSlope", 1)) + float(ds.get("RescaleIntercept", 0))
-                pixels.extend(rescaled[mask])
+                pixels.extend(cut(rescaled, item.get("crop"))[mask])
             if exact:
                 if len(voxels) != len(pixels) or not np.allclose(np.sort(voxels), np.sort(pixels), atol=1e-3):
                     fail(f"{key}: segment {name!r}: {len(voxels)} voxels do not hold the values of the {len(pixels)} labelled pixels")
             elif abs(len(voxels) - len(pixels)) > 0.2 * max(len(pixels), 1):
                 fail(f"{key}: segment {name!r}: {len(voxels)} voxels for {len(pixels)} pixels")
+
+
+def cut(frame, crop):
+    """The part of a source frame an item shows (all of it without a crop)."""
+    if not crop:
+        return frame
+    x, y = crop["x"], crop["y"]
+    return frame[y : y + crop["height"], x : x + crop["width"]]
+
+
+def frame_size(src, item):
+    """(width, height) of the item's source frames (its pictures' size, unless cut)."""
+    if not item.get("crop"):
+        return item["width"], item["height"]
+    image = pydicom.dcmread(Path(src) / item["frames"][0]["path"], stop_before_pixels=True)
+    return image.Columns, image.Rows
 
 
 def main(argv):
@@ -336,13 +353,16 @@ def main(argv):
         w, h = item["width"], item["height"]
         expected = {}
         exact = True
+        # The oracles place labels on the source frames; a cropped item shows part of them.
+        size = frame_size(src, item)
         for label in item["labels"]:
             if label["kind"] == "seg":
                 got = seg_oracle(src, item, label, threshold)
             else:
-                got = rt_oracle(src, item, label)
+                got = rt_oracle(src, item, label, size)
                 exact = False
             for key, mask in got.items():
+                mask = cut(mask, item.get("crop"))
                 expected[key] = expected.get(key, np.zeros((h, w), bool)) | mask
         readers = {}
         if item["kind"] != "volume":  # NIfTI-only volumes have no pictures to annotate

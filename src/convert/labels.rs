@@ -3,6 +3,7 @@
 //! item as a Darwin JSON 2.0 file and an Encord label row beside the item's pictures. The
 //! items gain `labels`; report.json gains each object's outcome.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
@@ -251,11 +252,13 @@ fn item_outputs(
         .iter()
         .filter_map(|&o| objects.placed[o].as_ref().ok())
         .collect();
-    let mut layers = item_layers(targets, &shown);
-    // Labels of a cropped item are cut as its pictures are.
-    if let Some(crop) = item.crop {
-        layers = layers.into_iter().map(|l| l.cropped(crop)).collect();
-    }
+    // Label maps sample the frames' own planes; the annotation files and the sheet are drawn
+    // on the item's pictures, so the labels of a cropped item are cut as its pictures are.
+    let on_frames = item_layers(targets, &shown);
+    let layers: Cow<[Layer]> = match item.crop {
+        Some(crop) => Cow::Owned(on_frames.iter().map(|l| l.clone().cropped(crop)).collect()),
+        None => Cow::Borrowed(&on_frames),
+    };
     let mut out = ItemOutputs {
         labels: Vec::with_capacity(objects.indices.len()),
         sheet: None,
@@ -285,6 +288,7 @@ fn item_outputs(
             continue;
         };
         let of_object: Vec<&Layer> = layers.iter().filter(|l| l.object == position).collect();
+        let on_planes: Vec<&Layer> = on_frames.iter().filter(|l| l.object == position).collect();
         let mut labelled: Vec<usize> = of_object
             .iter()
             .flat_map(|l| l.frames.keys().copied())
@@ -294,7 +298,7 @@ fn item_outputs(
         let maps = item
             .nifti
             .as_ref()
-            .and_then(|nifti| write_label_maps(nifti, position + 1, &of_object, &planes, sink));
+            .and_then(|nifti| write_label_maps(nifti, position + 1, &on_planes, &planes, sink));
         if let Some(maps) = &maps {
             out.written += maps.files;
             out.bytes += maps.bytes;

@@ -620,3 +620,52 @@ fn damaged_label_objects_fail_with_a_reason_and_never_panic() {
     );
     assert!(failed >= names.len() / 3, "{failed} failed");
 }
+
+#[test]
+fn labels_of_a_cropped_item_are_cut_as_its_pictures_are() {
+    // Real SEG and RTSTRUCT objects on their images given an ultrasound region that cuts
+    // through the labels (`--burned-in crop`): the Darwin and Encord files, and the NIfTI
+    // label maps of the cut volume, equal the oracles' masks cut the same way.
+    let cut = |series: &str, label: Option<&str>, corners: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        run_script(
+            "burned_in_cases.py",
+            &[
+                std::ffi::OsStr::new("volume"),
+                data("labels").join(series).as_os_str(),
+                dir.path().as_os_str(),
+                std::ffi::OsStr::new(corners),
+            ],
+        );
+        if let Some(label) = label {
+            let from = data("labels").join(label);
+            std::fs::copy(&from, dir.path().join(from.file_name().unwrap())).unwrap();
+        }
+        dir
+    };
+    let seg = cut(
+        "highdicom/source",
+        Some("highdicom/seg_image_ct_binary.dcm"),
+        "3,2,12,13",
+    );
+    let whole = folder(&["highdicom/seg_image_ct_binary.dcm", "highdicom/source"]);
+    let rt = cut("rt-utils", None, "170,100,400,400");
+    for (src, whole, crop) in [
+        (seg.path(), whole.path(), [3, 2, 10, 12]),
+        (rt.path(), &*data("labels/rt-utils"), [170, 100, 231, 301]),
+    ] {
+        let nifti = ["--outputs", "render,nifti"];
+        let (converted, pixels) = checked(src, &nifti);
+        let item = &converted.manifest.items[0];
+        let c = item.crop.expect("the item is cut");
+        assert_eq!([c.x, c.y, c.width, c.height], crop);
+        assert!(item.labels[0].nifti_key.is_some() || !item.labels[0].nifti_segments.is_empty());
+        let (_, uncut) = checked(whole, &nifti);
+        let sum = |p: &BTreeMap<(String, u64), u64>| p.values().sum::<u64>();
+        assert!(
+            0 < sum(&pixels) && sum(&pixels) < sum(&uncut),
+            "{}: the crop leaves part of the labels ({pixels:?} of {uncut:?})",
+            src.display()
+        );
+    }
+}
