@@ -360,6 +360,34 @@ mod tests {
     }
 
     #[test]
+    fn ultrasound_regions_and_burned_in_annotation_are_kept_as_from_a_file() {
+        let mut object = ct_slice();
+        let map = object.as_object_mut().unwrap();
+        map.insert("00280301".into(), json!({"vr": "CS", "Value": ["YES"]}));
+        let region = |x0: u32, y0: u32, x1: u32, y1: u32| {
+            json!({
+                "00186018": {"vr": "UL", "Value": [x0]},
+                "0018601A": {"vr": "UL", "Value": [y0]},
+                "0018601C": {"vr": "UL", "Value": [x1]},
+                "0018601E": {"vr": "UL", "Value": [y1]},
+                "00186012": {"vr": "US", "Value": [1]}
+            })
+        };
+        map.insert(
+            "00186011".into(),
+            json!({"vr": "SQ", "Value": [region(120, 60, 800, 518), region(176, 522, 743, 576)]}),
+        );
+        let header = instance(decode_entry(&object, ST, SE, 0));
+        assert_eq!(header.burned_in_annotation, Some(true));
+        let corners: Vec<[u32; 4]> = header
+            .ultrasound_regions
+            .iter()
+            .map(|r| [r.min_x, r.min_y, r.max_x, r.max_y])
+            .collect();
+        assert_eq!(corners, [[120, 60, 800, 518], [176, 522, 743, 576]]);
+    }
+
+    #[test]
     fn enhanced_multi_frame_functional_groups_become_frames() {
         let mut object = ct_slice();
         let map = object.as_object_mut().unwrap();
