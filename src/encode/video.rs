@@ -32,9 +32,14 @@ pub struct VideoInfo {
     pub height: u32,
 }
 
-/// Frames with a side below this many pixels are encoded without x264's macroblock tree, which
-/// is not deterministic on them.
+/// Frames with a side below this many pixels, or a side that is no multiple of 16 (a whole
+/// macroblock), are encoded without x264's macroblock tree, which is not deterministic on them.
 const DETERMINISTIC_MBTREE_SIDE: u32 = 128;
+
+/// Whether x264's macroblock tree gives the same bytes on every run for frames of `size`.
+fn mbtree_is_deterministic((width, height): (u32, u32)) -> bool {
+    width.min(height) >= DETERMINISTIC_MBTREE_SIDE && width % 16 == 0 && height % 16 == 0
+}
 
 /// Streams frames of one size into an MP4 file or an HLS rendition.
 pub struct VideoWriter {
@@ -153,11 +158,13 @@ impl VideoWriter {
         options.set("preset", "veryfast")?;
         options.set("crf", &settings.crf.to_string())?;
         options.set("threads", "1")?;
-        if encoded.0.min(encoded.1) < DETERMINISTIC_MBTREE_SIDE {
+        if !mbtree_is_deterministic(encoded) {
             // x264's macroblock-tree lookahead gives different bytes from run to run for
-            // frames this small (seen with 64x64 EPI volumes: the same frames encoded eight
-            // times in one process gave three different files; 128x128 and up never did).
-            // Videos must be reproducible, and on a few macroblocks the tree gains nothing.
+            // small frames (seen with 64x64 EPI volumes: the same frames encoded eight times
+            // in one process gave three different files; 128x128 and up never did) and for
+            // sides that end in part of a macroblock (a 236x210 ultrasound crop differed
+            // between a run over all of test-data and a run of its own). Videos must be
+            // reproducible, and on a few macroblocks the tree gains little.
             options.set("x264-params", "mbtree=0")?;
         }
         // SAFETY: the context, its codec and an owned options dictionary; then the stream
@@ -382,6 +389,15 @@ unsafe fn measure(ff: &Ffmpeg, ctx: *mut AVFormatContext) -> Result<VideoInfo, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_macroblock_tree_is_left_out_where_it_is_not_reproducible() {
+        assert!(mbtree_is_deterministic((512, 512)));
+        assert!(mbtree_is_deterministic((256, 1024)));
+        assert!(!mbtree_is_deterministic((64, 64)));
+        assert!(!mbtree_is_deterministic((236, 210)));
+        assert!(!mbtree_is_deterministic((400, 300)));
+    }
 
     #[test]
     fn writes_a_probeable_mp4_with_odd_sides_padded() {

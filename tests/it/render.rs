@@ -37,6 +37,9 @@ fn ours_with(file: &str, window: &str, extra: &[&str]) -> Png {
         "images",
         "--window",
         window,
+        // DCMTK shows whole frames: ultrasound is not cut to its regions here.
+        "--burned-in",
+        "keep",
         "-q",
     ]
     .into_iter()
