@@ -418,9 +418,12 @@ def cmd_dzi_check(args) -> int:
                     info["worst_tile"] = name
         finite = [p for p in psnrs if not math.isinf(p)]
         info["mean_psnr"] = jnum(sum(finite) / len(finite)) if finite else "inf"
-        limit = args.min_psnr if max(w, h) >= args.small else args.min_psnr_small
+        if max(w, h) < args.tiny:
+            limit = None  # a few pixels: PSNR means little, only sizes are checked
+        else:
+            limit = args.min_psnr if max(w, h) >= args.small else args.min_psnr_small
         info["limit"] = limit
-        if info["min_psnr"] < limit:
+        if limit is not None and info["min_psnr"] < limit:
             res["problems"].append(f"level {L}: min PSNR {info['min_psnr']:.2f} < {limit} "
                                    f"(tile {info.get('worst_tile')})")
             ok = False
@@ -480,6 +483,8 @@ def main(argv=None) -> int:
                    help="levels whose long side is below this use --min-psnr-small: at a few dozen "
                         "pixels, JPEG chroma subsampling alone costs ~31 dB and libvips dzsave ~26 dB")
     q.add_argument("--min-psnr-small", type=float, default=22.0, help="minimum tile PSNR on small levels")
+    q.add_argument("--tiny", type=int, default=16,
+                   help="levels whose long side is below this are checked for tile presence and size only")
     q.add_argument("--filter", choices=["box", "lanczos", "bilinear"], default="box",
                    help="filter for reference levels that OpenSlide does not hold at the DZ size")
     q.add_argument("--levels", type=int, nargs="*", help="check only these DZ levels")
