@@ -717,7 +717,8 @@ def main(argv=None) -> int:
                 level_info["files"].append(name)
                 summary["files"].append({"name": name, "bytes": size, "frames": len(chunk),
                                          "sop_instance_uid": sop})
-                instance_number += 1
+            # the parts of a concatenation share one InstanceNumber
+            instance_number += 1
             summary["levels"].append(level_info)
 
         # associated images: one frame each, the frame is the whole matrix
