@@ -25,6 +25,7 @@ A JSON summary (levels, files, dropped tiles) is printed on standard output.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import io
 import json
@@ -225,6 +226,20 @@ def fmt_ds(x: float) -> str:
     return s[:16]
 
 
+def fixed_date_icc(icc: bytes) -> bytes:
+    """LittleCMS stamps the creation time into the ICC header (bytes 24-35): pin it to
+    2026-01-01 so that output is reproducible, and redo the profile ID (MD5) if set."""
+    b = bytearray(icc)
+    b[24:36] = struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
+    if any(b[84:100]):
+        t = bytearray(b)
+        t[44:48] = b"\0" * 4
+        t[64:68] = b"\0" * 4
+        t[84:100] = b"\0" * 16
+        b[84:100] = hashlib.md5(bytes(t)).digest()
+    return bytes(b)
+
+
 class Ctx:
     """What every instance of the slide shares."""
 
@@ -247,7 +262,7 @@ class Ctx:
         self.specimen_uid = self.uid("specimen")
         self.dim_org_uid = self.uid("dimension-organization")
         prof = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-        self.icc = prof.tobytes()
+        self.icc = fixed_date_icc(prof.tobytes())
         if len(self.icc) % 2:
             self.icc += b"\0"
 
