@@ -579,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "or RGB 4:4:4 without colour transform (Adobe marker; labelled RGB)")
     p.add_argument("--j2k", choices=["lossless", "lossy", "rct"], default="lossless",
                    help="JPEG 2000 flavour: lossless = .4.90 RGB, no colour transform; "
-                        "lossy = .4.91 YBR_ICT; rct = .4.90 YBR_RCT (OpenSlide 4 refuses it)")
+                        "lossy = .4.91 YBR_ICT; rct = .4.90 YBR_RCT (OpenSlide 4.0.1 reads it; newer OpenSlide source accepts only RGB and YBR_ICT)")
     p.add_argument("--j2k-rate", type=float, default=20.0,
                    help="compression ratio for --j2k lossy")
     p.add_argument("--organization", choices=["full", "sparse"], default="full",
