@@ -11,6 +11,7 @@ pub mod label_class;
 pub mod mosaic;
 pub mod reader;
 pub mod record;
+pub mod slide;
 pub mod source;
 pub mod vector;
 

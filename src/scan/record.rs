@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::burned_in::{self, Region};
 use super::csa;
+use super::slide::{self, SlideHeader};
 use super::mosaic::{Mosaic, MosaicSource};
 use super::reader::{
     Endian, GE_IMAGE_TYPE, GE_INTERNAL_PULSE_SEQUENCE, GE_LOCATIONS, GE_PULSE_SEQUENCE, RawElement,
@@ -126,6 +127,9 @@ pub struct InstanceHeader {
     /// The Sequence of Ultrasound Regions' regions: where the image proper lies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ultrasound_regions: Vec<Region>,
+    /// Slide microscopy: the total pixel matrix its frames tile, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slide: Option<SlideHeader>,
 }
 
 /// Per-frame values from an enhanced object's functional groups.
@@ -157,6 +161,16 @@ pub struct FrameHeader {
     /// EffectiveEchoTime (0018,9082) of the frame, ms (MR Echo).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub echo_time: Option<f64>,
+    /// Slide microscopy: the frame's first column and row in the total pixel matrix
+    /// (1-based, Plane Position (Slide)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slide_position: Option<[i32; 2]>,
+    /// Slide microscopy: ZOffsetInSlideCoordinateSystem (µm), its focal plane.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z_offset: Option<f64>,
+    /// Slide microscopy: the frame's OpticalPathIdentifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optical_path: Option<String>,
 }
 
 impl InstanceHeader {
@@ -321,6 +335,12 @@ pub fn decode_instance(
             .or_else(|| find(&raw.elements, GE_IMAGE_TYPE).and_then(|v| ge_component(v, endian))),
         burned_in_annotation: burned_in::declared(find(&raw.elements, tags::BURNED_IN_ANNOTATION)),
         ultrasound_regions: burned_in::regions(&raw.ultrasound_regions, endian),
+        slide: slide::decode(
+            &raw.elements,
+            &raw.optical_paths,
+            text(tags::SOP_CLASS_UID).as_deref(),
+            endian,
+        ),
     };
     if header.number_of_frames == 1 && header.image_type.iter().any(|t| t == "MOSAIC") {
         let source = MosaicSource {
@@ -429,6 +449,13 @@ fn decode_frame(
                 })
             })
             .filter(|te| te.is_finite()),
+        slide_position: slide::frame_position(&either, endian),
+        z_offset: decimals(tags::Z_OFFSET_IN_SLIDE_COORDINATE_SYSTEM)
+            .first()
+            .copied(),
+        optical_path: either(tags::OPTICAL_PATH_IDENTIFIER)
+            .map(trim_text)
+            .filter(|s| !s.is_empty()),
     }
 }
 

@@ -78,6 +78,10 @@ pub fn decode_entry(entry: &Value, study: &str, series: &str, index: usize) -> S
         sequence_items(object, tags::SEQUENCE_OF_ULTRASOUND_REGIONS)
             .map(leaf_elements_without_charset)
             .collect();
+    let optical_paths: Vec<Vec<OwnedElement>> =
+        sequence_items(object, tags::OPTICAL_PATH_SEQUENCE)
+            .map(leaf_elements_without_charset)
+            .collect();
     let raw = RawHeader {
         transfer_syntax: Some(String::new()),
         media_storage_sop_class: None,
@@ -90,6 +94,7 @@ pub fn decode_entry(entry: &Value, study: &str, series: &str, index: usize) -> S
         shared_group: borrowed(&shared),
         per_frame_groups: per_frame.iter().map(|g| borrowed(g)).collect(),
         ultrasound_regions: regions.iter().map(|g| borrowed(g)).collect(),
+        optical_paths: optical_paths.iter().map(|g| borrowed(g)).collect(),
         pixel_data: Some(PixelDataInfo {
             tag: tags::PIXEL_DATA,
             offset: 0,

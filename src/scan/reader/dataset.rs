@@ -33,8 +33,13 @@ pub(super) const TOP_LEVEL_TAGS: &[Tag] = &[
     tags::IMAGE_ORIENTATION_PATIENT,
     tags::FRAME_OF_REFERENCE_UID,
     tags::TEMPORAL_POSITION_IDENTIFIER,
+    tags::SOP_INSTANCE_UID_OF_CONCATENATION_SOURCE,
     tags::IMAGES_IN_ACQUISITION,
     tags::SLICE_LOCATION,
+    tags::CONCATENATION_UID,
+    tags::IN_CONCATENATION_NUMBER,
+    tags::CONCATENATION_FRAME_OFFSET_NUMBER,
+    tags::DIMENSION_ORGANIZATION_TYPE,
     tags::SAMPLES_PER_PIXEL,
     tags::PHOTOMETRIC_INTERPRETATION,
     tags::NUMBER_OF_FRAMES,
@@ -49,6 +54,10 @@ pub(super) const TOP_LEVEL_TAGS: &[Tag] = &[
     tags::WINDOW_WIDTH,
     tags::RESCALE_INTERCEPT,
     tags::RESCALE_SLOPE,
+    tags::TOTAL_PIXEL_MATRIX_COLUMNS,
+    tags::TOTAL_PIXEL_MATRIX_ROWS,
+    tags::NUMBER_OF_OPTICAL_PATHS,
+    tags::TOTAL_PIXEL_MATRIX_FOCAL_PLANES,
 ];
 
 /// Sequences inside a functional-group item that the scan descends into.
@@ -61,6 +70,8 @@ const FUNCTIONAL_GROUP_SEQUENCES: &[Tag] = &[
     tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE,
     tags::MR_IMAGE_FRAME_TYPE_SEQUENCE,
     tags::MR_ECHO_SEQUENCE,
+    tags::PLANE_POSITION_SLIDE_SEQUENCE,
+    tags::OPTICAL_PATH_IDENTIFICATION_SEQUENCE,
 ];
 
 /// Leaf tags kept from inside those sequences.
@@ -79,6 +90,10 @@ const FUNCTIONAL_GROUP_TAGS: &[Tag] = &[
     tags::RESCALE_SLOPE,
     tags::COMPLEX_IMAGE_COMPONENT,
     tags::EFFECTIVE_ECHO_TIME,
+    tags::COLUMN_POSITION_IN_TOTAL_IMAGE_PIXEL_MATRIX,
+    tags::ROW_POSITION_IN_TOTAL_IMAGE_PIXEL_MATRIX,
+    tags::Z_OFFSET_IN_SLIDE_COORDINATE_SYSTEM,
+    tags::OPTICAL_PATH_IDENTIFIER,
 ];
 
 /// GE's image type (0043,102F, SS): 0/1/2/3 for magnitude/phase/real/imaginary.
@@ -141,7 +156,10 @@ pub(super) fn read_dataset<'a>(
                 read_functional_groups(cursor, &element, &mut header.per_frame_groups)?;
             }
             tags::SEQUENCE_OF_ULTRASOUND_REGIONS => {
-                read_regions(cursor, &element, &mut header.ultrasound_regions)?;
+                read_items(cursor, &element, REGION_TAGS, &mut header.ultrasound_regions)?;
+            }
+            tags::OPTICAL_PATH_SEQUENCE => {
+                read_items(cursor, &element, OPTICAL_PATH_TAGS, &mut header.optical_paths)?;
             }
             _ if element.length != UNDEFINED
                 && (TOP_LEVEL_TAGS.binary_search(&tag).is_ok() || keeps_private(tag, header)) =>
@@ -199,16 +217,20 @@ const REGION_TAGS: &[Tag] = &[
     tags::REGION_LOCATION_MAX_Y1,
 ];
 
-/// Reads a Sequence of Ultrasound Regions: the location elements of each item.
-fn read_regions<'a>(
+/// The identifier and objective of each item of an Optical Path Sequence (slides).
+const OPTICAL_PATH_TAGS: &[Tag] = &[tags::OPTICAL_PATH_IDENTIFIER, tags::OBJECTIVE_LENS_POWER];
+
+/// Reads a top-level sequence: the `wanted` elements of each item (nothing nested).
+fn read_items<'a>(
     cursor: &mut Cursor<'a>,
     sequence: &ElementHeader,
+    wanted: &[Tag],
     out: &mut Vec<Vec<RawElement<'a>>>,
 ) -> Result<(), ReadError> {
     cursor.for_each_item(sequence, 1, &mut |cursor, item_end| {
         let mut kept = Vec::new();
         cursor.for_each_element(item_end, 2, &mut |cursor, element| {
-            if REGION_TAGS.contains(&element.tag) && element.length != UNDEFINED {
+            if wanted.contains(&element.tag) && element.length != UNDEFINED {
                 kept.push((element.tag, cursor.value(&element)?));
                 Ok(())
             } else {

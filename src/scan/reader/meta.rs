@@ -69,6 +69,7 @@ pub(super) fn read_without_meta(input: Input<'_>) -> Result<RawHeader<'_>, ReadE
         shared_group: Vec::new(),
         per_frame_groups: Vec::new(),
         ultrasound_regions: Vec::new(),
+        optical_paths: Vec::new(),
         pixel_data: None,
     };
     let mut cursor = Cursor::new(input, 0, encoding);

@@ -102,6 +102,8 @@ pub struct RawHeader<'a> {
     pub per_frame_groups: Vec<Vec<RawElement<'a>>>,
     /// Kept location elements of each Sequence of Ultrasound Regions item.
     pub ultrasound_regions: Vec<Vec<RawElement<'a>>>,
+    /// Kept elements of each Optical Path Sequence item (slide microscopy).
+    pub optical_paths: Vec<Vec<RawElement<'a>>>,
     /// `None` when the dataset ends without Pixel Data.
     pub pixel_data: Option<PixelDataInfo>,
 }
@@ -215,6 +217,7 @@ pub fn read_header<'a>(
         shared_group: Vec::new(),
         per_frame_groups: Vec::new(),
         ultrasound_regions: Vec::new(),
+        optical_paths: Vec::new(),
         pixel_data: None,
     };
     // A media directory holds no image: its records (often with stale lengths) are not walked.
