@@ -188,6 +188,73 @@ pub struct Item {
     /// What the item's sources say about burned-in text, when they say something to mind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burned_in: Option<BurnedIn>,
+    /// A whole-slide image's outputs (items of kind `slide`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slide: Option<SlideEntry>,
+}
+
+/// The outputs and levels of a whole-slide image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlideEntry {
+    /// The tiled pyramidal BigTIFF (`slide.tif`).
+    pub pyramid_key: String,
+    pub pyramid_bytes: u64,
+    /// The Deep Zoom descriptor (`slide.dzi`; its tiles under `slide_files/LEVEL/COL_ROW.jpg`,
+    /// all written before it).
+    pub dzi_key: String,
+    pub dzi_bytes: u64,
+    /// Deep Zoom tiles written (every level).
+    pub dzi_tiles: u64,
+    /// The whole slide as one picture (PNG), and as a JPEG, at most `--slide-max-size` px.
+    pub hq_key: String,
+    pub lq_key: String,
+    pub thumbnail_key: String,
+    /// Level 0 (the pyramid's largest level), pixels.
+    pub width: u32,
+    pub height: u32,
+    /// The pyramid's levels, largest first.
+    pub levels: Vec<SlideLevel>,
+    /// Microns per pixel at level 0 (PixelSpacing), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpp: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_power: Option<f64>,
+    /// The optical path shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optical_path: Option<String>,
+    /// Tiles a TILED_SPARSE level lacks, filled with the background.
+    pub missing_tiles: usize,
+    /// Overview, thumbnail (and, with `--slide-label keep`, label) images, as pictures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub associated: Vec<AssociatedEntry>,
+    /// The source instances (levels and associated images), relative to SRC.
+    pub instances: Vec<String>,
+}
+
+/// One level of a slide's pyramid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlideLevel {
+    pub width: u32,
+    pub height: u32,
+    /// Level 0's width over this level's.
+    pub downsample: f64,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    /// Whether the pyramid holds the source's JPEG tiles as they were (else decoded and
+    /// encoded once).
+    pub copied: bool,
+}
+
+/// An associated image of a slide, as a PNG.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssociatedEntry {
+    /// `overview`, `thumbnail` or `label`.
+    pub kind: String,
+    pub key: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub path: String,
 }
 
 /// A rectangle of a frame: first column and row, width and height in pixels.
@@ -303,6 +370,9 @@ pub enum ItemKind {
     /// A volume written as NIfTI only (`--outputs nifti`): `storage_key` is the NIfTI file,
     /// frames name their sources and no pictures.
     Volume,
+    /// A whole-slide image: `storage_key` is the picture of the whole slide (HQ PNG, its one
+    /// frame), `slide` the pyramid, Deep Zoom tiles and levels.
+    Slide,
 }
 
 /// One frame of an item.
@@ -432,6 +502,15 @@ impl Item {
             }
             (None, ItemKind::Image) => keys.push(named(&self.storage_key, None)),
             (None, ItemKind::Video) => {}
+            (None, ItemKind::Slide) => {
+                if let Some(slide) = &self.slide {
+                    keys.push(named(&slide.pyramid_key, Some(slide.pyramid_bytes)));
+                    keys.push(named(&slide.dzi_key, Some(slide.dzi_bytes)));
+                    for associated in &slide.associated {
+                        keys.push(named(&associated.key, Some(associated.bytes)));
+                    }
+                }
+            }
             (None, ItemKind::Volume) => {
                 // Pictures are not made: the NIfTI files are all the item names.
                 self.push_nifti_keys(&mut keys);

@@ -123,6 +123,7 @@ mod tests {
             label_sheet: None,
             crop: None,
             burned_in: None,
+            slide: None,
         }
     }
 

@@ -103,6 +103,7 @@ impl Context<'_> {
             label_sheet: None,
             crop: plan.crop,
             burned_in: None,
+            slide: None,
         };
         let burned_in = |slices: &[SliceRef]| {
             item_note(self.instances, slices, plan.crop, self.options.burned_in)
@@ -176,6 +177,7 @@ pub(super) fn make_names_unique(items: &mut [Item]) {
                 ItemKind::Image => IMAGE_EXTENSION,
                 ItemKind::Video => VIDEO_EXTENSION,
                 ItemKind::Volume => NIFTI_EXTENSION,
+                ItemKind::Slide => IMAGE_EXTENSION,
             };
             let order = (
                 &item.study_instance_uid,

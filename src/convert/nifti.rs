@@ -189,6 +189,7 @@ impl Context<'_> {
             label_sheet: None,
             crop,
             burned_in: item_note(self.instances, &slices, crop, self.options.burned_in),
+            slide: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod hls;
 pub mod jpeg;
 pub mod png;
 pub mod thumbnail;
+pub mod tiff;
 #[cfg(feature = "video")]
 pub mod video;
 

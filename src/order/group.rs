@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::slide::is_slide;
 use crate::scan::{InstanceHeader, LabelClass};
 
 /// The instances of one series, as indices into the scanned instances (in source order).
@@ -14,13 +15,14 @@ pub struct SeriesGroup {
     pub members: Vec<usize>,
 }
 
-/// Groups instances by study and series (labels left out), ordered by StudyInstanceUID, then SeriesNumber
+/// Groups instances by study and series (labels and slides left out), ordered by StudyInstanceUID, then SeriesNumber
 /// (missing last), then SeriesInstanceUID.
 pub fn group_series(instances: &[InstanceHeader]) -> Vec<SeriesGroup> {
     let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (i, header) in instances.iter().enumerate() {
-        // Segmentations and structure sets are labels of other series, never series of their own.
-        if LabelClass::of(header.sop_class_uid.as_deref()).is_some() {
+        // Segmentations and structure sets are labels of other series, never series of their
+        // own; slides are pyramids of tiles, never slices (see [`super::slide`]).
+        if LabelClass::of(header.sop_class_uid.as_deref()).is_some() || is_slide(header) {
             continue;
         }
         let study = header.study_instance_uid.as_deref().unwrap_or("");

@@ -10,6 +10,7 @@ pub mod geometry;
 pub mod group;
 pub mod natural;
 pub mod plan;
+pub mod slide;
 pub mod split;
 
 use std::cmp::Ordering;

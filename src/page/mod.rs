@@ -330,6 +330,7 @@ fn volume_section(body: &mut String, volume: &VolumeReport, items: Option<&[&Ite
                 ItemKind::Video => "video item",
                 ItemKind::Image => "image item(s)",
                 ItemKind::Volume => "NIfTI volume(s)",
+                ItemKind::Slide => "slide",
             };
             fact("converted", &format!("{} {kind}", items.len()));
             if let Some(video) = video {

@@ -92,6 +92,7 @@ fn item(series: &str, volume: &str) -> Item {
         label_sheet: None,
         crop: None,
         burned_in: None,
+        slide: None,
     }
 }
 

@@ -47,7 +47,7 @@ pub fn build_bisque_plan(manifest: &Manifest, options: &PayloadOptions) -> Bisqu
         .flat_map(|item| {
             item.frames.iter().enumerate().map(move |(index, frame)| {
                 let file_name = match item.kind {
-                    ItemKind::Image | ItemKind::Volume => item.name.clone(),
+                    ItemKind::Image | ItemKind::Volume | ItemKind::Slide => item.name.clone(),
                     ItemKind::Video => {
                         let suffix = format!("_{:05}{PNG}", index + 1);
                         let stem = item.name.trim_end_matches(".mp4");

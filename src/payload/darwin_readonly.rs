@@ -179,7 +179,7 @@ fn slot(
 ) -> Result<ReadonlySlot, PayloadError> {
     let content = match (schema, item.kind) {
         (Schema::V2, ItemKind::Video) => SlotContent::Video(Box::new(video_slot(item, dest)?)),
-        (Schema::V2, ItemKind::Image) => SlotContent::File(ReadonlyFile {
+        (Schema::V2, ItemKind::Image | ItemKind::Slide) => SlotContent::File(ReadonlyFile {
             size_bytes: item.frames.first().map(|frame| frame.hq_bytes),
             ..file_v1(item, dest)?
         }),
@@ -197,6 +197,11 @@ fn slot(
 fn file_v1(item: &Item, dest: &Location) -> Result<ReadonlyFile, PayloadError> {
     let (kind, height, width, sections) = match item.kind {
         ItemKind::Image => ("image", Some(item.height), Some(item.width), None),
+        // A slide is registered as the picture of the whole slide (its one frame).
+        ItemKind::Slide => {
+            let picture = item.frames.first().ok_or_else(|| PayloadError::no_pictures(item))?;
+            ("image", Some(picture.height), Some(picture.width), None)
+        }
         ItemKind::Video => {
             require_mp4(item)?;
             ("video", None, None, Some(sections(item, dest)?))

@@ -80,7 +80,7 @@ pub fn build_encord(
                 })
             };
             match (item.kind, options.encord_volumes, &item.video) {
-                (ItemKind::Image, _, _) => spec.images.push(Upload {
+                (ItemKind::Image | ItemKind::Slide, _, _) => spec.images.push(Upload {
                     object_url: url(dest, &item.storage_key)?,
                     title: item.name.clone(),
                     client_metadata: metadata,

@@ -399,6 +399,7 @@ pub(crate) mod testing {
             label_sheet: None,
             crop: None,
             burned_in: None,
+            slide: None,
         }
     }
 
@@ -451,6 +452,7 @@ pub(crate) mod testing {
             label_sheet: None,
             crop: None,
             burned_in: None,
+            slide: None,
         }
     }
 }

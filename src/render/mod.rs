@@ -10,6 +10,7 @@ pub mod image;
 pub mod lut;
 pub mod mapping;
 pub mod rle;
+pub mod slide;
 pub mod thumbnail;
 pub mod volume_window;
 pub mod window;

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::burned_in::{self, Region};
 use super::csa;
-use super::slide::{self, SlideHeader};
 use super::mosaic::{Mosaic, MosaicSource};
 use super::reader::{
     Endian, GE_IMAGE_TYPE, GE_INTERNAL_PULSE_SEQUENCE, GE_LOCATIONS, GE_PULSE_SEQUENCE, RawElement,
     RawHeader, fmt_tag, trim_text,
 };
+use super::slide::{self, SlideHeader};
 
 /// Everything the pipeline needs to know about one DICOM instance, without its pixels.
 ///

@@ -65,11 +65,8 @@ pub(super) fn decode<'a>(
             Endian::Big => u32::from_be_bytes(bytes),
         })
     };
-    let text = |items: &[RawElement<'_>], tag| {
-        find(items, tag)
-            .map(trim_text)
-            .filter(|s| !s.is_empty())
-    };
+    let text =
+        |items: &[RawElement<'_>], tag| find(items, tag).map(trim_text).filter(|s| !s.is_empty());
     let us = |tag| {
         let bytes: [u8; 2] = find(elements, tag)?.get(..2)?.try_into().ok()?;
         Some(u32::from(match endian {

@@ -78,10 +78,9 @@ pub fn decode_entry(entry: &Value, study: &str, series: &str, index: usize) -> S
         sequence_items(object, tags::SEQUENCE_OF_ULTRASOUND_REGIONS)
             .map(leaf_elements_without_charset)
             .collect();
-    let optical_paths: Vec<Vec<OwnedElement>> =
-        sequence_items(object, tags::OPTICAL_PATH_SEQUENCE)
-            .map(leaf_elements_without_charset)
-            .collect();
+    let optical_paths: Vec<Vec<OwnedElement>> = sequence_items(object, tags::OPTICAL_PATH_SEQUENCE)
+        .map(leaf_elements_without_charset)
+        .collect();
     let raw = RawHeader {
         transfer_syntax: Some(String::new()),
         media_storage_sop_class: None,

@@ -156,10 +156,20 @@ pub(super) fn read_dataset<'a>(
                 read_functional_groups(cursor, &element, &mut header.per_frame_groups)?;
             }
             tags::SEQUENCE_OF_ULTRASOUND_REGIONS => {
-                read_items(cursor, &element, REGION_TAGS, &mut header.ultrasound_regions)?;
+                read_items(
+                    cursor,
+                    &element,
+                    REGION_TAGS,
+                    &mut header.ultrasound_regions,
+                )?;
             }
             tags::OPTICAL_PATH_SEQUENCE => {
-                read_items(cursor, &element, OPTICAL_PATH_TAGS, &mut header.optical_paths)?;
+                read_items(
+                    cursor,
+                    &element,
+                    OPTICAL_PATH_TAGS,
+                    &mut header.optical_paths,
+                )?;
             }
             _ if element.length != UNDEFINED
                 && (TOP_LEVEL_TAGS.binary_search(&tag).is_ok() || keeps_private(tag, header)) =>

@@ -1,0 +1,477 @@
+//! Whole-slide images: which instances form one slide, its pyramid levels (largest first),
+//! where each tile of a level lies, and its associated images (label, overview, thumbnail).
+//! Pure code over the scanned headers; a slide is never ordered as slices.
+
+use std::collections::BTreeMap;
+
+use crate::scan::InstanceHeader;
+use crate::scan::slide::{SlideHeader, WHOLE_SLIDE_CLASS};
+
+/// Whether `header` is a slide-microscopy image (it is planned as a slide, not as slices).
+pub fn is_slide(header: &InstanceHeader) -> bool {
+    header.sop_class_uid.as_deref() == Some(WHOLE_SLIDE_CLASS)
+}
+
+/// One frame of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TileRef {
+    pub instance: usize,
+    pub frame: u32,
+}
+
+/// One level of a slide's pyramid: a pixel matrix tiled by frames of one size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Level {
+    pub width: u32,
+    pub height: u32,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    /// The instances whose frames tile it (the parts of a concatenation, in order).
+    pub instances: Vec<usize>,
+    /// The tile at each grid place, row by row ([`Level::grid`] columns); `None`: missing
+    /// (TILED_SPARSE), filled with the background.
+    pub tiles: Vec<Option<TileRef>>,
+    /// PixelSpacing (row, column), mm.
+    pub pixel_spacing: Option<[f64; 2]>,
+}
+
+impl Level {
+    /// Tiles across and down.
+    pub fn grid(&self) -> (u32, u32) {
+        (
+            self.width.div_ceil(self.tile_width),
+            self.height.div_ceil(self.tile_height),
+        )
+    }
+
+    /// The tile at grid column `x`, row `y`.
+    pub fn tile(&self, x: u32, y: u32) -> Option<TileRef> {
+        let (columns, _) = self.grid();
+        self.tiles
+            .get(y as usize * columns as usize + x as usize)
+            .copied()
+            .flatten()
+    }
+
+    /// Grid places without a tile.
+    pub fn missing(&self) -> usize {
+        self.tiles.iter().filter(|t| t.is_none()).count()
+    }
+}
+
+/// An image of the slide that is not part of its pyramid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Associated {
+    /// A photograph of the glass's label: the patient's name, a barcode.
+    Label(usize),
+    /// A photograph of the whole glass (macro).
+    Overview(usize),
+    /// A small picture of the whole slide the scanner made.
+    Thumbnail(usize),
+}
+
+/// A slide: the instances of one series, Frame of Reference and optical path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slide {
+    pub study_instance_uid: String,
+    pub series_instance_uid: String,
+    /// The optical path shown (the first); others are left out.
+    pub optical_path: Option<String>,
+    /// Largest first.
+    pub levels: Vec<Level>,
+    pub associated: Vec<Associated>,
+    /// ObjectiveLensPower, where a level gives it.
+    pub objective_power: Option<f64>,
+    /// Every instance of the slide (levels and associated images), in source order.
+    pub members: Vec<usize>,
+}
+
+/// The slides of a scan, and the slide instances that cannot be one (with the reason, by
+/// instance).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SlidePlan {
+    /// By study and series UID.
+    pub slides: Vec<Slide>,
+    pub failed: Vec<(usize, String)>,
+}
+
+/// Groups the slide-microscopy instances of `instances` into slides (by study, series and
+/// Frame of Reference) and lays out each level's tiles.
+pub fn plan_slides(instances: &[InstanceHeader]) -> SlidePlan {
+    let mut groups: BTreeMap<(&str, &str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, h) in instances.iter().enumerate() {
+        if is_slide(h) {
+            let key = (
+                h.study_instance_uid.as_deref().unwrap_or(""),
+                h.series_instance_uid.as_deref().unwrap_or(""),
+                h.frame_of_reference_uid.as_deref().unwrap_or(""),
+            );
+            groups.entry(key).or_default().push(i);
+        }
+    }
+    let mut plan = SlidePlan::default();
+    for ((study, series, _), members) in groups {
+        match slide(instances, study, series, &members) {
+            Ok(slide) => plan.slides.push(slide),
+            Err(reason) => plan
+                .failed
+                .extend(members.iter().map(|&i| (i, reason.clone()))),
+        }
+    }
+    plan
+}
+
+/// The third value of ImageType: VOLUME, LABEL, OVERVIEW or THUMBNAIL.
+fn flavour(h: &InstanceHeader) -> &str {
+    h.image_type.get(2).map_or("VOLUME", String::as_str)
+}
+
+fn slide(
+    instances: &[InstanceHeader],
+    study: &str,
+    series: &str,
+    members: &[usize],
+) -> Result<Slide, String> {
+    let header = |i: usize| -> Result<&SlideHeader, String> {
+        instances[i]
+            .slide
+            .as_ref()
+            .ok_or_else(|| format!("{}: no TotalPixelMatrixColumns/Rows", instances[i].path))
+    };
+    let volumes: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| flavour(&instances[i]) == "VOLUME")
+        .collect();
+    let first = *volumes
+        .first()
+        .ok_or("a slide without VOLUME images: nothing to show")?;
+    let optical_path = header(first)?.optical_paths.first().cloned();
+    // Levels by size, largest first; instances of other optical paths are left out.
+    let mut by_size: BTreeMap<(std::cmp::Reverse<u32>, std::cmp::Reverse<u32>), Vec<usize>> =
+        BTreeMap::new();
+    for &i in &volumes {
+        let h = header(i)?;
+        let shows_path = h.optical_paths.is_empty()
+            || optical_path
+                .as_ref()
+                .is_none_or(|p| h.optical_paths.contains(p));
+        if shows_path {
+            let key = (
+                std::cmp::Reverse(h.total_columns),
+                std::cmp::Reverse(h.total_rows),
+            );
+            by_size.entry(key).or_default().push(i);
+        }
+    }
+    let mut levels = Vec::with_capacity(by_size.len());
+    for parts in by_size.into_values() {
+        levels.push(level(instances, parts, optical_path.as_deref())?);
+    }
+    check_sizes(&levels)?;
+    let associated = members
+        .iter()
+        .filter_map(|&i| match flavour(&instances[i]) {
+            "LABEL" => Some(Associated::Label(i)),
+            "OVERVIEW" => Some(Associated::Overview(i)),
+            "THUMBNAIL" => Some(Associated::Thumbnail(i)),
+            _ => None,
+        })
+        .collect();
+    Ok(Slide {
+        study_instance_uid: study.to_string(),
+        series_instance_uid: series.to_string(),
+        optical_path,
+        objective_power: volumes
+            .iter()
+            .find_map(|&i| instances[i].slide.as_ref()?.objective_power),
+        levels,
+        associated,
+        members: members.to_vec(),
+    })
+}
+
+/// The level tiled by the frames of `parts` (one size): each frame at its place, the first
+/// focal plane and `optical_path` only.
+fn level(
+    instances: &[InstanceHeader],
+    mut parts: Vec<usize>,
+    optical_path: Option<&str>,
+) -> Result<Level, String> {
+    let order = |i: &usize| {
+        let h = &instances[*i];
+        let c = h.slide.as_ref().and_then(|s| s.concatenation.as_ref());
+        (c.map_or(0, |c| c.number), h.path.clone())
+    };
+    parts.sort_by_key(order);
+    let first = &instances[parts[0]];
+    let slide = first.slide.as_ref().ok_or("no total pixel matrix")?;
+    let (width, height) = (slide.total_columns, slide.total_rows);
+    let (tile_width, tile_height) = match first.size() {
+        Some((rows, columns)) if rows > 0 && columns > 0 => (u32::from(columns), u32::from(rows)),
+        _ => return Err(format!("{}: no tile size (Rows, Columns)", first.path)),
+    };
+    if width == 0 || height == 0 {
+        return Err(format!("{}: an empty total pixel matrix", first.path));
+    }
+    let mut level = Level {
+        width,
+        height,
+        tile_width,
+        tile_height,
+        instances: parts.clone(),
+        tiles: Vec::new(),
+        pixel_spacing: first.pixel_spacing,
+    };
+    let (columns, rows) = level.grid();
+    level.tiles = vec![None; columns as usize * rows as usize];
+    let focal_z = parts
+        .iter()
+        .find_map(|&i| instances[i].frames.first().and_then(|f| f.z_offset));
+    for &i in &parts {
+        let h = &instances[i];
+        if h.size() != first.size() {
+            return Err(format!(
+                "{}: tiles of another size than {}'s in one level",
+                h.path, first.path
+            ));
+        }
+        let s = h.slide.as_ref().ok_or("no total pixel matrix")?;
+        if (s.total_columns, s.total_rows) != (width, height) {
+            return Err(format!("{}: another total pixel matrix", h.path));
+        }
+        let sparse = s.organization.as_deref() == Some("TILED_SPARSE")
+            || (s.organization.is_none() && h.frames.iter().any(|f| f.slide_position.is_some()));
+        let offset = s.concatenation.as_ref().map_or(0, |c| c.frame_offset);
+        for frame in 0..h.number_of_frames {
+            let place = if sparse {
+                let Some(f) = h.frames.get(frame as usize) else {
+                    return Err(format!(
+                        "{}: TILED_SPARSE without a position for frame {frame}",
+                        h.path
+                    ));
+                };
+                if f.optical_path
+                    .as_deref()
+                    .is_some_and(|p| Some(p) != optical_path)
+                    || f.z_offset.is_some_and(|z| Some(z) != focal_z)
+                {
+                    continue;
+                }
+                let [x, y] = f.slide_position.ok_or_else(|| {
+                    format!(
+                        "{}: frame {frame} has no position in the pixel matrix",
+                        h.path
+                    )
+                })?;
+                sparse_place(&level, x, y).ok_or_else(|| {
+                    format!(
+                        "{}: frame {frame} at ({x}, {y}) is not a tile of the {width}x{height} matrix",
+                        h.path
+                    )
+                })?
+            } else {
+                // TILED_FULL: row by row, then focal planes, then optical paths: the first
+                // plane of the first path is the first columns x rows frames.
+                let index = u64::from(offset) + u64::from(frame);
+                if index >= u64::from(columns) * u64::from(rows) {
+                    continue;
+                }
+                index as usize
+            };
+            let slot = &mut level.tiles[place];
+            if slot.is_none() {
+                *slot = Some(TileRef { instance: i, frame });
+            }
+        }
+    }
+    Ok(level)
+}
+
+/// The grid place of a sparse tile whose first pixel is at column `x`, row `y` (1-based).
+fn sparse_place(level: &Level, x: i32, y: i32) -> Option<usize> {
+    let (x, y) = (u32::try_from(x - 1).ok()?, u32::try_from(y - 1).ok()?);
+    if !x.is_multiple_of(level.tile_width) || !y.is_multiple_of(level.tile_height) {
+        return None;
+    }
+    let (columns, rows) = level.grid();
+    let (gx, gy) = (x / level.tile_width, y / level.tile_height);
+    (gx < columns && gy < rows).then(|| gy as usize * columns as usize + gx as usize)
+}
+
+/// Levels must be one picture at several scales: each as wide, relative to its height, as
+/// the largest (within a tile's rounding).
+fn check_sizes(levels: &[Level]) -> Result<(), String> {
+    let Some(base) = levels.first() else {
+        return Err("a slide without levels".into());
+    };
+    for level in &levels[1..] {
+        let scale = f64::from(base.width) / f64::from(level.width);
+        let expected = f64::from(base.height) / scale;
+        if (expected - f64::from(level.height)).abs() > 1.0 + f64::from(level.tile_height) / 4.0 {
+            return Err(format!(
+                "levels disagree on size: {}x{} is not the {}x{} slide at 1/{scale:.2}",
+                level.width, level.height, base.width, base.height
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::FrameHeader;
+    use crate::scan::slide::Concatenation;
+
+    /// A VOLUME instance of a `width` x `height` matrix in `tile`-pixel tiles.
+    fn volume(path: &str, width: u32, height: u32, tile: u16, frames: u32) -> InstanceHeader {
+        InstanceHeader {
+            path: path.into(),
+            sop_class_uid: Some(WHOLE_SLIDE_CLASS.into()),
+            study_instance_uid: Some("1.2".into()),
+            series_instance_uid: Some("1.2.3".into()),
+            frame_of_reference_uid: Some("1.2.4".into()),
+            image_type: ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"]
+                .map(String::from)
+                .to_vec(),
+            rows: Some(tile),
+            columns: Some(tile),
+            number_of_frames: frames,
+            slide: Some(SlideHeader {
+                total_columns: width,
+                total_rows: height,
+                organization: Some("TILED_FULL".into()),
+                focal_planes: 1,
+                optical_paths: vec!["1".into()],
+                objective_power: Some(20.0),
+                concatenation: None,
+            }),
+            ..InstanceHeader::default()
+        }
+    }
+
+    fn sparse(mut h: InstanceHeader, positions: &[[i32; 2]]) -> InstanceHeader {
+        h.slide.as_mut().unwrap().organization = Some("TILED_SPARSE".into());
+        h.number_of_frames = positions.len() as u32;
+        h.frames = positions
+            .iter()
+            .map(|&p| FrameHeader {
+                slide_position: Some(p),
+                optical_path: Some("1".into()),
+                z_offset: Some(0.0),
+                ..FrameHeader::default()
+            })
+            .collect();
+        h
+    }
+
+    #[test]
+    fn levels_are_ordered_largest_first_and_tiled_full_fills_row_by_row() {
+        // highdicom's sm_image.dcm: 50 x 50 in 25 tiles of 10 x 10; a level of it at half
+        // size that does not halve exactly (25 -> 3 x 3 tiles of 10, the last ones cut).
+        let mut label = volume("label.dcm", 40, 20, 20, 1);
+        label.image_type[2] = "LABEL".into();
+        let instances = vec![
+            volume("half.dcm", 25, 25, 10, 9),
+            volume("full.dcm", 50, 50, 10, 25),
+            label,
+        ];
+        let plan = plan_slides(&instances);
+        assert!(plan.failed.is_empty(), "{:?}", plan.failed);
+        let slide = &plan.slides[0];
+        let sizes: Vec<(u32, u32)> = slide.levels.iter().map(|l| (l.width, l.height)).collect();
+        assert_eq!(sizes, [(50, 50), (25, 25)]);
+        let level = &slide.levels[0];
+        assert_eq!(level.grid(), (5, 5));
+        assert_eq!(
+            level.tile(3, 1),
+            Some(TileRef {
+                instance: 1,
+                frame: 8
+            })
+        );
+        assert_eq!(level.missing(), 0);
+        assert_eq!(slide.levels[1].grid(), (3, 3));
+        assert_eq!(slide.associated, [Associated::Label(2)]);
+        assert_eq!(slide.objective_power, Some(20.0));
+    }
+
+    #[test]
+    fn sparse_tiles_go_where_their_positions_say_and_gaps_are_missing() {
+        let h = sparse(volume("s.dcm", 30, 20, 10, 0), &[[21, 11], [1, 1], [11, 1]]);
+        let plan = plan_slides(&[h]);
+        let level = &plan.slides[0].levels[0];
+        assert_eq!(
+            level.tile(2, 1),
+            Some(TileRef {
+                instance: 0,
+                frame: 0
+            })
+        );
+        assert_eq!(
+            level.tile(0, 0),
+            Some(TileRef {
+                instance: 0,
+                frame: 1
+            })
+        );
+        assert_eq!(level.tile(0, 1), None);
+        assert_eq!(level.missing(), 3);
+    }
+
+    #[test]
+    fn concatenated_parts_continue_each_others_frames() {
+        let part = |path: &str, number: u32, offset: u32, frames: u32| {
+            let mut h = volume(path, 40, 10, 10, frames);
+            h.slide.as_mut().unwrap().concatenation = Some(Concatenation {
+                uid: "9.9".into(),
+                number,
+                frame_offset: offset,
+            });
+            h
+        };
+        let plan = plan_slides(&[part("b.dcm", 2, 3, 1), part("a.dcm", 1, 0, 3)]);
+        let level = &plan.slides[0].levels[0];
+        assert_eq!(level.instances, [1, 0]);
+        assert_eq!(
+            level.tile(3, 0),
+            Some(TileRef {
+                instance: 0,
+                frame: 0
+            })
+        );
+        assert_eq!(
+            level.tile(2, 0),
+            Some(TileRef {
+                instance: 1,
+                frame: 2
+            })
+        );
+    }
+
+    #[test]
+    fn tiles_outside_the_matrix_and_levels_of_another_picture_fail_the_slide() {
+        let outside = sparse(volume("o.dcm", 30, 20, 10, 0), &[[31, 1]]);
+        let plan = plan_slides(&[outside]);
+        assert!(plan.slides.is_empty());
+        assert!(
+            plan.failed[0].1.contains("not a tile of the 30x20 matrix"),
+            "{:?}",
+            plan.failed
+        );
+        let unaligned = sparse(volume("u.dcm", 30, 20, 10, 0), &[[5, 1]]);
+        assert!(!plan_slides(&[unaligned]).failed.is_empty());
+
+        let plan = plan_slides(&[
+            volume("a.dcm", 1000, 1000, 100, 100),
+            volume("b.dcm", 500, 100, 100, 5),
+        ]);
+        assert!(
+            plan.failed[0].1.starts_with("levels disagree on size"),
+            "{:?}",
+            plan.failed
+        );
+        assert_eq!(plan.failed.len(), 2, "every instance of the slide fails");
+    }
+}
