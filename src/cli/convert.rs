@@ -6,7 +6,9 @@ use clap::{Args, ValueEnum};
 
 use super::common::{RuleArg, ScanCommon, SelectArgs, parse_location};
 use crate::convert::burned_in::BurnedInChoice;
-use crate::convert::{ConvertOptions, DEFAULT_LQ_QUALITY, ItemChoice, Outputs};
+use crate::convert::{
+    ConvertOptions, DEFAULT_LQ_QUALITY, DEFAULT_SLIDE_MAX_SIZE, ItemChoice, Outputs,
+};
 use crate::encode::VideoSettings;
 use crate::labels::LabelOptions;
 use crate::naming::{DEFAULT_TEMPLATE, NameTemplate};
@@ -216,6 +218,18 @@ pub struct RenderArgs {
     /// is rendered whole; the summary counts the images that declare YES.
     #[arg(long, default_value = "crop", value_parser = parse_burned_in, value_name = "crop|skip|keep")]
     pub burned_in: BurnedInChoice,
+
+    /// Whole-slide images (slide microscopy): the picture of the whole slide (slide.png,
+    /// slide.jpg, thumbnail) fits this many pixels on its long side; the pyramid (slide.tif)
+    /// and Deep Zoom tiles keep every level.
+    #[arg(long, default_value_t = DEFAULT_SLIDE_MAX_SIZE, value_name = "PX", value_parser = clap::value_parser!(u32).range(16..=65_535))]
+    pub slide_max_size: u32,
+
+    /// A slide's LABEL image is a photograph of the glass's label, with the patient's name and
+    /// a barcode: `skip` leaves it out (report.json says so), `keep` writes it beside the
+    /// slide's other associated images.
+    #[arg(long, default_value = "skip", value_parser = ["skip", "keep"], value_name = "skip|keep")]
+    pub slide_label: String,
 }
 
 impl RenderArgs {
@@ -242,6 +256,8 @@ impl RenderArgs {
                 seg_threshold: self.seg_threshold,
             }),
             burned_in: self.burned_in,
+            slide_max_size: self.slide_max_size,
+            slide_labels: self.slide_label == "keep",
         }
     }
 }

@@ -13,6 +13,13 @@
 //!                               series; `.nii` with --nifti-gzip no), in the folder of the
 //!                               volume id without its time-point label
 //!     volume.json, volume.bval, volume.bvec   its BIDS sidecar and diffusion gradients
+//! <study_uid>/<series_uid>/slide/   a whole-slide image
+//!     slide.tif                 tiled pyramidal BigTIFF, one IFD per level
+//!     slide.dzi, slide_files/LEVEL/COL_ROW.jpg   Deep Zoom (written before slide.dzi)
+//!     slide.png, slide.jpg      the whole slide as one picture (HQ, LQ)
+//!     thumbnail.jpg             its thumbnail
+//!     associated/overview.png, associated/thumbnail.png (associated/label.png with
+//!                               --slide-label keep)
 //!   with --hls, video items instead follow darwin-py's read-only video layout:
 //!     sections/high/000000000.png   lossless frame per slice (from 0, nine digits)
 //!     sections/low/000000000.jpg    JPEG frame per slice
@@ -125,6 +132,27 @@ pub fn contact_sheet_key(prefix: &str) -> String {
 /// The video file of a video item.
 pub fn video_key(prefix: &str) -> String {
     format!("{prefix}/video.mp4")
+}
+
+/// The folder of a whole-slide image's outputs: `<study>/<series>/slide`.
+pub fn slide_prefix(study_uid: &str, series_uid: &str) -> String {
+    volume_prefix(study_uid, series_uid, "slide")
+}
+
+/// A file of a slide folder: `slide.tif`, `slide.dzi`, `slide.png`, `slide.jpg`,
+/// `thumbnail.jpg`.
+pub fn slide_file_key(prefix: &str, name: &str) -> String {
+    format!("{prefix}/{name}")
+}
+
+/// A Deep Zoom tile (OpenSeadragon's layout beside `slide.dzi`).
+pub fn deep_zoom_tile_key(prefix: &str, level: u32, column: u32, row: u32) -> String {
+    format!("{prefix}/slide_files/{level}/{column}_{row}.jpg")
+}
+
+/// An associated image of a slide (`overview`, `thumbnail`, `label`).
+pub fn associated_key(prefix: &str, kind: &str) -> String {
+    format!("{prefix}/associated/{kind}.png")
 }
 
 /// The NIfTI file of a volume folder (`.nii.gz`, or `.nii` when not compressed).

@@ -92,6 +92,20 @@ pub struct Settings {
     /// `skip` or `keep` (manifests of earlier versions kept everything).
     #[serde(default = "default_burned_in")]
     pub burned_in: String,
+    /// The long side of whole-slide pictures, at most (`--slide-max-size`).
+    #[serde(default = "default_slide_max_size")]
+    pub slide_max_size: u32,
+    /// Slides' label images: `skip` or `keep` (`--slide-label`).
+    #[serde(default = "default_slide_labels")]
+    pub slide_labels: String,
+}
+
+fn default_slide_max_size() -> u32 {
+    8192
+}
+
+fn default_slide_labels() -> String {
+    "skip".into()
 }
 
 fn default_burned_in() -> String {

@@ -130,6 +130,23 @@ impl RunReport {
                 },
             );
         }
+        // A slide's levels and associated images are converted with it.
+        let slide_instances = manifest
+            .items
+            .iter()
+            .filter_map(|i| i.slide.as_ref())
+            .flat_map(|s| &s.instances);
+        for path in slide_instances {
+            inputs.insert(
+                path,
+                InputEntry {
+                    path: path.clone(),
+                    status: Status::Converted,
+                    stage: None,
+                    reason: None,
+                },
+            );
+        }
         for label in manifest.items.iter().flat_map(|i| &i.labels) {
             inputs.insert(
                 &label.source,

@@ -7,11 +7,14 @@ use std::borrow::Cow;
 use crate::contract::FileIssue;
 use crate::contract::manifest::{BurnedIn, Crop};
 use crate::order::SliceRef;
+use crate::order::slide::is_slide;
 use crate::scan::burned_in::is_non_acquisition;
 use crate::scan::{InstanceHeader, LabelClass, ScanReport};
 
 /// The reason report.json gives for an instance left out by these rules.
 pub const SKIP_REASON: &str = "burned-in annotation";
+/// The reason for a slide's label image, left out unless `--slide-label keep`.
+pub const SLIDE_LABEL_REASON: &str = "slide label: a photograph of the glass's label (the patient's name, a barcode); --slide-label keep writes it";
 
 /// What to do with images that carry burned-in text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -98,22 +101,47 @@ pub fn leaves_out(header: &InstanceHeader, choice: BurnedInChoice) -> bool {
     }
 }
 
-/// `scan` with the instances `choice` leaves out moved to its skipped inputs (sorted by path,
-/// with [`SKIP_REASON`]); borrowed as it is when none is.
-pub fn screen(scan: &ScanReport, choice: BurnedInChoice) -> Cow<'_, ScanReport> {
-    if !scan.instances.iter().any(|h| leaves_out(h, choice)) {
+/// Why `header` is left out: burned-in text that `choice` does not cut away, or a slide's
+/// label image unless `slide_labels` keeps them.
+pub fn left_out_because(
+    header: &InstanceHeader,
+    choice: BurnedInChoice,
+    slide_labels: bool,
+) -> Option<&'static str> {
+    if !slide_labels && is_slide(header) && header.image_type.get(2).is_some_and(|t| t == "LABEL") {
+        Some(SLIDE_LABEL_REASON)
+    } else if leaves_out(header, choice) {
+        Some(SKIP_REASON)
+    } else {
+        None
+    }
+}
+
+/// `scan` with the instances left out ([`left_out_because`]) moved to its skipped inputs
+/// (sorted by path, with the reason); borrowed as it is when none is.
+pub fn screen(
+    scan: &ScanReport,
+    choice: BurnedInChoice,
+    slide_labels: bool,
+) -> Cow<'_, ScanReport> {
+    let reason = |h: &InstanceHeader| left_out_because(h, choice, slide_labels);
+    if !scan.instances.iter().any(|h| reason(h).is_some()) {
         return Cow::Borrowed(scan);
     }
-    let (out, kept): (Vec<&InstanceHeader>, Vec<&InstanceHeader>) =
-        scan.instances.iter().partition(|h| leaves_out(h, choice));
     let mut skipped = scan.skipped.clone();
-    skipped.extend(out.into_iter().map(|h| FileIssue {
-        path: h.path.clone(),
-        reason: SKIP_REASON.into(),
-    }));
+    let mut instances = Vec::with_capacity(scan.instances.len());
+    for h in &scan.instances {
+        match reason(h) {
+            Some(reason) => skipped.push(FileIssue {
+                path: h.path.clone(),
+                reason: reason.into(),
+            }),
+            None => instances.push(h.clone()),
+        }
+    }
     skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Cow::Owned(ScanReport {
-        instances: kept.into_iter().cloned().collect(),
+        instances,
         skipped,
         failed: scan.failed.clone(),
     })
@@ -289,7 +317,7 @@ mod tests {
                 s.skipped.iter().map(|i| i.path.clone()).collect(),
             )
         };
-        let crop = screen(&scan, BurnedInChoice::Crop);
+        let crop = screen(&scan, BurnedInChoice::Crop, false);
         assert_eq!(
             paths(&crop),
             (
@@ -298,14 +326,14 @@ mod tests {
             )
         );
         assert_eq!(crop.skipped[1].reason, SKIP_REASON);
-        let skip = screen(&scan, BurnedInChoice::Skip);
+        let skip = screen(&scan, BurnedInChoice::Skip, false);
         assert_eq!(paths(&skip).0, ["c-no", "d-undeclared"]);
         assert!(matches!(
-            screen(&scan, BurnedInChoice::Keep),
+            screen(&scan, BurnedInChoice::Keep, false),
             Cow::Borrowed(_)
         ));
         assert!(matches!(
-            screen(&crop, BurnedInChoice::Crop),
+            screen(&crop, BurnedInChoice::Crop, false),
             Cow::Borrowed(_)
         ));
         assert_eq!(kept_declared(&scan, BurnedInChoice::Keep), 3);

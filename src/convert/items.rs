@@ -12,7 +12,7 @@ use crate::order::SliceRef;
 use crate::order::group::SeriesGroup;
 
 /// Extension of the name of image items.
-const IMAGE_EXTENSION: &str = ".png";
+pub(super) const IMAGE_EXTENSION: &str = ".png";
 /// Extension of the name of video items.
 const VIDEO_EXTENSION: &str = ".mp4";
 /// Extension of the name of NIfTI-only items.

@@ -20,6 +20,7 @@ pub mod publish;
 mod sheet;
 pub mod sink;
 mod slices;
+mod slide;
 pub mod stack_reader;
 mod video;
 mod volume;
@@ -41,6 +42,7 @@ use crate::naming::{NameTemplate, NameTemplateError};
 use crate::order::Rule;
 use crate::order::group::SeriesGroup;
 use crate::order::plan::{plan_volumes, rule_name};
+use crate::order::slide::{SlidePlan, plan_slides};
 use crate::order::split::Volume;
 use crate::render::window::WindowChoice;
 use crate::scan::ScanReport;
@@ -148,6 +150,10 @@ pub struct ConvertOptions {
     pub labels: Option<LabelOptions>,
     /// What is done with pixels that may carry burned-in text (`--burned-in`).
     pub burned_in: BurnedInChoice,
+    /// Whole-slide pictures fit this many pixels on their long side (`--slide-max-size`).
+    pub slide_max_size: u32,
+    /// Slides' label images (the glass's label) are written (`--slide-label keep`).
+    pub slide_labels: bool,
 }
 
 impl Default for ConvertOptions {
@@ -167,9 +173,14 @@ impl Default for ConvertOptions {
             nifti_gzip: true,
             labels: Some(LabelOptions::default()),
             burned_in: BurnedInChoice::default(),
+            slide_max_size: DEFAULT_SLIDE_MAX_SIZE,
+            slide_labels: false,
         }
     }
 }
+
+/// The long side of a whole-slide picture, at most (pixels).
+pub const DEFAULT_SLIDE_MAX_SIZE: u32 = 8192;
 
 /// JPEG quality of LQ frames: about what `ffmpeg -q:v 5` gives, the playback quality annotation
 /// platforms extract.
@@ -205,6 +216,8 @@ impl ConvertOptions {
                 .labels
                 .map_or(LabelOptions::default().seg_threshold, |l| l.seg_threshold),
             burned_in: self.burned_in.name().into(),
+            slide_max_size: self.slide_max_size,
+            slide_labels: if self.slide_labels { "keep" } else { "skip" }.into(),
         }
     }
 
@@ -249,6 +262,8 @@ impl ConvertOptions {
             },
             burned_in: BurnedInChoice::from_name(&settings.burned_in)
                 .ok_or_else(|| format!("unknown burned-in setting {:?}", settings.burned_in))?,
+            slide_max_size: settings.slide_max_size,
+            slide_labels: settings.slide_labels == "keep",
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));
@@ -323,7 +338,7 @@ pub fn convert_to(
     };
     let settings = options.settings();
     // Images whose burned-in text cannot be cut away are left out before anything is planned.
-    let scan = &*burned_in::screen(scan, options.burned_in);
+    let scan = &*burned_in::screen(scan, options.burned_in, options.slide_labels);
     let previous: Option<Manifest> = sink
         .get(manifest_key)
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
@@ -362,6 +377,14 @@ pub fn convert_to(
             };
             if options.outputs.nifti {
                 context.nifti(&planned, &mut outcomes);
+            }
+            // Slides after the series, in the order of their study and series (as a merge
+            // puts them).
+            let slides = plan_slides(&scan.instances);
+            if options.outputs.render {
+                outcomes.extend(context.slides(&slides));
+            } else {
+                outcomes.push(no_nifti_of_slides(scan, &slides));
             }
             outcomes
         },
@@ -442,6 +465,23 @@ pub fn convert_to(
         failed_writes: failed_uploads,
         burned_in_kept: burned_in::kept_declared(scan, options.burned_in),
     })
+}
+
+/// Slides have no NIfTI volume: with `--outputs nifti` alone their instances fail, saying so.
+fn no_nifti_of_slides(scan: &ScanReport, slides: &SlidePlan) -> VolumeOutcome {
+    let members = slides.slides.iter().flat_map(|s| s.members.iter().copied());
+    let failed = slides.failed.iter().map(|(i, _)| *i);
+    VolumeOutcome {
+        failed: members
+            .chain(failed)
+            .map(|i| FileIssue {
+                path: scan.instances[i].path.clone(),
+                reason: "a whole-slide image has no NIfTI volume: convert it with --outputs render"
+                    .into(),
+            })
+            .collect(),
+        ..VolumeOutcome::default()
+    }
 }
 
 /// Writes `manifest` durably under `key`, after every queued output; returns its size.

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::contract::keys;
 use crate::contract::manifest::{
-    ContactSheetEntry, HlsEntry, Manifest, NiftiEntry, VideoEntry, WindowUsed,
+    ContactSheetEntry, HlsEntry, Item, Manifest, NiftiEntry, VideoEntry, WindowUsed,
 };
 
 /// What the previous run's manifest recorded (when its outputs may be kept).
@@ -19,6 +20,8 @@ pub(super) struct Previous {
     pub(super) sheets: HashMap<String, ContactSheetEntry>,
     /// NIfTI files and their companions, by image key.
     pub(super) nifti: HashMap<String, NiftiEntry>,
+    /// Slide items, by their folder (`<study>/<series>/slide`).
+    pub(super) slides: HashMap<String, Item>,
 }
 
 impl Previous {
@@ -41,6 +44,11 @@ impl Previous {
             }
             if let Some(nifti) = &item.nifti {
                 previous.nifti.insert(nifti.image.clone(), nifti.clone());
+            }
+            if item.slide.is_some() {
+                let prefix =
+                    keys::slide_prefix(&item.study_instance_uid, &item.series_instance_uid);
+                previous.slides.insert(prefix, item.clone());
             }
             if let Some(video) = &item.video {
                 previous

@@ -78,7 +78,7 @@ impl TiffPyramid {
     pub fn push_tile(&mut self, jpeg: &[u8]) {
         let offset = self.data.len() as u64;
         self.data.extend_from_slice(jpeg);
-        if self.data.len() % 2 == 1 {
+        if !self.data.len().is_multiple_of(2) {
             self.data.push(0); // word alignment
         }
         self.push_tile_at(offset, jpeg.len() as u64);
@@ -110,7 +110,7 @@ impl TiffPyramid {
                     across * down
                 ));
             }
-            if self.data.len() % 8 != 0 {
+            if !self.data.len().is_multiple_of(8) {
                 self.data.resize(self.data.len().next_multiple_of(8), 0);
             }
             let ifd = self.data.len() as u64;
@@ -175,7 +175,11 @@ fn rationals(tag: u16, values: &[(u32, u32)]) -> Entry {
 
 /// Appends the IFD of `level` to `data`; returns where its next-IFD offset lies.
 fn write_ifd(data: &mut Vec<u8>, level: &Level, index: usize, resolution: Option<f64>) -> usize {
-    let samples: u16 = if level.colour == TileColour::Grey { 1 } else { 3 };
+    let samples: u16 = if level.colour == TileColour::Grey {
+        1
+    } else {
+        3
+    };
     let photometric = match level.colour {
         TileColour::YCbCr(..) => 6,
         TileColour::Rgb => 2,
@@ -297,6 +301,10 @@ mod tests {
         let mut tiff = TiffPyramid::new(None);
         tiff.begin_level((600, 10), (256, 16), TileColour::Grey);
         tiff.push_tile(b"x");
-        assert!(tiff.finish().unwrap_err().contains("1 tiles written, 3 expected"));
+        assert!(
+            tiff.finish()
+                .unwrap_err()
+                .contains("1 tiles written, 3 expected")
+        );
     }
 }

@@ -15,6 +15,8 @@ use std::fmt::Write;
 
 use crate::contract::FileIssue;
 use crate::contract::manifest::{BurnedIn, Item, ItemKind, Manifest};
+
+mod slides;
 use crate::contract::order_report::{OrderReport, SeriesReport, VolumeReport};
 pub use words::{diagnostics_in_words, position_plot};
 
@@ -70,6 +72,9 @@ pub fn render_pages(
         .map(|(at, chunk)| {
             let number = at + 1;
             let mut body = String::new();
+            if number == 1 {
+                slides::slides_section(&mut body, &manifest.items);
+            }
             let mut current: Option<&str> = None;
             for (series, volume) in chunk.iter() {
                 if current != Some(series.series_instance_uid.as_str()) {

@@ -199,7 +199,10 @@ fn file_v1(item: &Item, dest: &Location) -> Result<ReadonlyFile, PayloadError> {
         ItemKind::Image => ("image", Some(item.height), Some(item.width), None),
         // A slide is registered as the picture of the whole slide (its one frame).
         ItemKind::Slide => {
-            let picture = item.frames.first().ok_or_else(|| PayloadError::no_pictures(item))?;
+            let picture = item
+                .frames
+                .first()
+                .ok_or_else(|| PayloadError::no_pictures(item))?;
             ("image", Some(picture.height), Some(picture.width), None)
         }
         ItemKind::Video => {

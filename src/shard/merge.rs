@@ -13,6 +13,7 @@ use crate::contract::{FileIssue, run_report::StageIssues};
 use crate::convert::sink::Sink;
 use crate::convert::{Assembly, Part, Present, assemble};
 use crate::order::group::group_series;
+use crate::order::slide::plan_slides;
 use crate::scan::ScanReport;
 use crate::shard::plan::{
     Plan, ShardDone, decode_inputs, inputs_key, shard_done_key, shard_manifest_key,
@@ -182,6 +183,14 @@ pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> 
             failed: Vec::new(),
         })
         .collect();
+    // Slides follow the series, in the order one run gives them.
+    for slide in plan_slides(&scan.instances).slides {
+        let key = (slide.study_instance_uid, slide.series_instance_uid);
+        parts.push(Part {
+            items: by_series.remove(&key).unwrap_or_default(),
+            failed: Vec::new(),
+        });
+    }
     parts.push(Part {
         items: Vec::new(),
         failed,

@@ -79,6 +79,7 @@ fn manifest_lists_every_output_with_its_size_and_accounts_for_every_input() {
                 expected_keys.insert(item.storage_key.clone());
             }
             ItemKind::Volume => panic!("a NIfTI volume item without --outputs nifti"),
+            ItemKind::Slide => panic!("dicom2nifti holds no slide"),
         }
         for frame in &item.frames {
             converted.insert(frame.path.clone());

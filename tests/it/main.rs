@@ -70,4 +70,6 @@ mod python_package;
 // Helpers: paths into test-data, running the binary, reading expectations.
 // `--burned-in`: ultrasound cut to its regions, declared text skipped, on planted real files.
 mod burned_in;
+// Whole-slide images against OpenSlide 4 and wsidicom.
+mod slides;
 mod util;

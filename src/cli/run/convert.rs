@@ -85,7 +85,7 @@ pub fn convert_manifest(args: &ConvertArgs) -> Result<Manifest, Error> {
     let mut options = args.render.options(args.overwrite);
     videos_here(&mut options);
     // What the conversion leaves out for burned-in text, the page leaves out too.
-    let scan = &*screen(&scan, options.burned_in);
+    let scan = &*screen(&scan, options.burned_in, options.slide_labels);
     let progress = render_progress(common, &scan.instances);
     let report = convert::convert(&source, scan, sink.as_ref(), &options, &progress).map_err(
         manifest_error(sink.as_ref(), crate::contract::keys::MANIFEST_KEY),

@@ -90,7 +90,7 @@ impl DicomImage {
     /// jpeg-decoder differs by a few grey levels on some pixels. `None` means "not this path".
     /// The codestream of `frame` when fragments map to frames simply: one fragment per frame,
     /// or one frame in all the fragments. `None` otherwise (left to dicom-pixeldata).
-    fn frame_codestream(&self, frame: u32) -> Option<Vec<u8>> {
+    pub fn frame_codestream(&self, frame: u32) -> Option<Vec<u8>> {
         let fragments = self.pixel_data().ok()?.fragments()?;
         if fragments.len() == self.frames as usize {
             fragments.get(frame as usize).cloned()

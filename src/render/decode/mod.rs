@@ -323,6 +323,11 @@ impl DicomImage {
     }
 
     /// Whether low values are white.
+    /// BitsStored (BitsAllocated when absent).
+    pub fn bits_stored(&self) -> u16 {
+        self.bits_stored
+    }
+
     pub fn is_monochrome1(&self) -> bool {
         self.photometric == "MONOCHROME1"
     }

@@ -1,0 +1,274 @@
+//! Whole-slide images (planned by [`crate::order::slide`]): per slide, under
+//! `<study>/<series>/slide/`, the tiled pyramid (`slide.tif`), Deep Zoom tiles and their
+//! `slide.dzi`, the whole slide as one picture (`slide.png`, `slide.jpg`, `thumbnail.jpg`) and
+//! its associated images; one manifest item of kind `slide`. A slide is one unit of work;
+//! memory holds its files and a few rows of decoded tiles, never a decoded level.
+
+mod deep_zoom;
+mod pictures;
+mod pyramid;
+mod reader;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use super::context::{Context, VolumeOutcome};
+use crate::contract::FileIssue;
+use crate::contract::keys;
+use crate::contract::manifest::{AssociatedEntry, FrameEntry, Item, ItemKind, SlideEntry};
+use crate::encode::jpeg::{Huffman, encode_jpeg};
+use crate::encode::png::encode_png;
+use crate::encode::thumbnail::encode_thumbnail;
+use crate::encode::tiff::TiffPyramid;
+use crate::naming::{NameFields, Target};
+use crate::order::slide::{Associated, Slide, SlidePlan};
+use crate::render::decode::DicomImage;
+use deep_zoom::DeepZoom;
+use reader::{LevelReader, decode_tile};
+
+impl Context<'_> {
+    /// Converts every slide of `plan` (in parallel); instances that form no slide fail with
+    /// the reason.
+    pub(super) fn slides(&self, plan: &SlidePlan) -> Vec<VolumeOutcome> {
+        let mut outcomes: Vec<VolumeOutcome> =
+            plan.slides.par_iter().map(|s| self.slide(s)).collect();
+        outcomes.push(VolumeOutcome {
+            failed: plan
+                .failed
+                .iter()
+                .map(|(i, reason)| FileIssue {
+                    path: self.instances[*i].path.clone(),
+                    reason: format!("slide: {reason}"),
+                })
+                .collect(),
+            ..VolumeOutcome::default()
+        });
+        outcomes
+    }
+
+    fn slide(&self, slide: &Slide) -> VolumeOutcome {
+        let prefix = keys::slide_prefix(&slide.study_instance_uid, &slide.series_instance_uid);
+        if let Some((item, kept)) = self.kept_slide(&prefix) {
+            return VolumeOutcome {
+                items: vec![item],
+                reused: kept,
+                ..VolumeOutcome::default()
+            };
+        }
+        match self.write_slide(slide, &prefix) {
+            Ok((item, written)) => VolumeOutcome {
+                items: vec![item],
+                written,
+                ..VolumeOutcome::default()
+            },
+            Err(reason) => VolumeOutcome {
+                failed: slide
+                    .members
+                    .iter()
+                    .map(|&i| FileIssue {
+                        path: self.instances[i].path.clone(),
+                        reason: format!("slide: {reason}"),
+                    })
+                    .collect(),
+                ..VolumeOutcome::default()
+            },
+        }
+    }
+
+    /// The item of an earlier run whose every output is still there with its size.
+    fn kept_slide(&self, prefix: &str) -> Option<(Item, usize)> {
+        let item = self.previous.slides.get(prefix)?;
+        let named = item.named_keys();
+        // `kept` records each key it finds, so the manifest may name it.
+        named
+            .iter()
+            .all(|k| self.kept(k.key))
+            .then(|| (item.clone(), named.len()))
+    }
+
+    fn write_slide(&self, slide: &Slide, prefix: &str) -> Result<(Item, usize), String> {
+        let files: Mutex<HashMap<usize, Arc<DicomImage>>> = Mutex::new(HashMap::new());
+        let open = |instance: usize| -> Result<Arc<DicomImage>, String> {
+            if let Some(file) = files
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&instance)
+            {
+                return Ok(file.clone());
+            }
+            let header = &self.instances[instance];
+            let file = Arc::new(
+                self.open_image(header)
+                    .map_err(|e| format!("{}: {e}", header.path))?,
+            );
+            let mut files = files.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(files.entry(instance).or_insert(file).clone())
+        };
+        let readers: Vec<LevelReader<'_>> = slide
+            .levels
+            .iter()
+            .map(|level| LevelReader::new(level, &open))
+            .collect();
+        let base = &slide.levels[0];
+        let mut written = 0;
+        let put = |key: &str, bytes: Vec<u8>| -> Result<u64, String> {
+            let size = bytes.len() as u64;
+            self.put(key, bytes)?;
+            Ok(size)
+        };
+
+        // Deep Zoom: every tile first, then the descriptor that names them.
+        let zoom = DeepZoom::new(base.width, base.height);
+        let mut dzi_tiles = 0;
+        for level in (0..=zoom.max_level()).rev() {
+            let source = nearest(&readers, zoom.level_size(level).0);
+            let store = |column: u32, row: u32, jpeg: Vec<u8>| {
+                put(&keys::deep_zoom_tile_key(prefix, level, column, row), jpeg).map(|_| ())
+            };
+            dzi_tiles += deep_zoom::write_level(&zoom, level, source, &store)?;
+        }
+        let dzi_key = keys::slide_file_key(prefix, "slide.dzi");
+        let dzi_bytes = put(&dzi_key, zoom.xml().into_bytes())?;
+        written += dzi_tiles as usize + 1;
+
+        // The pyramid: the slide's own levels.
+        let mpp = base.pixel_spacing.map(|s| s[1] * 1000.0);
+        let mut tiff = TiffPyramid::new(mpp);
+        let mut levels = Vec::with_capacity(slide.levels.len());
+        for (level, reader) in slide.levels.iter().zip(&readers) {
+            levels.push(pyramid::add_level(
+                &mut tiff, level, reader, &open, base.width,
+            )?);
+        }
+        let pyramid_key = keys::slide_file_key(prefix, "slide.tif");
+        let pyramid_bytes = put(&pyramid_key, tiff.finish()?)?;
+
+        // The whole slide as one picture.
+        let size = pictures::picture_size(base.width, base.height, self.options.slide_max_size);
+        let picture = pictures::whole_picture(nearest(&readers, size.0), size)?;
+        let hq_key = keys::slide_file_key(prefix, "slide.png");
+        let lq_key = keys::slide_file_key(prefix, "slide.jpg");
+        let thumbnail_key = keys::slide_file_key(prefix, "thumbnail.jpg");
+        let hq_bytes = put(&hq_key, encode_png(&picture).map_err(|e| e.to_string())?)?;
+        let lq = encode_jpeg(&picture, self.options.lq_quality, Huffman::Standard)
+            .map_err(|e| e.to_string())?;
+        let lq_bytes = put(&lq_key, lq)?;
+        let thumbnail = encode_thumbnail(&picture).map_err(|e| e.to_string())?;
+        let thumbnail_bytes = put(&thumbnail_key, thumbnail)?;
+        drop(picture);
+        written += 4;
+
+        let mut associated = Vec::new();
+        for &image in &slide.associated {
+            let (kind, instance) = match image {
+                Associated::Label(i) => ("label", i),
+                Associated::Overview(i) => ("overview", i),
+                Associated::Thumbnail(i) => ("thumbnail", i),
+            };
+            let header = &self.instances[instance];
+            let size = (
+                u32::from(header.columns.unwrap_or(0)),
+                u32::from(header.rows.unwrap_or(0)),
+            );
+            let picture = decode_tile(&*open(instance)?, 0, size)
+                .map_err(|e| format!("{}: {e}", header.path))?;
+            let key = keys::associated_key(prefix, kind);
+            let bytes = put(&key, encode_png(&picture).map_err(|e| e.to_string())?)?;
+            written += 1;
+            associated.push(AssociatedEntry {
+                kind: kind.into(),
+                key,
+                bytes,
+                width: size.0,
+                height: size.1,
+                path: header.path.clone(),
+            });
+        }
+
+        let first = &self.instances[base.instances[0]];
+        let entry = SlideEntry {
+            pyramid_key,
+            pyramid_bytes,
+            dzi_key,
+            dzi_bytes,
+            dzi_tiles,
+            hq_key: hq_key.clone(),
+            lq_key: lq_key.clone(),
+            thumbnail_key: thumbnail_key.clone(),
+            width: base.width,
+            height: base.height,
+            levels,
+            mpp,
+            objective_power: slide.objective_power,
+            optical_path: slide.optical_path.clone(),
+            missing_tiles: slide.levels.iter().map(|l| l.missing()).sum(),
+            associated,
+            instances: slide
+                .members
+                .iter()
+                .map(|&i| self.instances[i].path.clone())
+                .collect(),
+        };
+        let fields = NameFields {
+            modality: first.modality.as_deref(),
+            series_number: first.series_number,
+            series_description: first.series_description.as_deref(),
+            volume: "slide",
+            study_uid: &slide.study_instance_uid,
+            series_uid: &slide.series_instance_uid,
+            study_description: first.study_description.as_deref(),
+            protocol: first.protocol_name.as_deref(),
+            body_part: first.body_part_examined.as_deref(),
+        };
+        let template = &self.options.name;
+        let item = Item {
+            name: template.render(&fields, Target::Video, super::items::IMAGE_EXTENSION),
+            series_name: Some(template.render(&fields, Target::Series, "")),
+            kind: ItemKind::Slide,
+            study_instance_uid: slide.study_instance_uid.clone(),
+            series_instance_uid: slide.series_instance_uid.clone(),
+            volume: "slide".into(),
+            series_number: first.series_number,
+            series_description: first.series_description.clone(),
+            modality: first.modality.clone(),
+            width: base.width,
+            height: base.height,
+            storage_key: hq_key.clone(),
+            thumbnail_key,
+            thumbnail_bytes: Some(thumbnail_bytes),
+            frames: vec![FrameEntry {
+                path: first.path.clone(),
+                frame: 0,
+                hq_key,
+                lq_key: Some(lq_key),
+                width: size.0,
+                height: size.1,
+                hq_bytes,
+                lq_bytes: Some(lq_bytes),
+                sop_instance_uid: first.sop_instance_uid.clone(),
+            }],
+            video: None,
+            window: None,
+            hls: None,
+            contact_sheet: None,
+            nifti: None,
+            labels: Vec::new(),
+            label_sheet: None,
+            crop: None,
+            burned_in: None,
+            slide: Some(entry),
+        };
+        Ok((item, written))
+    }
+}
+
+/// The reader of the smallest level at least `width` wide (the largest when none is).
+fn nearest<'r, 'a>(readers: &'r [LevelReader<'a>], width: u32) -> &'r LevelReader<'a> {
+    readers
+        .iter()
+        .rev()
+        .find(|r| r.level.width >= width)
+        .unwrap_or(&readers[0])
+}

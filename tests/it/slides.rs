@@ -1,0 +1,234 @@
+//! Whole-slide images, against OpenSlide 4 and wsidicom (`scripts/slides/oracle.py`): real
+//! slides (highdicom's `sm_image*.dcm`) and slides generated from real microscopy pixels
+//! (`scripts/slides/make_slide.py`: scikit-image's IHC picture, tiled) become a pyramid
+//! (`slide.tif`) OpenSlide opens with the DICOM's levels and pixels, Deep Zoom tiles that
+//! reassemble to the slide at every level, and pictures; never a video.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::scale_out::expect;
+use crate::util::{data, run_script};
+
+/// Converts `src` into `dest` with `extra` flags; returns the manifest and the run report.
+fn convert(src: &Path, dest: &Path, extra: &[&str]) -> (Value, Value) {
+    let mut args = vec![
+        "convert",
+        src.to_str().unwrap(),
+        "--dest",
+        dest.to_str().unwrap(),
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    expect(&args, 0);
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dest.join(name)).unwrap()).unwrap()
+    };
+    (read("manifest.json"), read("report.json"))
+}
+
+/// `scripts/slides/oracle.py COMMAND ARGS` (it exits non-zero, naming the problem, when a
+/// check fails); its JSON.
+fn oracle(args: &[&OsStr]) -> Value {
+    let output = run_script("slides/oracle.py", args);
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The one slide item of `manifest` (and no video).
+fn slide_item(manifest: &Value) -> &Value {
+    let items = manifest["items"].as_array().unwrap();
+    assert!(
+        items.iter().all(|i| i["kind"] != "video"),
+        "a slide became a video"
+    );
+    let slides: Vec<&Value> = items.iter().filter(|i| i["kind"] == "slide").collect();
+    assert_eq!(slides.len(), 1, "{manifest}");
+    slides[0]
+}
+
+/// Checks the outputs of the slide in `src` converted into `dest` against the oracles:
+/// OpenSlide opens `slide.tif` with the DICOM's levels, its pixels equal the DICOM's at random
+/// regions (within `min_psnr` dB when tiles were encoded again), and the Deep Zoom tiles
+/// reassemble to the slide at every level.
+fn check_slide(src: &Path, dest: &Path, min_psnr: Option<&str>, region: &str) -> Value {
+    let (manifest, _) = convert(src, dest, &[]);
+    let item = slide_item(&manifest).clone();
+    let slide = &item["slide"];
+    let key = |name: &str| dest.join(slide[name].as_str().unwrap());
+    let tiff = oracle(&[OsStr::new("tiff-info"), key("pyramid_key").as_os_str()]);
+    let dicom = oracle(&[OsStr::new("dicom-info"), src.as_os_str()]);
+    assert_eq!(
+        tiff["openslide"]["level_dimensions"], dicom["openslide"]["level_dimensions"],
+        "{tiff}"
+    );
+    assert_eq!(tiff["tifffile"]["bigtiff"], true);
+    let pyramid = key("pyramid_key");
+    let mut args = vec![
+        OsStr::new("compare-regions"),
+        src.as_os_str(),
+        pyramid.as_os_str(),
+        OsStr::new("--regions"),
+        OsStr::new("12"),
+        OsStr::new("--size"),
+        OsStr::new(region),
+        OsStr::new("--seed"),
+        OsStr::new("5"),
+    ];
+    if let Some(psnr) = min_psnr {
+        args.extend([OsStr::new("--min-psnr"), OsStr::new(psnr)]);
+    }
+    assert_eq!(oracle(&args)["pass"], true);
+    let zoom = oracle(&[
+        OsStr::new("dzi-check"),
+        key("dzi_key").as_os_str(),
+        src.as_os_str(),
+    ]);
+    assert_eq!(zoom["pass"], true, "{zoom}");
+    let tiles: u64 = zoom["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["tiles"].as_u64().unwrap())
+        .sum();
+    assert_eq!(slide["dzi_tiles"].as_u64(), Some(tiles));
+    item
+}
+
+/// A folder holding only `file` of test-data (highdicom's slides share UIDs between files).
+fn alone(dir: &Path, file: &str) -> PathBuf {
+    let folder = dir.join(file.replace('/', "_"));
+    std::fs::create_dir_all(&folder).unwrap();
+    let from = data(file);
+    std::fs::copy(&from, folder.join(from.file_name().unwrap())).unwrap();
+    folder
+}
+
+/// A slide made by `make_slide.py` with `flags` under `dir/name`; its JSON summary.
+fn generated(dir: &Path, name: &str, flags: &[&str]) -> (PathBuf, Value) {
+    let out = dir.join(name);
+    let mut args = vec![out.as_os_str()];
+    args.extend(flags.iter().map(OsStr::new));
+    let output = run_script("slides/make_slide.py", &args);
+    (out, serde_json::from_slice(&output.stdout).unwrap())
+}
+
+#[test]
+fn highdicoms_slides_become_pyramids_deep_zoom_tiles_and_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["sm_image.dcm", "sm_image_dots.dcm"] {
+        let src = alone(dir.path(), &format!("slides/highdicom/{file}"));
+        // 10 x 10 native RGB tiles: the pyramid's are 16 x 16, encoded once.
+        let item = check_slide(&src, &dir.path().join(file), Some("40"), "20");
+        let slide = &item["slide"];
+        assert_eq!(
+            (slide["width"].as_u64(), slide["height"].as_u64()),
+            (Some(50), Some(50))
+        );
+        assert_eq!(slide["levels"][0]["copied"], false);
+        assert_eq!(slide["levels"][0]["tile_width"], 16);
+        assert!((slide["mpp"].as_f64().unwrap() - 0.499).abs() < 1e-6);
+        assert_eq!(
+            item["frames"][0]["width"], 50,
+            "the whole slide fits one picture"
+        );
+    }
+}
+
+#[test]
+fn a_sparse_concatenated_jpeg_slide_keeps_its_tiles_and_fills_the_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, made) = generated(
+        dir.path(),
+        "sparse",
+        &[
+            "--width",
+            "1500",
+            "--height",
+            "1000",
+            "--levels",
+            "3",
+            "--organization",
+            "sparse",
+            "--drop-tiles",
+            "3",
+            "--concatenate",
+            "2",
+            "--label",
+            "--overview",
+            "--seed",
+            "7",
+        ],
+    );
+    let dest = dir.path().join("out");
+    // JPEG tiles copied: the pyramid's pixels are the DICOM's, exactly.
+    let item = check_slide(&src, &dest, None, "300");
+    let slide = &item["slide"];
+    assert_eq!(slide["missing_tiles"], 3, "{made}");
+    let levels = slide["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 3);
+    assert!(levels.iter().all(|l| l["copied"] == true));
+    assert_eq!(levels[2]["width"], 375);
+    // The label (the patient's name) is left out, with the reason; every input is accounted.
+    let (manifest, report) = convert(&src, &dest, &[]);
+    let skipped: Vec<(&str, &str)> = manifest["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["path"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    assert!(
+        skipped
+            .iter()
+            .any(|(p, r)| *p == "label.dcm" && r.starts_with("slide label")),
+        "{skipped:?}"
+    );
+    let inputs = report["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), std::fs::read_dir(&src).unwrap().count());
+    let converted = inputs.iter().filter(|e| e["status"] == "converted").count();
+    assert_eq!(
+        converted, 4,
+        "two parts of level 0, levels 1 and 2: {report}"
+    );
+    // The re-run above kept everything.
+    assert_eq!(report["totals"]["outputs_written"], 0, "{report}");
+
+    // Labels and declared overviews are written when asked.
+    let kept = dir.path().join("kept");
+    let (manifest, _) = convert(
+        &src,
+        &kept,
+        &["--slide-label", "keep", "--burned-in", "keep"],
+    );
+    let kinds: Vec<&str> = slide_item(&manifest)["slide"]["associated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["label", "overview"]);
+}
+
+#[test]
+fn jpeg_2000_tiles_of_odd_size_are_decoded_and_encoded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = generated(
+        dir.path(),
+        "j2k",
+        &[
+            "--width", "700", "--height", "500", "--levels", "2", "--tile", "240x200", "--codec",
+            "jpeg2000", "--seed", "3",
+        ],
+    );
+    let item = check_slide(&src, &dir.path().join("out"), Some("40"), "150");
+    let levels = item["slide"]["levels"].as_array().unwrap();
+    assert_eq!(levels[0]["copied"], false);
+    assert_eq!(
+        (
+            levels[0]["tile_width"].as_u64(),
+            levels[0]["tile_height"].as_u64()
+        ),
+        (Some(240), Some(208))
+    );
+}
