@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::slide::is_slide;
 use crate::contract::FileIssue;
 use crate::contract::order_report::{OrderReport, SeriesReport, SliceReport, VolumeReport};
 use crate::order::explain::diagnose;
@@ -81,6 +82,7 @@ pub fn plan_order(scan: &ScanReport, source: &str, options: OrderOptions) -> Ord
         series,
         skipped: {
             let mut skipped: Vec<FileIssue> = label_objects(scan)
+                .chain(slides(scan))
                 .chain(scan.skipped.iter().cloned())
                 .collect();
             skipped.sort_by(|a, b| a.path.cmp(&b.path));
@@ -105,6 +107,15 @@ fn label_objects(scan: &ScanReport) -> impl Iterator<Item = FileIssue> + '_ {
                 "{what}: a label object, not slices; convert places it on the images it references"
             ),
         })
+    })
+}
+
+/// Whole-slide images as skipped inputs of the order: tiles of a pyramid, not slices; `convert`
+/// makes each slide a pyramid, Deep Zoom tiles and pictures.
+fn slides(scan: &ScanReport) -> impl Iterator<Item = FileIssue> + '_ {
+    scan.instances.iter().filter(|h| is_slide(h)).map(|header| FileIssue {
+        path: header.path.clone(),
+        reason: "a whole-slide image (slide microscopy): tiles of a pyramid, not slices; convert makes each slide a pyramid, Deep Zoom tiles and pictures".into(),
     })
 }
 

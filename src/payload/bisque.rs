@@ -12,14 +12,15 @@ use super::PayloadOptions;
 use crate::contract::manifest::{ItemKind, Manifest};
 use crate::naming::{NAME_MAX_BYTES, deduplicate, truncate_utf8};
 
-/// Extension of every uploaded image (PNG frames and images).
+/// Extension of uploaded images (PNG frames and images) and slides (pyramidal TIFF).
 const PNG: &str = ".png";
+const TIFF: &str = ".tif";
 
 /// Dataset name used when none is given.
 pub const DEFAULT_DATASET: &str = "dicomprep";
 
-/// What `register bisque` uploads, in order: every image item's PNG and every video item's HQ
-/// frames (slice order), under one dataset.
+/// What `register bisque` uploads, in order: every image item's PNG, every video item's HQ
+/// frames (slice order) and every slide's `slide.tif`, under one dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BisquePlan {
     pub dataset: String,
@@ -39,37 +40,48 @@ pub struct BisqueImage {
 /// name with `_00001.png`, `_00002.png`… in place of `.mp4` (the name shortened to stay within
 /// [`NAME_MAX_BYTES`]); names are made unique with [`deduplicate`], by plan order.
 pub fn build_bisque_plan(manifest: &Manifest, options: &PayloadOptions) -> BisquePlan {
-    let mut images: Vec<BisqueImage> = manifest
-        .items
-        .iter()
-        // NIfTI-only items have no pictures to show.
-        .filter(|item| item.kind != ItemKind::Volume)
-        .flat_map(|item| {
-            item.frames.iter().enumerate().map(move |(index, frame)| {
-                let file_name = match item.kind {
-                    ItemKind::Image | ItemKind::Volume | ItemKind::Slide => item.name.clone(),
-                    ItemKind::Video => {
-                        let suffix = format!("_{:05}{PNG}", index + 1);
-                        let stem = item.name.trim_end_matches(".mp4");
-                        let room = NAME_MAX_BYTES.saturating_sub(suffix.len());
-                        format!("{}{suffix}", truncate_utf8(stem, room))
-                    }
-                };
-                BisqueImage {
-                    key: frame.hq_key.clone(),
-                    file_name,
+    let mut images: Vec<(BisqueImage, &str)> = Vec::new();
+    // NIfTI-only items have no pictures to show.
+    for item in manifest.items.iter().filter(|i| i.kind != ItemKind::Volume) {
+        // A slide goes up as its pyramid, which BisQue's image service tiles itself.
+        if let (ItemKind::Slide, Some(slide)) = (item.kind, &item.slide) {
+            let stem = item.name.trim_end_matches(PNG);
+            let room = NAME_MAX_BYTES.saturating_sub(TIFF.len());
+            let image = BisqueImage {
+                key: slide.pyramid_key.clone(),
+                file_name: format!("{}{TIFF}", truncate_utf8(stem, room)),
+            };
+            images.push((image, TIFF));
+            continue;
+        }
+        for (index, frame) in item.frames.iter().enumerate() {
+            let file_name = match item.kind {
+                ItemKind::Video => {
+                    let suffix = format!("_{:05}{PNG}", index + 1);
+                    let stem = item.name.trim_end_matches(".mp4");
+                    let room = NAME_MAX_BYTES.saturating_sub(suffix.len());
+                    format!("{}{suffix}", truncate_utf8(stem, room))
                 }
-            })
-        })
-        .collect();
+                _ => item.name.clone(),
+            };
+            let image = BisqueImage {
+                key: frame.hq_key.clone(),
+                file_name,
+            };
+            images.push((image, PNG));
+        }
+    }
     let entries: Vec<_> = images
         .iter()
         .enumerate()
-        .map(|(order, image)| (image.file_name.clone(), PNG, order))
+        .map(|(order, (image, extension))| (image.file_name.clone(), *extension, order))
         .collect();
-    for (image, name) in images.iter_mut().zip(deduplicate(&entries)) {
-        image.file_name = name;
-    }
+    let names = deduplicate(&entries);
+    let images: Vec<BisqueImage> = images
+        .into_iter()
+        .zip(names)
+        .map(|((image, _), file_name)| BisqueImage { file_name, ..image })
+        .collect();
     let dataset = if options.bisque_dataset.is_empty() {
         DEFAULT_DATASET.to_string()
     } else {
@@ -147,6 +159,40 @@ mod tests {
                 ("st/se/v2/frames/hq/00001.png", "se_v2_00002.png"),
             ]
         );
+    }
+
+    #[test]
+    fn a_slide_goes_up_as_its_pyramid() {
+        use crate::contract::manifest::SlideEntry;
+        let mut slide = image("st", "se", 0, 2, 2);
+        slide.kind = ItemKind::Slide;
+        slide.name = "SM_1_slide.png".into();
+        slide.slide = Some(SlideEntry {
+            pyramid_key: "st/se/slide/slide.tif".into(),
+            pyramid_bytes: 10,
+            dzi_key: "st/se/slide/slide.dzi".into(),
+            dzi_bytes: 1,
+            dzi_tiles: 1,
+            hq_key: "st/se/slide/slide.png".into(),
+            lq_key: "st/se/slide/slide.jpg".into(),
+            thumbnail_key: "st/se/slide/thumbnail.jpg".into(),
+            width: 2,
+            height: 2,
+            levels: Vec::new(),
+            mpp: None,
+            objective_power: None,
+            optical_path: None,
+            missing_tiles: 0,
+            associated: Vec::new(),
+            instances: Vec::new(),
+        });
+        let plan = build_bisque_plan(
+            &manifest(vec![slide], "in", "out"),
+            &PayloadOptions::default(),
+        );
+        assert_eq!(plan.images.len(), 1);
+        assert_eq!(plan.images[0].key, "st/se/slide/slide.tif");
+        assert_eq!(plan.images[0].file_name, "SM_1_slide.tif");
     }
 
     #[test]
