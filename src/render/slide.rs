@@ -61,6 +61,14 @@ pub fn resample_area(
     scale: (f64, f64),
     out: (u32, u32),
 ) -> Image8 {
+    let whole = |v: f64| v.fract() == 0.0 && v >= 0.0;
+    if scale == (1.0, 1.0) && whole(origin.0) && whole(origin.1) {
+        // The same scale: a copy of the rectangle (Deep Zoom levels that are slide levels).
+        let (x, y) = (origin.0 as u32, origin.1 as u32);
+        if let Some(copy) = src.cropped(x, y, out.0, out.1) {
+            return copy;
+        }
+    }
     let n = src.channels.count();
     let across = weights(origin.0, scale.0, out.0, src.width);
     let down = weights(origin.1, scale.1, out.1, src.height);
@@ -89,7 +97,8 @@ pub fn resample_area(
                 .iter()
                 .map(|&(k, w)| rows[(k - first_row) * stride + x] * w)
                 .sum();
-            *value = v.round().clamp(0.0, 255.0) as u8;
+            // Weights add up to 1: v lies in [0, 255]; adding 0.5 rounds it.
+            *value = (v + 0.5).min(255.0) as u8;
         }
     }
     Image8 {

@@ -119,21 +119,7 @@ impl Context<'_> {
             Ok(size)
         };
 
-        // Deep Zoom: every tile first, then the descriptor that names them.
-        let zoom = DeepZoom::new(base.width, base.height);
-        let mut dzi_tiles = 0;
-        for level in (0..=zoom.max_level()).rev() {
-            let source = nearest(&readers, zoom.level_size(level).0);
-            let store = |column: u32, row: u32, jpeg: Vec<u8>| {
-                put(&keys::deep_zoom_tile_key(prefix, level, column, row), jpeg).map(|_| ())
-            };
-            dzi_tiles += deep_zoom::write_level(&zoom, level, source, &store)?;
-        }
-        let dzi_key = keys::slide_file_key(prefix, "slide.dzi");
-        let dzi_bytes = put(&dzi_key, zoom.xml().into_bytes())?;
-        written += dzi_tiles as usize + 1;
-
-        // The pyramid: the slide's own levels.
+        // The pyramid first: it copies the levels' JPEG tiles as they are.
         let mpp = base.pixel_spacing.map(|s| s[1] * 1000.0);
         let mut tiff = TiffPyramid::new(mpp);
         let mut levels = Vec::with_capacity(slide.levels.len());
@@ -145,20 +131,47 @@ impl Context<'_> {
         let pyramid_key = keys::slide_file_key(prefix, "slide.tif");
         let pyramid_bytes = put(&pyramid_key, tiff.finish()?)?;
 
-        // The whole slide as one picture.
+        // Deep Zoom (every tile, then the descriptor that names them) beside the picture of
+        // the whole slide, which reads its level with a reader of its own.
+        let zoom = DeepZoom::new(base.width, base.height);
         let size = pictures::picture_size(base.width, base.height, self.options.slide_max_size);
-        let picture = pictures::whole_picture(nearest(&readers, size.0), size)?;
-        let hq_key = keys::slide_file_key(prefix, "slide.png");
-        let lq_key = keys::slide_file_key(prefix, "slide.jpg");
-        let thumbnail_key = keys::slide_file_key(prefix, "thumbnail.jpg");
-        let hq_bytes = put(&hq_key, encode_png(&picture).map_err(|e| e.to_string())?)?;
-        let lq = encode_jpeg(&picture, self.options.lq_quality, Huffman::Standard)
-            .map_err(|e| e.to_string())?;
-        let lq_bytes = put(&lq_key, lq)?;
-        let thumbnail = encode_thumbnail(&picture).map_err(|e| e.to_string())?;
-        let thumbnail_bytes = put(&thumbnail_key, thumbnail)?;
-        drop(picture);
-        written += 4;
+        let picture_level = nearest(&readers, size.0).level;
+        let (dzi_tiles, pictures) = rayon::join(
+            || -> Result<u64, String> {
+                let mut tiles = 0;
+                for level in (0..=zoom.max_level()).rev() {
+                    let source = nearest(&readers, zoom.level_size(level).0);
+                    let store = |column: u32, row: u32, jpeg: Vec<u8>| {
+                        put(&keys::deep_zoom_tile_key(prefix, level, column, row), jpeg).map(|_| ())
+                    };
+                    tiles += deep_zoom::write_level(&zoom, level, source, &store)?;
+                }
+                Ok(tiles)
+            },
+            || -> Result<[u64; 3], String> {
+                let reader = LevelReader::new(picture_level, &open);
+                let picture = pictures::whole_picture(&reader, size)?;
+                let hq = encode_png(&picture).map_err(|e| e.to_string())?;
+                let lq = encode_jpeg(&picture, self.options.lq_quality, Huffman::Standard)
+                    .map_err(|e| e.to_string())?;
+                let thumbnail = encode_thumbnail(&picture).map_err(|e| e.to_string())?;
+                drop(picture);
+                Ok([
+                    put(&keys::slide_file_key(prefix, "slide.png"), hq)?,
+                    put(&keys::slide_file_key(prefix, "slide.jpg"), lq)?,
+                    put(&keys::slide_file_key(prefix, "thumbnail.jpg"), thumbnail)?,
+                ])
+            },
+        );
+        let (dzi_tiles, [hq_bytes, lq_bytes, thumbnail_bytes]) = (dzi_tiles?, pictures?);
+        let dzi_key = keys::slide_file_key(prefix, "slide.dzi");
+        let dzi_bytes = put(&dzi_key, zoom.xml().into_bytes())?;
+        let (hq_key, lq_key, thumbnail_key) = (
+            keys::slide_file_key(prefix, "slide.png"),
+            keys::slide_file_key(prefix, "slide.jpg"),
+            keys::slide_file_key(prefix, "thumbnail.jpg"),
+        );
+        written += dzi_tiles as usize + 5;
 
         let mut associated = Vec::new();
         for &image in &slide.associated {
