@@ -19,6 +19,9 @@
 #        scripts/compare-peers.sh --labels [N_SLICES]   labels: convert --labels off against
 #                                                       --labels auto on a generated CT with a
 #                                                       10-segment SEG (scripts/peers/labels-bench.sh)
+#        scripts/compare-peers.sh --slides [W H]        whole-slide images: all of a slide's
+#                                                       outputs against libvips dzsave through
+#                                                       OpenSlide 4 (scripts/peers/slide-bench.sh)
 #
 # Environment:
 #   TEMPLATE   real single-frame DICOM every slice of the scan study is made from
@@ -54,6 +57,10 @@ fi
 if [[ "${1:-}" == --python ]]; then
     shift
     exec "$(dirname "${BASH_SOURCE[0]}")/peers/python-bench.sh" "$@"
+fi
+if [[ "${1:-}" == --slides ]]; then
+    shift
+    exec "$(dirname "${BASH_SOURCE[0]}")/peers/slide-bench.sh" "$@"
 fi
 if [[ "${1:-}" == --labels ]]; then
     shift

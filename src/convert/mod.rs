@@ -513,6 +513,11 @@ pub fn write_pages(
         crate::order::plan::OrderOptions::new(rule).with_explain(true),
     );
     let mut keys = Vec::new();
+    if crate::page::shows_slides(&manifest.items) {
+        let key = crate::page::VIEWER_KEY;
+        sink.put_durable(key, crate::page::VIEWER_JS.to_vec())
+            .map_err(|e| (key.to_string(), e))?;
+    }
     for (key, html) in crate::page::render_pages(manifest, &order, crate::page::DEFAULT_PAGE_SIZE) {
         sink.put_durable(&key, html.into_bytes())
             .map_err(|e| (key.clone(), e))?;

@@ -18,6 +18,7 @@ use crate::contract::manifest::{BurnedIn, Item, ItemKind, Manifest};
 
 mod slides;
 use crate::contract::order_report::{OrderReport, SeriesReport, VolumeReport};
+pub use slides::{VIEWER_JS, VIEWER_KEY, shows_slides};
 pub use words::{diagnostics_in_words, position_plot};
 
 /// Volumes per page: past this, the page is split into `index.html`, `index-2.html`, …
@@ -206,6 +207,7 @@ article.volume{{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start;borde
 figcaption{{font-size:12px;color:#555}}
 .swatch{{display:inline-block;width:.8em;height:.8em;border:1px solid #555;margin:0 .2em 0 .5em}}
 .facts{{min-width:260px;max-width:520px}} .facts dt{{font-weight:600;float:left;clear:left;width:9em}} .facts dd{{margin-left:9.5em}}
+.viewer{{width:640px;height:420px;background:#222}}
 .failed,.burned-in{{color:#a00}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}
 </style></head>
 <body>

@@ -1,10 +1,30 @@
-//! The slides on the report page: each whole-slide item with its thumbnail, links to its
-//! pyramid, Deep Zoom descriptor and picture, and its levels.
+//! The slides on the report page: each whole-slide item in a Deep Zoom viewer (a vendored
+//! OpenSeadragon, `vendor/openseadragon/`), with its thumbnail, links to its pyramid, Deep Zoom
+//! descriptor and picture, and its levels.
 
 use std::fmt::Write;
 
 use super::{escape, href};
 use crate::contract::manifest::{Item, ItemKind};
+
+/// Where a run with slides writes the viewer, beside the pages.
+pub const VIEWER_KEY: &str = "assets/openseadragon.min.js";
+/// OpenSeadragon 6.1.1 (BSD-3-Clause, licence beside it).
+pub const VIEWER_JS: &[u8] = include_bytes!("../../vendor/openseadragon/openseadragon.min.js");
+
+/// Whether the pages over `items` show a slide (and need [`VIEWER_KEY`]).
+pub fn shows_slides(items: &[Item]) -> bool {
+    items
+        .iter()
+        .any(|i| i.kind == ItemKind::Slide && i.slide.is_some())
+}
+
+/// A string as a JavaScript literal inside a `<script>` element.
+fn js_string(text: &str) -> String {
+    serde_json::to_string(text)
+        .unwrap_or_default()
+        .replace("</", "<\\/")
+}
 
 /// The "Slides" section over `items` (nothing when none is a slide).
 pub(super) fn slides_section(body: &mut String, items: &[Item]) {
@@ -14,14 +34,27 @@ pub(super) fn slides_section(body: &mut String, items: &[Item]) {
     }
     let _ = writeln!(
         body,
-        "<section class=\"series\"><h2>Slides ({})</h2>",
-        slides.len()
+        "<section class=\"series\"><h2>Slides ({})</h2><script src=\"{}\"></script>",
+        slides.len(),
+        href(VIEWER_KEY)
     );
-    for item in slides {
+    for (n, item) in slides.into_iter().enumerate() {
         let Some(slide) = &item.slide else { continue };
+        // The Deep Zoom descriptor inline: tiles load as images, from file:// too; the canvas
+        // drawer, as WebGL cannot take tiles from file://. Each tile drawn is counted on the
+        // element (`data-tiles`), to see whether the viewer works.
+        let tiles = slide.dzi_key.trim_end_matches(".dzi").to_string() + "_files/";
         let _ = write!(
             body,
-            r#"<article class="volume slide"><div class="media"><figure><a href="{}"><img src="{}" loading="lazy" alt="slide"></a><figcaption>{}</figcaption></figure>"#,
+            r#"<article class="volume slide"><div class="viewer" id="slide-viewer-{n}" data-dzi="{dzi}" data-tiles="0"></div><script>(function(){{var e=document.getElementById("slide-viewer-{n}");OpenSeadragon({{element:e,drawer:"canvas",showNavigationControl:false,tileSources:{{Image:{{xmlns:"http://schemas.microsoft.com/deepzoom/2008",Url:{url},Format:"jpg",Overlap:"1",TileSize:"254",Size:{{Width:"{w}",Height:"{h}"}}}}}}}}).addHandler("tile-loaded",function(){{e.dataset.tiles=+e.dataset.tiles+1;}});}})();</script>"#,
+            dzi = href(&slide.dzi_key),
+            url = js_string(&href(&tiles)),
+            w = slide.width,
+            h = slide.height,
+        );
+        let _ = write!(
+            body,
+            r#"<div class="media"><figure><a href="{}"><img src="{}" loading="lazy" alt="slide"></a><figcaption>{}</figcaption></figure>"#,
             href(&slide.hq_key),
             href(&slide.thumbnail_key),
             escape(&item.name)

@@ -1,7 +1,8 @@
 // Opens a page in headless Chromium through the DevTools protocol (no npm package: Node's own
 // fetch and WebSocket) and prints what a person would see as JSON: every <img> with its natural
 // size, every <video> with its duration, whether the browser plays H.264, and every error the
-// page logged. Saves a screenshot of the top of the page.
+// page logged, and each slide viewer with the tiles it drew. Saves a screenshot of the top of
+// the page.
 //
 //   node --experimental-websocket tests/browser/check_page.mjs PAGE.html SHOT.png [CHROMIUM]
 import { spawn } from 'node:child_process';
@@ -85,6 +86,12 @@ async function main() {
       v.scrollIntoView();
       if (v.readyState < 1 && !v.error) await wait(v, 'loadedmetadata', 'error');
     }
+    // Slide viewers (OpenSeadragon): wait for their first tiles to be drawn.
+    const viewers = [...document.querySelectorAll('.viewer')];
+    for (const v of viewers) {
+      v.scrollIntoView();
+      for (let i = 0; i < 100 && Number(v.dataset.tiles) === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    }
     window.scrollTo(0, 0);
     const probe = document.createElement('video');
     return JSON.stringify({
@@ -92,6 +99,7 @@ async function main() {
       images: [...document.images].map((i) => ({ src: i.getAttribute('src'), naturalWidth: i.naturalWidth, naturalHeight: i.naturalHeight })),
       videos: videos.map((v) => ({ src: v.getAttribute('src'), duration: v.duration, expected: Number(v.dataset.duration), error: v.error ? v.error.code : null, readyState: v.readyState })),
       svgs: document.querySelectorAll('svg').length,
+      viewers: viewers.map((v) => ({ dzi: v.dataset.dzi, tiles: Number(v.dataset.tiles), canvases: v.querySelectorAll('canvas').length })),
       title: document.title,
     });
   })()`;

@@ -134,6 +134,17 @@ fn the_page_shows_every_volume_and_plays_in_a_real_browser() {
             "not loaded: {image}"
         );
     }
+    // test-data/slides: each slide in a Deep Zoom viewer that draws its tiles.
+    let slides = manifest.items.iter().filter(|i| i.slide.is_some()).count();
+    let viewers = seen["viewers"].as_array().unwrap();
+    assert!(slides >= 3, "{slides} slides");
+    assert_eq!(viewers.len(), slides);
+    for viewer in viewers {
+        assert!(
+            viewer["tiles"].as_u64().unwrap() > 0,
+            "no tile drawn: {viewer}"
+        );
+    }
     let played = seen["videos"].as_array().unwrap();
     assert_eq!(played.len(), videos);
     // Debian's chromium plays H.264 (it answers "probably"); a build without the codec would
