@@ -58,19 +58,7 @@ pub enum Huffman {
 pub fn encode_jpeg(image: &Image8, quality: u8, huffman: Huffman) -> Result<Vec<u8>, EncodeError> {
     check_layout(image, "JPEG")?;
     let quality = quality.clamp(1, 100);
-    let result = catch_unwind(AssertUnwindSafe(|| compress(image, quality, huffman)));
-    match result {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(EncodeError(format!("JPEG: {e}"))),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("libjpeg error");
-            Err(EncodeError(format!("JPEG: {message}")))
-        }
-    }
+    unwound(|| compress(image, quality, huffman))
 }
 
 /// From this quality up, libjpeg's scaled Annex K tables fit in 8 bits (largest entry 121,
@@ -93,13 +81,33 @@ fn baseline_scale(quality: u8) -> f32 {
 
 /// The libjpeg calls; may panic (see [`encode_jpeg`]).
 fn compress(image: &Image8, quality: u8, huffman: Huffman) -> std::io::Result<Vec<u8>> {
-    let color_space = match image.channels {
+    let comp = configured(
+        (image.width, image.height),
+        image.channels,
+        quality,
+        huffman,
+    );
+    // At quality 50 a thumbnail is about 1/20 of its raw size; start with room for 1/8.
+    let capacity = image.data.len() / 8 + 1024;
+    let mut started = comp.start_compress(Vec::with_capacity(capacity))?;
+    started.write_scanlines(&image.data)?;
+    started.finish()
+}
+
+/// A compressor set up as [`encode_jpeg`] sets it up.
+fn configured(
+    (width, height): (u32, u32),
+    channels: Channels,
+    quality: u8,
+    huffman: Huffman,
+) -> Compress {
+    let color_space = match channels {
         Channels::Gray => ColorSpace::JCS_GRAYSCALE,
         Channels::Rgb => ColorSpace::JCS_RGB,
     };
     let mut comp = Compress::new(color_space);
     comp.set_fastest_defaults();
-    comp.set_size(image.width as usize, image.height as usize);
+    comp.set_size(width as usize, height as usize);
     comp.set_quality(f32::from(quality));
     if quality < BASELINE_QUALITY {
         // jpeg_set_quality(q, FALSE) left entries above 255 (16-bit tables, SOF1); IM clamps
@@ -111,7 +119,7 @@ fn compress(image: &Image8, quality: u8, huffman: Huffman) -> std::io::Result<Ve
         comp.set_chroma_qtable(&qtable::AnnexK_Chroma.scaled(scale, scale));
     }
     comp.set_optimize_coding(huffman == Huffman::Optimized);
-    if image.channels == Channels::Rgb {
+    if channels == Channels::Rgb {
         // jpeg_set_defaults already selects YCbCr 2x2,1x1,1x1 (4:2:0); IM switches to 1x1
         // for every component at quality >= 90.
         if quality >= 90 {
@@ -120,11 +128,64 @@ fn compress(image: &Image8, quality: u8, huffman: Huffman) -> std::io::Result<Ve
             comp.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
         }
     }
-    // At quality 50 a thumbnail is about 1/20 of its raw size; start with room for 1/8.
-    let capacity = image.data.len() / 8 + 1024;
-    let mut started = comp.start_compress(Vec::with_capacity(capacity))?;
-    started.write_scanlines(&image.data)?;
-    started.finish()
+    comp
+}
+
+/// A JPEG written a band of rows at a time, the bytes [`encode_jpeg`] makes of the whole
+/// image: a picture too large to hold whole (a whole slide) is never held.
+pub struct JpegRows {
+    started: mozjpeg::compress::CompressStarted<Vec<u8>>,
+    channels: Channels,
+    width: u32,
+}
+
+impl JpegRows {
+    pub fn new(
+        (width, height): (u32, u32),
+        channels: Channels,
+        quality: u8,
+        huffman: Huffman,
+    ) -> Result<JpegRows, EncodeError> {
+        let quality = quality.clamp(1, 100);
+        let started = unwound(|| {
+            configured((width, height), channels, quality, huffman).start_compress(Vec::new())
+        })?;
+        Ok(JpegRows {
+            started,
+            channels,
+            width,
+        })
+    }
+
+    /// The next rows, top to bottom.
+    pub fn push(&mut self, band: &Image8) -> Result<(), EncodeError> {
+        if band.channels != self.channels || band.width != self.width {
+            return Err(EncodeError("JPEG: a band of another width or kind".into()));
+        }
+        let started = &mut self.started;
+        unwound(|| started.write_scanlines(&band.data))
+    }
+
+    pub fn finish(self) -> Result<Vec<u8>, EncodeError> {
+        let started = self.started;
+        unwound(|| started.finish())
+    }
+}
+
+/// Runs libjpeg calls, turning an error or an unwind (see [`encode_jpeg`]) into an error.
+fn unwound<T>(f: impl FnOnce() -> std::io::Result<T>) -> Result<T, EncodeError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(EncodeError(format!("JPEG: {e}"))),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("libjpeg error");
+            Err(EncodeError(format!("JPEG: {message}")))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +222,18 @@ mod tests {
             i += 2 + len;
         }
         out
+    }
+
+    #[test]
+    fn rows_written_in_bands_make_the_bytes_of_the_whole_image() {
+        let whole = image(40, 33, Channels::Rgb);
+        let mut rows = JpegRows::new((40, 33), Channels::Rgb, 75, Huffman::Standard).unwrap();
+        for band in [0..10u32, 10..11, 11..33] {
+            rows.push(&whole.cropped(0, band.start, 40, band.len() as u32).unwrap())
+                .unwrap();
+        }
+        let banded = rows.finish().unwrap();
+        assert_eq!(banded, encode_jpeg(&whole, 75, Huffman::Standard).unwrap());
     }
 
     #[test]

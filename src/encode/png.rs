@@ -72,10 +72,75 @@ pub fn encode_png(image: &Image8) -> Result<Vec<u8>, EncodeError> {
     check_layout(image, "PNG")?;
     // zlib-ish streams of filtered rows are typically a third to a half of the raw size.
     let mut out = Vec::with_capacity(image.data.len() / 2 + 1024);
-    let png_error = |e: png::EncodingError| EncodeError(format!("PNG: {e}"));
-    let mut encoder = Encoder::new(&mut out, image.width, image.height);
+    let mut writer = configured(&mut out, (image.width, image.height), image.channels)
+        .write_header()
+        .map_err(png_error)?;
+    writer.write_image_data(&image.data).map_err(png_error)?;
+    writer.finish().map_err(png_error)?;
+    Ok(out)
+}
+
+fn png_error(e: png::EncodingError) -> EncodeError {
+    EncodeError(format!("PNG: {e}"))
+}
+
+/// A PNG written a band of rows at a time, with [`encode_png`]'s settings: a picture too large
+/// to hold whole (a whole slide) is never held.
+pub struct PngRows {
+    writer: png::StreamWriter<'static, SharedBytes>,
+    out: SharedBytes,
+}
+
+/// The file's bytes, shared between the stream that writes them and [`PngRows::finish`].
+#[derive(Clone, Default)]
+struct SharedBytes(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for SharedBytes {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl PngRows {
+    pub fn new((width, height): (u32, u32), channels: Channels) -> Result<PngRows, EncodeError> {
+        let out = SharedBytes::default();
+        let writer = configured(out.clone(), (width, height), channels)
+            .write_header()
+            .map_err(png_error)?
+            .into_stream_writer()
+            .map_err(png_error)?;
+        Ok(PngRows { writer, out })
+    }
+
+    /// The next rows, top to bottom.
+    pub fn push(&mut self, band: &Image8) -> Result<(), EncodeError> {
+        use std::io::Write;
+        self.writer
+            .write_all(&band.data)
+            .map_err(|e| EncodeError(format!("PNG: {e}")))
+    }
+
+    /// The file (every row must have been pushed).
+    pub fn finish(self) -> Result<Vec<u8>, EncodeError> {
+        self.writer.finish().map_err(png_error)?;
+        Ok(self.out.0.take())
+    }
+}
+
+/// An encoder of `size` with the settings of [`encode_png`] for `channels`.
+fn configured<W: std::io::Write>(
+    out: W,
+    (width, height): (u32, u32),
+    channels: Channels,
+) -> Encoder<'static, W> {
+    let mut encoder = Encoder::new(out, width, height);
     encoder.set_depth(BitDepth::Eight);
-    match image.channels {
+    match channels {
         Channels::Gray => {
             encoder.set_color(ColorType::Grayscale);
             encoder.set_compression(Compression::Fast);
@@ -87,10 +152,7 @@ pub fn encode_png(image: &Image8) -> Result<Vec<u8>, EncodeError> {
             encoder.set_filter(Filter::Adaptive);
         }
     }
-    let mut writer = encoder.write_header().map_err(png_error)?;
-    writer.write_image_data(&image.data).map_err(png_error)?;
-    writer.finish().map_err(png_error)?;
-    Ok(out)
+    encoder
 }
 
 /// Decodes an 8-bit grey or RGB PNG (as [`encode_png`] writes them) back into an image.
@@ -154,6 +216,18 @@ mod tests {
             assert_eq!(info.color_type, expected);
             assert_eq!(data, image.data);
         }
+    }
+
+    #[test]
+    fn rows_written_in_bands_decode_to_the_whole_image() {
+        let whole = gradient(30, 21, Channels::Rgb);
+        let mut rows = PngRows::new((30, 21), Channels::Rgb).unwrap();
+        for band in [0..7u32, 7..21] {
+            rows.push(&whole.cropped(0, band.start, 30, band.len() as u32).unwrap())
+                .unwrap();
+        }
+        let out = rows.finish().unwrap();
+        assert_eq!(decode(&out).1, whole.data);
     }
 
     #[test]

@@ -18,13 +18,15 @@ use super::context::{Context, VolumeOutcome};
 use crate::contract::FileIssue;
 use crate::contract::keys;
 use crate::contract::manifest::{AssociatedEntry, FrameEntry, Item, ItemKind, SlideEntry};
-use crate::encode::jpeg::{Huffman, encode_jpeg};
-use crate::encode::png::encode_png;
+use crate::encode::jpeg::{Huffman, JpegRows};
+use crate::encode::png::{PngRows, encode_png};
 use crate::encode::thumbnail::encode_thumbnail;
 use crate::encode::tiff::TiffPyramid;
 use crate::naming::{NameFields, Target};
 use crate::order::slide::{Associated, Slide, SlidePlan};
 use crate::render::decode::DicomImage;
+use crate::render::image::Channels;
+use crate::render::thumbnail::thumbnail_size;
 use deep_zoom::DeepZoom;
 use reader::{LevelReader, decode_tile};
 
@@ -149,13 +151,24 @@ impl Context<'_> {
                 Ok(tiles)
             },
             || -> Result<[u64; 3], String> {
+                // PNG and JPEG written as the bands come: the picture is never held whole.
                 let reader = LevelReader::new(picture_level, &open);
-                let picture = pictures::whole_picture(&reader, size)?;
-                let hq = encode_png(&picture).map_err(|e| e.to_string())?;
-                let lq = encode_jpeg(&picture, self.options.lq_quality, Huffman::Standard)
+                let mut png = PngRows::new(size, Channels::Rgb).map_err(|e| e.to_string())?;
+                let lq_quality = self.options.lq_quality;
+                let mut jpeg = JpegRows::new(size, Channels::Rgb, lq_quality, Huffman::Standard)
                     .map_err(|e| e.to_string())?;
-                let thumbnail = encode_thumbnail(&picture).map_err(|e| e.to_string())?;
-                drop(picture);
+                pictures::picture_bands(&reader, size, &mut |band| {
+                    png.push(band).map_err(|e| e.to_string())?;
+                    jpeg.push(band).map_err(|e| e.to_string())
+                })?;
+                let hq = png.finish().map_err(|e| e.to_string())?;
+                let lq = jpeg.finish().map_err(|e| e.to_string())?;
+                // The thumbnail's size and JPEG follow the other items' rules; its pixels
+                // come from the nearest level at least as large.
+                let small = thumbnail_size(size.0, size.1);
+                let reader = LevelReader::new(nearest(&readers, small.0).level, &open);
+                let preview = pictures::whole_picture(&reader, small)?;
+                let thumbnail = encode_thumbnail(&preview).map_err(|e| e.to_string())?;
                 Ok([
                     put(&keys::slide_file_key(prefix, "slide.png"), hq)?,
                     put(&keys::slide_file_key(prefix, "slide.jpg"), lq)?,
