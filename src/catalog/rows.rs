@@ -201,6 +201,8 @@ fn instance_values(header: &InstanceHeader, version: Option<&Version>) -> Vec<Va
         header.burned_in_annotation.map_or(Value::Null, |yes| {
             Value::Text(if yes { "YES" } else { "NO" }.into())
         }),
+        int(header.slide.as_ref().map(|s| i64::from(s.total_columns))),
+        int(header.slide.as_ref().map(|s| i64::from(s.total_rows))),
         Value::Text(json(header)),
     ];
     debug_assert_eq!(values.len(), INSTANCE_COLUMNS.len());

@@ -11,7 +11,9 @@
 /// Version 3 presents Siemens mosaics as their tiles: `rows`, `columns` and
 /// `number_of_frames` are the tiles', and `frames` has one row per tile with its position.
 /// Version 4 keeps what headers say about burned-in text: `burned_in_annotation`, and the
-/// ultrasound regions in `header` (`convert --burned-in` needs them from any instance).
+/// ultrasound regions in `header` (`convert --burned-in` needs them from any instance); and
+/// the slide-microscopy facts (`total_pixel_matrix_columns`, `total_pixel_matrix_rows`, the
+/// rest in `header`).
 pub const SCHEMA_VERSION: i64 = 4;
 
 /// The statements creating every table and index (idempotent).
@@ -63,6 +65,8 @@ CREATE TABLE IF NOT EXISTS instances (
     acquisition_number INTEGER,
     temporal_position_identifier INTEGER,
     burned_in_annotation TEXT,
+    total_pixel_matrix_columns INTEGER,
+    total_pixel_matrix_rows INTEGER,
     header TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS instances_series ON instances (series_instance_uid, path);
@@ -164,6 +168,8 @@ pub const INSTANCE_COLUMNS: &[&str] = &[
     "acquisition_number",
     "temporal_position_identifier",
     "burned_in_annotation",
+    "total_pixel_matrix_columns",
+    "total_pixel_matrix_rows",
     "header",
 ];
 

@@ -232,3 +232,52 @@ fn jpeg_2000_tiles_of_odd_size_are_decoded_and_encoded_once() {
         (Some(240), Some(208))
     );
 }
+
+#[test]
+fn a_truncated_level_fails_its_slide_with_the_reason_and_nothing_of_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = generated(
+        dir.path(),
+        "cut",
+        &[
+            "--width", "600", "--height", "400", "--levels", "2", "--seed", "9",
+        ],
+    );
+    let level = src.join("level-0.dcm");
+    let bytes = std::fs::read(&level).unwrap();
+    std::fs::write(&level, &bytes[..bytes.len() - 4000]).unwrap();
+    let dest = dir.path().join("out");
+    let stderr = expect(
+        &[
+            "convert",
+            src.to_str().unwrap(),
+            "--dest",
+            dest.to_str().unwrap(),
+            "-q",
+        ],
+        3,
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["items"].as_array().unwrap().is_empty(), "{stderr}");
+    let failed: Vec<(&str, &str)> = manifest["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["reason"].as_str().unwrap()))
+        .collect();
+    let paths: Vec<&str> = failed.iter().map(|f| f.0).collect();
+    assert!(
+        paths.contains(&"level-0.dcm") && paths.contains(&"level-1.dcm"),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().all(|(_, r)| r.starts_with("slide: ")),
+        "{failed:?}"
+    );
+    let written: Vec<String> = crate::util::all_files(&dest);
+    assert!(
+        written.iter().all(|f| !f.contains("/slide/")),
+        "a failed slide left outputs: {written:?}"
+    );
+}

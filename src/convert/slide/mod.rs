@@ -108,6 +108,12 @@ impl Context<'_> {
             let mut files = files.lock().unwrap_or_else(|e| e.into_inner());
             Ok(files.entry(instance).or_insert(file).clone())
         };
+        // Every file opens before anything is written: a truncated or unreadable instance fails
+        // the slide with nothing of it written.
+        slide
+            .members
+            .par_iter()
+            .try_for_each(|&instance| open(instance).map(|_| ()))?;
         let readers: Vec<LevelReader<'_>> = slide
             .levels
             .iter()
