@@ -61,6 +61,14 @@ pub struct Totals {
     pub bytes_written: u64,
     pub bytes_read: u64,
     pub seconds: f64,
+    /// Tiles that TILED_SPARSE slides lack, filled with the background (see each slide's
+    /// `missing_tiles` in the manifest).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub missing_slide_tiles: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The run report.
@@ -179,6 +187,12 @@ impl RunReport {
         totals.failed = count(Status::Failed);
         totals.items = manifest.items.len();
         totals.frames = manifest.items.iter().map(|i| i.frames.len()).sum();
+        totals.missing_slide_tiles = manifest
+            .items
+            .iter()
+            .filter_map(|i| i.slide.as_ref())
+            .map(|s| s.missing_tiles)
+            .sum();
         RunReport {
             version: REPORT_VERSION,
             totals,

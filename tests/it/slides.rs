@@ -191,8 +191,9 @@ fn a_sparse_concatenated_jpeg_slide_keeps_its_tiles_and_fills_the_missing_ones()
         converted, 4,
         "two parts of level 0, levels 1 and 2: {report}"
     );
-    // The re-run above kept everything.
+    // The re-run above kept everything; the tiles filled are counted.
     assert_eq!(report["totals"]["outputs_written"], 0, "{report}");
+    assert_eq!(report["totals"]["missing_slide_tiles"], 3, "{report}");
 
     // Labels and declared overviews are written when asked.
     let kept = dir.path().join("kept");
