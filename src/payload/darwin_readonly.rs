@@ -356,6 +356,22 @@ mod tests {
     }
 
     #[test]
+    fn a_slide_is_registered_as_the_picture_of_the_whole_slide() {
+        // The item is level 0's size; its one frame (the picture Darwin shows) is smaller.
+        let mut slide = image("st", "se", 0, 8192, 6144);
+        slide.kind = ItemKind::Slide;
+        (slide.width, slide.height) = (20000, 15000);
+        let m = manifest(vec![slide], "in", "s3://b/out");
+        let item = &body(&m, &slugs())["items"][0];
+        assert_eq!(item["type"], "image");
+        assert_eq!(
+            (&item["width"], &item["height"]),
+            (&json!(8192), &json!(6144))
+        );
+        assert_eq!(item["storage_key"], "out/st/se/v1/images/00000.png");
+    }
+
+    #[test]
     fn video_sections_start_at_one_in_slice_order_with_each_frame_size() {
         let mut item = video("st", "se", "v2", 3);
         item.frames[1].width = 500;
