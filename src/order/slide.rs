@@ -12,6 +12,10 @@ pub fn is_slide(header: &InstanceHeader) -> bool {
     header.sop_class_uid.as_deref() == Some(WHOLE_SLIDE_CLASS)
 }
 
+/// Tile places a level may have: a 2,000,000 x 2,000,000 pixel slide in 256 x 256 tiles has
+/// 61 million; a header asking for more is not believed (the grid is allocated).
+const MAX_TILE_PLACES: u64 = 100_000_000;
+
 /// One frame of one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TileRef {
@@ -224,7 +228,14 @@ fn level(
         pixel_spacing: first.pixel_spacing,
     };
     let (columns, rows) = level.grid();
-    level.tiles = vec![None; columns as usize * rows as usize];
+    let places = u64::from(columns) * u64::from(rows);
+    if places > MAX_TILE_PLACES {
+        return Err(format!(
+            "{}: a {width}x{height} matrix in {tile_width}x{tile_height} tiles has {places} tile places, more than any slide ({MAX_TILE_PLACES})",
+            first.path
+        ));
+    }
+    level.tiles = vec![None; places as usize];
     let focal_z = parts
         .iter()
         .find_map(|&i| instances[i].frames.first().and_then(|f| f.z_offset));
@@ -243,7 +254,16 @@ fn level(
         let sparse = s.organization.as_deref() == Some("TILED_SPARSE")
             || (s.organization.is_none() && h.frames.iter().any(|f| f.slide_position.is_some()));
         let offset = s.concatenation.as_ref().map_or(0, |c| c.frame_offset);
-        for frame in 0..h.number_of_frames {
+        // Frames past the grid (other planes and paths of TILED_FULL) place nothing.
+        // (A sparse frame without a position fails the level at the first one.)
+        let frames = if sparse {
+            h.number_of_frames
+        } else {
+            let room = places.saturating_sub(u64::from(offset));
+            h.number_of_frames
+                .min(u32::try_from(room).unwrap_or(u32::MAX))
+        };
+        for frame in 0..frames {
             let place = if sparse {
                 let Some(f) = h.frames.get(frame as usize) else {
                     return Err(format!(
@@ -462,6 +482,9 @@ mod tests {
         );
         let unaligned = sparse(volume("u.dcm", 30, 20, 10, 0), &[[5, 1]]);
         assert!(!plan_slides(&[unaligned]).failed.is_empty());
+
+        let huge = volume("h.dcm", u32::MAX, u32::MAX, 1, 1);
+        assert!(plan_slides(&[huge]).failed[0].1.contains("tile places"));
 
         let plan = plan_slides(&[
             volume("a.dcm", 1000, 1000, 100, 100),
