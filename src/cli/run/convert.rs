@@ -240,6 +240,25 @@ pub(super) fn print_summary(report: &ConvertReport, started: Instant) {
         };
         eprintln!("{} NIfTI volumes{notes}", nifti.len());
     }
+    let slides: Vec<&crate::contract::manifest::SlideEntry> = manifest
+        .items
+        .iter()
+        .filter_map(|i| i.slide.as_ref())
+        .collect();
+    if !slides.is_empty() {
+        let levels: usize = slides.iter().map(|s| s.levels.len()).sum();
+        let tiles: u64 = slides.iter().map(|s| s.dzi_tiles).sum();
+        let missing: usize = slides.iter().map(|s| s.missing_tiles).sum();
+        let filled = if missing == 0 {
+            String::new()
+        } else {
+            format!("; {missing} missing tiles filled with white")
+        };
+        eprintln!(
+            "{} slides: pyramids of {levels} levels (slide.tif), {tiles} Deep Zoom tiles, pictures{filled}",
+            slides.len()
+        );
+    }
 }
 
 /// Where to look once the manifest and what follows it are written.

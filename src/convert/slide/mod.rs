@@ -36,6 +36,12 @@ impl Context<'_> {
     pub(super) fn slides(&self, plan: &SlidePlan) -> Vec<VolumeOutcome> {
         let mut outcomes: Vec<VolumeOutcome> =
             plan.slides.par_iter().map(|s| self.slide(s)).collect();
+        let frames = plan
+            .failed
+            .iter()
+            .map(|(i, _)| u64::from(self.instances[*i].number_of_frames))
+            .sum();
+        self.progress.advance(frames);
         outcomes.push(VolumeOutcome {
             failed: plan
                 .failed
@@ -51,6 +57,18 @@ impl Context<'_> {
     }
 
     fn slide(&self, slide: &Slide) -> VolumeOutcome {
+        let outcome = self.slide_outputs(slide);
+        // The progress bar counts a slide's frames (its tiles) once it is done.
+        let frames = slide
+            .members
+            .iter()
+            .map(|&i| u64::from(self.instances[i].number_of_frames))
+            .sum();
+        self.progress.advance(frames);
+        outcome
+    }
+
+    fn slide_outputs(&self, slide: &Slide) -> VolumeOutcome {
         let prefix = keys::slide_prefix(&slide.study_instance_uid, &slide.series_instance_uid);
         if let Some((item, kept)) = self.kept_slide(&prefix) {
             return VolumeOutcome {
