@@ -223,6 +223,29 @@ def cmd_tiff_info(args) -> int:
 
 
 # ----------------------------------------------------------------------------
+# compare-plane
+def cmd_compare_plane(args) -> int:
+    """wsidicom's read of one optical path at one focal plane against level 0 of a TIFF."""
+    import tifffile
+    wsi = open_dicom_wsidicom(Path(args.dicom_dir))
+    tiff = tifffile.TiffFile(args.tiff).pages[0].asarray()[..., :3]
+    h, w = tiff.shape[:2]
+    rng = np.random.default_rng(args.seed)
+    worst, regions = float("inf"), []
+    for _ in range(args.regions):
+        size = min(args.size, w), min(args.size, h)
+        x, y = int(rng.integers(0, w - size[0] + 1)), int(rng.integers(0, h - size[1] + 1))
+        a = np.asarray(wsi.read_region((x, y), 0, size, z=args.z, path=args.path))[..., :3]
+        b = tiff[y:y + size[1], x:x + size[0]]
+        p = psnr(a, b)
+        worst = min(worst, p)
+        regions.append({"x": x, "y": y, "psnr": jnum(p)})
+    ok = worst >= args.min_psnr
+    print(json.dumps({"z": args.z, "path": args.path, "regions": regions,
+                      "worst_psnr": jnum(worst), "pass": ok}, indent=1))
+    return 0 if ok else 1
+
+
 # compare-regions
 
 
@@ -454,6 +477,17 @@ def main(argv=None) -> int:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     q.add_argument("file", help="the TIFF file")
     q.set_defaults(fn=cmd_tiff_info)
+
+    q = sub.add_parser("compare-plane", help="one optical path at one focal plane (wsidicom) vs a TIFF's level 0")
+    q.add_argument("dicom_dir")
+    q.add_argument("tiff")
+    q.add_argument("--z", type=float, required=True, help="ZOffsetInSlideCoordinateSystem of the plane")
+    q.add_argument("--path", required=True, help="OpticalPathIdentifier")
+    q.add_argument("--regions", type=int, default=8)
+    q.add_argument("--size", type=int, default=64)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--min-psnr", type=float, default=40.0)
+    q.set_defaults(fn=cmd_compare_plane)
 
     q = sub.add_parser("compare-regions", help="random regions, DICOM (OpenSlide, wsidicom) vs TIFF (OpenSlide)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -230,6 +230,12 @@ pub struct RenderArgs {
     /// slide's other associated images.
     #[arg(long, default_value = "skip", value_parser = ["skip", "keep"], value_name = "skip|keep")]
     pub slide_label: String,
+
+    /// A slide with several optical paths (fluorescence channels) or focal planes: `first`
+    /// makes the pyramid of the first path at the first plane; `all` makes one per path and
+    /// plane, the others under slide-pathP-planeZ/ beside slide/.
+    #[arg(long, default_value = "first", value_parser = ["first", "all"], value_name = "first|all")]
+    pub slide_planes: String,
 }
 
 impl RenderArgs {
@@ -258,6 +264,7 @@ impl RenderArgs {
             burned_in: self.burned_in,
             slide_max_size: self.slide_max_size,
             slide_labels: self.slide_label == "keep",
+            slide_planes: self.slide_planes == "all",
         }
     }
 }

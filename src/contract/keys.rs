@@ -134,9 +134,10 @@ pub fn video_key(prefix: &str) -> String {
     format!("{prefix}/video.mp4")
 }
 
-/// The folder of a whole-slide image's outputs: `<study>/<series>/slide`.
-pub fn slide_prefix(study_uid: &str, series_uid: &str) -> String {
-    volume_prefix(study_uid, series_uid, "slide")
+/// The folder of a whole-slide image's outputs: `<study>/<series>/<slide id>` (`slide`, or
+/// `slide-pathP-planeZ` for the other optical paths and focal planes).
+pub fn slide_prefix(study_uid: &str, series_uid: &str, slide_id: &str) -> String {
+    volume_prefix(study_uid, series_uid, slide_id)
 }
 
 /// A file of a slide folder: `slide.tif`, `slide.dzi`, `slide.png`, `slide.jpg`,

@@ -98,6 +98,13 @@ pub struct Settings {
     /// Slides' label images: `skip` or `keep` (`--slide-label`).
     #[serde(default = "default_slide_labels")]
     pub slide_labels: String,
+    /// Slides' optical paths and focal planes shown: `first` or `all` (`--slide-planes`).
+    #[serde(default = "default_slide_planes")]
+    pub slide_planes: String,
+}
+
+fn default_slide_planes() -> String {
+    "first".into()
 }
 
 fn default_slide_max_size() -> u32 {
@@ -236,6 +243,11 @@ pub struct SlideEntry {
     /// The optical path shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optical_path: Option<String>,
+    /// The focal plane shown (from 0), and its z offset (µm) where the frames give it.
+    #[serde(default)]
+    pub focal_plane: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub z_offset: Option<f64>,
     /// Tiles a TILED_SPARSE level lacks, filled with the background.
     pub missing_tiles: usize,
     /// Overview, thumbnail (and, with `--slide-label keep`, label) images, as pictures.

@@ -154,6 +154,9 @@ pub struct ConvertOptions {
     pub slide_max_size: u32,
     /// Slides' label images (the glass's label) are written (`--slide-label keep`).
     pub slide_labels: bool,
+    /// Every optical path at every focal plane of a slide becomes a pyramid of its own
+    /// (`--slide-planes all`); else the first only.
+    pub slide_planes: bool,
 }
 
 impl Default for ConvertOptions {
@@ -175,6 +178,7 @@ impl Default for ConvertOptions {
             burned_in: BurnedInChoice::default(),
             slide_max_size: DEFAULT_SLIDE_MAX_SIZE,
             slide_labels: false,
+            slide_planes: false,
         }
     }
 }
@@ -218,6 +222,7 @@ impl ConvertOptions {
             burned_in: self.burned_in.name().into(),
             slide_max_size: self.slide_max_size,
             slide_labels: if self.slide_labels { "keep" } else { "skip" }.into(),
+            slide_planes: if self.slide_planes { "all" } else { "first" }.into(),
         }
     }
 
@@ -264,6 +269,7 @@ impl ConvertOptions {
                 .ok_or_else(|| format!("unknown burned-in setting {:?}", settings.burned_in))?,
             slide_max_size: settings.slide_max_size,
             slide_labels: settings.slide_labels == "keep",
+            slide_planes: settings.slide_planes == "all",
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));
@@ -380,7 +386,7 @@ pub fn convert_to(
             }
             // Slides after the series, in the order of their study and series (as a merge
             // puts them).
-            let slides = plan_slides(&scan.instances);
+            let slides = plan_slides(&scan.instances, options.slide_planes);
             if options.outputs.render {
                 outcomes.extend(context.slides(&slides));
             } else {

@@ -46,8 +46,11 @@ impl Previous {
                 previous.nifti.insert(nifti.image.clone(), nifti.clone());
             }
             if item.slide.is_some() {
-                let prefix =
-                    keys::slide_prefix(&item.study_instance_uid, &item.series_instance_uid);
+                let prefix = keys::slide_prefix(
+                    &item.study_instance_uid,
+                    &item.series_instance_uid,
+                    &item.volume,
+                );
                 previous.slides.insert(prefix, item.clone());
             }
             if let Some(video) = &item.video {

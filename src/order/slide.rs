@@ -74,13 +74,29 @@ pub enum Associated {
     Thumbnail(usize),
 }
 
-/// A slide: the instances of one series, Frame of Reference and optical path.
+/// One optical path at one focal plane: what one pyramid shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plane {
+    /// OpticalPathIdentifier (none when the slide names none).
+    pub optical_path: Option<String>,
+    /// Which focal plane, from 0.
+    pub focal_plane: u32,
+    /// Its ZOffsetInSlideCoordinateSystem (µm), where frames give it (TILED_SPARSE).
+    pub z_offset: Option<f64>,
+}
+
+/// A slide: the instances of one series and Frame of Reference, at one optical path and
+/// focal plane (the first unless every plane is asked for).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slide {
     pub study_instance_uid: String,
     pub series_instance_uid: String,
-    /// The optical path shown (the first); others are left out.
+    /// `slide` for the first optical path at the first focal plane; `slide-pathP-planeZ`
+    /// (1-based) for the others: the folder of its outputs within the series.
+    pub id: String,
+    /// The optical path shown.
     pub optical_path: Option<String>,
+    pub plane: Plane,
     /// Largest first.
     pub levels: Vec<Level>,
     pub associated: Vec<Associated>,
@@ -100,8 +116,9 @@ pub struct SlidePlan {
 }
 
 /// Groups the slide-microscopy instances of `instances` into slides (by study, series and
-/// Frame of Reference) and lays out each level's tiles.
-pub fn plan_slides(instances: &[InstanceHeader]) -> SlidePlan {
+/// Frame of Reference) and lays out each level's tiles: the first optical path at the first
+/// focal plane, or, with `every_plane`, one slide for each path at each plane.
+pub fn plan_slides(instances: &[InstanceHeader], every_plane: bool) -> SlidePlan {
     let mut groups: BTreeMap<(&str, &str, &str), Vec<usize>> = BTreeMap::new();
     for (i, h) in instances.iter().enumerate() {
         if is_slide(h) {
@@ -115,8 +132,8 @@ pub fn plan_slides(instances: &[InstanceHeader]) -> SlidePlan {
     }
     let mut plan = SlidePlan::default();
     for ((study, series, _), members) in groups {
-        match slide(instances, study, series, &members) {
-            Ok(slide) => plan.slides.push(slide),
+        match slides(instances, study, series, &members, every_plane) {
+            Ok(slides) => plan.slides.extend(slides),
             Err(reason) => plan
                 .failed
                 .extend(members.iter().map(|&i| (i, reason.clone()))),
@@ -130,12 +147,13 @@ fn flavour(h: &InstanceHeader) -> &str {
     h.image_type.get(2).map_or("VOLUME", String::as_str)
 }
 
-fn slide(
+fn slides(
     instances: &[InstanceHeader],
     study: &str,
     series: &str,
     members: &[usize],
-) -> Result<Slide, String> {
+    every_plane: bool,
+) -> Result<Vec<Slide>, String> {
     let header = |i: usize| -> Result<&SlideHeader, String> {
         instances[i]
             .slide
@@ -147,52 +165,136 @@ fn slide(
         .copied()
         .filter(|&i| flavour(&instances[i]) == "VOLUME")
         .collect();
-    let first = *volumes
-        .first()
-        .ok_or("a slide without VOLUME images: nothing to show")?;
-    let optical_path = header(first)?.optical_paths.first().cloned();
-    // Levels by size, largest first; instances of other optical paths are left out.
-    let mut by_size: BTreeMap<(std::cmp::Reverse<u32>, std::cmp::Reverse<u32>), Vec<usize>> =
-        BTreeMap::new();
+    if volumes.is_empty() {
+        return Err("a slide without VOLUME images: nothing to show".into());
+    }
     for &i in &volumes {
-        let h = header(i)?;
-        let shows_path = h.optical_paths.is_empty()
-            || optical_path
-                .as_ref()
-                .is_none_or(|p| h.optical_paths.contains(p));
-        if shows_path {
-            let key = (
-                std::cmp::Reverse(h.total_columns),
-                std::cmp::Reverse(h.total_rows),
-            );
-            by_size.entry(key).or_default().push(i);
+        header(i)?;
+    }
+    let planes = planes(instances, &volumes);
+    let shown = if every_plane { planes.len() } else { 1 };
+    let mut slides = Vec::with_capacity(shown);
+    for (index, plane) in planes.into_iter().take(shown).enumerate() {
+        // Levels by size, largest first; instances of other optical paths are left out.
+        let mut by_size: BTreeMap<(std::cmp::Reverse<u32>, std::cmp::Reverse<u32>), Vec<usize>> =
+            BTreeMap::new();
+        for &i in &volumes {
+            let h = header(i)?;
+            let shows_path = h.optical_paths.is_empty()
+                || plane
+                    .optical_path
+                    .as_ref()
+                    .is_none_or(|p| h.optical_paths.contains(p));
+            if shows_path {
+                let key = (
+                    std::cmp::Reverse(h.total_columns),
+                    std::cmp::Reverse(h.total_rows),
+                );
+                by_size.entry(key).or_default().push(i);
+            }
+        }
+        let mut levels = Vec::with_capacity(by_size.len());
+        for parts in by_size.into_values() {
+            levels.push(level(instances, parts, &plane)?);
+        }
+        check_sizes(&levels)?;
+        let first = index == 0;
+        // The associated images go with the first pyramid.
+        let associated = members
+            .iter()
+            .filter(|_| first)
+            .filter_map(|&i| match flavour(&instances[i]) {
+                "LABEL" => Some(Associated::Label(i)),
+                "OVERVIEW" => Some(Associated::Overview(i)),
+                "THUMBNAIL" => Some(Associated::Thumbnail(i)),
+                _ => None,
+            })
+            .collect();
+        slides.push(Slide {
+            study_instance_uid: study.to_string(),
+            series_instance_uid: series.to_string(),
+            id: if first {
+                "slide".to_string()
+            } else {
+                format!(
+                    "slide-path{}-plane{}",
+                    path_number(&volumes, instances, &plane),
+                    plane.focal_plane + 1
+                )
+            },
+            optical_path: plane.optical_path.clone(),
+            plane,
+            objective_power: volumes
+                .iter()
+                .find_map(|&i| instances[i].slide.as_ref()?.objective_power),
+            levels,
+            associated,
+            members: if first {
+                members.to_vec()
+            } else {
+                volumes.clone()
+            },
+        });
+    }
+    Ok(slides)
+}
+
+/// Every optical path at every focal plane of the slide, the first first: paths in the order
+/// the headers name them, planes by their z offset (TILED_SPARSE) or their number.
+fn planes(instances: &[InstanceHeader], volumes: &[usize]) -> Vec<Plane> {
+    let mut paths: Vec<Option<String>> = Vec::new();
+    let mut z_offsets: Vec<f64> = Vec::new();
+    let mut counted = 1;
+    for &i in volumes {
+        let h = &instances[i];
+        let Some(s) = &h.slide else { continue };
+        let named = s.optical_paths.iter().cloned().map(Some);
+        let framed = h.frames.iter().map(|f| f.optical_path.clone());
+        for path in named.chain(framed) {
+            if path.is_some() && !paths.contains(&path) {
+                paths.push(path);
+            }
+        }
+        for z in h.frames.iter().filter_map(|f| f.z_offset) {
+            if !z_offsets.contains(&z) {
+                z_offsets.push(z);
+            }
+        }
+        counted = counted.max(s.focal_planes);
+    }
+    if paths.is_empty() {
+        paths.push(None);
+    }
+    z_offsets.sort_by(f64::total_cmp);
+    let focal: Vec<(u32, Option<f64>)> = if z_offsets.is_empty() {
+        (0..counted).map(|p| (p, None)).collect()
+    } else {
+        (0u32..).zip(z_offsets.into_iter().map(Some)).collect()
+    };
+    paths
+        .into_iter()
+        .flat_map(|path| {
+            focal.iter().map(move |&(focal_plane, z_offset)| Plane {
+                optical_path: path.clone(),
+                focal_plane,
+                z_offset,
+            })
+        })
+        .collect()
+}
+
+/// The 1-based number of a plane's optical path among the slide's.
+fn path_number(volumes: &[usize], instances: &[InstanceHeader], plane: &Plane) -> usize {
+    let all = planes(instances, volumes);
+    let mut seen: Vec<&Option<String>> = Vec::new();
+    for p in &all {
+        if !seen.contains(&&p.optical_path) {
+            seen.push(&p.optical_path);
         }
     }
-    let mut levels = Vec::with_capacity(by_size.len());
-    for parts in by_size.into_values() {
-        levels.push(level(instances, parts, optical_path.as_deref())?);
-    }
-    check_sizes(&levels)?;
-    let associated = members
-        .iter()
-        .filter_map(|&i| match flavour(&instances[i]) {
-            "LABEL" => Some(Associated::Label(i)),
-            "OVERVIEW" => Some(Associated::Overview(i)),
-            "THUMBNAIL" => Some(Associated::Thumbnail(i)),
-            _ => None,
-        })
-        .collect();
-    Ok(Slide {
-        study_instance_uid: study.to_string(),
-        series_instance_uid: series.to_string(),
-        optical_path,
-        objective_power: volumes
-            .iter()
-            .find_map(|&i| instances[i].slide.as_ref()?.objective_power),
-        levels,
-        associated,
-        members: members.to_vec(),
-    })
+    seen.iter()
+        .position(|p| **p == plane.optical_path)
+        .map_or(1, |n| n + 1)
 }
 
 /// The level tiled by the frames of `parts` (one size): each frame at its place, the first
@@ -200,8 +302,9 @@ fn slide(
 fn level(
     instances: &[InstanceHeader],
     mut parts: Vec<usize>,
-    optical_path: Option<&str>,
+    plane: &Plane,
 ) -> Result<Level, String> {
+    let optical_path = plane.optical_path.as_deref();
     let order = |i: &usize| {
         let h = &instances[*i];
         let c = h.slide.as_ref().and_then(|s| s.concatenation.as_ref());
@@ -236,9 +339,6 @@ fn level(
         ));
     }
     level.tiles = vec![None; places as usize];
-    let focal_z = parts
-        .iter()
-        .find_map(|&i| instances[i].frames.first().and_then(|f| f.z_offset));
     for &i in &parts {
         let h = &instances[i];
         if h.size() != first.size() {
@@ -254,12 +354,18 @@ fn level(
         let sparse = s.organization.as_deref() == Some("TILED_SPARSE")
             || (s.organization.is_none() && h.frames.iter().any(|f| f.slide_position.is_some()));
         let offset = s.concatenation.as_ref().map_or(0, |c| c.frame_offset);
-        // Frames past the grid (other planes and paths of TILED_FULL) place nothing.
-        // (A sparse frame without a position fails the level at the first one.)
+        // TILED_FULL frames go row by row, then focal plane, then optical path: this plane's
+        // are those of its number and of its path's place in the instance's paths. (A sparse
+        // frame without a position fails the level at the first one.)
+        let focal_planes = u64::from(s.focal_planes.max(1));
+        let path_index = optical_path
+            .and_then(|p| s.optical_paths.iter().position(|q| q == p))
+            .unwrap_or(0) as u64;
         let frames = if sparse {
             h.number_of_frames
         } else {
-            let room = places.saturating_sub(u64::from(offset));
+            let paths = s.optical_paths.len().max(1) as u64;
+            let room = (places * focal_planes * paths).saturating_sub(u64::from(offset));
             h.number_of_frames
                 .min(u32::try_from(room).unwrap_or(u32::MAX))
         };
@@ -274,7 +380,7 @@ fn level(
                 if f.optical_path
                     .as_deref()
                     .is_some_and(|p| Some(p) != optical_path)
-                    || f.z_offset.is_some_and(|z| Some(z) != focal_z)
+                    || f.z_offset.is_some_and(|z| Some(z) != plane.z_offset)
                 {
                     continue;
                 }
@@ -291,13 +397,14 @@ fn level(
                     )
                 })?
             } else {
-                // TILED_FULL: row by row, then focal planes, then optical paths: the first
-                // plane of the first path is the first columns x rows frames.
                 let index = u64::from(offset) + u64::from(frame);
-                if index >= u64::from(columns) * u64::from(rows) {
+                let (place, stack) = (index % places, index / places);
+                if stack % focal_planes != u64::from(plane.focal_plane)
+                    || stack / focal_planes != path_index
+                {
                     continue;
                 }
-                index as usize
+                place as usize
             };
             let slot = &mut level.tiles[place];
             if slot.is_none() {
@@ -397,7 +504,7 @@ mod tests {
             volume("full.dcm", 50, 50, 10, 25),
             label,
         ];
-        let plan = plan_slides(&instances);
+        let plan = plan_slides(&instances, false);
         assert!(plan.failed.is_empty(), "{:?}", plan.failed);
         let slide = &plan.slides[0];
         let sizes: Vec<(u32, u32)> = slide.levels.iter().map(|l| (l.width, l.height)).collect();
@@ -420,7 +527,7 @@ mod tests {
     #[test]
     fn sparse_tiles_go_where_their_positions_say_and_gaps_are_missing() {
         let h = sparse(volume("s.dcm", 30, 20, 10, 0), &[[21, 11], [1, 1], [11, 1]]);
-        let plan = plan_slides(&[h]);
+        let plan = plan_slides(&[h], false);
         let level = &plan.slides[0].levels[0];
         assert_eq!(
             level.tile(2, 1),
@@ -451,7 +558,7 @@ mod tests {
             });
             h
         };
-        let plan = plan_slides(&[part("b.dcm", 2, 3, 1), part("a.dcm", 1, 0, 3)]);
+        let plan = plan_slides(&[part("b.dcm", 2, 3, 1), part("a.dcm", 1, 0, 3)], false);
         let level = &plan.slides[0].levels[0];
         assert_eq!(level.instances, [1, 0]);
         assert_eq!(
@@ -471,9 +578,57 @@ mod tests {
     }
 
     #[test]
+    fn every_optical_path_at_every_focal_plane_when_asked() {
+        // TILED_FULL: 2 places, 2 focal planes, 2 optical paths: frames by place, then plane,
+        // then path.
+        let mut h = volume("f.dcm", 20, 10, 10, 8);
+        let slide = h.slide.as_mut().unwrap();
+        slide.focal_planes = 2;
+        slide.optical_paths = vec!["a".into(), "b".into()];
+        let first = plan_slides(std::slice::from_ref(&h), false);
+        assert_eq!(first.slides.len(), 1);
+        let all = plan_slides(&[h], true);
+        let ids: Vec<&str> = all.slides.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "slide",
+                "slide-path1-plane2",
+                "slide-path2-plane1",
+                "slide-path2-plane2"
+            ]
+        );
+        let frames = |s: &Slide| -> Vec<u32> {
+            s.levels[0].tiles.iter().map(|t| t.unwrap().frame).collect()
+        };
+        assert_eq!(frames(&all.slides[0]), [0, 1]);
+        assert_eq!(frames(&all.slides[1]), [2, 3]);
+        assert_eq!(frames(&all.slides[3]), [6, 7]);
+        assert_eq!(all.slides[3].optical_path.as_deref(), Some("b"));
+
+        // TILED_SPARSE: planes by z offset.
+        let mut h = sparse(
+            volume("s.dcm", 20, 10, 10, 0),
+            &[[1, 1], [11, 1], [1, 1], [11, 1]],
+        );
+        for (f, z) in h.frames.iter_mut().zip([0.0, 0.0, 1.5, 1.5]) {
+            f.z_offset = Some(z);
+        }
+        let all = plan_slides(&[h], true);
+        assert_eq!(all.slides.len(), 2);
+        assert_eq!(all.slides[1].plane.z_offset, Some(1.5));
+        assert_eq!(frames(&all.slides[1]), [2, 3]);
+        assert_eq!(
+            all.slides[1].members,
+            [0],
+            "the second pyramid has no associated images"
+        );
+    }
+
+    #[test]
     fn tiles_outside_the_matrix_and_levels_of_another_picture_fail_the_slide() {
         let outside = sparse(volume("o.dcm", 30, 20, 10, 0), &[[31, 1]]);
-        let plan = plan_slides(&[outside]);
+        let plan = plan_slides(&[outside], false);
         assert!(plan.slides.is_empty());
         assert!(
             plan.failed[0].1.contains("not a tile of the 30x20 matrix"),
@@ -481,15 +636,22 @@ mod tests {
             plan.failed
         );
         let unaligned = sparse(volume("u.dcm", 30, 20, 10, 0), &[[5, 1]]);
-        assert!(!plan_slides(&[unaligned]).failed.is_empty());
+        assert!(!plan_slides(&[unaligned], false).failed.is_empty());
 
         let huge = volume("h.dcm", u32::MAX, u32::MAX, 1, 1);
-        assert!(plan_slides(&[huge]).failed[0].1.contains("tile places"));
+        assert!(
+            plan_slides(&[huge], false).failed[0]
+                .1
+                .contains("tile places")
+        );
 
-        let plan = plan_slides(&[
-            volume("a.dcm", 1000, 1000, 100, 100),
-            volume("b.dcm", 500, 100, 100, 5),
-        ]);
+        let plan = plan_slides(
+            &[
+                volume("a.dcm", 1000, 1000, 100, 100),
+                volume("b.dcm", 500, 100, 100, 5),
+            ],
+            false,
+        );
         assert!(
             plan.failed[0].1.starts_with("levels disagree on size"),
             "{:?}",

@@ -182,6 +182,8 @@ mod tests {
             mpp: None,
             objective_power: None,
             optical_path: None,
+            focal_plane: 0,
+            z_offset: None,
             missing_tiles: 0,
             associated: Vec::new(),
             instances: Vec::new(),

@@ -184,7 +184,7 @@ pub fn merge(sink: &dyn Sink, plan: &Plan) -> Result<Merged, Vec<ShardProblem>> 
         })
         .collect();
     // Slides follow the series, in the order one run gives them.
-    for slide in plan_slides(&scan.instances).slides {
+    for slide in plan_slides(&scan.instances, false).slides {
         let key = (slide.study_instance_uid, slide.series_instance_uid);
         parts.push(Part {
             items: by_series.remove(&key).unwrap_or_default(),

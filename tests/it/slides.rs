@@ -282,3 +282,69 @@ fn a_truncated_level_fails_its_slide_with_the_reason_and_nothing_of_it_is_writte
         "a failed slide left outputs: {written:?}"
     );
 }
+
+#[test]
+fn every_optical_path_at_every_focal_plane_becomes_a_pyramid_of_its_own_when_asked() {
+    // A generated sparse slide given a second optical path and a second focal plane
+    // (scripts/slides/add_planes.py); wsidicom reads each pair, OpenSlide reads none.
+    let dir = tempfile::tempdir().unwrap();
+    let (one, _) = generated(
+        dir.path(),
+        "one",
+        &[
+            "--width",
+            "600",
+            "--height",
+            "400",
+            "--levels",
+            "2",
+            "--tile",
+            "128",
+            "--codec",
+            "none",
+            "--organization",
+            "sparse",
+            "--seed",
+            "4",
+        ],
+    );
+    let src = dir.path().join("planes");
+    run_script("slides/add_planes.py", &[one.as_os_str(), src.as_os_str()]);
+    let dest = dir.path().join("out");
+    let (manifest, _) = convert(&src, &dest, &["--slide-planes", "all"]);
+    let items = manifest["items"].as_array().unwrap();
+    let volumes: Vec<&str> = items
+        .iter()
+        .map(|i| i["volume"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        volumes,
+        [
+            "slide",
+            "slide-path1-plane2",
+            "slide-path2-plane1",
+            "slide-path2-plane2"
+        ]
+    );
+    for item in items {
+        let slide = &item["slide"];
+        let (path, z) = (
+            slide["optical_path"].as_str().unwrap(),
+            slide["z_offset"].to_string(),
+        );
+        let pyramid = dest.join(slide["pyramid_key"].as_str().unwrap());
+        let seen = oracle(&[
+            OsStr::new("compare-plane"),
+            src.as_os_str(),
+            pyramid.as_os_str(),
+            OsStr::new("--z"),
+            OsStr::new(&z),
+            OsStr::new("--path"),
+            OsStr::new(path),
+        ]);
+        assert_eq!(seen["pass"], true, "{seen}");
+    }
+    // By default, the first path at the first plane only.
+    let (manifest, _) = convert(&src, &dir.path().join("first"), &[]);
+    assert_eq!(manifest["items"].as_array().unwrap().len(), 1);
+}

@@ -69,7 +69,11 @@ impl Context<'_> {
     }
 
     fn slide_outputs(&self, slide: &Slide) -> VolumeOutcome {
-        let prefix = keys::slide_prefix(&slide.study_instance_uid, &slide.series_instance_uid);
+        let prefix = keys::slide_prefix(
+            &slide.study_instance_uid,
+            &slide.series_instance_uid,
+            &slide.id,
+        );
         if let Some((item, kept)) = self.kept_slide(&prefix) {
             return VolumeOutcome {
                 items: vec![item],
@@ -253,6 +257,8 @@ impl Context<'_> {
             mpp,
             objective_power: slide.objective_power,
             optical_path: slide.optical_path.clone(),
+            focal_plane: slide.plane.focal_plane,
+            z_offset: slide.plane.z_offset,
             missing_tiles: slide.levels.iter().map(|l| l.missing()).sum(),
             associated,
             instances: slide
@@ -265,7 +271,7 @@ impl Context<'_> {
             modality: first.modality.as_deref(),
             series_number: first.series_number,
             series_description: first.series_description.as_deref(),
-            volume: "slide",
+            volume: &slide.id,
             study_uid: &slide.study_instance_uid,
             series_uid: &slide.series_instance_uid,
             study_description: first.study_description.as_deref(),
@@ -279,7 +285,7 @@ impl Context<'_> {
             kind: ItemKind::Slide,
             study_instance_uid: slide.study_instance_uid.clone(),
             series_instance_uid: slide.series_instance_uid.clone(),
-            volume: "slide".into(),
+            volume: slide.id.clone(),
             series_number: first.series_number,
             series_description: first.series_description.clone(),
             modality: first.modality.clone(),
