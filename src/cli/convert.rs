@@ -236,6 +236,11 @@ pub struct RenderArgs {
     /// plane, the others under slide-pathP-planeZ/ beside slide/.
     #[arg(long, default_value = "first", value_parser = ["first", "all"], value_name = "first|all")]
     pub slide_planes: String,
+
+    /// Deep Zoom tiles of each slide (slide.dzi and slide_files/, what the page's viewer and
+    /// OpenSeadragon read): `no` writes the pyramid and the pictures only.
+    #[arg(long, default_value = "yes", value_parser = parse_yes_no, value_name = "yes|no", action = clap::ArgAction::Set)]
+    pub slide_deep_zoom: bool,
 }
 
 impl RenderArgs {
@@ -265,6 +270,7 @@ impl RenderArgs {
             slide_max_size: self.slide_max_size,
             slide_labels: self.slide_label == "keep",
             slide_planes: self.slide_planes == "all",
+            slide_deep_zoom: self.slide_deep_zoom,
         }
     }
 }

@@ -101,6 +101,9 @@ pub struct Settings {
     /// Slides' optical paths and focal planes shown: `first` or `all` (`--slide-planes`).
     #[serde(default = "default_slide_planes")]
     pub slide_planes: String,
+    /// Slides get Deep Zoom tiles (`--slide-deep-zoom`).
+    #[serde(default = "default_true")]
+    pub slide_deep_zoom: bool,
 }
 
 fn default_slide_planes() -> String {
@@ -221,9 +224,9 @@ pub struct SlideEntry {
     pub pyramid_key: String,
     pub pyramid_bytes: u64,
     /// The Deep Zoom descriptor (`slide.dzi`; its tiles under `slide_files/LEVEL/COL_ROW.jpg`,
-    /// all written before it).
-    pub dzi_key: String,
-    pub dzi_bytes: u64,
+    /// all written before it); null with `--slide-deep-zoom no`.
+    pub dzi_key: Option<String>,
+    pub dzi_bytes: Option<u64>,
     /// Deep Zoom tiles written (every level).
     pub dzi_tiles: u64,
     /// The whole slide as one picture (PNG), and as a JPEG, at most `--slide-max-size` px.
@@ -531,7 +534,9 @@ impl Item {
             (None, ItemKind::Slide) => {
                 if let Some(slide) = &self.slide {
                     keys.push(named(&slide.pyramid_key, Some(slide.pyramid_bytes)));
-                    keys.push(named(&slide.dzi_key, Some(slide.dzi_bytes)));
+                    if let Some(dzi) = &slide.dzi_key {
+                        keys.push(named(dzi, slide.dzi_bytes));
+                    }
                     for associated in &slide.associated {
                         keys.push(named(&associated.key, Some(associated.bytes)));
                     }

@@ -157,6 +157,8 @@ pub struct ConvertOptions {
     /// Every optical path at every focal plane of a slide becomes a pyramid of its own
     /// (`--slide-planes all`); else the first only.
     pub slide_planes: bool,
+    /// Slides get Deep Zoom tiles (`--slide-deep-zoom yes`, the default).
+    pub slide_deep_zoom: bool,
 }
 
 impl Default for ConvertOptions {
@@ -179,6 +181,7 @@ impl Default for ConvertOptions {
             slide_max_size: DEFAULT_SLIDE_MAX_SIZE,
             slide_labels: false,
             slide_planes: false,
+            slide_deep_zoom: true,
         }
     }
 }
@@ -223,6 +226,7 @@ impl ConvertOptions {
             slide_max_size: self.slide_max_size,
             slide_labels: if self.slide_labels { "keep" } else { "skip" }.into(),
             slide_planes: if self.slide_planes { "all" } else { "first" }.into(),
+            slide_deep_zoom: self.slide_deep_zoom,
         }
     }
 
@@ -270,6 +274,7 @@ impl ConvertOptions {
             slide_max_size: settings.slide_max_size,
             slide_labels: settings.slide_labels == "keep",
             slide_planes: settings.slide_planes == "all",
+            slide_deep_zoom: settings.slide_deep_zoom,
         };
         if options.settings() != *settings {
             return Err(format!("settings {settings:?} cannot be reproduced"));

@@ -12,11 +12,12 @@ pub const VIEWER_KEY: &str = "assets/openseadragon.min.js";
 /// OpenSeadragon 6.1.1 (BSD-3-Clause, licence beside it).
 pub const VIEWER_JS: &[u8] = include_bytes!("../../vendor/openseadragon/openseadragon.min.js");
 
-/// Whether the pages over `items` show a slide (and need [`VIEWER_KEY`]).
+/// Whether the pages over `items` show a slide in the viewer (and need [`VIEWER_KEY`]).
 pub fn shows_slides(items: &[Item]) -> bool {
     items
         .iter()
-        .any(|i| i.kind == ItemKind::Slide && i.slide.is_some())
+        .filter_map(|i| i.slide.as_ref())
+        .any(|s| s.dzi_key.is_some())
 }
 
 /// A string as a JavaScript literal inside a `<script>` element.
@@ -34,24 +35,29 @@ pub(super) fn slides_section(body: &mut String, items: &[Item]) {
     }
     let _ = writeln!(
         body,
-        "<section class=\"series\"><h2>Slides ({})</h2><script src=\"{}\"></script>",
-        slides.len(),
-        href(VIEWER_KEY)
+        "<section class=\"series\"><h2>Slides ({})</h2>",
+        slides.len()
     );
+    if shows_slides(items) {
+        let _ = writeln!(body, "<script src=\"{}\"></script>", href(VIEWER_KEY));
+    }
     for (n, item) in slides.into_iter().enumerate() {
         let Some(slide) = &item.slide else { continue };
-        // The Deep Zoom descriptor inline: tiles load as images, from file:// too; the canvas
-        // drawer, as WebGL cannot take tiles from file://. Each tile drawn is counted on the
-        // element (`data-tiles`), to see whether the viewer works.
-        let tiles = slide.dzi_key.trim_end_matches(".dzi").to_string() + "_files/";
-        let _ = write!(
-            body,
-            r#"<article class="volume slide"><div class="viewer" id="slide-viewer-{n}" data-dzi="{dzi}" data-tiles="0"></div><script>(function(){{var e=document.getElementById("slide-viewer-{n}");OpenSeadragon({{element:e,drawer:"canvas",showNavigationControl:false,tileSources:{{Image:{{xmlns:"http://schemas.microsoft.com/deepzoom/2008",Url:{url},Format:"jpg",Overlap:"1",TileSize:"254",Size:{{Width:"{w}",Height:"{h}"}}}}}}}}).addHandler("tile-loaded",function(){{e.dataset.tiles=+e.dataset.tiles+1;}});}})();</script>"#,
-            dzi = href(&slide.dzi_key),
-            url = js_string(&href(&tiles)),
-            w = slide.width,
-            h = slide.height,
-        );
+        body.push_str(r#"<article class="volume slide">"#);
+        if let Some(dzi) = &slide.dzi_key {
+            // The Deep Zoom descriptor inline: tiles load as images, from file:// too; the
+            // canvas drawer, as WebGL cannot take tiles from file://. Each tile drawn is counted
+            // on the element (`data-tiles`), to see whether the viewer works.
+            let tiles = dzi.trim_end_matches(".dzi").to_string() + "_files/";
+            let _ = write!(
+                body,
+                r#"<div class="viewer" id="slide-viewer-{n}" data-dzi="{dzi}" data-tiles="0"></div><script>(function(){{var e=document.getElementById("slide-viewer-{n}");OpenSeadragon({{element:e,drawer:"canvas",showNavigationControl:false,tileSources:{{Image:{{xmlns:"http://schemas.microsoft.com/deepzoom/2008",Url:{url},Format:"jpg",Overlap:"1",TileSize:"254",Size:{{Width:"{w}",Height:"{h}"}}}}}}}}).addHandler("tile-loaded",function(){{e.dataset.tiles=+e.dataset.tiles+1;}});}})();</script>"#,
+                dzi = href(dzi),
+                url = js_string(&href(&tiles)),
+                w = slide.width,
+                h = slide.height,
+            );
+        }
         let _ = write!(
             body,
             r#"<div class="media"><figure><a href="{}"><img src="{}" loading="lazy" alt="slide"></a><figcaption>{}</figcaption></figure>"#,
@@ -69,10 +75,20 @@ pub(super) fn slides_section(body: &mut String, items: &[Item]) {
         }
         let _ = write!(
             body,
-            r#"<p>Pyramid: <a href="{}">slide.tif</a> · Deep Zoom: <a href="{}">slide.dzi</a> ({} tiles) · picture: <a href="{}">slide.png</a></p></div><dl class="facts">"#,
-            href(&slide.pyramid_key),
-            href(&slide.dzi_key),
-            slide.dzi_tiles,
+            r#"<p>Pyramid: <a href="{}">slide.tif</a>"#,
+            href(&slide.pyramid_key)
+        );
+        if let Some(dzi) = &slide.dzi_key {
+            let _ = write!(
+                body,
+                r#" · Deep Zoom: <a href="{}">slide.dzi</a> ({} tiles)"#,
+                href(dzi),
+                slide.dzi_tiles
+            );
+        }
+        let _ = write!(
+            body,
+            r#" · picture: <a href="{}">slide.png</a></p></div><dl class="facts">"#,
             href(&slide.hq_key)
         );
         let mut fact = |name: &str, value: String| {

@@ -170,8 +170,8 @@ mod tests {
         slide.slide = Some(SlideEntry {
             pyramid_key: "st/se/slide/slide.tif".into(),
             pyramid_bytes: 10,
-            dzi_key: "st/se/slide/slide.dzi".into(),
-            dzi_bytes: 1,
+            dzi_key: Some("st/se/slide/slide.dzi".into()),
+            dzi_bytes: Some(1),
             dzi_tiles: 1,
             hq_key: "st/se/slide/slide.png".into(),
             lq_key: "st/se/slide/slide.jpg".into(),

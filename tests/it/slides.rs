@@ -410,3 +410,29 @@ fn a_slide_written_by_orthancs_dicomizer_is_read_as_it_is() {
     let zoom = oracle(&[OsStr::new("dzi-check"), dzi.as_os_str(), fixed.as_os_str()]);
     assert_eq!(zoom["pass"], true, "{zoom}");
 }
+
+#[test]
+fn without_deep_zoom_a_slide_is_its_pyramid_and_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = alone(dir.path(), "slides/highdicom/sm_image.dcm");
+    let dest = dir.path().join("out");
+    let (manifest, _) = convert(&src, &dest, &["--slide-deep-zoom", "no"]);
+    let slide = &slide_item(&manifest)["slide"];
+    assert!(
+        slide["dzi_key"].is_null() && slide["dzi_tiles"] == 0,
+        "{slide}"
+    );
+    let files = crate::util::all_files(&dest);
+    assert!(files.iter().any(|f| f.ends_with("/slide/slide.tif")));
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.contains("slide_files") && !f.ends_with(".dzi"))
+    );
+    assert!(
+        files.iter().all(|f| !f.starts_with("assets/")),
+        "no viewer without tiles"
+    );
+    let page = std::fs::read_to_string(dest.join("index.html")).unwrap();
+    assert!(!page.contains("class=\"viewer\"") && page.contains("slide.tif"));
+}

@@ -168,6 +168,9 @@ impl Context<'_> {
         let picture_level = nearest(&readers, size.0).level;
         let (dzi_tiles, pictures) = rayon::join(
             || -> Result<u64, String> {
+                if !self.options.slide_deep_zoom {
+                    return Ok(0);
+                }
                 let mut tiles = 0;
                 for level in (0..=zoom.max_level()).rev() {
                     let source = nearest(&readers, zoom.level_size(level).0);
@@ -205,14 +208,19 @@ impl Context<'_> {
             },
         );
         let (dzi_tiles, [hq_bytes, lq_bytes, thumbnail_bytes]) = (dzi_tiles?, pictures?);
-        let dzi_key = keys::slide_file_key(prefix, "slide.dzi");
-        let dzi_bytes = put(&dzi_key, zoom.xml().into_bytes())?;
+        let (dzi_key, dzi_bytes) = if self.options.slide_deep_zoom {
+            let key = keys::slide_file_key(prefix, "slide.dzi");
+            let bytes = put(&key, zoom.xml().into_bytes())?;
+            (Some(key), Some(bytes))
+        } else {
+            (None, None)
+        };
         let (hq_key, lq_key, thumbnail_key) = (
             keys::slide_file_key(prefix, "slide.png"),
             keys::slide_file_key(prefix, "slide.jpg"),
             keys::slide_file_key(prefix, "thumbnail.jpg"),
         );
-        written += dzi_tiles as usize + 5;
+        written += dzi_tiles as usize + usize::from(dzi_key.is_some()) + 4;
 
         let mut associated = Vec::new();
         for &image in &slide.associated {
