@@ -12,8 +12,9 @@
 #   RUNS   timed runs per tool, after one untimed (default 3)
 #   PY     the Python with the slide scripts' packages (default .emulators/venv/bin/python,
 #          which `scripts/setup.sh --test` makes)
-# The pyramid alone against Orthanc's OrthancWSIDicomToTiff (which needs the slide uploaded
-# to an Orthanc server) is measured by hand: see scripts/slides/README.md.
+# The pyramid alone: `convert --slide-deep-zoom no --slide-max-size 512` (the pyramid and
+# small pictures) against Orthanc's OrthancWSIDicomToTiff (Debian's orthanc-wsi, which copies
+# the tiles), timed after the slide is uploaded to an Orthanc this script starts on loopback.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -28,6 +29,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 as_root() { if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
 
 command -v vips >/dev/null || as_root apt-get install -y -qq libvips-tools >/dev/null
+command -v OrthancWSIDicomToTiff >/dev/null || as_root apt-get install -y -qq orthanc orthanc-wsi >/dev/null
+command -v curl >/dev/null || as_root apt-get install -y -qq curl >/dev/null
 [[ -x /usr/bin/time ]] || as_root apt-get install -y -qq time >/dev/null
 [[ -x "$PY" ]] || { echo "no $PY: run scripts/setup.sh --test" >&2; exit 1; }
 log "building dicomprep (release)"
@@ -52,6 +55,10 @@ run() {
     case "$tool" in
         dicomprep) /usr/bin/time -f '%M' -o "$out.rss" "$DICOMPREP" convert "$WORK/slide" \
             --dest "$out" -q --no-html ;;
+        pyramid) /usr/bin/time -f '%M' -o "$out.rss" "$DICOMPREP" convert "$WORK/slide" \
+            --dest "$out" -q --no-html --slide-deep-zoom no --slide-max-size 512 ;;
+        orthanc) /usr/bin/time -f '%M' -o "$out.rss" OrthancWSIDicomToTiff \
+            --orthanc="http://127.0.0.1:$PORT/" "$SERIES" "$out/slide.tif" >/dev/null 2>&1 ;;
         vips) LD_LIBRARY_PATH="$WORK/openslide4" /usr/bin/time -f '%M' -o "$out.rss" \
             vips dzsave "$WORK/slide/level-0.dcm" "$out/slide" --tile-size 254 --overlap 1 \
             --suffix '.jpg[Q=90]' ;;
@@ -62,8 +69,25 @@ run() {
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
+log "starting Orthanc on loopback and uploading the slide"
+PORT=$((20000 + RANDOM % 20000))
+mkdir -p "$WORK/orthanc"
+cat > "$WORK/orthanc.json" <<JSON
+{"HttpPort": $PORT, "StorageDirectory": "$WORK/orthanc", "IndexDirectory": "$WORK/orthanc",
+ "DicomServerEnabled": false, "RemoteAccessAllowed": false}
+JSON
+/usr/sbin/Orthanc "$WORK/orthanc.json" >"$WORK/orthanc.log" 2>&1 &
+ORTHANC=$!
+trap 'kill $ORTHANC 2>/dev/null; wait $ORTHANC 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/system" >/dev/null && break; sleep 0.1; done
+SERIES=""
+for file in "$WORK"/slide/level-*.dcm; do
+    SERIES="$(curl -sf -H 'Expect:' -X POST --data-binary @"$file" \
+        "http://127.0.0.1:$PORT/instances" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["ParentSeries"])')"
+done
+
 declare -A seconds peak
-for tool in dicomprep vips; do
+for tool in dicomprep vips pyramid orthanc; do
     run "$tool" warmup >/dev/null
     results="$(for i in $(seq "$RUNS"); do run "$tool" "$i"; done)"
     seconds[$tool]="$(echo "$results" | awk '{print $1}' | median)"
@@ -74,3 +98,7 @@ printf '%-44s %10.2f %10s %9d MB\n' "dicomprep convert (pyramid, Deep Zoom, pict
     "${seconds[dicomprep]}" "1.0x" "$((peak[dicomprep] / 1024))"
 printf '%-44s %10.2f %9.1fx %9d MB\n' "vips dzsave (Deep Zoom only)" "${seconds[vips]}" \
     "$(echo "${seconds[vips]} / ${seconds[dicomprep]}" | bc -l)" "$((peak[vips] / 1024))"
+printf '%-44s %10.2f %10s %9d MB\n' "dicomprep convert --slide-deep-zoom no" \
+    "${seconds[pyramid]}" "1.0x" "$((peak[pyramid] / 1024))"
+printf '%-44s %10.2f %9.1fx %9d MB\n' "OrthancWSIDicomToTiff (pyramid only)" "${seconds[orthanc]}" \
+    "$(echo "${seconds[orthanc]} / ${seconds[pyramid]}" | bc -l)" "$((peak[orthanc] / 1024))"
