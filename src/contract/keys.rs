@@ -227,6 +227,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slide_keys_follow_the_layout() {
+        let prefix = slide_prefix("1.2", "1.2.3", "slide");
+        assert_eq!(prefix, "1.2/1.2.3/slide");
+        assert_eq!(
+            slide_file_key(&prefix, "slide.tif"),
+            "1.2/1.2.3/slide/slide.tif"
+        );
+        assert_eq!(
+            deep_zoom_tile_key(&prefix, 12, 3, 40),
+            "1.2/1.2.3/slide/slide_files/12/3_40.jpg"
+        );
+        assert_eq!(
+            associated_key(&prefix, "overview"),
+            "1.2/1.2.3/slide/associated/overview.png"
+        );
+        let other = slide_prefix("1.2", "1.2.3", "slide-path2-plane1");
+        assert_eq!(other, "1.2/1.2.3/slide-path2-plane1");
+    }
+
+    #[test]
     fn keys_follow_the_layout() {
         let prefix = volume_prefix("1.2.3", "1.2.3.4", "0");
         assert_eq!(prefix, "1.2.3/1.2.3.4/0");
