@@ -436,3 +436,21 @@ fn without_deep_zoom_a_slide_is_its_pyramid_and_pictures() {
     let page = std::fs::read_to_string(dest.join("index.html")).unwrap();
     assert!(!page.contains("class=\"viewer\"") && page.contains("slide.tif"));
 }
+
+#[test]
+fn a_sixteen_bit_grey_slide_uses_the_range_of_its_values() {
+    // highdicom's sm_image_grayscale: 16-bit grey values 0-24 and no window. One mapping for
+    // the whole slide, from the values of its smallest level: not black on 0-65535.
+    let dir = tempfile::tempdir().unwrap();
+    let src = alone(dir.path(), "slides/highdicom/sm_image_grayscale.dcm");
+    let dest = dir.path().join("out");
+    let (manifest, _) = convert(&src, &dest, &[]);
+    let slide = &slide_item(&manifest)["slide"];
+    let png = std::fs::read(dest.join(slide["hq_key"].as_str().unwrap())).unwrap();
+    let picture = dicomprep::encode::png::decode_png(&png).unwrap();
+    let (lo, hi) = (
+        *picture.data.iter().min().unwrap(),
+        *picture.data.iter().max().unwrap(),
+    );
+    assert_eq!((lo, hi), (0, 255), "the values' whole range");
+}

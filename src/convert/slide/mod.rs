@@ -28,7 +28,7 @@ use crate::render::decode::DicomImage;
 use crate::render::image::Channels;
 use crate::render::thumbnail::thumbnail_size;
 use deep_zoom::DeepZoom;
-use reader::{LevelReader, decode_tile};
+use reader::{LevelReader, decode_tile, image_mapping, slide_mapping};
 
 impl Context<'_> {
     /// Converts every slide of `plan` (in parallel); instances that form no slide fail with
@@ -136,10 +136,13 @@ impl Context<'_> {
             .members
             .par_iter()
             .try_for_each(|&instance| open(instance).map(|_| ()))?;
+        // One grey mapping for every tile of every level (colour passes through).
+        let smallest = slide.levels.last().ok_or("a slide without levels")?;
+        let grey = slide_mapping(smallest, &self.instances[smallest.instances[0]], &open)?;
         let readers: Vec<LevelReader<'_>> = slide
             .levels
             .iter()
-            .map(|level| LevelReader::new(level, &open))
+            .map(|level| LevelReader::new(level, &open, &grey))
             .collect();
         let base = &slide.levels[0];
         let mut written = 0;
@@ -183,7 +186,7 @@ impl Context<'_> {
             },
             || -> Result<[u64; 3], String> {
                 // PNG and JPEG written as the bands come: the picture is never held whole.
-                let reader = LevelReader::new(picture_level, &open);
+                let reader = LevelReader::new(picture_level, &open, &grey);
                 let mut png = PngRows::new(size, Channels::Rgb).map_err(|e| e.to_string())?;
                 let lq_quality = self.options.lq_quality;
                 let mut jpeg = JpegRows::new(size, Channels::Rgb, lq_quality, Huffman::Standard)
@@ -197,7 +200,7 @@ impl Context<'_> {
                 // The thumbnail's size and JPEG follow the other items' rules; its pixels
                 // come from the nearest level at least as large.
                 let small = thumbnail_size(size.0, size.1);
-                let reader = LevelReader::new(nearest(&readers, small.0).level, &open);
+                let reader = LevelReader::new(nearest(&readers, small.0).level, &open, &grey);
                 let preview = pictures::whole_picture(&reader, small)?;
                 let thumbnail = encode_thumbnail(&preview).map_err(|e| e.to_string())?;
                 Ok([
@@ -234,8 +237,10 @@ impl Context<'_> {
                 u32::from(header.columns.unwrap_or(0)),
                 u32::from(header.rows.unwrap_or(0)),
             );
-            let picture = decode_tile(&*open(instance)?, 0, size)
-                .map_err(|e| format!("{}: {e}", header.path))?;
+            let file = open(instance)?;
+            let own = image_mapping(&file, header).map_err(|e| format!("{}: {e}", header.path))?;
+            let picture =
+                decode_tile(&file, 0, size, &own).map_err(|e| format!("{}: {e}", header.path))?;
             let key = keys::associated_key(prefix, kind);
             let bytes = put(&key, encode_png(&picture).map_err(|e| e.to_string())?)?;
             written += 1;

@@ -13,6 +13,7 @@ use crate::render::image::Image8;
 use crate::render::lut::{GreyMapping, ModalityLut, Voi, Window};
 use crate::render::render_frame;
 use crate::render::slide::{filled_rgb, paste};
+use crate::scan::InstanceHeader;
 
 /// The white (or the header's) that fills places without a tile.
 pub(super) const BACKGROUND: [u8; 3] = [255, 255, 255];
@@ -21,6 +22,7 @@ pub(super) const BACKGROUND: [u8; 3] = [255, 255, 255];
 pub(super) struct LevelReader<'a> {
     pub(super) level: &'a Level,
     open: &'a (dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+    grey: &'a GreyMapping,
     /// Decoded tiles by grid place, with the row they were last used in.
     cache: Mutex<HashMap<(u32, u32), Arc<Image8>>>,
     /// Rows of tiles kept.
@@ -31,10 +33,12 @@ impl<'a> LevelReader<'a> {
     pub(super) fn new(
         level: &'a Level,
         open: &'a (dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+        grey: &'a GreyMapping,
     ) -> LevelReader<'a> {
         LevelReader {
             level,
             open,
+            grey,
             cache: Mutex::new(HashMap::new()),
             keep_rows: 3,
         }
@@ -50,7 +54,12 @@ impl<'a> LevelReader<'a> {
             None => filled_rgb(level.tile_width, level.tile_height, BACKGROUND),
             Some(TileRef { instance, frame }) => {
                 let file = (self.open)(instance)?;
-                decode_tile(&file, frame, (level.tile_width, level.tile_height))?
+                decode_tile(
+                    &file,
+                    frame,
+                    (level.tile_width, level.tile_height),
+                    self.grey,
+                )?
             }
         };
         let image = Arc::new(image);
@@ -111,12 +120,13 @@ impl<'a> LevelReader<'a> {
     }
 }
 
-/// Frame `frame` of `file` as an 8-bit tile: RGB as stored, grey mapped over the whole range
-/// of its stored bits (one mapping for every tile of a slide).
+/// Frame `frame` of `file` as an 8-bit tile: RGB as stored, grey through `grey` (one mapping
+/// for every tile of a slide, [`slide_mapping`]).
 pub(super) fn decode_tile(
     file: &DicomImage,
     frame: u32,
     (width, height): (u32, u32),
+    grey: &GreyMapping,
 ) -> Result<Image8, String> {
     let decoded = file
         .frame(frame)
@@ -127,17 +137,78 @@ pub(super) fn decode_tile(
             decoded.width, decoded.height
         ));
     }
-    // RGB samples pass through; grey ones are windowed over their whole stored range.
-    let top = match &decoded.samples {
-        Samples::Rgb(_) => 255.0,
-        Samples::Grey(_) => f64::from((1u32 << file.bits_stored().min(16)) - 1),
+    Ok(render_frame(decoded, grey))
+}
+
+/// How the grey values of a slide become 8 bits, the same for every tile of every level (no
+/// seams): the header's window, else the range of the values of its smallest level (read
+/// whole: it is small), else the whole range of the stored bits. Colour samples pass through.
+pub(super) fn slide_mapping(
+    smallest: &Level,
+    header: &InstanceHeader,
+    open: &(dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+) -> Result<GreyMapping, String> {
+    let file = open(smallest.instances[0])?;
+    mapping(&file, header, &mut || {
+        let mut range: Option<(i64, i64)> = None;
+        for tile in smallest.tiles.iter().flatten() {
+            let values = grey_range(&*open(tile.instance)?, tile.frame)?;
+            range = match (range, values) {
+                (Some((a, b)), Some((lo, hi))) => Some((a.min(lo), b.max(hi))),
+                (range, values) => range.or(values),
+            };
+        }
+        Ok(range)
+    })
+}
+
+/// The mapping of a single image (an associated image), by the same rules over its own values.
+pub(super) fn image_mapping(
+    file: &DicomImage,
+    header: &InstanceHeader,
+) -> Result<GreyMapping, String> {
+    mapping(file, header, &mut || grey_range(file, 0))
+}
+
+/// The mapping of `file`'s grey values: `header`'s window, else `range()` when the samples
+/// have more than 8 bits, else the stored bits' whole range.
+fn mapping(
+    file: &DicomImage,
+    header: &InstanceHeader,
+    range: &mut dyn FnMut() -> Result<Option<(i64, i64)>, String>,
+) -> Result<GreyMapping, String> {
+    let window = match (header.window_center.first(), header.window_width.first()) {
+        (Some(&center), Some(&width)) if width > 0.0 => Some(Window::linear(center, width)),
+        _ => None,
     };
-    let mapping = GreyMapping {
+    let wide_grey = header.samples_per_pixel.unwrap_or(1) == 1 && file.bits_stored() > 8;
+    let range = if wide_grey && window.is_none() {
+        range()?
+    } else {
+        None
+    };
+    let top = f64::from((1u32 << file.bits_stored().min(16)) - 1);
+    let voi = match (window, range) {
+        (Some(window), _) => window,
+        (None, Some((lo, hi))) => Window::min_max(lo as f64, hi as f64),
+        (None, None) => Window::min_max(0.0, top),
+    };
+    Ok(GreyMapping {
         modality: ModalityLut::IDENTITY,
-        voi: Voi::Window(Window::min_max(0.0, top)),
+        voi: Voi::Window(voi),
         invert: file.is_monochrome1(),
-    };
-    Ok(render_frame(decoded, &mapping))
+    })
+}
+
+/// The lowest and highest grey value of frame `frame` (`None` for colour).
+fn grey_range(file: &DicomImage, frame: u32) -> Result<Option<(i64, i64)>, String> {
+    let decoded = file
+        .frame(frame)
+        .map_err(|e| format!("frame {frame}: {e}"))?;
+    Ok(match &decoded.samples {
+        Samples::Grey(values) => values.min_max(),
+        Samples::Rgb(_) => None,
+    })
 }
 
 /// A grey image as RGB.
