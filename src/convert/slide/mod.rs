@@ -5,12 +5,10 @@
 //! memory holds its files and a few rows of decoded tiles, never a decoded level.
 
 mod deep_zoom;
+mod files;
 mod pictures;
 mod pyramid;
 mod reader;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -24,10 +22,10 @@ use crate::encode::thumbnail::encode_thumbnail;
 use crate::encode::tiff::TiffPyramid;
 use crate::naming::{NameFields, Target};
 use crate::order::slide::{Associated, Slide, SlidePlan};
-use crate::render::decode::DicomImage;
 use crate::render::image::Channels;
 use crate::render::thumbnail::thumbnail_size;
 use deep_zoom::DeepZoom;
+use files::SlideFiles;
 use reader::{LevelReader, decode_tile, image_mapping, slide_mapping};
 
 impl Context<'_> {
@@ -113,36 +111,15 @@ impl Context<'_> {
     }
 
     fn write_slide(&self, slide: &Slide, prefix: &str) -> Result<(Item, usize), String> {
-        let files: Mutex<HashMap<usize, Arc<DicomImage>>> = Mutex::new(HashMap::new());
-        let open = |instance: usize| -> Result<Arc<DicomImage>, String> {
-            if let Some(file) = files
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&instance)
-            {
-                return Ok(file.clone());
-            }
-            let header = &self.instances[instance];
-            let file = Arc::new(
-                self.open_image(header)
-                    .map_err(|e| format!("{}: {e}", header.path))?,
-            );
-            let mut files = files.lock().unwrap_or_else(|e| e.into_inner());
-            Ok(files.entry(instance).or_insert(file).clone())
-        };
-        // Every file opens before anything is written: a truncated or unreadable instance fails
-        // the slide with nothing of it written.
-        slide
-            .members
-            .par_iter()
-            .try_for_each(|&instance| open(instance).map(|_| ()))?;
+        let files = SlideFiles::new(self, slide);
+        files.open_all(&slide.members)?;
         // One grey mapping for every tile of every level (colour passes through).
         let smallest = slide.levels.last().ok_or("a slide without levels")?;
-        let grey = slide_mapping(smallest, &self.instances[smallest.instances[0]], &open)?;
+        let grey = slide_mapping(smallest, &self.instances[smallest.instances[0]], &files)?;
         let readers: Vec<LevelReader<'_>> = slide
             .levels
             .iter()
-            .map(|level| LevelReader::new(level, &open, &grey))
+            .map(|level| LevelReader::new(level, &files, &grey))
             .collect();
         let base = &slide.levels[0];
         let mut written = 0;
@@ -158,7 +135,7 @@ impl Context<'_> {
         let mut levels = Vec::with_capacity(slide.levels.len());
         for (level, reader) in slide.levels.iter().zip(&readers) {
             levels.push(pyramid::add_level(
-                &mut tiff, level, reader, &open, base.width,
+                &mut tiff, level, reader, &files, base.width,
             )?);
         }
         let pyramid_key = keys::slide_file_key(prefix, "slide.tif");
@@ -186,7 +163,7 @@ impl Context<'_> {
             },
             || -> Result<[u64; 3], String> {
                 // PNG and JPEG written as the bands come: the picture is never held whole.
-                let reader = LevelReader::new(picture_level, &open, &grey);
+                let reader = LevelReader::new(picture_level, &files, &grey);
                 let mut png = PngRows::new(size, Channels::Rgb).map_err(|e| e.to_string())?;
                 let lq_quality = self.options.lq_quality;
                 let mut jpeg = JpegRows::new(size, Channels::Rgb, lq_quality, Huffman::Standard)
@@ -200,7 +177,7 @@ impl Context<'_> {
                 // The thumbnail's size and JPEG follow the other items' rules; its pixels
                 // come from the nearest level at least as large.
                 let small = thumbnail_size(size.0, size.1);
-                let reader = LevelReader::new(nearest(&readers, small.0).level, &open, &grey);
+                let reader = LevelReader::new(nearest(&readers, small.0).level, &files, &grey);
                 let preview = pictures::whole_picture(&reader, small)?;
                 let thumbnail = encode_thumbnail(&preview).map_err(|e| e.to_string())?;
                 Ok([
@@ -237,7 +214,7 @@ impl Context<'_> {
                 u32::from(header.columns.unwrap_or(0)),
                 u32::from(header.rows.unwrap_or(0)),
             );
-            let file = open(instance)?;
+            let file = files.whole(instance)?;
             let own = image_mapping(&file, header).map_err(|e| format!("{}: {e}", header.path))?;
             let picture =
                 decode_tile(&file, 0, size, &own).map_err(|e| format!("{}: {e}", header.path))?;

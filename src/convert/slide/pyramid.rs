@@ -3,16 +3,14 @@
 //! TIFF tags say how their colour is coded); other levels are decoded and encoded once, in
 //! tiles of the source size rounded up to 16.
 
-use std::sync::Arc;
-
 use rayon::prelude::*;
 
+use super::files::SlideFiles;
 use super::reader::{BACKGROUND, LevelReader};
 use crate::contract::manifest::SlideLevel;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::tiff::{TiffPyramid, TileColour};
 use crate::order::slide::Level;
-use crate::render::decode::DicomImage;
 use crate::render::slide::filled_rgb;
 
 /// JPEG Baseline (Process 1).
@@ -21,17 +19,21 @@ const JPEG_BASELINE: &str = "1.2.840.10008.1.2.4.50";
 /// detail (95 gave 38 dB on highdicom's sm_image_dots).
 const QUALITY: u8 = 98;
 
-/// Adds `level` to `tiff`; `open` gives the decoded file of an instance.
+/// Tiles copied per step: read in parallel (from a DICOMweb service, several requests in
+/// flight), then appended in order.
+const COPY_STEP: usize = 512;
+
+/// Adds `level` to `tiff`, reading the slide's `files`.
 pub(super) fn add_level(
     tiff: &mut TiffPyramid,
     level: &Level,
     reader: &LevelReader<'_>,
-    open: &(dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+    files: &SlideFiles<'_>,
     base_width: u32,
 ) -> Result<SlideLevel, String> {
-    let copied = match copy_colour(level, open)? {
+    let copied = match copy_colour(level, files)? {
         Some(colour) => {
-            copy_tiles(tiff, level, colour, open)?;
+            copy_tiles(tiff, level, colour, files)?;
             true
         }
         None => {
@@ -55,29 +57,23 @@ pub(super) fn add_level(
 }
 
 /// The colour coding of the level's JPEG tiles when they can be copied as they are.
-fn copy_colour(
-    level: &Level,
-    open: &(dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
-) -> Result<Option<TileColour>, String> {
+fn copy_colour(level: &Level, files: &SlideFiles<'_>) -> Result<Option<TileColour>, String> {
     if !level.tile_width.is_multiple_of(16) || !level.tile_height.is_multiple_of(16) {
         return Ok(None);
     }
     let Some(first) = level.tiles.iter().flatten().next() else {
         return Ok(None);
     };
-    let mut colour = None;
     for &instance in &level.instances {
-        let file = open(instance)?;
+        let (file, _) = files.holding(instance, 0)?;
         if file.transfer_syntax() != JPEG_BASELINE {
             return Ok(None);
         }
-        if instance == first.instance {
-            colour = file
-                .frame_codestream(first.frame)
-                .and_then(|jpeg| tile_colour(&jpeg));
-        }
     }
-    Ok(colour)
+    let (file, frame) = files.holding(first.instance, first.frame)?;
+    Ok(file
+        .frame_codestream(frame)
+        .and_then(|jpeg| tile_colour(&jpeg)))
 }
 
 /// Copies every JPEG tile of the level; places without a tile get one background tile.
@@ -85,7 +81,7 @@ fn copy_tiles(
     tiff: &mut TiffPyramid,
     level: &Level,
     colour: TileColour,
-    open: &(dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+    files: &SlideFiles<'_>,
 ) -> Result<(), String> {
     tiff.begin_level(
         (level.width, level.height),
@@ -93,34 +89,47 @@ fn copy_tiles(
         colour,
     );
     let mut background: Option<(u64, u64)> = None;
-    for tile in &level.tiles {
-        match tile {
-            Some(t) => {
-                let file = open(t.instance)?;
-                let jpeg = file
-                    .frame_codestream(t.frame)
-                    .ok_or_else(|| format!("frame {} has no JPEG stream of its own", t.frame))?;
-                if tile_colour(&jpeg) != Some(colour) {
-                    return Err(format!(
-                        "frame {} is coded otherwise than the level's first",
-                        t.frame
-                    ));
-                }
-                tiff.push_tile(&jpeg);
+    for step in level.tiles.chunks(COPY_STEP) {
+        let streams: Vec<Option<Vec<u8>>> = step
+            .par_iter()
+            .map(|tile| tile.map(|t| tile_stream(files, t, colour)).transpose())
+            .collect::<Result<_, String>>()?;
+        for stream in streams {
+            match stream {
+                Some(jpeg) => tiff.push_tile(&jpeg),
+                None => match background {
+                    Some((offset, length)) => tiff.push_tile_at(offset, length),
+                    None => {
+                        let white = filled_rgb(level.tile_width, level.tile_height, BACKGROUND);
+                        let jpeg = encode_jpeg(&white, QUALITY, Huffman::Standard)
+                            .map_err(|e| e.to_string())?;
+                        tiff.push_tile(&jpeg);
+                        background = tiff.last_tile();
+                    }
+                },
             }
-            None => match background {
-                Some((offset, length)) => tiff.push_tile_at(offset, length),
-                None => {
-                    let white = filled_rgb(level.tile_width, level.tile_height, BACKGROUND);
-                    let jpeg = encode_jpeg(&white, QUALITY, Huffman::Standard)
-                        .map_err(|e| e.to_string())?;
-                    tiff.push_tile(&jpeg);
-                    background = tiff.last_tile();
-                }
-            },
         }
     }
     Ok(())
+}
+
+/// The JPEG stream of tile `tile`, checked to be coded as `colour`.
+fn tile_stream(
+    files: &SlideFiles<'_>,
+    tile: crate::order::slide::TileRef,
+    colour: TileColour,
+) -> Result<Vec<u8>, String> {
+    let (file, frame) = files.holding(tile.instance, tile.frame)?;
+    let jpeg = file
+        .frame_codestream(frame)
+        .ok_or_else(|| format!("frame {} has no JPEG stream of its own", tile.frame))?;
+    if tile_colour(&jpeg) != Some(colour) {
+        return Err(format!(
+            "frame {} is coded otherwise than the level's first",
+            tile.frame
+        ));
+    }
+    Ok(jpeg)
 }
 
 /// The TIFF tile size of a level whose tiles are encoded: the source's, rounded up to 16.

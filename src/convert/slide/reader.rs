@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use super::files::SlideFiles;
+
 use rayon::prelude::*;
 
 use crate::order::slide::{Level, TileRef};
@@ -18,10 +20,10 @@ use crate::scan::InstanceHeader;
 /// The white (or the header's) that fills places without a tile.
 pub(super) const BACKGROUND: [u8; 3] = [255, 255, 255];
 
-/// A level's tiles, read through `open` (the file of an instance, decoded lazily).
+/// A level's tiles, read through the slide's `files` (decoded lazily).
 pub(super) struct LevelReader<'a> {
     pub(super) level: &'a Level,
-    open: &'a (dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+    files: &'a SlideFiles<'a>,
     grey: &'a GreyMapping,
     /// Decoded tiles by grid place, with the row they were last used in.
     cache: Mutex<HashMap<(u32, u32), Arc<Image8>>>,
@@ -32,12 +34,12 @@ pub(super) struct LevelReader<'a> {
 impl<'a> LevelReader<'a> {
     pub(super) fn new(
         level: &'a Level,
-        open: &'a (dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+        files: &'a SlideFiles<'a>,
         grey: &'a GreyMapping,
     ) -> LevelReader<'a> {
         LevelReader {
             level,
-            open,
+            files,
             grey,
             cache: Mutex::new(HashMap::new()),
             keep_rows: 3,
@@ -53,7 +55,7 @@ impl<'a> LevelReader<'a> {
         let image = match level.tile(x, y) {
             None => filled_rgb(level.tile_width, level.tile_height, BACKGROUND),
             Some(TileRef { instance, frame }) => {
-                let file = (self.open)(instance)?;
+                let (file, frame) = self.files.holding(instance, frame)?;
                 decode_tile(
                     &file,
                     frame,
@@ -146,13 +148,14 @@ pub(super) fn decode_tile(
 pub(super) fn slide_mapping(
     smallest: &Level,
     header: &InstanceHeader,
-    open: &(dyn Fn(usize) -> Result<Arc<DicomImage>, String> + Sync),
+    files: &SlideFiles<'_>,
 ) -> Result<GreyMapping, String> {
-    let file = open(smallest.instances[0])?;
+    let (file, _) = files.holding(smallest.instances[0], 0)?;
     mapping(&file, header, &mut || {
         let mut range: Option<(i64, i64)> = None;
         for tile in smallest.tiles.iter().flatten() {
-            let values = grey_range(&*open(tile.instance)?, tile.frame)?;
+            let (file, frame) = files.holding(tile.instance, tile.frame)?;
+            let values = grey_range(&file, frame)?;
             range = match (range, values) {
                 (Some((a, b)), Some((lo, hi))) => Some((a.min(lo), b.max(hi))),
                 (range, values) => range.or(values),

@@ -11,6 +11,7 @@ mod codecs;
 mod colour;
 mod grey;
 mod jpeg12;
+mod lone_frame;
 mod mosaic;
 mod native;
 mod syntax;

@@ -11,13 +11,16 @@ use reqwest::blocking::Response;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
 use super::auth::Auth;
-use super::multipart::{MultipartError, MultipartReader};
+use super::multipart::{MultipartError, MultipartReader, Part};
 use crate::store::request_log::redact_url;
 use crate::store::retry::RetryPolicy;
 use crate::store::{ConnectOptions, IoStats, RequestObserver, RequestRecord};
 
 /// What WADO-RS retrieves are asked for: the stored Part 10 bytes, never transcoded.
 pub const ACCEPT_DICOM: &str = "multipart/related; type=\"application/dicom\"; transfer-syntax=*";
+/// What frame retrieves are asked for: each frame as stored (a codestream, or native samples).
+pub const ACCEPT_FRAMES: &str =
+    "multipart/related; type=\"application/octet-stream\"; transfer-syntax=*";
 /// What QIDO-RS searches and metadata are asked for.
 pub const ACCEPT_JSON: &str = "application/dicom+json, application/json";
 /// Largest instance accepted (bounds memory per worker).
@@ -120,6 +123,27 @@ impl Client {
                 .bytes_read
                 .fetch_add(part.body.len() as u64, Ordering::Relaxed);
             Ok(part.body)
+        })
+    }
+
+    /// GETs frames (a multipart answer, a part per frame, in the order asked).
+    pub fn get_frames(&self, url: &str) -> Result<Option<Vec<Part>>, String> {
+        self.get(url, ACCEPT_FRAMES, |response| {
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let mut reader = MultipartReader::new(response, &content_type, MAX_INSTANCE)?;
+            let mut parts = Vec::new();
+            while let Some(part) = reader.next_part()? {
+                self.stats
+                    .bytes_read
+                    .fetch_add(part.body.len() as u64, Ordering::Relaxed);
+                parts.push(part);
+            }
+            Ok(parts)
         })
     }
 

@@ -237,6 +237,69 @@ impl Dicomweb {
     }
 }
 
+/// A frame as retrieved: its bytes and the transfer syntax its part names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrievedFrame {
+    /// The part's `transfer-syntax` parameter, else what its media type implies; `None` when
+    /// neither says.
+    pub transfer_syntax: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Dicomweb {
+    /// Frames `frames` (1-based, as WADO-RS numbers them) of the instance at `relative`, as
+    /// stored, in one request.
+    pub fn retrieve_frames(
+        &self,
+        relative: &str,
+        frames: &[u32],
+    ) -> Result<Vec<RetrievedFrame>, String> {
+        let list: Vec<String> = frames.iter().map(u32::to_string).collect();
+        let url = format!("{}/frames/{}", self.url(relative), list.join(","));
+        let parts = self
+            .client
+            .get_frames(&url)?
+            .ok_or_else(|| "the server has no such instance or frame (404)".to_string())?;
+        if parts.len() != frames.len() {
+            return Err(format!(
+                "asked for {} frames, the answer holds {}",
+                frames.len(),
+                parts.len()
+            ));
+        }
+        Ok(parts
+            .into_iter()
+            .map(|part| RetrievedFrame {
+                transfer_syntax: part.content_type.as_deref().and_then(frame_syntax),
+                bytes: part.body,
+            })
+            .collect())
+    }
+}
+
+/// The transfer syntax a frame part's Content-Type names (`transfer-syntax=`), else the one
+/// its media type stands for (PS3.18 8.7.3.5: octet-stream is Explicit VR Little Endian).
+fn frame_syntax(content_type: &str) -> Option<String> {
+    let mut params = content_type.split(';').map(str::trim);
+    let media = params.next()?.to_ascii_lowercase();
+    let named = params.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        (name.trim().eq_ignore_ascii_case("transfer-syntax"))
+            .then(|| value.trim().trim_matches('"').to_string())
+    });
+    if named.as_deref().is_some_and(|s| s != "*" && !s.is_empty()) {
+        return named;
+    }
+    let implied = match media.as_str() {
+        "application/octet-stream" => "1.2.840.10008.1.2.1",
+        "image/jpeg" => "1.2.840.10008.1.2.4.50",
+        "image/jls" | "image/x-jls" => "1.2.840.10008.1.2.4.80",
+        "image/jp2" | "image/jpx" => "1.2.840.10008.1.2.4.90",
+        _ => return None,
+    };
+    Some(implied.to_string())
+}
+
 /// The first values of attribute `key` in QIDO-RS results, valid UIDs only.
 fn uids(results: &[Value], key: &str) -> Vec<String> {
     results
@@ -245,4 +308,26 @@ fn uids(results: &[Value], key: &str) -> Vec<String> {
         .filter(|uid| crate::contract::keys::safe_uid(uid) == *uid)
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_parts_name_their_transfer_syntax() {
+        assert_eq!(
+            frame_syntax("image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.51").as_deref(),
+            Some("1.2.840.10008.1.2.4.51")
+        );
+        assert_eq!(
+            frame_syntax("application/octet-stream").as_deref(),
+            Some("1.2.840.10008.1.2.1")
+        );
+        assert_eq!(
+            frame_syntax("image/jp2;transfer-syntax=\"1.2.840.10008.1.2.4.91\"").as_deref(),
+            Some("1.2.840.10008.1.2.4.91")
+        );
+        assert_eq!(frame_syntax("text/plain"), None);
+    }
 }
