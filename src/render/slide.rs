@@ -7,11 +7,18 @@ use super::image::{Channels, Image8};
 /// Copies `src` into `dst` with its top-left corner at (`x`, `y`) of `dst` (parts outside
 /// `dst` are left out).
 pub fn paste(dst: &mut Image8, src: &Image8, x: i64, y: i64) {
+    paste_part(dst, src, (src.width, src.height), x, y);
+}
+
+/// Copies the top-left `part` (width, height) of `src` into `dst` with its top-left corner at
+/// (`x`, `y`) of `dst` (parts outside `dst`, or past `src`, are left out).
+pub fn paste_part(dst: &mut Image8, src: &Image8, part: (u32, u32), x: i64, y: i64) {
     debug_assert_eq!(dst.channels, src.channels);
     let n = dst.channels.count();
     let (dw, dh) = (i64::from(dst.width), i64::from(dst.height));
-    let (x0, x1) = (x.max(0), (x + i64::from(src.width)).min(dw));
-    let (y0, y1) = (y.max(0), (y + i64::from(src.height)).min(dh));
+    let (pw, ph) = (part.0.min(src.width), part.1.min(src.height));
+    let (x0, x1) = (x.max(0), (x + i64::from(pw)).min(dw));
+    let (y0, y1) = (y.max(0), (y + i64::from(ph)).min(dh));
     if x0 >= x1 || y0 >= y1 {
         return;
     }
@@ -72,7 +79,7 @@ pub fn resample_area(
     let n = src.channels.count();
     let across = weights(origin.0, scale.0, out.0, src.width);
     let down = weights(origin.1, scale.1, out.1, src.height);
-    // Rows the output needs, resampled across first.
+    // Rows the output needs, resampled across first (all channels of a pixel together).
     let first_row = down.iter().flatten().map(|t| t.0).min().unwrap_or(0);
     let last_row = down.iter().flatten().map(|t| t.0).max().unwrap_or(0);
     let stride = out.0 as usize * n;
@@ -80,23 +87,26 @@ pub fn resample_area(
     for (r, y) in (first_row..=last_row).enumerate() {
         let source = &src.data[y * src.width as usize * n..(y + 1) * src.width as usize * n];
         let target = &mut rows[r * stride..(r + 1) * stride];
-        for (i, taps) in across.iter().enumerate() {
-            for c in 0..n {
-                target[i * n + c] = taps
-                    .iter()
-                    .map(|&(k, w)| f32::from(source[k * n + c]) * w)
-                    .sum();
+        for (pixel, taps) in target.chunks_exact_mut(n).zip(&across) {
+            for &(k, w) in taps {
+                for (value, &sample) in pixel.iter_mut().zip(&source[k * n..k * n + n]) {
+                    *value += f32::from(sample) * w;
+                }
             }
         }
     }
+    // Then down: each output row the weighed sum of whole rows (loops the compiler vectorises).
     let mut data = vec![0u8; out.1 as usize * stride];
-    for (j, taps) in down.iter().enumerate() {
-        let target = &mut data[j * stride..(j + 1) * stride];
-        for (x, value) in target.iter_mut().enumerate() {
-            let v: f32 = taps
-                .iter()
-                .map(|&(k, w)| rows[(k - first_row) * stride + x] * w)
-                .sum();
+    let mut sum = vec![0f32; stride];
+    for (target, taps) in data.chunks_exact_mut(stride).zip(&down) {
+        sum.fill(0.0);
+        for &(k, w) in taps {
+            let row = &rows[(k - first_row) * stride..(k - first_row + 1) * stride];
+            for (acc, &v) in sum.iter_mut().zip(row) {
+                *acc += v * w;
+            }
+        }
+        for (value, &v) in target.iter_mut().zip(&sum) {
             // Weights add up to 1: v lies in [0, 255]; adding 0.5 rounds it.
             *value = (v + 0.5).min(255.0) as u8;
         }

@@ -100,8 +100,13 @@ pub(super) fn write_level(
             let rw = (sx1.ceil() as u32).min(source.level.width).max(rx + 1) - rx;
             let rh = (sy1.ceil() as u32).min(source.level.height).max(ry + 1) - ry;
             let region = source.region(rx, ry, rw, rh)?;
-            let origin = (sx0 - f64::from(rx), sy0 - f64::from(ry));
-            let tile = resample_area(&region, origin, scale, (tw, th));
+            let tile = if scale == (1.0, 1.0) {
+                // A level of the slide itself: the region is the tile.
+                region
+            } else {
+                let origin = (sx0 - f64::from(rx), sy0 - f64::from(ry));
+                resample_area(&region, origin, scale, (tw, th))
+            };
             let jpeg = encode_jpeg(&tile, QUALITY, Huffman::Standard).map_err(|e| e.to_string())?;
             store(column, row, jpeg)
         })?;

@@ -14,7 +14,7 @@ use crate::render::decode::{DicomImage, Samples};
 use crate::render::image::Image8;
 use crate::render::lut::{GreyMapping, ModalityLut, Voi, Window};
 use crate::render::render_frame;
-use crate::render::slide::{filled_rgb, paste};
+use crate::render::slide::{filled_rgb, paste_part};
 use crate::scan::InstanceHeader;
 
 /// The white (or the header's) that fills places without a tile.
@@ -100,14 +100,17 @@ impl<'a> LevelReader<'a> {
                 &rgb
             };
             // Only the part of the tile inside the level (edge tiles run past it).
-            let inside_w = tw.min(level.width - tx * tw);
-            let inside_h = th.min(level.height - ty * th);
-            let inside = tile
-                .cropped(0, 0, inside_w.min(tile.width), inside_h.min(tile.height))
-                .ok_or("a tile smaller than the level says")?;
-            paste(
+            let inside = (
+                tw.min(level.width - tx * tw),
+                th.min(level.height - ty * th),
+            );
+            if tile.width < inside.0 || tile.height < inside.1 {
+                return Err("a tile smaller than the level says".into());
+            }
+            paste_part(
                 &mut out,
-                &inside,
+                tile,
+                inside,
                 i64::from(tx * tw) - i64::from(x),
                 i64::from(ty * th) - i64::from(y),
             );
