@@ -1,8 +1,6 @@
 //! The `dicomprep` command: parse flags, size the thread pool, run the command (see
 //! [`dicomprep::cli::run`]), exit with the outcome.
 
-use std::process::ExitCode;
-
 use clap::Parser;
 
 use dicomprep::cli::run::run;
@@ -17,7 +15,7 @@ use dicomprep::cli::{Cli, EXIT_ERROR, EXIT_SOME_FAILED};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> ExitCode {
+fn main() {
     let cli = Cli::parse();
     if let Some(threads) = cli.command.threads() {
         // Fails only if a pool exists already, which cannot happen this early.
@@ -25,12 +23,25 @@ fn main() -> ExitCode {
             .num_threads(threads.max(1))
             .build_global();
     }
-    match run(&cli) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(EXIT_SOME_FAILED),
+    let code = match run(&cli) {
+        Ok(true) => 0,
+        Ok(false) => EXIT_SOME_FAILED,
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::from(err.exit_code().max(EXIT_ERROR))
+            err.exit_code().max(EXIT_ERROR)
         }
-    }
+    };
+    exit_now(code)
+}
+
+/// Ends the process once every output is written and closed, without the work of a normal
+/// exit: mimalloc's exit handler gives every page back to the kernel one `madvise` at a time
+/// (16 ms of a 190 ms NIfTI run on dcm_qa_xa30, for memory the kernel frees anyway), and the
+/// run's data structures need no freeing. Standard output and error are flushed first.
+fn exit_now(code: u8) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process at once; nothing of it is used after.
+    unsafe { libc::_exit(i32::from(code)) }
 }
