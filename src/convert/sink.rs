@@ -5,6 +5,8 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 use crate::store::{Bucket, FailedUpload, Location, Uploader};
 
 /// A destination for keyed outputs. Writes are all-or-nothing: a key is either absent or
@@ -20,6 +22,13 @@ pub trait Sink: Sync {
     /// Stores `bytes` under `key` durably, after every queued write (flushed to stable
     /// storage before it becomes visible).
     fn put_durable(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()>;
+    /// A file to write a large output into as it is made, never held in memory (a folder's:
+    /// beside its final place; a bucket's: in the temporary folder); [`Sink::put_staged`]
+    /// stores it. Dropped unstored, it is removed.
+    fn stage(&self, key: &str) -> std::io::Result<NamedTempFile>;
+    /// Stores the staged file `staged` under `key`: renamed into place, or uploaded (in parts
+    /// when large), waiting for the result.
+    fn put_staged(&self, key: &str, staged: NamedTempFile) -> std::io::Result<()>;
     /// The complete output under `key`, if there is one.
     fn get(&self, key: &str) -> Option<Vec<u8>>;
     /// Human-readable location of `key`, for messages.
@@ -68,6 +77,27 @@ impl Sink for LocalSink {
 
     fn put_durable(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()> {
         self.write(key, &bytes, true)
+    }
+
+    fn stage(&self, key: &str) -> std::io::Result<NamedTempFile> {
+        let path = self.path(key);
+        let parent = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(parent)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".part")
+            .tempfile_in(parent)
+    }
+
+    fn put_staged(&self, key: &str, staged: NamedTempFile) -> std::io::Result<()> {
+        staged
+            .persist(self.path(key))
+            .map(|_| ())
+            .map_err(|e| e.error)
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -153,6 +183,16 @@ impl Sink for BucketSink {
 
     fn put_durable(&self, key: &str, bytes: Vec<u8>) -> std::io::Result<()> {
         self.bucket.put(key, bytes).map_err(std::io::Error::other)
+    }
+
+    fn stage(&self, _key: &str) -> std::io::Result<NamedTempFile> {
+        NamedTempFile::with_prefix(".dicomprep-")
+    }
+
+    fn put_staged(&self, key: &str, staged: NamedTempFile) -> std::io::Result<()> {
+        self.bucket
+            .put_file(key, staged.path())
+            .map_err(std::io::Error::other)
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {

@@ -241,4 +241,19 @@ impl Context<'_> {
         self.ledger.record(key, size);
         Ok(())
     }
+
+    /// Stores the staged file `staged` (see [`super::sink::Sink::stage`]) under `key`.
+    pub(super) fn put_staged(
+        &self,
+        key: &str,
+        staged: tempfile::NamedTempFile,
+    ) -> Result<u64, String> {
+        let failed = |e: std::io::Error| format!("cannot write {}: {e}", self.sink.describe(key));
+        let size = staged.as_file().metadata().map_err(failed)?.len();
+        let written = self.bytes_written.fetch_add(size, Ordering::Relaxed);
+        self.progress.written(written + size);
+        self.sink.put_staged(key, staged).map_err(failed)?;
+        self.ledger.record(key, size);
+        Ok(size)
+    }
 }

@@ -1,6 +1,9 @@
 //! Tiled pyramidal BigTIFF: one IFD per level, largest first (the reduced ones marked
 //! NewSubfileType 1), JPEG tiles: the generic tiled TIFF that OpenSlide, libvips and tifffile
-//! open as a pyramid. Tiles are appended as they come; the IFDs go at the end.
+//! open as a pyramid. Tiles are written as they come (into a file: the pyramid is never held
+//! in memory); the IFDs go at the end, and the header is pointed at them last.
+
+use std::io::{Seek, SeekFrom, Write};
 
 /// How a level's JPEG tiles hold their colour, for the TIFF tags that describe them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +29,12 @@ struct Level {
     tiles: Vec<(u64, u64)>,
 }
 
-/// A BigTIFF file built in memory.
-#[derive(Debug, Clone)]
-pub struct TiffPyramid {
-    data: Vec<u8>,
+/// A BigTIFF file being written to `out`.
+#[derive(Debug)]
+pub struct TiffPyramid<W: Write + Seek> {
+    out: W,
+    /// Bytes written so far.
+    position: u64,
     levels: Vec<Level>,
     /// Pixels per centimetre at level 0, when the pixel size is known.
     resolution: Option<f64>,
@@ -41,20 +46,23 @@ const LONG: u16 = 4;
 const RATIONAL: u16 = 5;
 const LONG8: u16 = 16;
 
-impl TiffPyramid {
-    /// An empty file; `mpp` (microns per pixel at level 0) becomes its resolution.
-    pub fn new(mpp: Option<f64>) -> TiffPyramid {
-        let mut data = Vec::with_capacity(1 << 20);
-        data.extend_from_slice(b"II");
-        data.extend_from_slice(&43u16.to_le_bytes());
-        data.extend_from_slice(&8u16.to_le_bytes());
-        data.extend_from_slice(&0u16.to_le_bytes());
-        data.extend_from_slice(&0u64.to_le_bytes()); // first IFD, set by `finish`
-        TiffPyramid {
-            data,
+impl<W: Write + Seek> TiffPyramid<W> {
+    /// A file written to `out` (at its start); `mpp` (microns per pixel at level 0) becomes
+    /// its resolution.
+    pub fn new(mut out: W, mpp: Option<f64>) -> std::io::Result<TiffPyramid<W>> {
+        let mut header = Vec::with_capacity(16);
+        header.extend_from_slice(b"II");
+        header.extend_from_slice(&43u16.to_le_bytes());
+        header.extend_from_slice(&8u16.to_le_bytes());
+        header.extend_from_slice(&0u16.to_le_bytes());
+        header.extend_from_slice(&0u64.to_le_bytes()); // first IFD, set by `finish`
+        out.write_all(&header)?;
+        Ok(TiffPyramid {
+            out,
+            position: header.len() as u64,
             levels: Vec::new(),
             resolution: mpp.filter(|m| *m > 0.0).map(|m| 10_000.0 / m),
-        }
+        })
     }
 
     /// Starts the next (smaller) level; its tiles follow, row by row.
@@ -75,13 +83,16 @@ impl TiffPyramid {
     }
 
     /// Appends the next tile of the current level (a whole JPEG stream).
-    pub fn push_tile(&mut self, jpeg: &[u8]) {
-        let offset = self.data.len() as u64;
-        self.data.extend_from_slice(jpeg);
-        if !self.data.len().is_multiple_of(2) {
-            self.data.push(0); // word alignment
+    pub fn push_tile(&mut self, jpeg: &[u8]) -> std::io::Result<()> {
+        let offset = self.position;
+        self.out.write_all(jpeg)?;
+        self.position += jpeg.len() as u64;
+        if !self.position.is_multiple_of(2) {
+            self.out.write_all(&[0])?; // word alignment
+            self.position += 1;
         }
         self.push_tile_at(offset, jpeg.len() as u64);
+        Ok(())
     }
 
     /// Repeats a tile already written at `offset` (a background tile used many times).
@@ -96,10 +107,13 @@ impl TiffPyramid {
         self.levels.last()?.tiles.last().copied()
     }
 
-    /// The file: the tiles, then one IFD per level.
-    pub fn finish(mut self) -> Result<Vec<u8>, String> {
-        let mut next_pointer = 8usize; // where the offset of the next IFD is written
+    /// Ends the file (the tiles, then one IFD per level) and hands back its writer.
+    pub fn finish(mut self) -> Result<W, String> {
         let base_width = self.levels.first().map_or(1, |l| l.width.max(1));
+        // The IFDs, built where they will lie: after the tiles, each at a multiple of 8.
+        let mut tail = Vec::new();
+        let mut first_ifd = 0u64;
+        let mut next_pointer: Option<usize> = None; // in `tail`
         for (index, level) in self.levels.iter().enumerate() {
             let across = level.width.div_ceil(level.tile_width) as usize;
             let down = level.height.div_ceil(level.tile_height) as usize;
@@ -110,18 +124,33 @@ impl TiffPyramid {
                     across * down
                 ));
             }
-            if !self.data.len().is_multiple_of(8) {
-                self.data.resize(self.data.len().next_multiple_of(8), 0);
+            let end = self.position + tail.len() as u64;
+            tail.resize(tail.len() + (end.next_multiple_of(8) - end) as usize, 0);
+            let ifd = self.position + tail.len() as u64;
+            match next_pointer {
+                None => first_ifd = ifd,
+                Some(at) => tail[at..at + 8].copy_from_slice(&ifd.to_le_bytes()),
             }
-            let ifd = self.data.len() as u64;
-            self.data[next_pointer..next_pointer + 8].copy_from_slice(&ifd.to_le_bytes());
             // Each level's resolution: level 0's over its downsampling.
             let resolution = self
                 .resolution
                 .map(|r| r * f64::from(level.width) / f64::from(base_width));
-            next_pointer = write_ifd(&mut self.data, level, index, resolution);
+            next_pointer = Some(write_ifd(
+                &mut tail,
+                self.position,
+                level,
+                index,
+                resolution,
+            ));
         }
-        Ok(self.data)
+        let written = (|| -> std::io::Result<W> {
+            self.out.write_all(&tail)?;
+            self.out.seek(SeekFrom::Start(8))?;
+            self.out.write_all(&first_ifd.to_le_bytes())?;
+            self.out.flush()?;
+            Ok(self.out)
+        })();
+        written.map_err(|e| format!("cannot write the pyramid: {e}"))
     }
 }
 
@@ -173,8 +202,15 @@ fn rationals(tag: u16, values: &[(u32, u32)]) -> Entry {
     }
 }
 
-/// Appends the IFD of `level` to `data`; returns where its next-IFD offset lies.
-fn write_ifd(data: &mut Vec<u8>, level: &Level, index: usize, resolution: Option<f64>) -> usize {
+/// Appends the IFD of `level` to `data`, which lies at `base` in the file; returns where (in
+/// `data`) its next-IFD offset lies.
+fn write_ifd(
+    data: &mut Vec<u8>,
+    base: u64,
+    level: &Level,
+    index: usize,
+    resolution: Option<f64>,
+) -> usize {
     let samples: u16 = if level.colour == TileColour::Grey {
         1
     } else {
@@ -213,9 +249,9 @@ fn write_ifd(data: &mut Vec<u8>, level: &Level, index: usize, resolution: Option
         ));
     }
     entries.sort_by_key(|e| e.tag);
-    let start = data.len();
-    let table = 8 + entries.len() * 20 + 8;
-    let mut overflow = (start + table) as u64;
+    let start = base + data.len() as u64;
+    let table = 8 + entries.len() as u64 * 20 + 8;
+    let mut overflow = start + table;
     let mut values: Vec<u8> = Vec::new();
     data.extend_from_slice(&(entries.len() as u64).to_le_bytes());
     for entry in &entries {
@@ -245,6 +281,11 @@ fn write_ifd(data: &mut Vec<u8>, level: &Level, index: usize, resolution: Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+
+    fn pyramid(mpp: Option<f64>) -> TiffPyramid<Cursor<Vec<u8>>> {
+        TiffPyramid::new(Cursor::new(Vec::new()), mpp).unwrap()
+    }
 
     fn u16_at(d: &[u8], at: usize) -> u16 {
         u16::from_le_bytes(d[at..at + 2].try_into().unwrap())
@@ -267,17 +308,18 @@ mod tests {
 
     #[test]
     fn levels_become_chained_ifds_naming_their_tiles() {
-        let mut tiff = TiffPyramid::new(Some(0.25));
+        let mut tiff = pyramid(Some(0.25));
         tiff.begin_level((300, 200), (256, 256), TileColour::YCbCr(2, 1));
-        tiff.push_tile(b"AAA");
-        tiff.push_tile(b"BBBB");
+        tiff.push_tile(b"AAA").unwrap();
+        tiff.push_tile(b"BBBBBB").unwrap();
         tiff.begin_level((150, 100), (256, 256), TileColour::Rgb);
         let (offset, length) = tiff.last_tile().map_or((16, 3), |t| t);
         tiff.push_tile_at(offset, length);
-        let data = tiff.finish().unwrap();
+        let data = tiff.finish().unwrap().into_inner();
         assert_eq!(&data[..4], b"II\x2b\x00");
         let first = u64_at(&data, 8) as usize;
         let (entries, next) = ifd(&data, first);
+        assert_eq!((first % 8, next % 8), (0, 0), "IFDs at multiples of 8");
         let tags: Vec<u16> = entries.iter().map(|e| e.0).collect();
         assert!(tags.windows(2).all(|w| w[0] < w[1]), "sorted tags");
         let value = |tag: u16| entries.iter().find(|e| e.0 == tag).unwrap();
@@ -298,9 +340,9 @@ mod tests {
 
     #[test]
     fn a_level_missing_tiles_is_refused() {
-        let mut tiff = TiffPyramid::new(None);
+        let mut tiff = pyramid(None);
         tiff.begin_level((600, 10), (256, 16), TileColour::Grey);
-        tiff.push_tile(b"x");
+        tiff.push_tile(b"x").unwrap();
         assert!(
             tiff.finish()
                 .unwrap_err()

@@ -6,6 +6,7 @@ pub mod burned_in;
 pub mod csa;
 pub mod dicomweb;
 pub mod first_range;
+pub mod frame_index;
 mod gzip;
 pub mod label_class;
 pub mod mosaic;

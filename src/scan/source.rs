@@ -51,6 +51,14 @@ impl Source {
         }
     }
 
+    /// The path of the file named `relative`, for a local source.
+    pub fn local_path(&self, relative: &str) -> Option<PathBuf> {
+        match self {
+            Source::Local { root } => Some(Source::base(root).join(relative)),
+            _ => None,
+        }
+    }
+
     /// The whole file named `relative`: read from disk, fetched from a bucket (or its object
     /// cache), or retrieved from a DICOMweb service as stored.
     pub fn read(&self, relative: &str) -> Result<Bytes, String> {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::emulators::{S3, TestStore};
 use crate::orthanc::Orthanc;
 use crate::scale_out::expect;
 use crate::util::{all_files, data, request_lines, run, run_script};
@@ -552,4 +553,36 @@ fn a_slide_from_dicomweb_is_read_frame_by_frame_into_the_same_outputs() {
         OsStr::new("200"),
     ]);
     assert_eq!(compared["pass"], true, "{compared}");
+}
+
+#[test]
+fn a_slide_converted_into_a_bucket_is_the_one_written_to_a_folder() {
+    // The pyramid is written into a staged file and uploaded from it: the same bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let src = alone(dir.path(), "slides/highdicom/sm_image_dots.dcm");
+    let local = dir.path().join("local");
+    let (manifest, _) = convert(&src, &local, &[]);
+    let slide = &slide_item(&manifest)["slide"];
+    let s3 = S3::start("slides");
+    let output = crate::util::dicomprep()
+        .args([
+            "convert",
+            src.to_str().unwrap(),
+            "--dest",
+            &s3.url("out"),
+            "-q",
+        ])
+        .envs(s3.env())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let bucket = s3.bucket("out");
+    for name in ["pyramid_key", "hq_key", "thumbnail_key"] {
+        let key = slide[name].as_str().unwrap();
+        let stored = bucket.get(key).unwrap().expect(key);
+        assert!(
+            stored.to_vec() == std::fs::read(local.join(key)).unwrap(),
+            "{key} differs from the folder's"
+        );
+    }
 }

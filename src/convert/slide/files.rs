@@ -1,9 +1,12 @@
-//! The files of one slide, as its tiles ask for them: from folders and buckets each file whole
-//! (opened once); from a DICOMweb service each level's frames a batch at a time (frame-level
-//! WADO-RS: never a whole level instance), a bounded number of batches kept, and associated
-//! images whole.
+//! The files of one slide, as its tiles ask for them. A level's frames are read one by one
+//! where they can be: from a folder at the places the file's fragments lie
+//! ([`crate::scan::frame_index`]), from a DICOMweb service a batch at a time (frame-level
+//! WADO-RS), a bounded number of batches kept; so a level is never held whole, compressed or
+//! not. Other files (buckets, associated images, files whose frames cannot be located) are
+//! read whole, once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -12,8 +15,13 @@ use rayon::prelude::*;
 use super::super::context::Context;
 use crate::order::slide::Slide;
 use crate::render::decode::DicomImage;
+use crate::scan::InstanceHeader;
 use crate::scan::dicomweb::Dicomweb;
+use crate::scan::frame_index::{IndexError, ReadAt, Span, index_frames};
 use crate::scan::source::Source;
+
+/// Transfer syntaxes whose frames cannot be read in place: deflated data sets, big endian.
+const NOT_IN_PLACE: &[&str] = &["1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2"];
 
 /// Frames asked for per request.
 const BATCH: u32 = 64;
@@ -30,32 +38,40 @@ struct Kept {
     order: VecDeque<(usize, u32)>,
 }
 
+/// A level file of a folder whose frames are read where they lie.
+struct FileFrames {
+    file: File,
+    frames: Vec<Vec<Span>>,
+}
+
 /// A slide's files.
 pub(super) struct SlideFiles<'c> {
     context: &'c Context<'c>,
+    /// The instances of the levels (read frame by frame where they can be).
+    levels: HashSet<usize>,
     whole: Mutex<HashMap<usize, Arc<DicomImage>>>,
-    /// The DICOMweb service level frames are retrieved from, and the instances read so.
-    frames: Option<(&'c Dicomweb, HashSet<usize>)>,
+    /// Level files of a folder: their frames' places (`None`: read whole).
+    located: Mutex<HashMap<usize, Option<Arc<FileFrames>>>>,
+    /// The DICOMweb service level frames are retrieved from.
+    service: Option<&'c Dicomweb>,
     batches: Mutex<Kept>,
 }
 
 impl<'c> SlideFiles<'c> {
     pub(super) fn new(context: &'c Context<'c>, slide: &Slide) -> SlideFiles<'c> {
-        let frames = match context.source {
-            Source::Dicomweb(service) => Some((
-                &**service,
-                slide
-                    .levels
-                    .iter()
-                    .flat_map(|l| l.instances.iter().copied())
-                    .collect(),
-            )),
-            _ => None,
-        };
         SlideFiles {
             context,
+            levels: slide
+                .levels
+                .iter()
+                .flat_map(|l| l.instances.iter().copied())
+                .collect(),
             whole: Mutex::default(),
-            frames,
+            located: Mutex::default(),
+            service: match context.source {
+                Source::Dicomweb(service) => Some(&**service),
+                _ => None,
+            },
             batches: Mutex::default(),
         }
     }
@@ -75,17 +91,71 @@ impl<'c> SlideFiles<'c> {
         instance: usize,
         frame: u32,
     ) -> Result<(Arc<DicomImage>, u32), String> {
-        match &self.frames {
-            Some((service, levels)) if levels.contains(&instance) => {
-                let batch = self.batch(service, instance, frame / BATCH)?;
-                let image = batch
-                    .get((frame % BATCH) as usize)
-                    .cloned()
-                    .ok_or_else(|| self.named(instance, format!("no frame {}", frame + 1)))?;
-                Ok((image, 0))
-            }
-            _ => Ok((self.whole(instance)?, frame)),
+        if !self.levels.contains(&instance) {
+            return Ok((self.whole(instance)?, frame));
         }
+        if let Some(service) = self.service {
+            let batch = self.batch(service, instance, frame / BATCH)?;
+            let image = batch
+                .get((frame % BATCH) as usize)
+                .cloned()
+                .ok_or_else(|| self.named(instance, format!("no frame {}", frame + 1)))?;
+            return Ok((image, 0));
+        }
+        match self.located(instance)? {
+            Some(located) => Ok((Arc::new(self.read_frame(instance, &located, frame)?), 0)),
+            None => Ok((self.whole(instance)?, frame)),
+        }
+    }
+
+    /// Where the frames of level file `instance` lie, found once; `None` when it is to be
+    /// read whole (not a local file, a deflated or big-endian or gzip-compressed one, or
+    /// fragments that do not map to frames); an error when the file is damaged.
+    fn located(&self, instance: usize) -> Result<Option<Arc<FileFrames>>, String> {
+        if let Some(found) = lock(&self.located).get(&instance) {
+            return Ok(found.clone());
+        }
+        let header = &self.context.instances[instance];
+        let found = match self.context.source.local_path(&header.path) {
+            Some(path)
+                if header.pixel_data_offset > 0
+                    && !NOT_IN_PLACE.contains(&header.transfer_syntax.as_str()) =>
+            {
+                locate(&path, header).map_err(|e| self.named(instance, e))?
+            }
+            _ => None,
+        };
+        let found = found.map(Arc::new);
+        lock(&self.located).insert(instance, found.clone());
+        Ok(found)
+    }
+
+    /// Frame `frame` of a level file whose frames were located, read and made an image.
+    fn read_frame(
+        &self,
+        instance: usize,
+        located: &FileFrames,
+        frame: u32,
+    ) -> Result<DicomImage, String> {
+        let header = &self.context.instances[instance];
+        let spans = located
+            .frames
+            .get(frame as usize)
+            .ok_or_else(|| self.named(instance, format!("no frame {}", frame + 1)))?;
+        let mut bytes = Vec::with_capacity(spans.iter().map(|s| s.1 as usize).sum());
+        for &(at, length) in spans {
+            let start = bytes.len();
+            bytes.resize(start + length as usize, 0);
+            located
+                .file
+                .read_exact_at(&mut bytes[start..], at)
+                .map_err(|e| self.named(instance, format!("frame {}: {e}", frame + 1)))?;
+        }
+        self.context
+            .bytes_read
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        DicomImage::from_frame(header, &header.transfer_syntax, bytes)
+            .map_err(|e| self.named(instance, format!("frame {}: {e}", frame + 1)))
     }
 
     /// The whole file of `instance`, opened once.
@@ -165,6 +235,34 @@ impl<'c> SlideFiles<'c> {
 
     fn named(&self, instance: usize, reason: String) -> String {
         format!("{}: {reason}", self.context.instances[instance].path)
+    }
+}
+
+/// The frames' places in the file at `path` (`None`: read it whole).
+fn locate(path: &std::path::Path, header: &InstanceHeader) -> Result<Option<FileFrames>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let length = file
+        .metadata()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .len();
+    let mut magic = [0u8; 2];
+    if file.read_exact_at(&mut magic, 0).is_ok() && magic == [0x1F, 0x8B] {
+        return Ok(None); // gzip-compressed: offsets are in the inflated stream
+    }
+    let bits = u64::from(header.bits_allocated.unwrap_or(8));
+    let samples = u64::from(header.samples_per_pixel.unwrap_or(1));
+    let pixels = u64::from(header.rows.unwrap_or(0)) * u64::from(header.columns.unwrap_or(0));
+    let frame_bytes = bits.is_multiple_of(8).then(|| pixels * samples * bits / 8);
+    match index_frames(
+        &file,
+        length,
+        header.pixel_data_offset,
+        header.number_of_frames,
+        frame_bytes,
+    ) {
+        Ok(frames) => Ok(Some(FileFrames { file, frames })),
+        Err(IndexError::Unmapped(_)) => Ok(None),
+        Err(IndexError::Damaged(reason)) => Err(reason),
     }
 }
 

@@ -10,6 +10,8 @@ mod pictures;
 mod pyramid;
 mod reader;
 
+use std::io::BufWriter;
+
 use rayon::prelude::*;
 
 use super::context::{Context, VolumeOutcome};
@@ -131,15 +133,28 @@ impl Context<'_> {
 
         // The pyramid first: it copies the levels' JPEG tiles as they are.
         let mpp = base.pixel_spacing.map(|s| s[1] * 1000.0);
-        let mut tiff = TiffPyramid::new(mpp);
+        // Written into a staged file as it is made: never held in memory.
+        let pyramid_key = keys::slide_file_key(prefix, "slide.tif");
+        let staged = self
+            .sink
+            .stage(&pyramid_key)
+            .map_err(|e| format!("cannot write {}: {e}", self.sink.describe(&pyramid_key)))?;
+        let file = staged
+            .as_file()
+            .try_clone()
+            .map_err(|e| format!("cannot write the pyramid: {e}"))?;
+        let mut tiff = TiffPyramid::new(BufWriter::with_capacity(1 << 20, file), mpp)
+            .map_err(|e| format!("cannot write the pyramid: {e}"))?;
         let mut levels = Vec::with_capacity(slide.levels.len());
         for (level, reader) in slide.levels.iter().zip(&readers) {
             levels.push(pyramid::add_level(
                 &mut tiff, level, reader, &files, base.width,
             )?);
         }
-        let pyramid_key = keys::slide_file_key(prefix, "slide.tif");
-        let pyramid_bytes = put(&pyramid_key, tiff.finish()?)?;
+        tiff.finish()?
+            .into_inner()
+            .map_err(|e| format!("cannot write the pyramid: {}", e.error()))?;
+        let pyramid_bytes = self.put_staged(&pyramid_key, staged)?;
 
         // Deep Zoom (every tile, then the descriptor that names them) beside the picture of
         // the whole slide, which reads its level with a reader of its own.

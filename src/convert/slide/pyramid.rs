@@ -3,6 +3,9 @@
 //! TIFF tags say how their colour is coded); other levels are decoded and encoded once, in
 //! tiles of the source size rounded up to 16.
 
+use std::fs::File;
+use std::io::BufWriter;
+
 use rayon::prelude::*;
 
 use super::files::SlideFiles;
@@ -10,6 +13,9 @@ use super::reader::{BACKGROUND, LevelReader};
 use crate::contract::manifest::SlideLevel;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::tiff::{TiffPyramid, TileColour};
+
+/// The pyramid being written: to a staged file, through a buffer.
+pub(super) type Pyramid = TiffPyramid<BufWriter<File>>;
 use crate::order::slide::Level;
 use crate::render::slide::filled_rgb;
 
@@ -25,7 +31,7 @@ const COPY_STEP: usize = 512;
 
 /// Adds `level` to `tiff`, reading the slide's `files`.
 pub(super) fn add_level(
-    tiff: &mut TiffPyramid,
+    tiff: &mut Pyramid,
     level: &Level,
     reader: &LevelReader<'_>,
     files: &SlideFiles<'_>,
@@ -78,7 +84,7 @@ fn copy_colour(level: &Level, files: &SlideFiles<'_>) -> Result<Option<TileColou
 
 /// Copies every JPEG tile of the level; places without a tile get one background tile.
 fn copy_tiles(
-    tiff: &mut TiffPyramid,
+    tiff: &mut Pyramid,
     level: &Level,
     colour: TileColour,
     files: &SlideFiles<'_>,
@@ -96,14 +102,14 @@ fn copy_tiles(
             .collect::<Result<_, String>>()?;
         for stream in streams {
             match stream {
-                Some(jpeg) => tiff.push_tile(&jpeg),
+                Some(jpeg) => tiff.push_tile(&jpeg).map_err(written)?,
                 None => match background {
                     Some((offset, length)) => tiff.push_tile_at(offset, length),
                     None => {
                         let white = filled_rgb(level.tile_width, level.tile_height, BACKGROUND);
                         let jpeg = encode_jpeg(&white, QUALITY, Huffman::Standard)
                             .map_err(|e| e.to_string())?;
-                        tiff.push_tile(&jpeg);
+                        tiff.push_tile(&jpeg).map_err(written)?;
                         background = tiff.last_tile();
                     }
                 },
@@ -111,6 +117,11 @@ fn copy_tiles(
         }
     }
     Ok(())
+}
+
+/// Why a tile could not be written.
+fn written(e: std::io::Error) -> String {
+    format!("cannot write the pyramid: {e}")
 }
 
 /// The JPEG stream of tile `tile`, checked to be coded as `colour`.
@@ -141,11 +152,7 @@ fn tiff_tile(level: &Level) -> (u32, u32) {
 }
 
 /// Decodes the level and encodes it once, a row of TIFF tiles at a time.
-fn encode_tiles(
-    tiff: &mut TiffPyramid,
-    level: &Level,
-    reader: &LevelReader<'_>,
-) -> Result<(), String> {
+fn encode_tiles(tiff: &mut Pyramid, level: &Level, reader: &LevelReader<'_>) -> Result<(), String> {
     let (tw, th) = tiff_tile(level);
     // Encoded as RGB at a quality whose chroma is not subsampled.
     tiff.begin_level(
@@ -163,7 +170,7 @@ fn encode_tiles(
             })
             .collect::<Result<_, String>>()?;
         for jpeg in &tiles {
-            tiff.push_tile(jpeg);
+            tiff.push_tile(jpeg).map_err(written)?;
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
-//! A frame received on its own (DICOMweb's frame retrieval answers with a frame's bytes, not
-//! its file): made into the one-frame file it would be, from the instance's header, so that it
-//! is bounded, checked and decoded as any file is.
+//! A frame read on its own (DICOMweb's frame retrieval answers with a frame's bytes, not its
+//! file; a slide level's frames are read where they lie): made the one-frame image it would
+//! be, from the instance's header, so that it is checked and decoded as any file's frame is.
 
 use dicom_core::value::PixelFragmentSequence;
 use dicom_object::FileMetaTableBuilder;
@@ -54,30 +54,32 @@ impl DicomImage {
             VR::IS,
             PrimitiveValue::from("1"),
         ));
-        let syntax = if NATIVE_SYNTAXES.contains(&transfer_syntax) {
-            let vr = if bits_allocated > 8 { VR::OW } else { VR::OB };
-            object.put(DataElement::new(
-                tags::PIXEL_DATA,
-                vr,
-                PrimitiveValue::U8(bytes.into()),
-            ));
+        let native = NATIVE_SYNTAXES.contains(&transfer_syntax);
+        let syntax = if native {
             EXPLICIT_LITTLE
+        } else {
+            transfer_syntax
+        };
+        let pixels = if native {
+            // Left in its bytes, as a native file's Pixel Data is.
+            let value = 0..bytes.len();
+            Some(NativePixels {
+                file: bytes.into(),
+                value,
+            })
         } else {
             let fragments = PixelFragmentSequence::new(Vec::<u32>::new(), vec![bytes]);
             object.put(DataElement::new(tags::PIXEL_DATA, VR::OB, fragments));
-            transfer_syntax
+            None
         };
         let meta = FileMetaTableBuilder::new()
             .transfer_syntax(syntax)
             .media_storage_sop_class_uid(header.sop_class_uid.as_deref().unwrap_or("1.2"))
             .media_storage_sop_instance_uid(header.sop_instance_uid.as_deref().unwrap_or("1.2"));
-        let mut file = Vec::new();
-        object
+        let object = object
             .with_meta(meta)
-            .map_err(|e| DecodeError(format!("cannot make the frame a file: {e}")))?
-            .write_all(&mut file)
-            .map_err(|e| DecodeError(format!("cannot make the frame a file: {e}")))?;
-        Self::from_shared(file.into())
+            .map_err(|e| DecodeError(format!("cannot make the frame an image: {e}")))?;
+        Self::from_object(object, pixels)
     }
 }
 

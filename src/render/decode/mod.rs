@@ -234,6 +234,18 @@ impl DicomImage {
         let object = options
             .from_reader(&bytes[..bounds.end])
             .map_err(|e| DecodeError(format!("cannot open as DICOM: {}", error_chain(&e))))?;
+        let native = bounds
+            .native_value
+            .map(|value| NativePixels { file: bytes, value });
+        Self::from_object(object, native)
+    }
+
+    /// The image of a parsed data set: its Pixel Data in `object`, or, for a native
+    /// little-endian file, left in its bytes (`native`).
+    fn from_object(
+        object: DefaultDicomObject,
+        native: Option<NativePixels>,
+    ) -> Result<Self, DecodeError> {
         let transfer_syntax = object
             .meta()
             .transfer_syntax()
@@ -293,9 +305,7 @@ impl DicomImage {
             palette,
             luts,
             object,
-            native: bounds
-                .native_value
-                .map(|value| NativePixels { file: bytes, value }),
+            native,
             tiles: None,
         })
     }
