@@ -298,6 +298,29 @@ impl Bucket {
         Ok(bytes)
     }
 
+    /// Streams the object `key` into `file` (never held whole in memory); the bytes written.
+    pub fn download(&self, key: &str, file: &mut std::fs::File) -> Result<u64, String> {
+        use std::io::Write;
+        let path = self.path(key)?;
+        let failed = |e: String| format!("cannot read {}: {e}", self.describe(key));
+        runtime().block_on(async {
+            let result = self
+                .store
+                .get(&path)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let mut stream = result.into_stream();
+            let mut total = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| failed(e.to_string()))?;
+                file.write_all(&chunk).map_err(|e| failed(e.to_string()))?;
+                total += chunk.len() as u64;
+            }
+            self.stats.read(total as usize);
+            Ok(total)
+        })
+    }
+
     /// The whole object, from the object cache when it holds the listed version (and kept
     /// there when fetched), or `None` when there is none.
     pub fn get_object(&self, key: &str) -> Result<Option<Bytes>, String> {

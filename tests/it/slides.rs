@@ -556,28 +556,44 @@ fn a_slide_from_dicomweb_is_read_frame_by_frame_into_the_same_outputs() {
 }
 
 #[test]
-fn a_slide_converted_into_a_bucket_is_the_one_written_to_a_folder() {
-    // The pyramid is written into a staged file and uploaded from it: the same bytes.
+fn a_slide_read_from_and_written_to_a_bucket_is_the_one_of_folders() {
+    // From the bucket each level is streamed into a temporary file and read tile by tile;
+    // into the bucket the pyramid is written into a staged file and uploaded from it.
     let dir = tempfile::tempdir().unwrap();
-    let src = alone(dir.path(), "slides/highdicom/sm_image_dots.dcm");
+    let (src, _) = generated(
+        dir.path(),
+        "bucket",
+        &[
+            "--width",
+            "900",
+            "--height",
+            "700",
+            "--levels",
+            "2",
+            "--concatenate",
+            "2",
+            "--seed",
+            "13",
+        ],
+    );
     let local = dir.path().join("local");
     let (manifest, _) = convert(&src, &local, &[]);
     let slide = &slide_item(&manifest)["slide"];
     let s3 = S3::start("slides");
+    let input = s3.bucket("in");
+    for file in all_files(&src) {
+        input
+            .put(&file, std::fs::read(src.join(&file)).unwrap())
+            .unwrap();
+    }
     let output = crate::util::dicomprep()
-        .args([
-            "convert",
-            src.to_str().unwrap(),
-            "--dest",
-            &s3.url("out"),
-            "-q",
-        ])
+        .args(["convert", &s3.url("in"), "--dest", &s3.url("out"), "-q"])
         .envs(s3.env())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let bucket = s3.bucket("out");
-    for name in ["pyramid_key", "hq_key", "thumbnail_key"] {
+    for name in ["pyramid_key", "hq_key", "thumbnail_key", "dzi_key"] {
         let key = slide[name].as_str().unwrap();
         let stored = bucket.get(key).unwrap().expect(key);
         assert!(

@@ -1,9 +1,10 @@
 //! The files of one slide, as its tiles ask for them. A level's frames are read one by one
 //! where they can be: from a folder at the places the file's fragments lie
-//! ([`crate::scan::frame_index`]), from a DICOMweb service a batch at a time (frame-level
-//! WADO-RS), a bounded number of batches kept; so a level is never held whole, compressed or
-//! not. Other files (buckets, associated images, files whose frames cannot be located) are
-//! read whole, once.
+//! ([`crate::scan::frame_index`]), from a bucket the same way once the object is streamed into
+//! a temporary file, from a DICOMweb service a batch at a time (frame-level WADO-RS), a
+//! bounded number of batches kept; so a level is never held whole in memory, compressed or
+//! not. Other files (associated images, files whose frames cannot be located) are read whole,
+//! once.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -38,10 +39,12 @@ struct Kept {
     order: VecDeque<(usize, u32)>,
 }
 
-/// A level file of a folder whose frames are read where they lie.
+/// A level file whose frames are read where they lie: the folder's file, or a bucket object
+/// downloaded into a temporary file (removed with it).
 struct FileFrames {
     file: File,
     frames: Vec<Vec<Span>>,
+    _downloaded: Option<tempfile::NamedTempFile>,
 }
 
 /// A slide's files.
@@ -116,12 +119,31 @@ impl<'c> SlideFiles<'c> {
             return Ok(found.clone());
         }
         let header = &self.context.instances[instance];
-        let found = match self.context.source.local_path(&header.path) {
-            Some(path)
-                if header.pixel_data_offset > 0
-                    && !NOT_IN_PLACE.contains(&header.transfer_syntax.as_str()) =>
-            {
-                locate(&path, header).map_err(|e| self.named(instance, e))?
+        let in_place = header.pixel_data_offset > 0
+            && !NOT_IN_PLACE.contains(&header.transfer_syntax.as_str());
+        let found = match self.context.source {
+            Source::Local { .. } if in_place => {
+                let path = self.context.source.local_path(&header.path);
+                let file = path.map(File::open).transpose();
+                let file = file.map_err(|e| self.named(instance, format!("cannot read: {e}")))?;
+                match file {
+                    Some(file) => {
+                        locate(file, None, header).map_err(|e| self.named(instance, e))?
+                    }
+                    None => None,
+                }
+            }
+            Source::Bucket(bucket) if in_place => {
+                // Streamed to a temporary file, then read tile by tile from it.
+                let mut staged = tempfile::NamedTempFile::with_prefix(".dicomprep-slide-")
+                    .map_err(|e| self.named(instance, format!("cannot stage: {e}")))?;
+                bucket
+                    .download(&header.path, staged.as_file_mut())
+                    .map_err(|e| self.named(instance, e))?;
+                let file = staged
+                    .reopen()
+                    .map_err(|e| self.named(instance, format!("cannot stage: {e}")))?;
+                locate(file, Some(staged), header).map_err(|e| self.named(instance, e))?
             }
             _ => None,
         };
@@ -238,9 +260,13 @@ impl<'c> SlideFiles<'c> {
     }
 }
 
-/// The frames' places in the file at `path` (`None`: read it whole).
-fn locate(path: &std::path::Path, header: &InstanceHeader) -> Result<Option<FileFrames>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+/// The frames' places in `file` (`None`: read it whole); `downloaded` is the temporary file
+/// it is, kept as long as it is read.
+fn locate(
+    file: File,
+    downloaded: Option<tempfile::NamedTempFile>,
+    header: &InstanceHeader,
+) -> Result<Option<FileFrames>, String> {
     let length = file
         .metadata()
         .map_err(|e| format!("cannot read: {e}"))?
@@ -260,7 +286,11 @@ fn locate(path: &std::path::Path, header: &InstanceHeader) -> Result<Option<File
         header.number_of_frames,
         frame_bytes,
     ) {
-        Ok(frames) => Ok(Some(FileFrames { file, frames })),
+        Ok(frames) => Ok(Some(FileFrames {
+            file,
+            frames,
+            _downloaded: downloaded,
+        })),
         Err(IndexError::Unmapped(_)) => Ok(None),
         Err(IndexError::Damaged(reason)) => Err(reason),
     }
