@@ -29,6 +29,9 @@ pub trait Sink: Sync {
     /// Stores the staged file `staged` under `key`: renamed into place, or uploaded (in parts
     /// when large), waiting for the result.
     fn put_staged(&self, key: &str, staged: NamedTempFile) -> std::io::Result<()>;
+    /// Removes the outputs `keys` (of a unit of work that failed after writing them), once
+    /// any queued write of them is done.
+    fn remove(&self, keys: &[String]) -> std::io::Result<()>;
     /// The complete output under `key`, if there is one.
     fn get(&self, key: &str) -> Option<Vec<u8>>;
     /// Human-readable location of `key`, for messages.
@@ -98,6 +101,16 @@ impl Sink for LocalSink {
             .persist(self.path(key))
             .map(|_| ())
             .map_err(|e| e.error)
+    }
+
+    fn remove(&self, keys: &[String]) -> std::io::Result<()> {
+        for key in keys {
+            match fs::remove_file(self.path(key)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -193,6 +206,14 @@ impl Sink for BucketSink {
         self.bucket
             .put_file(key, staged.path())
             .map_err(std::io::Error::other)
+    }
+
+    fn remove(&self, keys: &[String]) -> std::io::Result<()> {
+        self.uploads.wait();
+        for key in keys {
+            self.bucket.delete(key).map_err(std::io::Error::other)?;
+        }
+        Ok(())
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {

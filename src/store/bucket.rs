@@ -298,6 +298,17 @@ impl Bucket {
         Ok(bytes)
     }
 
+    /// Deletes `key` (absent already is fine).
+    pub fn delete(&self, key: &str) -> Result<(), String> {
+        let path = self.path(key)?;
+        let result = runtime().block_on(self.store.delete(&path));
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(format!("cannot delete {}: {e}", self.describe(key))),
+        }
+    }
+
     /// Streams the object `key` into `file` (never held whole in memory); the bytes written.
     pub fn download(&self, key: &str, file: &mut std::fs::File) -> Result<u64, String> {
         use std::io::Write;
@@ -529,6 +540,12 @@ impl Uploader {
             key: key.to_string(),
             error,
         });
+    }
+
+    /// Waits until every upload queued so far is done (their failures stay for `finish`).
+    pub fn wait(&self) {
+        let all = runtime().block_on(self.slots.acquire_many(self.concurrency));
+        drop(all);
     }
 
     /// Waits until every queued upload is done; returns (and forgets) the failed ones.

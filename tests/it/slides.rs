@@ -602,3 +602,65 @@ fn a_slide_read_from_and_written_to_a_bucket_is_the_one_of_folders() {
         );
     }
 }
+
+#[test]
+fn a_tile_found_corrupt_after_outputs_were_written_takes_them_all_away() {
+    // A Huffman table made impossible in one tile of level 0: its frame header is fine, so the
+    // pyramid copies it; decoding it for the Deep Zoom tiles fails. The slide fails with the
+    // reason and what it had written (the pyramid, tiles) is removed.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _) = generated(
+        dir.path(),
+        "corrupt",
+        &[
+            "--width", "1200", "--height", "900", "--levels", "2", "--seed", "17",
+        ],
+    );
+    let level = src.join("level-0.dcm");
+    let mut bytes = std::fs::read(&level).unwrap();
+    let find = |bytes: &[u8], from: usize, what: &[u8]| {
+        bytes[from..]
+            .windows(what.len())
+            .position(|w| w == what)
+            .map(|p| p + from)
+            .unwrap()
+    };
+    let mut tile = 0;
+    for _ in 0..12 {
+        tile = find(&bytes, tile + 1, &[0xFF, 0xD8, 0xFF]);
+    }
+    let table = find(&bytes, tile, &[0xFF, 0xC4]);
+    bytes[table + 5..table + 21].fill(0xFF);
+    std::fs::write(&level, &bytes).unwrap();
+    let dest = dir.path().join("out");
+    let stderr = expect(
+        &[
+            "convert",
+            src.to_str().unwrap(),
+            "--dest",
+            dest.to_str().unwrap(),
+            "-q",
+        ],
+        3,
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest["items"].as_array().unwrap().is_empty(), "{stderr}");
+    let reasons: Vec<&str> = manifest["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.starts_with("slide: ") && r.contains("level-0.dcm")),
+        "{reasons:?}"
+    );
+    let left: Vec<String> = all_files(&dest)
+        .into_iter()
+        .filter(|f| f.contains("/slide/"))
+        .collect();
+    assert!(left.is_empty(), "a failed slide left outputs: {left:?}");
+}

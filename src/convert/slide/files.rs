@@ -176,7 +176,7 @@ impl<'c> SlideFiles<'c> {
         self.context
             .bytes_read
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        DicomImage::from_frame(header, &header.transfer_syntax, bytes)
+        DicomImage::from_frame(header, frame, &header.transfer_syntax, bytes)
             .map_err(|e| self.named(instance, format!("frame {}: {e}", frame + 1)))
     }
 
@@ -248,14 +248,15 @@ impl<'c> SlideFiles<'c> {
                             format!("the server did not say how frame {number} is coded"),
                         )
                     })?;
-                DicomImage::from_frame(header, &syntax, frame.bytes)
+                DicomImage::from_frame(header, number - 1, &syntax, frame.bytes)
                     .map(Arc::new)
                     .map_err(|e| self.named(instance, format!("frame {number}: {e}")))
             })
             .collect()
     }
 
-    fn named(&self, instance: usize, reason: String) -> String {
+    /// `reason` prefixed with the path of `instance`.
+    pub(super) fn named(&self, instance: usize, reason: String) -> String {
         format!("{}: {reason}", self.context.instances[instance].path)
     }
 }

@@ -11,6 +11,7 @@ mod pyramid;
 mod reader;
 
 use std::io::BufWriter;
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -81,23 +82,40 @@ impl Context<'_> {
                 ..VolumeOutcome::default()
             };
         }
-        match self.write_slide(slide, &prefix) {
+        let keys = Mutex::new(Vec::new());
+        match self.write_slide(slide, &prefix, &keys) {
             Ok((item, written)) => VolumeOutcome {
                 items: vec![item],
                 written,
                 ..VolumeOutcome::default()
             },
-            Err(reason) => VolumeOutcome {
-                failed: slide
-                    .members
-                    .iter()
-                    .map(|&i| FileIssue {
-                        path: self.instances[i].path.clone(),
-                        reason: format!("slide: {reason}"),
-                    })
-                    .collect(),
-                ..VolumeOutcome::default()
-            },
+            Err(reason) => {
+                // What was written before the failure goes: nothing of a failed slide stays.
+                let keys = keys.into_inner().unwrap_or_else(|e| e.into_inner());
+                let reason = match self.sink.remove(&keys) {
+                    Ok(()) => reason,
+                    Err(e) => format!(
+                        "{reason} ({} outputs written before could not be removed: {e})",
+                        keys.len()
+                    ),
+                };
+                self.failed_slide(slide, reason)
+            }
+        }
+    }
+
+    /// Every instance of `slide` failed with `reason`.
+    fn failed_slide(&self, slide: &Slide, reason: String) -> VolumeOutcome {
+        VolumeOutcome {
+            failed: slide
+                .members
+                .iter()
+                .map(|&i| FileIssue {
+                    path: self.instances[i].path.clone(),
+                    reason: format!("slide: {reason}"),
+                })
+                .collect(),
+            ..VolumeOutcome::default()
         }
     }
 
@@ -112,7 +130,18 @@ impl Context<'_> {
             .then(|| (item.clone(), named.len()))
     }
 
-    fn write_slide(&self, slide: &Slide, prefix: &str) -> Result<(Item, usize), String> {
+    /// Writes the outputs of `slide` under `prefix`, each key into `keys` once written.
+    fn write_slide(
+        &self,
+        slide: &Slide,
+        prefix: &str,
+        keys: &Mutex<Vec<String>>,
+    ) -> Result<(Item, usize), String> {
+        let wrote = |key: &str| {
+            keys.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(key.into())
+        };
         let files = SlideFiles::new(self, slide);
         files.open_all(&slide.members)?;
         // One grey mapping for every tile of every level (colour passes through).
@@ -128,6 +157,7 @@ impl Context<'_> {
         let put = |key: &str, bytes: Vec<u8>| -> Result<u64, String> {
             let size = bytes.len() as u64;
             self.put(key, bytes)?;
+            wrote(key);
             Ok(size)
         };
 
@@ -155,6 +185,7 @@ impl Context<'_> {
             .into_inner()
             .map_err(|e| format!("cannot write the pyramid: {}", e.error()))?;
         let pyramid_bytes = self.put_staged(&pyramid_key, staged)?;
+        wrote(&pyramid_key);
 
         // Deep Zoom (every tile, then the descriptor that names them) beside the picture of
         // the whole slide, which reads its level with a reader of its own.

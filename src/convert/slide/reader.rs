@@ -55,13 +55,14 @@ impl<'a> LevelReader<'a> {
         let image = match level.tile(x, y) {
             None => filled_rgb(level.tile_width, level.tile_height, BACKGROUND),
             Some(TileRef { instance, frame }) => {
-                let (file, frame) = self.files.holding(instance, frame)?;
+                let (file, index) = self.files.holding(instance, frame)?;
                 decode_tile(
                     &file,
-                    frame,
+                    index,
                     (level.tile_width, level.tile_height),
                     self.grey,
-                )?
+                )
+                .map_err(|e| self.files.named(instance, format!("frame {frame}: {e}")))?
             }
         };
         let image = Arc::new(image);
@@ -133,12 +134,10 @@ pub(super) fn decode_tile(
     (width, height): (u32, u32),
     grey: &GreyMapping,
 ) -> Result<Image8, String> {
-    let decoded = file
-        .frame(frame)
-        .map_err(|e| format!("frame {frame}: {e}"))?;
+    let decoded = file.frame(frame).map_err(|e| e.to_string())?;
     if (decoded.width, decoded.height) != (width, height) {
         return Err(format!(
-            "frame {frame} is {}x{}, not the level's {width}x{height} tiles",
+            "a frame is {}x{}, not the level's {width}x{height} tiles",
             decoded.width, decoded.height
         ));
     }
@@ -157,8 +156,9 @@ pub(super) fn slide_mapping(
     mapping(&file, header, &mut || {
         let mut range: Option<(i64, i64)> = None;
         for tile in smallest.tiles.iter().flatten() {
-            let (file, frame) = files.holding(tile.instance, tile.frame)?;
-            let values = grey_range(&file, frame)?;
+            let (file, index) = files.holding(tile.instance, tile.frame)?;
+            let values = grey_range(&file, index)
+                .map_err(|e| files.named(tile.instance, format!("frame {}: {e}", tile.frame)))?;
             range = match (range, values) {
                 (Some((a, b)), Some((lo, hi))) => Some((a.min(lo), b.max(hi))),
                 (range, values) => range.or(values),
@@ -208,9 +208,7 @@ fn mapping(
 
 /// The lowest and highest grey value of frame `frame` (`None` for colour).
 fn grey_range(file: &DicomImage, frame: u32) -> Result<Option<(i64, i64)>, String> {
-    let decoded = file
-        .frame(frame)
-        .map_err(|e| format!("frame {frame}: {e}"))?;
+    let decoded = file.frame(frame).map_err(|e| e.to_string())?;
     Ok(match &decoded.samples {
         Samples::Grey(values) => values.min_max(),
         Samples::Rgb(_) => None,

@@ -115,7 +115,8 @@ impl DicomImage {
             Ok(Some(decoded)) => decoded,
             Err(e) => {
                 return Some(Err(DecodeError(format!(
-                    "JPEG Extended frame {frame}: {e}"
+                    "JPEG Extended frame {}: {e}",
+                    self.number(frame)
                 ))));
             }
         };
@@ -127,7 +128,8 @@ impl DicomImage {
             .collect();
         Some(if decoded.components == 1 && self.bits_allocated != 16 {
             Err(DecodeError(format!(
-                "12-bit JPEG frame {frame} under BitsAllocated {}, not 16",
+                "12-bit JPEG frame {} under BitsAllocated {}, not 16",
+                self.number(frame),
                 self.bits_allocated
             )))
         } else if decoded.components == 1 {
@@ -175,14 +177,18 @@ impl DicomImage {
                 Samples::Rgb(data)
             }),
             Ok(Ok((width, height, _))) => Err(DecodeError(format!(
-                "JPEG frame {frame} is {width}x{height}, the header says {}x{}",
-                self.columns, self.rows
+                "JPEG frame {} is {width}x{height}, the header says {}x{}",
+                self.number(frame),
+                self.columns,
+                self.rows
             ))),
             Ok(Err(e)) => Err(DecodeError(format!(
-                "JPEG Baseline frame {frame} does not decode: {e}"
+                "JPEG Baseline frame {} does not decode: {e}",
+                self.number(frame)
             ))),
             Err(_) => Err(DecodeError(format!(
-                "JPEG Baseline frame {frame} is corrupt (libjpeg error)"
+                "JPEG Baseline frame {} is corrupt (libjpeg error)",
+                self.number(frame)
             ))),
         })
     }
@@ -195,7 +201,8 @@ impl DicomImage {
             .ok_or_else(|| DecodeError("RLE Pixel Data is not encapsulated".into()))?;
         let fragment = fragments.get(frame as usize).ok_or_else(|| {
             DecodeError(format!(
-                "RLE frame {frame} missing: {} fragments",
+                "RLE frame {} missing: {} fragments",
+                self.number(frame),
                 fragments.len()
             ))
         })?;
@@ -205,7 +212,7 @@ impl DicomImage {
             usize::from(self.samples_per_pixel),
             self.bytes_per_sample(),
         )
-        .map_err(|e| DecodeError(format!("RLE frame {frame}: {e}")))?;
+        .map_err(|e| DecodeError(format!("RLE frame {}: {e}", self.number(frame))))?;
         // RLE segments come one per sample, so the result is planar only when asked to be interleaved.
         self.samples_from_native(native.into(), pixels, false)
     }

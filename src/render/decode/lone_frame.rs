@@ -11,10 +11,12 @@ use super::*;
 const EXPLICIT_LITTLE: &str = "1.2.840.10008.1.2.1";
 
 impl DicomImage {
-    /// The one-frame image of `bytes`, a frame of the instance `header` describes, coded in
-    /// `transfer_syntax` (a codestream of it, or native little-endian samples).
+    /// The one-frame image of `bytes`, frame `number` (0-based, as messages name it) of the
+    /// instance `header` describes, coded in `transfer_syntax` (a codestream of it, or native
+    /// little-endian samples).
     pub fn from_frame(
         header: &InstanceHeader,
+        number: u32,
         transfer_syntax: &str,
         bytes: Vec<u8>,
     ) -> Result<Self, DecodeError> {
@@ -79,7 +81,9 @@ impl DicomImage {
         let object = object
             .with_meta(meta)
             .map_err(|e| DecodeError(format!("cannot make the frame an image: {e}")))?;
-        Self::from_object(object, pixels)
+        let mut image = Self::from_object(object, pixels)?;
+        image.frame_base = number;
+        Ok(image)
     }
 }
 
@@ -107,6 +111,7 @@ mod tests {
         let jpeg = encode_jpeg(&rgb, 95, Huffman::Standard).unwrap();
         let image = DicomImage::from_frame(
             &header(16, 32, 3, "YBR_FULL_422"),
+            0,
             "1.2.840.10008.1.2.4.50",
             jpeg.clone(),
         )
@@ -131,6 +136,7 @@ mod tests {
         let samples: Vec<u8> = (0..12).collect();
         let image = DicomImage::from_frame(
             &header(3, 4, 1, "MONOCHROME2"),
+            0,
             EXPLICIT_LITTLE,
             samples.clone(),
         )
@@ -141,12 +147,15 @@ mod tests {
         assert_eq!(grey.to_vec(), (0..12).collect::<Vec<i64>>());
         let short = DicomImage::from_frame(
             &header(3, 4, 1, "MONOCHROME2"),
+            41,
             EXPLICIT_LITTLE,
             samples[..5].to_vec(),
         );
-        assert!(short.is_err() || short.unwrap().frame(0).is_err());
+        // Named by its number in its instance.
+        let error = short.unwrap().frame(0).unwrap_err().to_string();
+        assert!(error.contains("frame 41 of 12 bytes"), "{error}");
         assert!(
-            DicomImage::from_frame(&InstanceHeader::default(), EXPLICIT_LITTLE, vec![]).is_err()
+            DicomImage::from_frame(&InstanceHeader::default(), 0, EXPLICIT_LITTLE, vec![]).is_err()
         );
     }
 }

@@ -136,6 +136,9 @@ pub struct DicomImage {
     native: Option<NativePixels>,
     /// A Siemens mosaic's tiles, given as its frames ([`DicomImage::with_mosaic`]).
     tiles: Option<mosaic::Tiles>,
+    /// The number of its first frame in its instance, in messages: 0, but for a frame read on
+    /// its own ([`DicomImage::from_frame`]).
+    frame_base: u32,
 }
 
 /// The Pixel Data value of a native little-endian file, left in the file's bytes (dicom-object
@@ -307,6 +310,7 @@ impl DicomImage {
             object,
             native,
             tiles: None,
+            frame_base: 0,
         })
     }
 
@@ -355,7 +359,8 @@ impl DicomImage {
     pub fn stored_frame(&self, frame: u32) -> Result<Frame, DecodeError> {
         if frame >= self.frames {
             return Err(DecodeError(format!(
-                "frame {frame} out of range ({} frames)",
+                "frame {} out of range ({} frames)",
+                self.number(frame),
                 self.frames
             )));
         }
@@ -370,6 +375,11 @@ impl DicomImage {
             height: self.rows,
             samples,
         })
+    }
+
+    /// Frame `frame`'s number in its instance (0-based), for messages.
+    fn number(&self, frame: u32) -> u32 {
+        self.frame_base.saturating_add(frame)
     }
 
     fn pixel_count(&self) -> usize {

@@ -107,8 +107,9 @@ impl DicomImage {
             .filter(|range| range.end <= data.len());
         let Some(range) = range else {
             return Err(DecodeError(format!(
-                "pixel data holds {} bytes, too few for frame {frame} of {frame_len} bytes",
+                "pixel data holds {} bytes, too few for frame {} of {frame_len} bytes",
                 data.len(),
+                self.number(frame),
             )));
         };
         let frame_data = if words_swapped {
