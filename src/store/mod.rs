@@ -4,6 +4,7 @@
 pub mod bucket;
 pub mod cache;
 pub mod connect;
+pub mod large;
 pub mod location;
 pub mod request_log;
 pub mod retry;

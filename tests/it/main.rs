@@ -67,9 +67,11 @@ mod nifti;
 mod mosaic;
 // The Python package: its wheel built with maturin, installed into a fresh venv, its pytest suite.
 mod python_package;
-// Helpers: paths into test-data, running the binary, reading expectations.
 // `--burned-in`: ultrasound cut to its regions, declared text skipped, on planted real files.
 mod burned_in;
 // Whole-slide images against OpenSlide 4 and wsidicom.
 mod slides;
+// Whole-slide images from DICOMweb (frame by frame) and buckets, equal to a folder's.
+mod slide_sources;
+// Helpers: paths into test-data, running the binary, reading expectations.
 mod util;
