@@ -24,7 +24,7 @@ use crate::nifti::diffusion::{
     gradient_for_frame,
 };
 use crate::nifti::file::nifti_bytes;
-use crate::nifti::sidecar::{SidecarInput, sidecar};
+use crate::nifti::sidecar::{SidecarInput, echo_in_file, sidecar};
 use crate::nifti::stack::{Stack, plan_stacks};
 use crate::order::SliceRef;
 use crate::order::plan::PlannedSeries;
@@ -385,6 +385,14 @@ impl Context<'_> {
             .iter()
             .map(|&i| self.instances[i].echo_number)
             .collect();
+        // Echo times of the series' frames (enhanced files carry one per frame).
+        let frame_echo_times: BTreeSet<u64> = planned
+            .group
+            .members
+            .iter()
+            .flat_map(|&i| self.instances[i].frames.iter())
+            .filter_map(|f| f.echo_time.map(f64::to_bits))
+            .collect();
         let input = SidecarInput {
             first: Some(first_ds),
             first_frame: multi_frame
@@ -394,7 +402,14 @@ impl Context<'_> {
             second_slice_headers: headers_of(1),
             mosaic_slices: acquisition.mosaic_tiles.filter(|_| stack.mosaic),
             dims: built.header.dims,
-            multi_echo: echoes.len() > 1,
+            multi_echo: echoes.len() > 1 || frame_echo_times.len() > 1,
+            file_echo: multi_frame
+                .then(|| {
+                    let frames = &self.instances[first.instance].frames;
+                    let times: Vec<Option<f64>> = frames.iter().map(|f| f.echo_time).collect();
+                    echo_in_file(&times, first.frame as usize)
+                })
+                .flatten(),
         };
         let json = sidecar(&input).to_json_string();
 

@@ -47,6 +47,29 @@ pub struct SidecarInput<'a> {
     pub dims: [usize; 4],
     /// The series holds several echoes (EchoNumber is then written even for echo 1).
     pub multi_echo: bool,
+    /// The volume's echo among the echo times of its one multi-frame file when the file holds
+    /// several ([`echo_in_file`]): the EchoNumber written.
+    pub file_echo: Option<i64>,
+}
+
+/// The echo number in Siemens ICE dimensions (`X_2_1_1_1_1_1_1_1_1_1_1_629`: coil, echo, ...).
+fn ice_echo(ice: &str) -> Option<i64> {
+    ice.split('_').nth(1)?.trim().parse().ok()
+}
+
+/// The echo of frame `frame` of a multi-frame file whose frames have `echo_times`: echoes
+/// numbered from 1 in the order they first appear, as dcm2niix numbers the volumes it splits
+/// out of one file. `None` when the file holds one echo time.
+pub fn echo_in_file(echo_times: &[Option<f64>], frame: usize) -> Option<i64> {
+    let mut distinct: Vec<f64> = Vec::new();
+    for time in echo_times.iter().flatten() {
+        if !distinct.contains(time) {
+            distinct.push(*time);
+        }
+    }
+    let wanted = (*echo_times.get(frame)?)?;
+    let rank = distinct.iter().position(|t| *t == wanted)?;
+    (distinct.len() > 1).then_some(rank as i64 + 1)
 }
 
 /// A sidecar: keys in dcm2niix's order.
@@ -201,7 +224,7 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
         "PulseSequenceName",
         l.top_text(tags::PULSE_SEQUENCE_NAME).or_else(ge_sequence),
     );
-    let image_type = ImageType::read(&l);
+    let image_type = ImageType::read(&l, vendor);
     if !image_type.values.is_empty() {
         s.put("ImageType", image_type.values.clone());
     }
@@ -228,8 +251,19 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
         l.float(tags::SPACING_BETWEEN_SLICES),
     );
     s.put_positive("SAR", l.float(tags::SAR));
-    let echo_number = l.int(tags::ECHO_NUMBERS).unwrap_or(0);
-    if echo_number > 1 || (input.multi_echo && echo_number > 0) {
+    let mut echo_number = input
+        .file_echo
+        .or_else(|| l.int(tags::ECHO_NUMBERS))
+        .unwrap_or(0);
+    if vendor == Vendor::Siemens && echo_number <= 1 {
+        // XA: the echo is the second field of the frame's ICE dimensions (0021,1106).
+        echo_number = l
+            .text(Tag(0x0021, 0x1106))
+            .and_then(|ice| ice_echo(&ice))
+            .unwrap_or(echo_number);
+    }
+    let multi_echo = input.multi_echo || input.file_echo.is_some();
+    if echo_number > 1 || (multi_echo && echo_number > 0) {
         s.put("EchoNumber", echo_number);
     }
     let echo_time = l

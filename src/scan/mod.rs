@@ -7,6 +7,7 @@ pub mod csa;
 pub mod dicomweb;
 pub mod first_range;
 pub mod frame_index;
+pub mod ge_fieldmap;
 mod gzip;
 pub mod label_class;
 pub mod mosaic;

@@ -464,23 +464,17 @@ fn decode_frame(
 /// magnitude; dcm2niix writes them apart. `None` for other images.
 fn ge_fieldmap_part(raw: &RawHeader<'_>, endian: Endian) -> Option<String> {
     let text = |tag| find(&raw.elements, tag).map(trim_text);
-    let fieldmap = text(GE_INTERNAL_PULSE_SEQUENCE).is_some_and(|t| t == "B0map")
-        || text(GE_PULSE_SEQUENCE).is_some_and(|t| t.contains("b0map"));
-    if !fieldmap {
-        return None;
-    }
-    let locations = i64::from(parse_u16(find(&raw.elements, GE_LOCATIONS)?, endian)? as i16);
-    let images = find(&raw.elements, tags::IMAGES_IN_ACQUISITION).and_then(parse_int)?;
-    let instance = find(&raw.elements, tags::INSTANCE_NUMBER).and_then(parse_int)?;
-    if locations <= 0 || images == locations {
-        return None;
-    }
-    let part = if instance <= locations {
-        "REAL"
-    } else {
-        "MAGNITUDE"
-    };
-    Some(part.to_string())
+    let locations = find(&raw.elements, GE_LOCATIONS)
+        .and_then(|v| parse_u16(v, endian))
+        .map(|l| i64::from(l as i16));
+    let hz = super::ge_fieldmap::is_hz_map(
+        text(GE_INTERNAL_PULSE_SEQUENCE).as_deref(),
+        text(GE_PULSE_SEQUENCE).as_deref(),
+        locations,
+        find(&raw.elements, tags::IMAGES_IN_ACQUISITION).and_then(parse_int),
+        find(&raw.elements, tags::INSTANCE_NUMBER).and_then(parse_int),
+    )?;
+    Some(if hz { "REAL" } else { "MAGNITUDE" }.to_string())
 }
 
 /// GE's image type as a ComplexImageComponent term.

@@ -42,6 +42,15 @@ impl<'a> Lookup<'a> {
         values::text(self.holder(tag)?, tag)
     }
 
+    /// Text of the first `tag` inside the frame's or shared groups (not the top level).
+    pub(super) fn nested_text(&self, tag: Tag) -> Option<String> {
+        let holder = self
+            .nested
+            .iter()
+            .find_map(|item| find(item, tag, MAX_DEPTH))?;
+        values::text(holder, tag)
+    }
+
     /// Text of a top-level element only (ImageType, sequence names).
     pub(super) fn top_text(&self, tag: Tag) -> Option<String> {
         values::text(self.top, tag).or_else(|| self.text(tag))

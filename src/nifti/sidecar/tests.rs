@@ -337,3 +337,13 @@ fn json_text_keeps_the_order_and_parses() {
     assert_eq!(parsed, ours.to_map());
     assert_eq!(sidecar(&SidecarInput::default()), Sidecar::default());
 }
+
+#[test]
+fn echoes_of_one_file_are_numbered_as_they_first_appear() {
+    // Philips' B0 map: magnitude at 1.52 ms, then the Hz map at 0 ms: echoes 1 and 2.
+    let times = [Some(1.52), Some(1.52), Some(0.0), Some(0.0)];
+    assert_eq!(echo_in_file(&times, 0), Some(1));
+    assert_eq!(echo_in_file(&times, 3), Some(2));
+    assert_eq!(echo_in_file(&[Some(10.0), Some(10.0)], 1), None);
+    assert_eq!(echo_in_file(&[None, None], 0), None);
+}

@@ -97,7 +97,10 @@ pub(super) struct ImageType {
 }
 
 impl ImageType {
-    pub(super) fn read(l: &Lookup) -> ImageType {
+    /// The image's ImageType (FrameType for enhanced images) with the complex component
+    /// appended, as dcm2niix lists it; a field map in Hz (a real image of a "B0 MAP", or the
+    /// first volume of a GE B0 fieldmap series) ends in FIELDMAPHZ instead.
+    pub(super) fn read(l: &Lookup, vendor: Vendor) -> ImageType {
         let joined = l
             .top_text(tags::IMAGE_TYPE)
             .or_else(|| l.text(tags::FRAME_TYPE))
@@ -116,12 +119,24 @@ impl ImageType {
         let phase = joined.contains("_P_") || joined.contains("PHASE") || component("PH");
         let real = joined.contains("_R_") || joined.contains("_REAL_") || component("RE");
         let imaginary = joined.contains("_I_") || joined.contains("_IMAGINARY_") || component("IM");
+        let b0_map = |t: &str| t.contains("B0") && t.contains("MAP");
+        // The frame's own component counts here (Philips enhanced files say MIXED on top).
+        let frame_real = l
+            .nested_text(tags::COMPLEX_IMAGE_COMPONENT)
+            .is_some_and(|c| c.starts_with("RE"));
+        let b0_image =
+            b0_map(&joined) || l.nested_text(tags::IMAGE_TYPE).is_some_and(|t| b0_map(&t));
+        let hz = ((real || frame_real) && b0_image) || (vendor == Vendor::Ge && ge_hz_map(l));
         let mut values: Vec<String> = joined
             .split('_')
             .filter(|v| !v.is_empty())
             .map(str::to_string)
             .collect();
-        if !values.is_empty() {
+        if hz && !values.is_empty() {
+            if !joined.contains("_FIELDMAPHZ_") {
+                values.push("FIELDMAPHZ".to_string());
+            }
+        } else if !values.is_empty() {
             for (present, name) in [
                 (magnitude, "MAGNITUDE"),
                 (phase, "PHASE"),
@@ -139,6 +154,18 @@ impl ImageType {
     pub(super) fn has(&self, needle: &str) -> bool {
         self.joined.contains(needle)
     }
+}
+
+/// Whether the image is the Hz map of a GE B0 fieldmap series.
+fn ge_hz_map(l: &Lookup) -> bool {
+    let text = |group, element| l.text(Tag(group, element));
+    crate::scan::ge_fieldmap::is_hz_map(
+        text(0x0019, 0x109E).as_deref(),
+        text(0x0019, 0x109C).as_deref(),
+        l.int(Tag(0x0021, 0x104F)),
+        l.int(tags::IMAGES_IN_ACQUISITION),
+        l.int(tags::INSTANCE_NUMBER),
+    ) == Some(true)
 }
 
 /// GE's effective echo spacing (s) from its echo spacing (0043,102C, µs), as dcm2niix
