@@ -477,11 +477,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use object_store::memory::InMemory;
 
-    fn memory_bucket(prefix: &str) -> Bucket {
+    /// A bucket of an in-memory store, under `prefix`.
+    pub(crate) fn memory_bucket(prefix: &str) -> Bucket {
         Bucket::with_store(
             Arc::new(InMemory::new()),
             Location::parse(&format!("memory://test/{prefix}")).unwrap(),

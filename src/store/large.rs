@@ -97,19 +97,8 @@ fn read_up_to(file: &mut std::fs::File, buffer: &mut [u8]) -> std::io::Result<us
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use object_store::memory::InMemory;
-
     use super::*;
-    use crate::store::Location;
-
-    fn memory_bucket(prefix: &str) -> Bucket {
-        Bucket::with_store(
-            Arc::new(InMemory::new()),
-            Location::parse(&format!("memory://test/{prefix}")).unwrap(),
-        )
-    }
+    use crate::store::bucket::tests::memory_bucket;
 
     #[test]
     fn files_are_put_whole_or_in_parts() {

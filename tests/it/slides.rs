@@ -247,7 +247,18 @@ fn a_truncated_level_fails_its_slide_with_the_reason_and_nothing_of_it_is_writte
     let level = src.join("level-0.dcm");
     let bytes = std::fs::read(&level).unwrap();
     std::fs::write(&level, &bytes[..bytes.len() - 4000]).unwrap();
-    let dest = dir.path().join("out");
+    let failed = failed_slide(&src, &dir.path().join("out"));
+    let paths: Vec<&str> = failed.iter().map(|f| f.0.as_str()).collect();
+    assert!(
+        paths.contains(&"level-0.dcm") && paths.contains(&"level-1.dcm"),
+        "{failed:?}"
+    );
+}
+
+/// Converts `src` into `dest` expecting its one slide to fail (exit code 3): no item, no
+/// output of it left, every instance failed with a reason starting `slide: `; the failed
+/// (path, reason) pairs.
+fn failed_slide(src: &Path, dest: &Path) -> Vec<(String, String)> {
     let stderr = expect(
         &[
             "convert",
@@ -261,26 +272,25 @@ fn a_truncated_level_fails_its_slide_with_the_reason_and_nothing_of_it_is_writte
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["items"].as_array().unwrap().is_empty(), "{stderr}");
-    let failed: Vec<(&str, &str)> = manifest["failed"]
+    let failed: Vec<(String, String)> = manifest["failed"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["path"].as_str().unwrap(), f["reason"].as_str().unwrap()))
+        .map(|f| {
+            let text = |key: &str| f[key].as_str().unwrap().to_string();
+            (text("path"), text("reason"))
+        })
         .collect();
-    let paths: Vec<&str> = failed.iter().map(|f| f.0).collect();
-    assert!(
-        paths.contains(&"level-0.dcm") && paths.contains(&"level-1.dcm"),
-        "{failed:?}"
-    );
     assert!(
         failed.iter().all(|(_, r)| r.starts_with("slide: ")),
         "{failed:?}"
     );
-    let written: Vec<String> = crate::util::all_files(&dest);
-    assert!(
-        written.iter().all(|f| !f.contains("/slide/")),
-        "a failed slide left outputs: {written:?}"
-    );
+    let left: Vec<String> = all_files(dest)
+        .into_iter()
+        .filter(|f| f.contains("/slide/"))
+        .collect();
+    assert!(left.is_empty(), "a failed slide left outputs: {left:?}");
+    failed
 }
 
 #[test]
@@ -484,35 +494,11 @@ fn a_tile_found_corrupt_after_outputs_were_written_takes_them_all_away() {
     let table = find(&bytes, tile, &[0xFF, 0xC4]);
     bytes[table + 5..table + 21].fill(0xFF);
     std::fs::write(&level, &bytes).unwrap();
-    let dest = dir.path().join("out");
-    let stderr = expect(
-        &[
-            "convert",
-            src.to_str().unwrap(),
-            "--dest",
-            dest.to_str().unwrap(),
-            "-q",
-        ],
-        3,
-    );
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(dest.join("manifest.json")).unwrap()).unwrap();
-    assert!(manifest["items"].as_array().unwrap().is_empty(), "{stderr}");
-    let reasons: Vec<&str> = manifest["failed"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["reason"].as_str().unwrap())
-        .collect();
+    let failed = failed_slide(&src, &dir.path().join("out"));
     assert!(
-        reasons
+        failed
             .iter()
-            .all(|r| r.starts_with("slide: ") && r.contains("level-0.dcm")),
-        "{reasons:?}"
+            .all(|(_, r)| r.contains("level-0.dcm: frame 11")),
+        "{failed:?}"
     );
-    let left: Vec<String> = all_files(&dest)
-        .into_iter()
-        .filter(|f| f.contains("/slide/"))
-        .collect();
-    assert!(left.is_empty(), "a failed slide left outputs: {left:?}");
 }

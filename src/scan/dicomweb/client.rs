@@ -109,13 +109,7 @@ impl Client {
     /// GETs one instance (a one-part multipart answer), read as it streams in.
     pub fn get_instance(&self, url: &str) -> Result<Option<Vec<u8>>, String> {
         self.get(url, ACCEPT_DICOM, |response| {
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            let mut parts = MultipartReader::new(response, &content_type, MAX_INSTANCE)?;
+            let mut parts = multipart(response)?;
             let part = parts
                 .next_part()?
                 .ok_or_else(|| Failure::Final("the multipart answer holds no part".to_string()))?;
@@ -129,13 +123,7 @@ impl Client {
     /// GETs frames (a multipart answer, a part per frame, in the order asked).
     pub fn get_frames(&self, url: &str) -> Result<Option<Vec<Part>>, String> {
         self.get(url, ACCEPT_FRAMES, |response| {
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            let mut reader = MultipartReader::new(response, &content_type, MAX_INSTANCE)?;
+            let mut reader = multipart(response)?;
             let mut parts = Vec::new();
             while let Some(part) = reader.next_part()? {
                 self.stats
@@ -247,6 +235,17 @@ impl Client {
 }
 
 /// A transport error's kind, for the log and messages.
+/// The parts of a multipart answer, read as they stream in (each at most [`MAX_INSTANCE`]).
+fn multipart(response: &mut Response) -> Result<MultipartReader<&mut Response>, Failure> {
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    Ok(MultipartReader::new(response, &content_type, MAX_INSTANCE)?)
+}
+
 fn transport_kind(err: &reqwest::Error) -> &'static str {
     if err.is_timeout() {
         "timeout"
