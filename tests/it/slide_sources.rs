@@ -158,3 +158,61 @@ fn a_slide_read_from_and_written_to_a_bucket_is_the_one_of_folders() {
         );
     }
 }
+
+#[test]
+fn jpeg_2000_and_native_slides_from_dicomweb_equal_the_folders_run() {
+    // Frames of other codings: JPEG 2000 tiles of 240 x 200 (decoded, encoded once) and
+    // highdicom's native RGB tiles, each part naming its own transfer syntax.
+    let dir = tempfile::tempdir().unwrap();
+    let (j2k, _) = generated(
+        dir.path(),
+        "j2k",
+        &[
+            "--width", "700", "--height", "500", "--levels", "2", "--tile", "240x200", "--codec",
+            "jpeg2000", "--seed", "5",
+        ],
+    );
+    std::fs::copy(
+        crate::util::data("slides/highdicom/sm_image.dcm"),
+        j2k.join("sm_image.dcm"),
+    )
+    .unwrap();
+    let local = dir.path().join("local");
+    let (manifest, _) = convert(&j2k, &local, &[]);
+    let orthanc = Orthanc::start(None);
+    let files: Vec<PathBuf> = all_files(&j2k).iter().map(|f| j2k.join(f)).collect();
+    orthanc.load(&files);
+    let web = dir.path().join("web");
+    let url = orthanc.url();
+    let output = run(&[
+        "convert",
+        url.as_str(),
+        "--dest",
+        web.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let slides: Vec<&Value> = manifest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "slide")
+        .collect();
+    assert_eq!(slides.len(), 2, "{manifest}");
+    for slide in slides {
+        let prefix = Path::new(slide["slide"]["pyramid_key"].as_str().unwrap())
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        for file in all_files(&local.join(&prefix)) {
+            let (a, b) = (
+                local.join(&prefix).join(&file),
+                web.join(&prefix).join(&file),
+            );
+            assert!(
+                std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap_or_default(),
+                "{file} differs from the DICOMweb run"
+            );
+        }
+    }
+}
