@@ -15,6 +15,7 @@ mod label_sheet;
 mod labels;
 pub use labels::{attach_labels, place_labels};
 mod nifti;
+mod opened;
 mod previous;
 pub mod publish;
 mod sheet;

@@ -5,12 +5,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
 use super::burned_in::{cropped_headers, item_note, volume_crop};
 use super::context::{Context, VolumeOutcome};
 use super::items::NIFTI_EXTENSION;
+use super::opened::OpenedFile;
 use super::slices::decode_slice;
 use crate::contract::FileIssue;
 use crate::contract::keys;
@@ -28,8 +28,8 @@ use crate::nifti::sidecar::{SidecarInput, echo_in_file, sidecar};
 use crate::nifti::stack::{Stack, plan_stacks};
 use crate::order::SliceRef;
 use crate::order::plan::PlannedSeries;
-use crate::render::decode::DicomImage;
 use crate::scan::InstanceHeader;
+use crate::scan::reader::Dataset;
 
 /// One stack's outcome: its entry (when written or kept) and what failed.
 struct StackOutcome<'p> {
@@ -246,6 +246,11 @@ impl Context<'_> {
         }
     }
 
+    /// Reads the file of `header` for its header and frames.
+    fn open_file(&self, header: &InstanceHeader) -> Result<OpenedFile, String> {
+        OpenedFile::open(self.read_file(header)?, header)
+    }
+
     /// Whether an instance is an enhanced (or classic) multi-frame file, whose frames have
     /// their own functional groups; a mosaic's tiles do not.
     fn is_multi_frame(&self, instance: usize) -> bool {
@@ -279,12 +284,12 @@ impl Context<'_> {
                     .map(|s| s.instance),
             )
             .collect();
-        let open: HashMap<usize, Arc<DicomImage>> = kept
+        let open: HashMap<usize, Arc<OpenedFile>> = kept
             .into_par_iter()
             .map(|instance| {
                 let header = &self.instances[instance];
-                self.open_image(header)
-                    .map(|image| (instance, Arc::new(image)))
+                self.open_file(header)
+                    .map(|file| (instance, Arc::new(file)))
                     .map_err(|e| format!("{}: {e}", header.path))
             })
             .collect::<Result<_, String>>()?;
@@ -295,7 +300,7 @@ impl Context<'_> {
             0
         };
         let acquisition = acquisition(
-            first_ds,
+            &first_ds,
             first_frame,
             self.instances[first.instance].mosaic.as_ref(),
         );
@@ -318,28 +323,27 @@ impl Context<'_> {
                 return Ok(frame);
             }
             let fetched;
-            let image = match open.get(&s.instance) {
-                Some(image) => image.as_ref(),
+            let file = match open.get(&s.instance) {
+                Some(file) => file.as_ref(),
                 None => {
-                    fetched = self.open_image(header)?;
+                    fetched = self
+                        .open_file(header)
+                        .map_err(|e| format!("{}: {e}", header.path))?;
                     &fetched
                 }
             };
             if let Some(&t) = leads.get(&s) {
-                let ds = image.dataset();
-                let gradient = match frame_item(ds, s.frame) {
-                    Some(item) if self.is_multi_frame(s.instance) => gradient_for_frame(ds, item),
-                    _ => gradient(ds),
+                let ds = file.dataset();
+                let gradient = match frame_item(&ds, s.frame) {
+                    Some(item) if self.is_multi_frame(s.instance) => gradient_for_frame(&ds, &item),
+                    _ => gradient(&ds),
                 };
                 gradients.lock().unwrap_or_else(|e| e.into_inner())[t] = gradient;
             }
             // A mosaic's stored frame (the whole grid): the stack builder cuts the tiles.
-            let frame = if stack.mosaic {
-                image.stored_frame(s.frame)
-            } else {
-                image.frame(s.frame)
-            }
-            .map_err(|e| format!("{}: {e}", header.path))?;
+            let frame = file
+                .frame(header, s.frame, stack.mosaic)
+                .map_err(|e| format!("{}: {e}", header.path))?;
             self.nifti_progress(u64::from(!stack.mosaic));
             Ok(frame)
         };
@@ -363,14 +367,14 @@ impl Context<'_> {
             self.nifti_progress(stack.time_points.len() as u64);
         }
 
-        let headers_of = |t: usize| -> Vec<&InMemDicomObject> {
+        let headers_of = |t: usize| -> Vec<Dataset<'_>> {
             stack.time_points.get(t).map_or(Vec::new(), |slices| {
                 slices
                     .iter()
                     .filter_map(|s| {
                         let ds = open.get(&s.instance)?.dataset();
                         if self.is_multi_frame(s.instance) {
-                            frame_item(ds, s.frame)
+                            frame_item(&ds, s.frame)
                         } else {
                             Some(ds)
                         }
@@ -396,7 +400,7 @@ impl Context<'_> {
         let input = SidecarInput {
             first: Some(first_ds),
             first_frame: multi_frame
-                .then(|| frame_item(first_ds, first.frame))
+                .then(|| frame_item(&first_ds, first.frame))
                 .flatten(),
             slice_headers: headers_of(0),
             second_slice_headers: headers_of(1),
@@ -421,7 +425,7 @@ impl Context<'_> {
         self.put(&sidecar_key, json.into_bytes())?;
         let gradients = gradients.into_inner().unwrap_or_else(|e| e.into_inner());
         let (bval, bvec) =
-            match diffusion_texts(&gradients, &built, first, first_ds, self.instances) {
+            match diffusion_texts(&gradients, &built, first, &first_ds, self.instances) {
                 Some((bval, bvec)) => {
                     let (bval_key, bvec_key) = (
                         keys::nifti_companion_key(prefix, "bval"),
@@ -452,7 +456,7 @@ fn diffusion_texts(
     gradients: &[Option<Gradient>],
     built: &Built,
     first: SliceRef,
-    first_ds: &InMemDicomObject,
+    first_ds: &Dataset<'_>,
     instances: &[InstanceHeader],
 ) -> Option<(String, String)> {
     let none = Gradient {

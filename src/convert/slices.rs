@@ -13,7 +13,7 @@ use crate::contract::keys;
 use crate::encode::jpeg::{Huffman, encode_jpeg};
 use crate::encode::png::encode_png;
 use crate::encode::thumbnail::encode_thumbnail;
-use crate::render::decode::{DicomImage, Frame, Samples, native_grey_frame};
+use crate::render::decode::{DicomImage, Frame, Samples, native_grey_frame, native_grey_pixels};
 use crate::render::lut::ModalityLut;
 use crate::render::window::{WindowChoice, choose_mapping, modality_range};
 use crate::render::{Image8, burn_overlays, render_frame};
@@ -284,11 +284,12 @@ pub(super) fn decode_slice(
     frame: u32,
     stored: bool,
 ) -> Result<Frame, String> {
-    if frame == 0
-        && (header.mosaic.is_none() || stored)
-        && let Some(decoded) = native_grey_frame(&bytes, header)
+    if (header.mosaic.is_none() || stored)
+        && let Some(pixels) = native_grey_pixels(&bytes, header)
     {
-        return decoded.map_err(|e| e.to_string());
+        return pixels
+            .and_then(|pixels| native_grey_frame(&pixels, header, frame))
+            .map_err(|e| e.to_string());
     }
     let image = as_scanned(bytes, header)?;
     let decoded = if stored {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::opened::OpenedFile;
 use super::slices::decode_slice;
 use crate::Progress;
 use crate::nifti::acquisition::{Acquisition, acquisition};
@@ -19,7 +20,7 @@ use crate::nifti::voxels::Rows;
 use crate::order::plan::plan_volumes;
 use crate::order::split::Volume;
 use crate::order::{Rule, SliceRef};
-use crate::render::decode::{DicomImage, Frame};
+use crate::render::decode::Frame;
 use crate::scan::InstanceHeader;
 use crate::scan::source::Source;
 
@@ -103,7 +104,7 @@ pub struct StackReader<'a> {
     stack: Stack,
     acquisition: Acquisition,
     layout: Layout,
-    open: HashMap<usize, Arc<DicomImage>>,
+    open: HashMap<usize, Arc<OpenedFile>>,
 }
 
 impl<'a> StackReader<'a> {
@@ -127,9 +128,9 @@ impl<'a> StackReader<'a> {
         wanted.push(first.instance);
         wanted.sort_unstable();
         wanted.dedup();
-        let open: HashMap<usize, Arc<DicomImage>> = wanted
+        let open: HashMap<usize, Arc<OpenedFile>> = wanted
             .into_par_iter()
-            .map(|i| Ok((i, Arc::new(open_image(source, &instances[i])?))))
+            .map(|i| Ok((i, Arc::new(open_file(source, &instances[i])?))))
             .collect::<Result<_, String>>()?;
         let frame = if is_multi_frame(&instances[first.instance]) {
             first.frame
@@ -137,7 +138,7 @@ impl<'a> StackReader<'a> {
             0
         };
         let acquisition = acquisition(
-            open[&first.instance].dataset(),
+            &open[&first.instance].dataset(),
             frame,
             instances[first.instance].mosaic.as_ref(),
         );
@@ -232,10 +233,7 @@ impl<'a> StackReader<'a> {
     fn decode(&self, s: SliceRef) -> Result<Frame, String> {
         let header = &self.instances[s.instance];
         let frame = match self.open.get(&s.instance) {
-            Some(image) if self.stack.mosaic => {
-                image.stored_frame(s.frame).map_err(|e| e.to_string())
-            }
-            Some(image) => image.frame(s.frame).map_err(|e| e.to_string()),
+            Some(file) => file.frame(header, s.frame, self.stack.mosaic),
             None => {
                 let bytes = self
                     .source
@@ -253,9 +251,9 @@ pub(super) fn is_multi_frame(header: &InstanceHeader) -> bool {
     header.number_of_frames > 1 && header.mosaic.is_none()
 }
 
-fn open_image(source: &Source, header: &InstanceHeader) -> Result<DicomImage, String> {
+fn open_file(source: &Source, header: &InstanceHeader) -> Result<OpenedFile, String> {
     let bytes = source
         .read(&header.path)
         .map_err(|e| format!("{}: {e}", header.path))?;
-    super::slices::as_scanned(bytes, header).map_err(|e| format!("{}: {e}", header.path))
+    OpenedFile::open(bytes, header).map_err(|e| format!("{}: {e}", header.path))
 }

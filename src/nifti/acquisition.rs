@@ -1,11 +1,11 @@
 //! What the first file of a volume says about its acquisition, beyond the scan record: the
 //! facts the voxel layout and geometry depend on. Pure code over a data set.
 
+use crate::scan::reader::Dataset;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
 
-use super::values::{Vendor, first_item, float, items, text};
+use super::values::{Vendor, first_item, float, text};
 use crate::scan::Mosaic;
 /// Philips private "scale slope" (FL), and the private per-frame item that holds it in
 /// enhanced objects.
@@ -39,7 +39,7 @@ pub struct Acquisition {
 
 /// The acquisition facts of `ds`, the first file of a volume (its frame `frame` for an
 /// enhanced object), with the mosaic layout the scan found in it.
-pub fn acquisition(ds: &InMemDicomObject, frame: u32, mosaic: Option<&Mosaic>) -> Acquisition {
+pub fn acquisition(ds: &Dataset<'_>, frame: u32, mosaic: Option<&Mosaic>) -> Acquisition {
     let three_d = text(ds, tags::MR_ACQUISITION_TYPE).is_some_and(|t| t == "3D");
     let epi = text(ds, tags::SCANNING_SEQUENCE).is_some_and(|t| t.contains("EP"))
         || text(ds, tags::ECHO_PLANAR_PULSE_SEQUENCE).is_some_and(|t| t.starts_with('Y'));
@@ -58,19 +58,19 @@ pub fn acquisition(ds: &InMemDicomObject, frame: u32, mosaic: Option<&Mosaic>) -
 }
 
 /// Philips' scale slope: at the top level, else in frame `frame`'s private Philips item.
-fn philips_scale(ds: &InMemDicomObject, frame: u32) -> Option<f64> {
-    let own = |item: &InMemDicomObject| {
-        let bytes = item.element(PHILIPS_SCALE_SLOPE).ok()?.to_bytes().ok()?;
+fn philips_scale(ds: &Dataset<'_>, frame: u32) -> Option<f64> {
+    let own = |item: &Dataset<'_>| {
+        let bytes = item.get(PHILIPS_SCALE_SLOPE)?.bytes();
         let value = f32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
         (bytes.len() == 4 && value.is_finite() && value != 0.0).then_some(f64::from(value))
     };
     own(ds).or_else(|| {
         let frame = frame_item(ds, frame)?;
-        own(first_item(frame, PHILIPS_PRIVATE_FRAME_SEQUENCE)?)
+        own(&first_item(&frame, PHILIPS_PRIVATE_FRAME_SEQUENCE)?)
     })
 }
 
 /// The Per-frame Functional Groups item of frame `frame` (0-based) of an enhanced object.
-pub fn frame_item(ds: &InMemDicomObject, frame: u32) -> Option<&InMemDicomObject> {
-    items(ds, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).get(frame as usize)
+pub fn frame_item<'t>(ds: &Dataset<'t>, frame: u32) -> Option<Dataset<'t>> {
+    ds.item(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, frame as usize)
 }

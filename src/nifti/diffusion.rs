@@ -23,9 +23,9 @@
 //! run along −n dcm2niix negates y instead, which is the same vector up to its overall sign.
 //! b≈0 volumes and zero vectors are written as given, not normalised or rotated.
 
+use crate::scan::reader::Dataset;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
 
 use super::values::{self, Vendor, format_g};
 use crate::scan::csa;
@@ -59,7 +59,7 @@ pub enum GradientFrame {
 
 /// The gradient of a single-frame image (or, for an enhanced object, of its shared functional
 /// groups, else its first frame); `None` when it carries no diffusion information.
-pub fn gradient(ds: &InMemDicomObject) -> Option<Gradient> {
+pub fn gradient(ds: &Dataset<'_>) -> Option<Gradient> {
     let vendor = Vendor::of(ds);
     if let Some(g) = standard(ds) {
         // A standard b-value without a direction: a GE or Philips private direction may
@@ -72,7 +72,7 @@ pub fn gradient(ds: &InMemDicomObject) -> Option<Gradient> {
         tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
         tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
     ] {
-        if let Some(g) = values::first_item(ds, group).and_then(standard) {
+        if let Some(g) = values::first_item(ds, group).and_then(|d| standard(&d)) {
             return Some(g);
         }
     }
@@ -88,30 +88,28 @@ pub fn gradient(ds: &InMemDicomObject) -> Option<Gradient> {
 /// The gradient of one frame of an enhanced object: `frame_item` is its item of the
 /// Per-Frame Functional Groups Sequence (5200,9230); the Shared Functional Groups (5200,9229)
 /// and the top level of `ds` fill in what the frame lacks.
-pub fn gradient_for_frame(
-    ds: &InMemDicomObject,
-    frame_item: &InMemDicomObject,
-) -> Option<Gradient> {
+pub fn gradient_for_frame(ds: &Dataset<'_>, frame_item: &Dataset<'_>) -> Option<Gradient> {
     standard(frame_item)
         .or_else(|| {
-            values::first_item(ds, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).and_then(standard)
+            values::first_item(ds, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE)
+                .and_then(|d| standard(&d))
         })
         .or_else(|| gradient(ds))
 }
 
 /// Standard tags at this level or inside the MR Diffusion Sequence.
-fn standard(ds: &InMemDicomObject) -> Option<Gradient> {
-    let from = |item: &InMemDicomObject| {
+fn standard(ds: &Dataset<'_>) -> Option<Gradient> {
+    let from = |item: &Dataset<'_>| {
         let b = values::float(item, tags::DIFFUSION_B_VALUE)?;
         let direction = values::first_item(item, tags::DIFFUSION_GRADIENT_DIRECTION_SEQUENCE)
-            .and_then(|d| three(&values::floats(d, tags::DIFFUSION_GRADIENT_ORIENTATION)))
+            .and_then(|d| three(&values::floats(&d, tags::DIFFUSION_GRADIENT_ORIENTATION)))
             .or_else(|| three(&values::floats(item, tags::DIFFUSION_GRADIENT_ORIENTATION)));
         Some(patient(b, direction))
     };
-    from(ds).or_else(|| values::first_item(ds, tags::MR_DIFFUSION_SEQUENCE).and_then(from))
+    from(ds).or_else(|| values::first_item(ds, tags::MR_DIFFUSION_SEQUENCE).and_then(|d| from(&d)))
 }
 
-fn siemens(ds: &InMemDicomObject) -> Option<Gradient> {
+fn siemens(ds: &Dataset<'_>) -> Option<Gradient> {
     if let Some(header) = csa::from_dataset(ds, csa::Which::Image)
         && let Some(b) = header.b_value()
     {
@@ -121,7 +119,7 @@ fn siemens(ds: &InMemDicomObject) -> Option<Gradient> {
     Some(patient(b, three(&values::floats(ds, Tag(0x0019, 0x100E)))))
 }
 
-fn ge(ds: &InMemDicomObject) -> Option<Gradient> {
+fn ge(ds: &Dataset<'_>) -> Option<Gradient> {
     let b = values::float(ds, Tag(0x0043, 0x1039))
         .map(|b| (b as i64 % 1_000_000_000) as f64)
         .or_else(|| values::float(ds, tags::DIFFUSION_B_VALUE))?;
@@ -169,7 +167,7 @@ fn ge_rescale(b: f64, direction: Option<[f64; 3]>) -> (f64, Option<[f64; 3]>) {
     (new_b, Some(v.map(|x| x * k)))
 }
 
-fn philips(ds: &InMemDicomObject) -> Option<Gradient> {
+fn philips(ds: &Dataset<'_>) -> Option<Gradient> {
     let b = values::float(ds, Tag(0x2001, 0x1003))
         .or_else(|| values::float(ds, tags::DIFFUSION_B_VALUE))?;
     let direction = [0x10B0, 0x10B1, 0x10B2]

@@ -14,9 +14,9 @@ mod lookup;
 mod timing;
 mod vendor;
 
+use crate::scan::reader::Dataset;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
 use serde_json::{Map, Value, json};
 
 use super::values::{Vendor, round_g};
@@ -28,19 +28,19 @@ use vendor::{ImageType, Siemens, asc_int};
 #[derive(Debug, Clone, Default)]
 pub struct SidecarInput<'a> {
     /// The first image of the volume (first file; for an enhanced object, the object itself).
-    pub first: Option<&'a InMemDicomObject>,
+    pub first: Option<Dataset<'a>>,
     /// For an enhanced (multi-frame) object: the Per-Frame Functional Groups item of the
     /// first frame of the volume.
-    pub first_frame: Option<&'a InMemDicomObject>,
+    pub first_frame: Option<Dataset<'a>>,
     /// The slices of the first time point in NIfTI slice order: one header per file for
     /// classic images, one Per-Frame Functional Groups item per frame for enhanced objects,
     /// just the mosaic file for a mosaic. Gives SliceTiming when there is no mosaic.
-    pub slice_headers: Vec<&'a InMemDicomObject>,
+    pub slice_headers: Vec<Dataset<'a>>,
     /// The slices of the second time point (same form as `slice_headers`; for a mosaic, its
     /// mosaic file), when the series has one: dcm2niix takes Siemens XA slice times from the
     /// second volume, and mosaic times from it when the first volume's are implausible (a CMRR
     /// sequence bug).
-    pub second_slice_headers: Vec<&'a InMemDicomObject>,
+    pub second_slice_headers: Vec<Dataset<'a>>,
     /// Tiles per mosaic for a Siemens mosaic.
     pub mosaic_slices: Option<u32>,
     /// NIfTI dim[1..=4]: columns, rows, slices, volumes of the written image.
@@ -132,8 +132,8 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
         return s;
     };
     let l = Lookup::new(first, input.first_frame);
-    let vendor = Vendor::of(first);
-    let siemens = Siemens::read(first, vendor);
+    let vendor = Vendor::of(&first);
+    let siemens = Siemens::read(&first, vendor);
     let mr = l.text(tags::MODALITY).as_deref() == Some("MR");
 
     if let Some(m) = l

@@ -2,81 +2,31 @@
 //! included even when a file stores them as UN (implicit VR, or a dictionary that does not
 //! know them).
 
-use dicom_core::{Tag, VR};
-use dicom_object::InMemDicomObject;
+use dicom_core::Tag;
+
+use crate::scan::reader::Dataset;
 
 /// Text of an element, trimmed of padding (spaces, NULs); `None` when absent or empty.
 /// Backslash-separated values stay joined, as dcm2niix keeps them (e.g. `SK\SS`).
-pub(crate) fn text(ds: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let element = ds.get(tag)?;
-    let s = if element.vr() == VR::UN {
-        latin1(&element.to_bytes().ok()?)
-    } else {
-        element.to_str().ok()?.into_owned()
-    };
+pub(crate) fn text(ds: &Dataset<'_>, tag: Tag) -> Option<String> {
+    let s = ds.get(tag)?.text()?;
     let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!s.is_empty()).then(|| s.to_string())
 }
 
-/// Every number of an element: binary (FD, FL, US, SS, UL, SL) or text (DS, IS), or UN
-/// holding either (text is tried first; then 8 or 4 bytes are read as one little-endian float).
-pub(crate) fn floats(ds: &InMemDicomObject, tag: Tag) -> Vec<f64> {
-    let Some(element) = ds.get(tag) else {
-        return Vec::new();
-    };
-    if element.vr() == VR::UN {
-        let Ok(bytes) = element.to_bytes() else {
-            return Vec::new();
-        };
-        let from_text = numbers_in(&latin1(&bytes));
-        if !from_text.is_empty() {
-            return from_text;
-        }
-        // Binary UN: FD, FL or SS by length (the private tags read here use these).
-        return match bytes.len() {
-            8 => vec![f64::from_le_bytes(
-                bytes[..8].try_into().unwrap_or_default(),
-            )],
-            4 => vec![f32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()) as f64],
-            2 => vec![i16::from_le_bytes([bytes[0], bytes[1]]) as f64],
-            _ => Vec::new(),
-        };
-    }
-    match element.to_multi_float64() {
-        Ok(v) => v.into_iter().filter(|x| x.is_finite()).collect(),
-        Err(_) => element.to_str().map(|s| numbers_in(&s)).unwrap_or_default(),
-    }
+/// Every number of an element (see [`crate::scan::reader::Attribute::numbers`]).
+pub(crate) fn floats(ds: &Dataset<'_>, tag: Tag) -> Vec<f64> {
+    ds.get(tag).map(|a| a.numbers()).unwrap_or_default()
 }
 
 /// The first number of an element.
-pub(crate) fn float(ds: &InMemDicomObject, tag: Tag) -> Option<f64> {
+pub(crate) fn float(ds: &Dataset<'_>, tag: Tag) -> Option<f64> {
     floats(ds, tag).first().copied()
 }
 
 /// The first item of a sequence element.
-pub(crate) fn first_item(ds: &InMemDicomObject, tag: Tag) -> Option<&InMemDicomObject> {
-    ds.get(tag)?.items()?.first()
-}
-
-/// All items of a sequence element (empty when absent or not a sequence).
-pub(crate) fn items(ds: &InMemDicomObject, tag: Tag) -> &[InMemDicomObject] {
-    ds.get(tag).and_then(|e| e.items()).unwrap_or(&[])
-}
-
-/// Backslash-separated numbers as C's `atof` reads them ("+0", "1e3"); unreadable parts are
-/// skipped.
-fn numbers_in(s: &str) -> Vec<f64> {
-    s.split('\\')
-        .filter_map(|p| {
-            let p = p.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-            p.strip_prefix('+').unwrap_or(p).parse::<f64>().ok()
-        })
-        .filter(|x| x.is_finite())
-        .collect()
-}
-
-fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| b as char).collect()
+pub(crate) fn first_item<'t>(ds: &Dataset<'t>, tag: Tag) -> Option<Dataset<'t>> {
+    ds.item(tag, 0)
 }
 
 /// The scanner vendor as dcm2niix names it in sidecars, from the first two letters of
@@ -99,7 +49,7 @@ pub enum Vendor {
 
 impl Vendor {
     /// Reads (0008,0070) of `ds`.
-    pub fn of(ds: &InMemDicomObject) -> Vendor {
+    pub fn of(ds: &Dataset<'_>) -> Vendor {
         let name = text(ds, dicom_dictionary_std::tags::MANUFACTURER).unwrap_or_default();
         let mut chars = name.chars().map(|c| c.to_ascii_uppercase());
         match (chars.next(), chars.next()) {

@@ -17,8 +17,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::scan::reader::{Dataset, trim_text};
 use dicom_core::Tag;
-use dicom_object::InMemDicomObject;
 
 /// More elements than any scanner writes (series headers hold about 100); a larger count is
 /// corrupt data.
@@ -239,27 +239,26 @@ pub enum Which {
 
 /// Reads and parses the CSA header of a dataset. The element block is found through the
 /// "SIEMENS CSA HEADER" private creator; without one, the usual (0029,1010)/(0029,1020).
-pub fn from_dataset(ds: &InMemDicomObject, which: Which) -> Option<CsaHeader> {
+pub fn from_dataset(ds: &Dataset<'_>, which: Which) -> Option<CsaHeader> {
     parse(&raw_from_dataset(ds, which)?)
 }
 
 /// The raw bytes of a CSA header element (see [`from_dataset`]).
-pub fn raw_from_dataset(ds: &InMemDicomObject, which: Which) -> Option<Vec<u8>> {
+pub fn raw_from_dataset(ds: &Dataset<'_>, which: Which) -> Option<Vec<u8>> {
     let block = private_block(ds, 0x0029, "SIEMENS CSA HEADER").unwrap_or(0x10);
     let offset = match which {
         Which::Image => 0x10,
         Which::Series => 0x20,
     };
     let element = ds.get(Tag(0x0029, (block << 8) | offset))?;
-    element.to_bytes().ok().map(|b| b.into_owned())
+    Some(element.bytes().to_vec())
 }
 
 /// The block (high byte of the element number) reserved by private creator `creator`.
-fn private_block(ds: &InMemDicomObject, group: u16, creator: &str) -> Option<u16> {
+fn private_block(ds: &Dataset<'_>, group: u16, creator: &str) -> Option<u16> {
     (0x10..=0xFFu16).find(|&block| {
         ds.get(Tag(group, block))
-            .and_then(|e| e.to_str().ok())
-            .is_some_and(|s| s.trim().eq_ignore_ascii_case(creator))
+            .is_some_and(|e| trim_text(e.bytes()).trim().eq_ignore_ascii_case(creator))
     })
 }
 

@@ -1,7 +1,7 @@
 //! Gradients of real files against the .bval/.bvec dcm2niix wrote for their series.
 
 use super::*;
-use dicom_object::OpenFileOptions;
+use crate::scan::reader::HeaderTree;
 
 const XA30: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -11,7 +11,7 @@ const XA30: &str = concat!(
 /// Volumes (1-based, file name prefix) of series 10 kept in test-data.
 const VOLUMES: [usize; 3] = [1, 2, 4];
 
-fn open_volume(n: usize) -> dicom_object::DefaultDicomObject {
+fn open_volume(n: usize) -> HeaderTree {
     let dir = format!("{XA30}/In/10_DWI_dir80_PA");
     let prefix = format!("{n:04}_");
     let name = std::fs::read_dir(&dir)
@@ -20,10 +20,8 @@ fn open_volume(n: usize) -> dicom_object::DefaultDicomObject {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|f| f.starts_with(&prefix))
         .unwrap();
-    OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(format!("{dir}/{name}"))
-        .unwrap()
+    let bytes = std::fs::read(format!("{dir}/{name}")).unwrap();
+    HeaderTree::parse(bytes.into()).unwrap()
 }
 
 fn ref_columns(ext: &str) -> Vec<Vec<String>> {
@@ -34,10 +32,10 @@ fn ref_columns(ext: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn orientation(obj: &InMemDicomObject) -> [f64; 6] {
+fn orientation(obj: &Dataset<'_>) -> [f64; 6] {
     let frame = values::first_item(obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).unwrap();
-    let plane = values::first_item(frame, tags::PLANE_ORIENTATION_SEQUENCE).unwrap();
-    values::floats(plane, tags::IMAGE_ORIENTATION_PATIENT)
+    let plane = values::first_item(&frame, tags::PLANE_ORIENTATION_SEQUENCE).unwrap();
+    values::floats(&plane, tags::IMAGE_ORIENTATION_PATIENT)
         .try_into()
         .unwrap()
 }
@@ -49,9 +47,10 @@ fn xa30_enhanced_dwi_matches_dcm2niix_bval_and_bvec() {
     let mut gradients = Vec::new();
     let mut orient = None;
     for n in VOLUMES {
-        let obj = open_volume(n);
-        let frame = &values::items(&obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)[0];
-        let g = gradient_for_frame(&obj, frame).expect("diffusion tags");
+        let tree = open_volume(n);
+        let obj = tree.root();
+        let frame = values::first_item(&obj, tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE).unwrap();
+        let g = gradient_for_frame(&obj, &frame).expect("diffusion tags");
         assert_eq!(g.frame, GradientFrame::Patient);
         assert_eq!(
             gradient(&obj),

@@ -4,15 +4,15 @@
 
 use super::*;
 use crate::nifti::values;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use crate::scan::reader::HeaderTree;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-data");
 
-fn open(path: &str) -> DefaultDicomObject {
-    OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(format!("{DATA}/{path}"))
-        .unwrap()
+/// The header of a test file (kept for the test's lifetime).
+fn open(path: &str) -> Dataset<'static> {
+    let bytes = std::fs::read(format!("{DATA}/{path}")).unwrap();
+    let tree = HeaderTree::parse(bytes.into()).unwrap();
+    Box::leak(Box::new(tree)).root()
 }
 
 fn reference(path: &str) -> Map<String, Value> {
@@ -76,7 +76,7 @@ fn assert_reference_order(ours: &Sidecar, theirs: &Map<String, Value>) {
     );
 }
 
-fn assert_no_patient_identifiers(ours: &Sidecar, source: &InMemDicomObject) {
+fn assert_no_patient_identifiers(ours: &Sidecar, source: &Dataset<'_>) {
     for key in ours.keys() {
         assert!(
             key == "PatientPosition" || !key.starts_with("Patient"),
@@ -174,9 +174,9 @@ fn siemens_mosaic_matches_dcm2niix() {
         let first = open(&format!("dcm_qa_nih/In/20180918Si/{series}-00001.dcm"));
         let second = open(&format!("dcm_qa_nih/In/20180918Si/{series}-00002.dcm"));
         let input = SidecarInput {
-            first: Some(&first),
-            slice_headers: vec![&first],
-            second_slice_headers: vec![&second],
+            first: Some(first),
+            slice_headers: vec![first],
+            second_slice_headers: vec![second],
             mosaic_slices: Some(5),
             dims: [72, 72, 5, 2],
             ..SidecarInput::default()
@@ -219,24 +219,20 @@ fn siemens_xa30_enhanced_dwi_matches_dcm2niix() {
         file_of(1)
     ));
     let frames = first
-        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .unwrap()
-        .items()
-        .unwrap();
+        .items(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .collect::<Vec<_>>();
     let second = open(&format!(
         "dcm2niix-qa/dcm_qa_xa30/In/10_DWI_dir80_PA/{}",
         file_of(2)
     ));
     let second_frames = second
-        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .unwrap()
-        .items()
-        .unwrap();
+        .items(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .collect::<Vec<_>>();
     let input = SidecarInput {
-        first: Some(&first),
-        first_frame: Some(&frames[0]),
-        slice_headers: frames.iter().collect(),
-        second_slice_headers: second_frames.iter().collect(),
+        first: Some(first),
+        first_frame: Some(frames[0]),
+        slice_headers: frames.clone(),
+        second_slice_headers: second_frames.clone(),
         dims: [72, 72, 39, 21],
         ..SidecarInput::default()
     };
@@ -262,8 +258,8 @@ fn siemens_xa30_enhanced_dwi_matches_dcm2niix() {
 fn ge_and_philips_standard_keys_match_dcm2niix() {
     let ge = open("dcm_qa_nih/In/20180918GE/mr_0004/axial_epi_fmri_interleaved_i_to_s-00001.dcm");
     let input = SidecarInput {
-        first: Some(&ge),
-        slice_headers: vec![&ge],
+        first: Some(ge),
+        slice_headers: vec![ge],
         dims: [64, 64, 15, 10],
         ..SidecarInput::default()
     };
@@ -287,13 +283,11 @@ fn ge_and_philips_standard_keys_match_dcm2niix() {
 
     let ph = open("dcm_qa_enh/In/Philips/IM_0027_fMAP.dcm");
     let frames = ph
-        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
-        .unwrap()
-        .items()
-        .unwrap();
+        .items(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .collect::<Vec<_>>();
     let input = SidecarInput {
-        first: Some(&ph),
-        first_frame: Some(&frames[0]),
+        first: Some(ph),
+        first_frame: Some(frames[0]),
         dims: [64, 64, 32, 1],
         ..SidecarInput::default()
     };
@@ -325,7 +319,7 @@ fn ge_and_philips_standard_keys_match_dcm2niix() {
 fn json_text_keeps_the_order_and_parses() {
     let first = open("dcm_qa_nih/In/20180918Si/mr_0003/epi_pe_ap-00001.dcm");
     let input = SidecarInput {
-        first: Some(&first),
+        first: Some(first),
         mosaic_slices: Some(5),
         dims: [72, 72, 5, 2],
         ..SidecarInput::default()

@@ -8,9 +8,9 @@
 //! from the private protocol block, which is not done here), 3D acquisitions need none, and
 //! times that are all equal or span more than the repetition time are dropped.
 
+use crate::scan::reader::Dataset;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
 
 use super::SidecarInput;
 use super::lookup::{Lookup, find};
@@ -77,7 +77,7 @@ pub(super) fn slice_timing(
     if is_3d || slices < 2 || modality == "CT" || modality == "PT" {
         return None;
     }
-    if matches!(Vendor::of(first), Vendor::Philips | Vendor::Ge) {
+    if matches!(Vendor::of(&first), Vendor::Philips | Vendor::Ge) {
         return None;
     }
     let tr_ms = l.float(tags::REPETITION_TIME).unwrap_or(f64::INFINITY);
@@ -107,7 +107,7 @@ pub(super) fn slice_timing(
         if input.slice_headers.len() != slices {
             return None;
         }
-        let times = |headers: &[&InMemDicomObject]| {
+        let times = |headers: &[Dataset<'_>]| {
             headers
                 .iter()
                 .map(|h| slice_time_ms(h))
@@ -118,7 +118,7 @@ pub(super) fn slice_timing(
         let xa = input
             .slice_headers
             .iter()
-            .all(|h| find(h, TIME_AFTER_START, 3).is_some());
+            .all(|h| find(*h, TIME_AFTER_START, 3).is_some());
         let second = input.second_slice_headers.as_slice();
         match (xa && second.len() == slices)
             .then(|| times(second))
@@ -175,17 +175,17 @@ fn plausible(ms: &[f64], tr_ms: f64) -> bool {
 }
 
 /// One slice's acquisition time in ms (relative to an arbitrary origin).
-fn slice_time_ms(header: &InMemDicomObject) -> Option<f64> {
+fn slice_time_ms(header: &Dataset<'_>) -> Option<f64> {
     if let Some(t) =
-        find(header, TIME_AFTER_START, 3).and_then(|d| values::float(d, TIME_AFTER_START))
+        find(*header, TIME_AFTER_START, 3).and_then(|d| values::float(&d, TIME_AFTER_START))
     {
         return Some(t * 1000.0);
     }
     if let Some(tm) = values::text(header, tags::ACQUISITION_TIME) {
         return seconds_of_day_as_dcm2niix(&tm).map(|s| s * 1000.0);
     }
-    let holder = find(header, tags::FRAME_ACQUISITION_DATE_TIME, 3)?;
-    let tm = time_of_datetime(&values::text(holder, tags::FRAME_ACQUISITION_DATE_TIME)?)?;
+    let holder = find(*header, tags::FRAME_ACQUISITION_DATE_TIME, 3)?;
+    let tm = time_of_datetime(&values::text(&holder, tags::FRAME_ACQUISITION_DATE_TIME)?)?;
     seconds_of_day(&tm).map(|s| s * 1000.0)
 }
 

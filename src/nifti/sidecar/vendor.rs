@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::scan::reader::Dataset;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
 
 use super::lookup::Lookup;
 use super::{Sidecar, number};
@@ -28,7 +28,7 @@ pub(super) struct Siemens {
 }
 
 impl Siemens {
-    pub(super) fn read(first: &InMemDicomObject, vendor: Vendor) -> Siemens {
+    pub(super) fn read(first: &Dataset<'_>, vendor: Vendor) -> Siemens {
         if vendor != Vendor::Siemens {
             return Siemens {
                 image: None,

@@ -3,18 +3,17 @@
 
 use super::*;
 
-/// The stored frame of a single-frame (or mosaic) native little-endian grey file of 8- or
-/// 16-bit samples, read straight from its bytes with what the scan found in its `header`: no
-/// data set is parsed. `None` for every other file (multi-frame, colour, palette, other sample
-/// sizes, compressed, deflated, gzip), which [`DicomImage`] decodes.
-pub fn native_grey_frame(
+/// The Pixel Data value of a native little-endian grey file of 8- or 16-bit samples (of any
+/// number of frames, or a mosaic), found straight from its bytes with what the scan found in
+/// its `header`: no data set is parsed. `None` for every other file (colour, palette, other
+/// sample sizes, compressed, deflated, gzip), which [`DicomImage`] decodes.
+pub fn native_grey_pixels(
     bytes: &Bytes,
     header: &InstanceHeader,
-) -> Option<Result<Frame, DecodeError>> {
+) -> Option<Result<Bytes, DecodeError>> {
     let bits = header.bits_allocated?;
     let plain = matches!(bits, 8 | 16)
         && header.samples_per_pixel.unwrap_or(1) == 1
-        && (header.number_of_frames <= 1 || header.mosaic.is_some())
         && header
             .photometric_interpretation
             .as_deref()
@@ -23,27 +22,41 @@ pub fn native_grey_frame(
     if !plain || gzip::is_gzip(bytes) {
         return None;
     }
+    match check_bounds(bytes) {
+        Ok(bounds) => Some(Ok(bytes.slice(bounds.native_value?))),
+        Err(reason) => Some(Err(DecodeError(reason))),
+    }
+}
+
+/// Stored frame `frame` (0-based; a mosaic's whole grid) of `pixels`, the value
+/// [`native_grey_pixels`] found in the file of `header`.
+pub fn native_grey_frame(
+    pixels: &Bytes,
+    header: &InstanceHeader,
+    frame: u32,
+) -> Result<Frame, DecodeError> {
     let (width, height) = match &header.mosaic {
         Some(mosaic) => (mosaic.columns, mosaic.rows),
-        None => (header.columns?, header.rows?),
+        None => (
+            header.columns.unwrap_or_default(),
+            header.rows.unwrap_or_default(),
+        ),
     };
-    let value = match check_bounds(bytes) {
-        Ok(bounds) => bounds.native_value?,
-        Err(reason) => return Some(Err(DecodeError(reason))),
-    };
+    let bits = header.bits_allocated.unwrap_or(16);
+    let count = usize::from(width) * usize::from(height);
     let samples = grey_values(
-        bytes.slice(value),
-        0,
-        usize::from(width) * usize::from(height),
+        pixels.clone(),
+        frame as usize * count,
+        count,
         bits,
         header.bits_stored.unwrap_or(bits),
         header.pixel_representation == Some(1),
-    );
-    Some(samples.map(|grey| Frame {
+    )?;
+    Ok(Frame {
         width: u32::from(width),
         height: u32::from(height),
-        samples: Samples::Grey(grey),
-    }))
+        samples: Samples::Grey(samples),
+    })
 }
 
 impl DicomImage {

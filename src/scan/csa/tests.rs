@@ -2,8 +2,7 @@
 //! wrote for the same series (the Ref JSON sidecars) and against the files' own ASCCONV text.
 
 use super::*;
-use dicom_dictionary_std::tags;
-use dicom_object::OpenFileOptions;
+use crate::scan::reader::HeaderTree;
 use proptest::prelude::*;
 
 const NIH_AP: &str = concat!(
@@ -16,11 +15,11 @@ const NIH_RL: &str = concat!(
 );
 const TRIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/test-data/dcm_qa_ts/In/1.dcm");
 
-fn open(path: &str) -> dicom_object::DefaultDicomObject {
-    OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(path)
-        .expect("test file opens")
+/// The header of a test file (kept for the test's lifetime).
+fn open(path: &str) -> Dataset<'static> {
+    let bytes = std::fs::read(path).expect("test file opens");
+    let tree = HeaderTree::parse(bytes.into()).expect("test file parses");
+    Box::leak(Box::new(tree)).root()
 }
 
 #[test]

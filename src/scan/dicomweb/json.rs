@@ -88,6 +88,7 @@ pub fn decode_entry(entry: &Value, study: &str, series: &str, index: usize) -> S
             explicit_vr: true,
             endian: Endian::Little,
         },
+        dataset_start: 0,
         vr_mode_corrected: false,
         elements: borrowed(&elements),
         shared_group: borrowed(&shared),

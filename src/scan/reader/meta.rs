@@ -64,6 +64,7 @@ pub(super) fn read_without_meta(input: Input<'_>) -> Result<RawHeader<'_>, ReadE
         transfer_syntax: None,
         media_storage_sop_class: None,
         encoding,
+        dataset_start: 0,
         vr_mode_corrected: false,
         elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
         shared_group: Vec::new(),

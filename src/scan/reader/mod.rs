@@ -18,6 +18,8 @@ pub mod gzip;
 mod meta;
 #[cfg(test)]
 mod tests;
+mod tree;
+mod value;
 mod vr;
 
 use dicom_core::Tag;
@@ -25,6 +27,7 @@ use dicom_core::Tag;
 use cursor::Cursor;
 use dataset::{TOP_LEVEL_TAGS, read_dataset};
 use meta::{correct_vr_mode, inflate_into, read_meta, read_without_meta, sniff_encoding};
+pub use tree::{Attribute, Dataset, HeaderTree};
 pub use vr::{has_long_length, is_vr};
 
 /// Deepest sequence nesting accepted before a file is called corrupt (hostile-input guard).
@@ -92,6 +95,9 @@ pub struct RawHeader<'a> {
     pub media_storage_sop_class: Option<String>,
     /// Encoding the dataset was read with.
     pub encoding: Encoding,
+    /// Where the dataset starts: its byte offset in the file (in the inflated stream for
+    /// Deflated files).
+    pub dataset_start: usize,
     /// The dataset is written in the other VR mode than its transfer syntax declares.
     pub vr_mode_corrected: bool,
     /// Kept top-level elements, in file order.
@@ -212,6 +218,7 @@ pub fn read_header<'a>(
         transfer_syntax: meta.transfer_syntax,
         media_storage_sop_class: meta.media_storage_sop_class,
         encoding,
+        dataset_start: cursor.pos,
         vr_mode_corrected,
         elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
         shared_group: Vec::new(),
