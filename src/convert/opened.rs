@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::slices::as_scanned;
-use crate::render::decode::{DicomImage, Frame, native_grey_frame, native_grey_pixels};
+use crate::render::decode::{DicomImage, Frame, is_native_grey, native_grey_frame};
 use crate::scan::InstanceHeader;
 use crate::scan::reader::{Dataset, HeaderTree, gzip};
 
@@ -29,9 +29,7 @@ impl OpenedFile {
             bytes
         };
         let tree = HeaderTree::parse(bytes.clone()).map_err(|e| e.to_string())?;
-        let native = native_grey_pixels(&bytes, header)
-            .transpose()
-            .map_err(|e| e.to_string())?;
+        let native = is_native_grey(header).then(|| tree.pixel_value()).flatten();
         Ok(OpenedFile {
             bytes,
             tree,

@@ -38,7 +38,7 @@ use colour::{interleave_planes, rgb_from_interleaved, ybr_422_to_rgb, ybr_to_rgb
 use syntax::ParseSyntaxes;
 
 pub use grey::{GreyValues, Levels, PackedLayout, grey_samples, grey_values};
-pub use native::{native_grey_frame, native_grey_pixels};
+pub use native::{is_native_grey, native_grey_frame, native_grey_pixels};
 
 /// Why a frame could not be decoded (one line, naming what to look at).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

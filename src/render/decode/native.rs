@@ -11,21 +11,25 @@ pub fn native_grey_pixels(
     bytes: &Bytes,
     header: &InstanceHeader,
 ) -> Option<Result<Bytes, DecodeError>> {
-    let bits = header.bits_allocated?;
-    let plain = matches!(bits, 8 | 16)
-        && header.samples_per_pixel.unwrap_or(1) == 1
-        && header
-            .photometric_interpretation
-            .as_deref()
-            .is_some_and(|p| p.starts_with("MONOCHROME"))
-        && LITTLE_ENDIAN_NATIVE.contains(&header.transfer_syntax.as_str());
-    if !plain || gzip::is_gzip(bytes) {
+    if !is_native_grey(header) || gzip::is_gzip(bytes) {
         return None;
     }
     match check_bounds(bytes) {
         Ok(bounds) => Some(Ok(bytes.slice(bounds.native_value?))),
         Err(reason) => Some(Err(DecodeError(reason))),
     }
+}
+
+/// Whether the scan found the file of `header` to hold native little-endian grey samples of
+/// 8 or 16 bits, which [`native_grey_frame`] reads.
+pub fn is_native_grey(header: &InstanceHeader) -> bool {
+    matches!(header.bits_allocated, Some(8 | 16))
+        && header.samples_per_pixel.unwrap_or(1) == 1
+        && header
+            .photometric_interpretation
+            .as_deref()
+            .is_some_and(|p| p.starts_with("MONOCHROME"))
+        && LITTLE_ENDIAN_NATIVE.contains(&header.transfer_syntax.as_str())
 }
 
 /// Stored frame `frame` (0-based; a mosaic's whole grid) of `pixels`, the value

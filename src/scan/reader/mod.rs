@@ -164,6 +164,44 @@ pub fn read_header<'a>(
     input: Input<'a>,
     inflate_buf: &'a mut Vec<u8>,
 ) -> Result<RawHeader<'a>, ReadError> {
+    let Some(start) = locate_dataset(input, inflate_buf)? else {
+        return read_without_meta(input);
+    };
+    let mut cursor = start.cursor;
+    let mut header = RawHeader {
+        transfer_syntax: start.meta.transfer_syntax,
+        media_storage_sop_class: start.meta.media_storage_sop_class,
+        encoding: cursor.encoding,
+        dataset_start: cursor.pos,
+        vr_mode_corrected: start.vr_mode_corrected,
+        elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
+        shared_group: Vec::new(),
+        per_frame_groups: Vec::new(),
+        ultrasound_regions: Vec::new(),
+        optical_paths: Vec::new(),
+        pixel_data: None,
+    };
+    // A media directory holds no image: its records (often with stale lengths) are not walked.
+    if !header.is_dicomdir() {
+        read_dataset(&mut cursor, &mut header, false)?;
+    }
+    Ok(header)
+}
+
+/// Where a file's dataset starts, after its file meta group.
+struct DatasetStart<'a> {
+    meta: meta::Meta,
+    /// At the first dataset element, with the encoding in force.
+    cursor: Cursor<'a>,
+    vr_mode_corrected: bool,
+}
+
+/// Reads the file meta group and finds how the dataset after it is encoded; `None` for a file
+/// without preamble and meta group.
+fn locate_dataset<'a>(
+    input: Input<'a>,
+    inflate_buf: &'a mut Vec<u8>,
+) -> Result<Option<DatasetStart<'a>>, ReadError> {
     let bytes = input.bytes;
     let meta_start = if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
         Some(132)
@@ -176,7 +214,7 @@ pub fn read_header<'a>(
         if !input.is_complete() && bytes.len() < 132 {
             return Err(ReadError::NeedMore(132.min(input.file_size)));
         }
-        return read_without_meta(input);
+        return Ok(None);
     };
 
     let mut cursor = Cursor::new(input, meta_start, EXPLICIT_LE);
@@ -185,7 +223,7 @@ pub fn read_header<'a>(
     let ts = meta.transfer_syntax.as_deref();
 
     let mut vr_mode_corrected = false;
-    let (mut cursor, encoding) = if ts == Some(TS_DEFLATED) {
+    let cursor = if ts == Some(TS_DEFLATED) {
         if !input.is_complete() {
             return Err(ReadError::NeedMore(input.file_size));
         }
@@ -194,7 +232,7 @@ pub fn read_header<'a>(
             bytes: inflate_buf.as_slice(),
             file_size: inflate_buf.len() as u64,
         };
-        (Cursor::new(inflated, 0, EXPLICIT_LE), EXPLICIT_LE)
+        Cursor::new(inflated, 0, EXPLICIT_LE)
     } else {
         let encoding = match ts {
             Some(TS_IMPLICIT_LE) => IMPLICIT_LE,
@@ -211,27 +249,13 @@ pub fn read_header<'a>(
         }
         let corrected = correct_vr_mode(encoding, dataset);
         vr_mode_corrected = corrected != encoding;
-        (Cursor::new(input, dataset_start, corrected), corrected)
+        Cursor::new(input, dataset_start, corrected)
     };
-
-    let mut header = RawHeader {
-        transfer_syntax: meta.transfer_syntax,
-        media_storage_sop_class: meta.media_storage_sop_class,
-        encoding,
-        dataset_start: cursor.pos,
+    Ok(Some(DatasetStart {
+        meta,
+        cursor,
         vr_mode_corrected,
-        elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
-        shared_group: Vec::new(),
-        per_frame_groups: Vec::new(),
-        ultrasound_regions: Vec::new(),
-        optical_paths: Vec::new(),
-        pixel_data: None,
-    };
-    // A media directory holds no image: its records (often with stale lengths) are not walked.
-    if !header.is_dicomdir() {
-        read_dataset(&mut cursor, &mut header, false)?;
-    }
-    Ok(header)
+    }))
 }
 
 /// Checks that the Pixel Data element found at `pixel` lies within `input`: a defined length

@@ -7,11 +7,12 @@
 use bytes::Bytes;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::{Tag, VR};
-use dicom_dictionary_std::StandardDataDictionary;
+use dicom_dictionary_std::{StandardDataDictionary, tags};
 
 use super::cursor::{Cursor, ElementHeader, End};
+use super::meta::sniff_encoding;
 use super::vr::is_sequence;
-use super::{Endian, Input, ReadError, UNDEFINED, read_header};
+use super::{Endian, Input, ReadError, UNDEFINED, locate_dataset};
 
 /// One element: where its value lies in the tree's bytes and, for a sequence, its items.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +34,8 @@ pub struct HeaderTree {
     items: Vec<(u32, u32)>,
     /// The top-level dataset's elements.
     root: (u32, u32),
+    /// Where the value of a Pixel Data element of defined length lies.
+    pixel_value: Option<(usize, usize)>,
 }
 
 /// A dataset of the tree: the top level or one item of a sequence.
@@ -57,29 +60,38 @@ impl HeaderTree {
             file_size: bytes.len() as u64,
         };
         let mut inflated = Vec::new();
-        let header = read_header(input, &mut inflated)?;
-        let (encoding, start) = (header.encoding, header.dataset_start);
-        let end = header.pixel_data.map_or(usize::MAX, |p| p.offset as usize);
-        drop(header);
-        // A deflated dataset is walked (and kept) inflated.
-        let bytes = if inflated.is_empty() {
-            bytes
-        } else {
-            Bytes::from(inflated)
-        };
         let mut builder = Builder::default();
-        let input = Input {
-            bytes: &bytes,
-            file_size: bytes.len() as u64,
+        let (root, pixel_value) = {
+            let mut cursor = match locate_dataset(input, &mut inflated)? {
+                Some(start) => start.cursor,
+                None => {
+                    let encoding = sniff_encoding(&bytes).ok_or_else(|| {
+                        ReadError::NotDicom("no DICOM preamble, file meta or dataset start".into())
+                    })?;
+                    Cursor::new(input, 0, encoding)
+                }
+            };
+            let root = builder.top_level(&mut cursor)?;
+            (root, builder.pixel_value(&mut cursor)?)
         };
-        let mut cursor = Cursor::new(input, start, encoding);
-        let root = builder.top_level(&mut cursor, end)?;
         Ok(HeaderTree {
             nodes: builder.nodes,
             items: builder.items,
             root,
-            bytes,
+            pixel_value,
+            // A deflated dataset is kept inflated: the values lie there.
+            bytes: if inflated.is_empty() {
+                bytes
+            } else {
+                Bytes::from(inflated)
+            },
         })
+    }
+
+    /// The value of the file's Pixel Data when its length is defined (native data).
+    pub fn pixel_value(&self) -> Option<Bytes> {
+        let (start, length) = self.pixel_value?;
+        Some(self.bytes.slice(start..start + length))
     }
 
     /// The top-level dataset.
@@ -163,18 +175,38 @@ impl<'t> Attribute<'t> {
 struct Builder {
     nodes: Vec<Node>,
     items: Vec<(u32, u32)>,
+    /// The Pixel Data element the top level stopped at.
+    pixel_data: Option<ElementHeader>,
 }
 
 impl Builder {
-    /// The top-level elements, up to byte `end` (Pixel Data) or the end of the bytes.
-    fn top_level(&mut self, cursor: &mut Cursor<'_>, end: usize) -> Result<(u32, u32), ReadError> {
+    /// The top-level elements, up to Pixel Data or the end of the bytes.
+    fn top_level(&mut self, cursor: &mut Cursor<'_>) -> Result<(u32, u32), ReadError> {
         let mut nodes = Vec::new();
         // Trailing padding of fewer bytes than an element header is tolerated.
-        while cursor.pos < end && cursor.remaining() >= 8 {
+        while cursor.remaining() >= 8 {
             let element = cursor.element_header()?;
+            if matches!(
+                element.tag,
+                tags::PIXEL_DATA | tags::FLOAT_PIXEL_DATA | tags::DOUBLE_FLOAT_PIXEL_DATA
+            ) {
+                self.pixel_data = Some(element);
+                break;
+            }
             nodes.push(self.element(cursor, element, 0)?);
         }
         Ok(self.close(nodes))
+    }
+
+    /// Where the value of a Pixel Data element of defined length lies (checked against the
+    /// bytes), with `cursor` just after its header.
+    fn pixel_value(&self, cursor: &mut Cursor<'_>) -> Result<Option<(usize, usize)>, ReadError> {
+        match self.pixel_data {
+            Some(element) if element.tag == tags::PIXEL_DATA && element.length != UNDEFINED => {
+                Ok(Some((cursor.pos, cursor.check_length(&element)?)))
+            }
+            _ => Ok(None),
+        }
     }
 
     fn element(
