@@ -246,6 +246,17 @@ impl Context<'_> {
         }
     }
 
+    /// Whether the stored slices of the first time point run against the order of their
+    /// InstanceNumbers (the files' acquisition order): the stack's order, reversed when
+    /// `flipped` by the builder.
+    fn against_instance_order(&self, stack: &Stack, flipped: bool) -> bool {
+        let number =
+            |s: Option<&SliceRef>| s.and_then(|s| self.instances[s.instance].instance_number);
+        let slices = &stack.time_points[0];
+        let descending = number(slices.first()) > number(slices.last());
+        descending != flipped
+    }
+
     /// Reads the file of `header` for its header and frames.
     fn open_file(&self, header: &InstanceHeader) -> Result<OpenedFile, String> {
         OpenedFile::open(self.read_file(header)?, header)
@@ -406,6 +417,7 @@ impl Context<'_> {
             second_slice_headers: headers_of(1),
             mosaic_slices: acquisition.mosaic_tiles.filter(|_| stack.mosaic),
             dims: built.header.dims,
+            slices_reversed: self.against_instance_order(stack, built.slices_reversed),
             multi_echo: echoes.len() > 1 || frame_echo_times.len() > 1,
             file_echo: multi_frame
                 .then(|| {

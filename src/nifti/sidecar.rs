@@ -10,6 +10,7 @@
 //! Values come from the volume's first image (and, for an enhanced object, its first frame's
 //! functional groups), Siemens CSA and ASCCONV, and the per-slice headers for slice timing.
 
+mod ge;
 mod lookup;
 mod timing;
 mod vendor;
@@ -45,6 +46,10 @@ pub struct SidecarInput<'a> {
     pub mosaic_slices: Option<u32>,
     /// NIfTI dim[1..=4]: columns, rows, slices, volumes of the written image.
     pub dims: [usize; 4],
+    /// The stored slices run against the files' InstanceNumbers (their acquisition order, in
+    /// which dcm2niix estimates GE slice times before `nii_flipZ` reverses them with the
+    /// slices).
+    pub slices_reversed: bool,
     /// The series holds several echoes (EchoNumber is then written even for echo 1).
     pub multi_echo: bool,
     /// The volume's echo among the echo times of its one multi-frame file when the file holds
@@ -465,14 +470,19 @@ pub fn sidecar(input: &SidecarInput) -> Sidecar {
             })
             .or_else(|| {
                 // GE RX27+: RectilinearPhaseEncodeReordering LINEAR is dcm2niix's "flipped"
-                // polarity, REVERSE_LINEAR "unflipped". (Older GE keeps it in the binary
-                // (0043,102A) header, not read here.)
+                // polarity, REVERSE_LINEAR "unflipped"; older GE keeps it in the binary
+                // (0043,102A) header.
                 let order = l.text(tags::RECTILINEAR_PHASE_ENCODE_REORDERING)?;
                 match (vendor, order.chars().next()) {
                     (Vendor::Ge, Some('L')) => Some(false),
                     (Vendor::Ge, Some('R')) => Some(true),
                     _ => None,
                 }
+            })
+            .or_else(|| {
+                (vendor == Vendor::Ge)
+                    .then(|| ge::phase_positive(&first))
+                    .flatten()
             });
         match (rc, positive) {
             // Rows are stored flipped, so a positive COL direction is "j-".

@@ -15,9 +15,9 @@ use crate::store::{Bucket, Location};
 /// Where the files of a run are read from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// A local folder, or a single file; names are relative to the folder (the file's parent
-    /// for a single file).
-    Local { root: PathBuf },
+    /// A local folder, or a single file; names are relative to `base`, the folder (the file's
+    /// parent for a single file).
+    Local { root: PathBuf, base: PathBuf },
     /// Objects under a bucket prefix; names are keys relative to the prefix.
     Bucket(Bucket),
     /// Instances of a DICOMweb service; names are `studies/{uid}/series/{uid}/instances/{uid}`,
@@ -28,16 +28,13 @@ pub enum Source {
 impl Source {
     /// The local source at `root` (a folder or a single file).
     pub fn local(root: &Path) -> Source {
-        Source::Local {
-            root: root.to_path_buf(),
-        }
-    }
-
-    /// The folder names are relative to (local sources).
-    fn base(root: &Path) -> &Path {
-        match root.parent() {
+        let base = match root.parent() {
             Some(parent) if root.is_file() => parent,
             _ => root,
+        };
+        Source::Local {
+            root: root.to_path_buf(),
+            base: base.to_path_buf(),
         }
     }
 
@@ -45,7 +42,7 @@ impl Source {
     /// bucket prefix.
     pub fn location(&self) -> Location {
         match self {
-            Source::Local { root } => Location::local(Source::base(root).to_path_buf()),
+            Source::Local { base, .. } => Location::local(base.clone()),
             Source::Bucket(bucket) => bucket.location().clone(),
             Source::Dicomweb(service) => service.location().clone(),
         }
@@ -54,7 +51,7 @@ impl Source {
     /// The path of the file named `relative`, for a local source.
     pub fn local_path(&self, relative: &str) -> Option<PathBuf> {
         match self {
-            Source::Local { root } => Some(Source::base(root).join(relative)),
+            Source::Local { base, .. } => Some(base.join(relative)),
             _ => None,
         }
     }
@@ -63,7 +60,7 @@ impl Source {
     /// cache), or retrieved from a DICOMweb service as stored.
     pub fn read(&self, relative: &str) -> Result<Bytes, String> {
         match self {
-            Source::Local { root } => std::fs::read(Source::base(root).join(relative))
+            Source::Local { base, .. } => std::fs::read(base.join(relative))
                 .map(Bytes::from)
                 .map_err(|e| format!("cannot read: {e}")),
             Source::Bucket(bucket) => bucket

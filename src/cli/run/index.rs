@@ -41,7 +41,7 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
     let mut catalog = Catalog::open(&args.db, &source_name(&args.src))?;
     let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
     let summary = match &source {
-        Source::Local { root } => {
+        Source::Local { root, .. } => {
             let listing = list_local(root)?;
             let listed = stat_local(&listing.files);
             let io_threads = common.io_threads.unwrap_or_else(default_io_threads);

@@ -98,7 +98,7 @@ fn scan_with_progress(
 ) -> Result<(ScanReport, Vec<ListedObject>), Error> {
     let visible = !common.quiet.quiet;
     let report = match source {
-        Source::Local { root } => {
+        Source::Local { root, .. } => {
             let listing = list_local(root)?;
             let progress = TerminalProgress::new("scan", listing.files.len() as u64, visible);
             let io_threads = common

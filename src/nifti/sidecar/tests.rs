@@ -277,6 +277,9 @@ fn ge_and_philips_standard_keys_match_dcm2niix() {
         "PercentSampling",
         "EffectiveEchoSpacing",
         "TotalReadoutTime",
+        // From GE's binary header (0043,102A) and its Protocol Data Block (0025,101B).
+        "PhaseEncodingDirection",
+        "SliceTiming",
     ]);
     check(&ours, &theirs, &ge_keys);
     assert_no_patient_identifiers(&ours, &ge);

@@ -77,8 +77,16 @@ pub(super) fn slice_timing(
     if is_3d || slices < 2 || modality == "CT" || modality == "PT" {
         return None;
     }
-    if matches!(Vendor::of(&first), Vendor::Philips | Vendor::Ge) {
-        return None;
+    match Vendor::of(&first) {
+        Vendor::Philips => return None,
+        Vendor::Ge => {
+            let mut times = super::ge::slice_times(&first, slices, input.dims[3])?;
+            if input.slices_reversed {
+                times.reverse();
+            }
+            return Some(times);
+        }
+        _ => {}
     }
     let tr_ms = l.float(tags::REPETITION_TIME).unwrap_or(f64::INFINITY);
     let mosaic_times = |header: Option<&CsaHeader>| {
