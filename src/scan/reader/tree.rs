@@ -171,10 +171,15 @@ impl<'t> Attribute<'t> {
     }
 }
 
+/// Builds the flat arrays. Datasets nest, so the elements of the datasets being read (and the
+/// item ranges of the sequences being read) wait on stacks; each is moved, contiguous, into
+/// the tree when its dataset (sequence) ends. No allocation per item.
 #[derive(Default)]
 struct Builder {
     nodes: Vec<Node>,
     items: Vec<(u32, u32)>,
+    open_nodes: Vec<Node>,
+    open_items: Vec<(u32, u32)>,
     /// The Pixel Data element the top level stopped at.
     pixel_data: Option<ElementHeader>,
 }
@@ -182,7 +187,6 @@ struct Builder {
 impl Builder {
     /// The top-level elements, up to Pixel Data or the end of the bytes.
     fn top_level(&mut self, cursor: &mut Cursor<'_>) -> Result<(u32, u32), ReadError> {
-        let mut nodes = Vec::new();
         // Trailing padding of fewer bytes than an element header is tolerated.
         while cursor.remaining() >= 8 {
             let element = cursor.element_header()?;
@@ -193,9 +197,10 @@ impl Builder {
                 self.pixel_data = Some(element);
                 break;
             }
-            nodes.push(self.element(cursor, element, 0)?);
+            let node = self.element(cursor, element, 0)?;
+            self.open_nodes.push(node);
         }
-        Ok(self.close(nodes))
+        Ok(self.close(0))
     }
 
     /// Where the value of a Pixel Data element of defined length lies (checked against the
@@ -228,13 +233,14 @@ impl Builder {
             items: (0, 0),
         };
         if element.length == UNDEFINED || is_sequence(&element) {
-            let mut items = Vec::new();
+            let first = self.open_items.len();
             cursor.for_each_item(&element, depth + 1, &mut |cursor, end| {
-                items.push(self.item(cursor, end, depth + 2)?);
+                let item = self.item(cursor, end, depth + 2)?;
+                self.open_items.push(item);
                 Ok(())
             })?;
             let start = self.items.len() as u32;
-            self.items.extend(items);
+            self.items.extend(self.open_items.drain(first..));
             node.items = (start, self.items.len() as u32);
         } else {
             let value = cursor.value(&element)?;
@@ -249,19 +255,24 @@ impl Builder {
         end: End,
         depth: u8,
     ) -> Result<(u32, u32), ReadError> {
-        let mut nodes = Vec::new();
+        let first = self.open_nodes.len();
         cursor.for_each_element(end, depth, &mut |cursor, element| {
-            nodes.push(self.element(cursor, element, depth)?);
+            let node = self.element(cursor, element, depth)?;
+            self.open_nodes.push(node);
             Ok(())
         })?;
-        Ok(self.close(nodes))
+        Ok(self.close(first))
     }
 
-    /// Appends one dataset's elements, sorted by tag, and returns their range.
-    fn close(&mut self, mut nodes: Vec<Node>) -> (u32, u32) {
-        nodes.sort_by_key(|n| n.tag);
+    /// Moves the elements of the dataset that starts at `first` on the stack into the tree,
+    /// sorted by tag, and returns their range.
+    fn close(&mut self, first: usize) -> (u32, u32) {
+        let open = &mut self.open_nodes[first..];
+        if !open.is_sorted_by_key(|n| n.tag) {
+            open.sort_by_key(|n| n.tag);
+        }
         let start = self.nodes.len() as u32;
-        self.nodes.extend(nodes);
+        self.nodes.extend(self.open_nodes.drain(first..));
         (start, self.nodes.len() as u32)
     }
 }
