@@ -1,8 +1,9 @@
 //! The header reader on arbitrary bytes: whole files and prefixes of them (as object-store range
-//! reads give), then the scan's classification of what it read.
+//! reads give), then the scan's classification of what it read, and the whole header read as a
+//! tree (the NIfTI writer's), every value read as text and numbers.
 #![no_main]
 
-use dicomprep::scan::reader::{Input, MAX_INFLATED, ReadError, read_header};
+use dicomprep::scan::reader::{Dataset, HeaderTree, Input, MAX_INFLATED, ReadError, read_header};
 use dicomprep::scan::{ScanOutcome, classify};
 use libfuzzer_sys::fuzz_target;
 
@@ -19,6 +20,10 @@ fuzz_target!(|data: &[u8]| {
         let limit = (data.len() as u64).max(MAX_INFLATED);
         assert!(u64::from(header.number_of_frames) <= limit);
     }
+    if let Ok(tree) = HeaderTree::parse(bytes::Bytes::copy_from_slice(data)) {
+        read_all(tree.root());
+        let _ = tree.pixel_value();
+    }
     // A prefix of the file: the reader must ask for more within the file or fail, never panic.
     let cut = data.len() / 2;
     let prefix = Input {
@@ -33,3 +38,14 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
+
+/// Every value of `ds` and of its items, as text and as numbers.
+fn read_all(ds: Dataset<'_>) {
+    for attribute in ds.attributes() {
+        let _ = attribute.text();
+        let _ = attribute.numbers();
+        for item in attribute.items() {
+            read_all(item);
+        }
+    }
+}

@@ -148,7 +148,7 @@ impl<'t> Attribute<'t> {
     /// The raw value bytes.
     pub fn bytes(&self) -> &'t [u8] {
         let (start, len) = self.node.value;
-        &self.tree.bytes[start as usize..(start + len) as usize]
+        &self.tree.bytes[start as usize..start as usize + len as usize]
     }
 
     /// Whether binary numbers are big-endian.
@@ -225,11 +225,18 @@ impl Builder {
             Some(vr) => VR::from_binary(vr).unwrap_or(VR::UN),
             None => implicit_vr(element.tag),
         };
+        // Offsets are kept in 32 bits: a header reaching past 4 GiB is refused.
+        let at = u32::try_from(cursor.pos).map_err(|_| {
+            ReadError::Corrupt(format!(
+                "element {} lies beyond 4 GiB into the header",
+                super::fmt_tag(element.tag)
+            ))
+        })?;
         let mut node = Node {
             tag: element.tag,
             vr,
             big_endian,
-            value: (cursor.pos as u32, 0),
+            value: (at, 0),
             items: (0, 0),
         };
         if element.length == UNDEFINED || is_sequence(&element) {
@@ -364,6 +371,37 @@ mod tests {
                 .open_file(&full)
                 .unwrap();
             same(tree.root(), &theirs, path);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Bytes of an enhanced header changed or cut anywhere: an error or a tree, whose
+        /// every value reads as text and numbers, never a panic.
+        #[test]
+        fn changed_headers_never_panic(
+            changes in proptest::collection::vec((0usize..12_000, proptest::prelude::any::<u8>()), 1..12),
+            cut in 2_000usize..40_000,
+        ) {
+            let mut bytes = std::fs::read(format!("{DATA}/dcm_qa_enh/In/Philips/IM_0027_fMAP.dcm")).unwrap();
+            for (at, value) in changes {
+                bytes[at] = value;
+            }
+            bytes.truncate(cut);
+            if let Ok(tree) = HeaderTree::parse(bytes.into()) {
+                read_all(tree.root());
+                let _ = tree.pixel_value();
+            }
+        }
+    }
+
+    fn read_all(ds: Dataset<'_>) {
+        for attribute in ds.attributes() {
+            let _ = attribute.text();
+            let _ = attribute.numbers();
+            for item in attribute.items() {
+                read_all(item);
+            }
         }
     }
 
