@@ -5,7 +5,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 
 use super::cursor::Cursor;
-use super::dataset::{TOP_LEVEL_TAGS, read_dataset};
+use super::dataset::read_dataset;
 use super::{
     EXPLICIT_BE, EXPLICIT_LE, Encoding, IMPLICIT_LE, Input, MAX_INFLATED, RawHeader, ReadError,
     is_vr, trim_text,
@@ -60,19 +60,11 @@ pub(super) fn read_without_meta(input: Input<'_>) -> Result<RawHeader<'_>, ReadE
             "no DICOM preamble, file meta or dataset start".into(),
         ));
     };
-    let mut header = RawHeader {
+    let none = Meta {
         transfer_syntax: None,
         media_storage_sop_class: None,
-        encoding,
-        dataset_start: 0,
-        vr_mode_corrected: false,
-        elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
-        shared_group: Vec::new(),
-        per_frame_groups: Vec::new(),
-        ultrasound_regions: Vec::new(),
-        optical_paths: Vec::new(),
-        pixel_data: None,
     };
+    let mut header = RawHeader::before_dataset(none, encoding, 0);
     let mut cursor = Cursor::new(input, 0, encoding);
     match read_dataset(&mut cursor, &mut header, true) {
         Ok(()) => Ok(header),

@@ -115,6 +115,23 @@ pub struct RawHeader<'a> {
 }
 
 impl RawHeader<'_> {
+    /// A header with nothing read yet of the dataset that starts at `dataset_start`.
+    fn before_dataset(meta: meta::Meta, encoding: Encoding, dataset_start: usize) -> Self {
+        RawHeader {
+            transfer_syntax: meta.transfer_syntax,
+            media_storage_sop_class: meta.media_storage_sop_class,
+            encoding,
+            dataset_start,
+            vr_mode_corrected: false,
+            elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
+            shared_group: Vec::new(),
+            per_frame_groups: Vec::new(),
+            ultrasound_regions: Vec::new(),
+            optical_paths: Vec::new(),
+            pixel_data: None,
+        }
+    }
+
     /// Whether the file is a media directory (DICOMDIR) rather than an instance.
     pub fn is_dicomdir(&self) -> bool {
         self.media_storage_sop_class.as_deref() == Some(SOP_CLASS_MEDIA_DIRECTORY)
@@ -168,19 +185,8 @@ pub fn read_header<'a>(
         return read_without_meta(input);
     };
     let mut cursor = start.cursor;
-    let mut header = RawHeader {
-        transfer_syntax: start.meta.transfer_syntax,
-        media_storage_sop_class: start.meta.media_storage_sop_class,
-        encoding: cursor.encoding,
-        dataset_start: cursor.pos,
-        vr_mode_corrected: start.vr_mode_corrected,
-        elements: Vec::with_capacity(TOP_LEVEL_TAGS.len()),
-        shared_group: Vec::new(),
-        per_frame_groups: Vec::new(),
-        ultrasound_regions: Vec::new(),
-        optical_paths: Vec::new(),
-        pixel_data: None,
-    };
+    let mut header = RawHeader::before_dataset(start.meta, cursor.encoding, cursor.pos);
+    header.vr_mode_corrected = start.vr_mode_corrected;
     // A media directory holds no image: its records (often with stale lengths) are not walked.
     if !header.is_dicomdir() {
         read_dataset(&mut cursor, &mut header, false)?;
