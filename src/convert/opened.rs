@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
-use super::slices::as_scanned;
+use super::slices::{as_scanned, scanned_frame};
 use crate::render::decode::{DicomImage, Frame, is_native_grey, native_grey_frame};
 use crate::scan::InstanceHeader;
 use crate::scan::reader::{Dataset, HeaderTree, gzip};
@@ -60,11 +60,6 @@ impl OpenedFile {
             .get_or_init(|| as_scanned(self.bytes.clone(), header))
             .as_ref()
             .map_err(Clone::clone)?;
-        if stored {
-            image.stored_frame(frame)
-        } else {
-            image.frame(frame)
-        }
-        .map_err(|e| e.to_string())
+        scanned_frame(image, frame, stored)
     }
 }

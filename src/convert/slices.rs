@@ -291,13 +291,18 @@ pub(super) fn decode_slice(
             .and_then(|pixels| native_grey_frame(&pixels, header, frame))
             .map_err(|e| e.to_string());
     }
-    let image = as_scanned(bytes, header)?;
-    let decoded = if stored {
+    scanned_frame(&as_scanned(bytes, header)?, frame, stored)
+}
+
+/// Frame `frame` of an image opened [`as_scanned`]: a mosaic's whole grid when `stored`,
+/// else the frame (a mosaic's tile).
+pub(super) fn scanned_frame(image: &DicomImage, frame: u32, stored: bool) -> Result<Frame, String> {
+    if stored {
         image.stored_frame(frame)
     } else {
         image.frame(frame)
-    };
-    decoded.map_err(|e| e.to_string())
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// The image of a file whose frames are those of its scanned `header` (a mosaic's tiles).
