@@ -42,26 +42,38 @@ fi
 
 drop_caches() { sync; as_root sh -c 'echo 3 > /proc/sys/vm/drop_caches' 2>/dev/null || true; }
 
-# run TOOL MODE SRC OUT: converts SRC into the empty folder OUT.
-run() {
+# command_of TOOL MODE SRC OUT: sets CMD to the command converting SRC into the folder OUT.
+command_of() {
     local tool="$1" mode="$2" src="$3" out="$4"
-    rm -rf "$out" && mkdir -p "$out"
     case "$tool/$mode" in
-        dicomprep/plain) "$DICOMPREP" convert "$src" --dest "$out" --outputs nifti --nifti-gzip no -q --no-html ;;
-        dicomprep/gzip) "$DICOMPREP" convert "$src" --dest "$out" --outputs nifti -q --no-html ;;
-        dcm2niix/plain) dcm2niix -b y -z n -f %p_%s -o "$out" "$src" ;;
-        dcm2niix/gzip) dcm2niix -b y -z y -f %p_%s -o "$out" "$src" ;;
-    esac >/dev/null 2>&1 || true
+        dicomprep/plain) CMD=("$DICOMPREP" convert "$src" --dest "$out" --outputs nifti --nifti-gzip no -q --no-html) ;;
+        dicomprep/gzip) CMD=("$DICOMPREP" convert "$src" --dest "$out" --outputs nifti -q --no-html) ;;
+        dcm2niix/plain) CMD=(dcm2niix -b y -z n -f %p_%s -o "$out" "$src") ;;
+        dcm2niix/gzip) CMD=(dcm2niix -b y -z y -f %p_%s -o "$out" "$src") ;;
+    esac
 }
 
-# time_run TOOL MODE SRC: prints "seconds peak_rss_kb".
+# run TOOL MODE SRC OUT: converts SRC into the folder OUT, untimed.
+run() {
+    local CMD
+    command_of "$@"
+    "${CMD[@]}" >/dev/null 2>&1 || true
+}
+
+# time_run TOOL MODE SRC: prints "seconds peak_rss_kb". The output folder is emptied (and the
+# disk synced) before the clock starts, so that neither deleting the last run's files nor
+# writing them back is timed; the tool runs under /usr/bin/time alone, without a shell.
 time_run() {
-    local out="$WORK/out-$1-$2" start end
+    local out="$WORK/out-$1-$2" start end CMD
+    empty "$out"
+    command_of "$1" "$2" "$3" "$out"
     start="$EPOCHREALTIME"
-    /usr/bin/time -f '%M' -o "$WORK/rss" bash -c "$(declare -f run); DICOMPREP=$DICOMPREP run $1 $2 '$3' '$out'"
+    /usr/bin/time -f '%M' -o "$WORK/rss" "${CMD[@]}" >/dev/null 2>&1 || true
     end="$EPOCHREALTIME"
     awk -v s="$start" -v e="$end" -v m="$(tail -n1 "$WORK/rss")" 'BEGIN {printf "%.3f %s\n", e - s, m}'
 }
+
+empty() { rm -rf "$1" && mkdir -p "$1" && sync; }
 
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
@@ -71,6 +83,7 @@ bench() {
     for mode in plain gzip; do
         declare -A secs=() peak=() colds=()
         for tool in dicomprep dcm2niix; do
+            empty "$WORK/out-$tool-$mode"
             run "$tool" "$mode" "$src" "$WORK/out-$tool-$mode" # untimed: warms the cache
             warm=""
             for _ in $(seq "$RUNS"); do
@@ -102,7 +115,7 @@ bench() {
             cx = (ca != "-" && ca > 0 ? sprintf("%.1fx", cb / ca) : "-")
             per = (bb > 0 && fa > 0 ? (ba / fa) / (bb / fb) : 0)
             bytes = (ba != "" ? sprintf("%.1f / %.1f MB in %d / %d files (%.2f per file)", ba / 1e6, bb / 1e6, fa, fb, per) : "-")
-            printf "%-16s %-6s %9.2f %9.2f %6.1fx %8s %8s %6s %8.0f %8.0f  %s\n", l, m, a, b, x, ca, cb, cx, ra / 1024, rb / 1024, bytes }'
+            printf "%-16s %-6s %9.3f %9.3f %6.1fx %8s %8s %6s %8.0f %8.0f  %s\n", l, m, a, b, x, ca, cb, cx, ra / 1024, rb / 1024, bytes }'
     done
 }
 

@@ -207,11 +207,18 @@ fn read_i32(bytes: &[u8], at: usize) -> Option<i32> {
     read_u32(bytes, at).map(|v| v as i32)
 }
 
-/// Latin-1 text up to the first NUL, trimmed.
+/// Latin-1 text up to the first NUL, trimmed. ASCII (nearly every header: the protocol text
+/// alone is ~100 KB) is copied once; other bytes are widened one by one.
 fn text(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let s: String = bytes[..end].iter().map(|&b| b as char).collect();
-    s.trim().to_string()
+    let bytes = &bytes[..end];
+    match std::str::from_utf8(bytes) {
+        Ok(ascii) if bytes.is_ascii() => ascii.trim().to_string(),
+        _ => {
+            let s: String = bytes.iter().map(|&b| b as char).collect();
+            s.trim().to_string()
+        }
+    }
 }
 
 /// Numbers as Siemens writes them ("2.50000000", "+0", "1       "), like C's atof.
@@ -263,48 +270,91 @@ fn private_block(ds: &Dataset<'_>, group: u16, creator: &str) -> Option<u16> {
 }
 
 /// The `key = value` lines of the ASCCONV block(s) (`### ASCCONV BEGIN ... ### ASCCONV END ###`)
-/// in the series header's MrPhoenixProtocol text (or any text holding it, such as the raw
-/// series header or XA's (0021,1019)). Values are trimmed, comments after `#` dropped,
-/// strings keep their quotes (`""epfid2d1_64""`). A key repeated across blocks keeps its first
-/// value.
-pub fn ascconv(series_header_text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut rest = series_header_text;
-    while let Some(begin) = rest.find("### ASCCONV BEGIN") {
-        let block = &rest[begin..];
-        // The BEGIN line itself may carry extra text ("@Checksum=... ###").
-        let body_start = block.find('\n').map_or(block.len(), |i| i + 1);
-        let body = &block[body_start..];
-        let end = body.find("### ASCCONV END").unwrap_or(body.len());
-        for line in body[..end].lines() {
-            if let Some((key, value)) = line.split_once('=') {
-                let key = key.trim();
-                if key.is_empty() || key.contains(char::is_whitespace) {
-                    continue;
-                }
-                out.entry(key.to_string())
-                    .or_insert_with(|| strip_comment(value).to_string());
-            }
-        }
-        rest = &body[end..];
-        if end == body.len() {
-            break;
-        }
-        rest = rest.get(1..).unwrap_or("");
-    }
-    out
+/// of a MrPhoenixProtocol text (or any text holding it, such as the raw series header or XA's
+/// (0021,1019)), found in one pass and looked up in place: a protocol holds thousands of lines,
+/// a sidecar reads a dozen of them.
+#[derive(Debug, Clone, Default)]
+pub struct Ascconv {
+    text: String,
+    /// Byte ranges of each line's key and value, in text order.
+    lines: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
 }
 
-/// A value without its trailing `# comment`. Strings (`""text""`, Siemens doubles the quotes)
-/// run to their last quote, so a `#` inside them stays.
-fn strip_comment(value: &str) -> &str {
-    let value = value.trim();
-    if value.starts_with('"')
-        && let Some(end) = value.rfind('"')
-    {
-        return &value[..=end];
+impl Ascconv {
+    /// The value of `key`: trimmed, without a trailing `#` comment; strings keep their quotes
+    /// (`""epfid2d1_64""`). A key repeated across blocks has its first value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.lines
+            .iter()
+            .find(|(k, _)| &self.text[k.clone()] == key)
+            .map(|(_, v)| &self.text[v.clone()])
     }
-    value.split('#').next().unwrap_or("").trim()
+
+    /// Whether no `key = value` line was found.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The keys in text order (repeats included).
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(|(k, _)| &self.text[k.clone()])
+    }
+}
+
+/// Finds the ASCCONV lines of `text` (see [`Ascconv`]).
+pub fn ascconv(text: String) -> Ascconv {
+    let mut lines = Vec::new();
+    let mut at = 0;
+    while let Some(begin) = text[at..].find("### ASCCONV BEGIN").map(|i| at + i) {
+        // The BEGIN line itself may carry extra text ("@Checksum=... ###").
+        let body = text[begin..]
+            .find('\n')
+            .map_or(text.len(), |i| begin + i + 1);
+        let end = text[body..]
+            .find("### ASCCONV END")
+            .map_or(text.len(), |i| body + i);
+        let mut line_start = body;
+        for line in text[body..end].split_inclusive('\n') {
+            let here = line_start;
+            line_start += line.len();
+            let Some(eq) = line.find('=') else { continue };
+            let key = trimmed(line, 0..eq);
+            if key.is_empty() || line[key.clone()].contains(char::is_whitespace) {
+                continue;
+            }
+            let value = without_comment(line, eq + 1..line.trim_end_matches(['\n', '\r']).len());
+            lines.push((
+                here + key.start..here + key.end,
+                here + value.start..here + value.end,
+            ));
+        }
+        if end == text.len() {
+            break;
+        }
+        at = end + 1;
+    }
+    Ascconv { text, lines }
+}
+
+/// `range` of `s` without surrounding whitespace.
+fn trimmed(s: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let part = &s[range.clone()];
+    let start = range.start + (part.len() - part.trim_start().len());
+    start..start + part.trim().len()
+}
+
+/// The range of value `range` of `line` without its trailing `# comment`, trimmed. Strings
+/// (`""text""`, Siemens doubles the quotes) run to their last quote, so a `#` inside them stays.
+fn without_comment(line: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let value = trimmed(line, range);
+    let text = &line[value.clone()];
+    if text.starts_with('"')
+        && let Some(end) = text.rfind('"')
+    {
+        return value.start..value.start + end + 1;
+    }
+    let uncommented = text.split('#').next().unwrap_or("");
+    trimmed(line, value.start..value.start + uncommented.len())
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Vendor-specific parts of the sidecar: Siemens CSA/ASCCONV keys, GE echo spacing, and the
 //! ImageType list.
 
-use std::collections::BTreeMap;
-
 use crate::scan::reader::Dataset;
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
@@ -10,10 +8,10 @@ use dicom_dictionary_std::tags;
 use super::lookup::Lookup;
 use super::{Sidecar, number};
 use crate::nifti::values::Vendor;
-use crate::scan::csa::{self, CsaHeader};
+use crate::scan::csa::{self, Ascconv, CsaHeader};
 
 /// An ASCCONV integer (decimal or 0x hexadecimal), as dcm2niix's `readKey`.
-pub(super) fn asc_int(asc: &BTreeMap<String, String>, key: &str) -> Option<i64> {
+pub(super) fn asc_int(asc: &Ascconv, key: &str) -> Option<i64> {
     let v = asc.get(key)?.trim();
     match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
         Some(hex) => i64::from_str_radix(hex, 16).ok(),
@@ -24,7 +22,7 @@ pub(super) fn asc_int(asc: &BTreeMap<String, String>, key: &str) -> Option<i64> 
 /// The Siemens CSA headers of the first image.
 pub(super) struct Siemens {
     pub(super) image: Option<CsaHeader>,
-    pub(super) ascconv: Option<BTreeMap<String, String>>,
+    pub(super) ascconv: Option<Ascconv>,
 }
 
 impl Siemens {
@@ -38,7 +36,7 @@ impl Siemens {
         let image = csa::from_dataset(first, csa::Which::Image);
         let ascconv = csa::from_dataset(first, csa::Which::Series)
             .and_then(|h| h.get("MrPhoenixProtocol").map(|v| v.join("")))
-            .map(|text| csa::ascconv(&text))
+            .map(csa::ascconv)
             .filter(|a| !a.is_empty());
         Siemens { image, ascconv }
     }
@@ -60,7 +58,7 @@ impl Siemens {
             .unwrap_or(0.0)
     }
 
-    pub(super) fn ascconv_keys(&self, s: &mut Sidecar, asc: &BTreeMap<String, String>, mr: bool) {
+    pub(super) fn ascconv_keys(&self, s: &mut Sidecar, asc: &Ascconv, mr: bool) {
         let pf = asc_int(asc, "sKSpace.ucPhasePartialFourier").unwrap_or(0);
         if pf > 0 && mr {
             let value = match pf {
