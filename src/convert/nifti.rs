@@ -56,8 +56,9 @@ impl Context<'_> {
             })
             .collect();
         // Twice as many workers as the run's threads: a worker waiting for a file to be read
-        // (a cold disk, a bucket) leaves its core to another. Memory: a volume per worker.
-        let workers = rayon::current_num_threads() * 2;
+        // (a cold disk, a bucket) leaves its core to another. Memory: a volume per worker. No
+        // more workers than volumes: each is a thread to start, with its stack and heap.
+        let workers = (rayon::current_num_threads() * 2).min(jobs.len()).max(1);
         let convert = || -> Vec<StackOutcome> {
             jobs.into_par_iter()
                 .map(|(planned, stack)| self.nifti_stack(planned, stack))

@@ -94,7 +94,8 @@ pub fn default_io_threads() -> usize {
     (rayon::current_num_threads() * 4).max(8)
 }
 
-/// Scans `files` with `io_threads` reader threads (a pool of their own), reporting progress.
+/// Scans `files` with `io_threads` reader threads (a pool of their own, no larger than the
+/// number of files: a thread costs its stack and its allocator heap), reporting progress.
 pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &dyn Progress) -> ScanReport {
     let scan = || -> Vec<ScanOutcome> {
         files
@@ -109,7 +110,7 @@ pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &dyn Progre
             )
             .collect()
     };
-    collect(in_pool(io_threads, scan))
+    collect(in_pool(io_threads.min(files.len()), scan))
 }
 
 /// Runs `work` in a pool of `threads` threads of its own (or the global pool when no thread
