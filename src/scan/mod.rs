@@ -17,6 +17,7 @@ pub mod slide;
 pub mod source;
 pub mod vector;
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::Read;
 
@@ -100,17 +101,33 @@ pub fn scan_files(files: &[SourceFile], io_threads: usize, progress: &dyn Progre
     let scan = || -> Vec<ScanOutcome> {
         files
             .par_iter()
-            .map_init(
-                || (Vec::with_capacity(FIRST_READ), Vec::new()),
-                |(buf, inflate), file| {
-                    let outcome = scan_file(file, buf, inflate);
-                    progress.advance(1);
-                    outcome
-                },
-            )
+            .map(|file| {
+                let outcome = with_scratch(|buf, inflate| scan_file(file, buf, inflate));
+                progress.advance(1);
+                outcome
+            })
             .collect()
     };
     collect(in_pool(io_threads.min(files.len()), scan))
+}
+
+thread_local! {
+    /// A reader thread's scratch buffers (header bytes, inflated bytes), kept from file to file:
+    /// fresh memory costs the kernel a page to zero, and rayon's `map_init` would make new
+    /// buffers for each piece of work it splits off.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Runs `scan` with this thread's scratch buffers (fresh ones if a scan on this thread holds
+/// them already).
+fn with_scratch<T>(scan: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> T) -> T {
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let (buf, inflate) = &mut *scratch;
+            scan(buf, inflate)
+        }
+        Err(_) => scan(&mut Vec::new(), &mut Vec::new()),
+    })
 }
 
 /// Runs `work` in a pool of `threads` threads of its own (or the global pool when no thread
@@ -158,7 +175,7 @@ pub fn scan_file(file: &SourceFile, buf: &mut Vec<u8>, inflate: &mut Vec<u8>) ->
     let mut reader = LocalHeader { handle, size };
     let reads = Reads {
         first: FIRST_READ as u64,
-        again: 0,
+        again: None,
     };
     scan_header(&mut reader, &file.relative, reads, buf, inflate)
 }
@@ -175,7 +192,7 @@ pub fn scan_object(
     let mut reader = ObjectHeader { bucket, object };
     let reads = Reads {
         first: first_read,
-        again: SECOND_OBJECT_READ,
+        again: Some(SECOND_OBJECT_READ),
     };
     scan_header(&mut reader, &object.key, reads, buf, inflate)
 }
@@ -195,18 +212,16 @@ pub fn scan_objects(
     let scan = || -> Vec<ScanOutcome> {
         objects
             .par_iter()
-            .map_init(
-                || (Vec::new(), Vec::new()),
-                |(buf, inflate), object| {
-                    let first = ranges.first(&object.key);
-                    let outcome = scan_object(bucket, object, first, buf, inflate);
-                    if let Some(needed) = header_length(&outcome) {
-                        ranges.learn(&object.key, needed);
-                    }
-                    progress.advance(1);
-                    outcome
-                },
-            )
+            .map(|object| {
+                let first = ranges.first(&object.key);
+                let outcome =
+                    with_scratch(|buf, inflate| scan_object(bucket, object, first, buf, inflate));
+                if let Some(needed) = header_length(&outcome) {
+                    ranges.learn(&object.key, needed);
+                }
+                progress.advance(1);
+                outcome
+            })
             .collect()
     };
     collect(in_pool(concurrency, scan))
@@ -271,12 +286,27 @@ impl HeaderSource for ObjectHeader<'_> {
     }
 }
 
-/// How much of a file a header scan reads: `first` bytes, then (when the header is longer) at
-/// least twice as much and at least `again`.
+/// How much of a file a header scan reads: `first` bytes, then (when the header is longer)
+/// more, growing geometrically so that a long header is parsed a few times, not once per
+/// element.
 #[derive(Debug, Clone, Copy)]
 struct Reads {
     first: u64,
-    again: u64,
+    /// For an object: at least twice as much and at least this (a request costs far more than
+    /// its bytes). For a local file (`None`): what the header needs plus as much again as was
+    /// read (a read call is cheap, pixel bytes read for nothing are not: a Siemens header
+    /// needing 137 KB is read in 154 KB, not 275).
+    again: Option<u64>,
+}
+
+impl Reads {
+    /// What to read next after `read` bytes, when the header needs `needed`.
+    fn after(&self, read: u64, needed: u64) -> u64 {
+        match self.again {
+            Some(again) => needed.max(read * 2).max(again),
+            None => needed + read,
+        }
+    }
 }
 
 /// Reads a header from `source`, growing the read only when the header is longer.
@@ -322,7 +352,7 @@ fn scan_header(
                     MAX_HEADER >> 20
                 ));
             }
-            Err(ReadError::NeedMore(n)) => wanted = n.max(wanted * 2).max(reads.again),
+            Err(ReadError::NeedMore(n)) => wanted = reads.after(wanted, n),
             Err(err @ ReadError::NotDicom(_)) => {
                 return ScanOutcome::Skipped(FileIssue {
                     path: relative.to_string(),
@@ -458,4 +488,41 @@ fn pixel_data_problem(
             "pixel data holds {length} bytes but {rows}x{columns}x{frames} frames x {samples} samples x {bits} bits needs {expected} (truncated?)"
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_reads_grow_by_what_the_header_needs_objects_by_doubling() {
+        let local = Reads {
+            first: 16 << 10,
+            again: None,
+        };
+        // A Siemens header needing 137 KB after the first 16 KB: one more read, not past 154 KB.
+        assert_eq!(local.after(16 << 10, 137_396), 137_396 + (16 << 10));
+        // A long header still grows geometrically (each read at least doubles what was read).
+        assert_eq!(local.after(1 << 20, (1 << 20) + 8), (2 << 20) + 8);
+        let object = Reads {
+            first: 16 << 10,
+            again: Some(SECOND_OBJECT_READ),
+        };
+        assert_eq!(object.after(16 << 10, 20_000), SECOND_OBJECT_READ);
+        assert_eq!(object.after(128 << 10, 137_396), 256 << 10);
+    }
+
+    #[test]
+    fn a_scan_thread_keeps_its_scratch_and_a_nested_scan_gets_its_own() {
+        with_scratch(|buf, _| buf.extend_from_slice(b"kept"));
+        with_scratch(|buf, _| {
+            assert_eq!(
+                buf.as_slice(),
+                b"kept",
+                "the same buffers on the same thread"
+            );
+            with_scratch(|inner, _| assert!(inner.is_empty(), "fresh buffers, no panic"));
+            buf.clear();
+        });
+    }
 }

@@ -4,9 +4,11 @@
 use super::*;
 
 /// The Pixel Data value of a native little-endian grey file of 8- or 16-bit samples (of any
-/// number of frames, or a mosaic), found straight from its bytes with what the scan found in
-/// its `header`: no data set is parsed. `None` for every other file (colour, palette, other
-/// sample sizes, compressed, deflated, gzip), which [`DicomImage`] decodes.
+/// number of frames, or a mosaic), found straight from its bytes where the scan found it
+/// (its `header`): no data set is parsed again. A file whose bytes there are not that element
+/// (changed since the scan) is walked as dicom-object would read it. `None` for every other
+/// file (colour, palette, other sample sizes, compressed, deflated, gzip), which
+/// [`DicomImage`] decodes.
 pub fn native_grey_pixels(
     bytes: &Bytes,
     header: &InstanceHeader,
@@ -14,10 +16,38 @@ pub fn native_grey_pixels(
     if !is_native_grey(header) || gzip::is_gzip(bytes) {
         return None;
     }
+    if let Some(value) = pixel_value_at(bytes, header) {
+        return Some(Ok(bytes.slice(value)));
+    }
     match check_bounds(bytes) {
         Ok(bounds) => Some(Ok(bytes.slice(bounds.native_value?))),
         Err(reason) => Some(Err(DecodeError(reason))),
     }
+}
+
+/// Where the value of the Pixel Data element at the scanned `header.pixel_data_offset` lies
+/// in `bytes`: `None` unless an element header of Pixel Data is there (in the VR mode the scan
+/// read the dataset in) with a defined length that fits within `bytes`.
+fn pixel_value_at(bytes: &[u8], header: &InstanceHeader) -> Option<Range<usize>> {
+    const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+    let at = usize::try_from(header.pixel_data_offset).ok()?;
+    let element = bytes.get(at..)?;
+    if element.get(..4)? != [0xE0, 0x7F, 0x10, 0x00] {
+        return None;
+    }
+    let explicit = (header.transfer_syntax != IMPLICIT_LE) != header.vr_mode_corrected;
+    let (length, start) = if explicit {
+        let vr = element.get(4..8)?;
+        if !matches!(vr, b"OW\0\0" | b"OB\0\0" | b"UN\0\0") {
+            return None;
+        }
+        (element.get(8..12)?, at + 12)
+    } else {
+        (element.get(4..8)?, at + 8)
+    };
+    let length = u32::from_le_bytes(length.try_into().ok()?);
+    let end = start.checked_add(usize::try_from(length).ok()?)?;
+    (length != u32::MAX && end <= bytes.len()).then_some(start..end)
 }
 
 /// Whether the scan found the file of `header` to hold native little-endian grey samples of
@@ -204,6 +234,70 @@ impl DicomImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The scanned header of a test-data file, with its bytes.
+    fn scanned(relative: &str) -> (InstanceHeader, Bytes) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("test-data")
+            .join(relative);
+        let file = crate::scan::source::SourceFile {
+            path: path.clone(),
+            relative: relative.into(),
+        };
+        let crate::scan::ScanOutcome::Instance(header) =
+            crate::scan::scan_file(&file, &mut Vec::new(), &mut Vec::new())
+        else {
+            panic!("{relative} scans as an instance");
+        };
+        (*header, Bytes::from(std::fs::read(path).unwrap()))
+    }
+
+    #[test]
+    fn native_pixels_are_found_where_the_scan_found_them_else_by_a_walk() {
+        for relative in [
+            "pydicom/MR_small.dcm",
+            "pydicom/MR_small_implicit.dcm",
+            "pydicom/MR_small_padded.dcm",
+            "vr_mismatch/explicit_under_implicit_meta.dcm",
+            "vr_mismatch/implicit_under_explicit_meta.dcm",
+            "dcm_qa_nih/In/20180918Si/mr_0003/epi_pe_ap-00001.dcm",
+        ] {
+            let (mut header, bytes) = scanned(relative);
+            // The value the full walk finds, and dicom-object's own reading of it where it
+            // reads the file: not in the other VR mode than declared (it reads garbage lengths).
+            let bounds = check_bounds(&bytes).unwrap();
+            let expected = bytes.slice(bounds.native_value.unwrap());
+            if !header.vr_mode_corrected {
+                let object = DefaultDicomObject::from_reader(&bytes[128..]).unwrap();
+                let theirs = object
+                    .element(tags::PIXEL_DATA)
+                    .unwrap()
+                    .to_bytes()
+                    .unwrap();
+                assert_eq!(theirs.as_ref(), expected.as_ref(), "{relative}");
+            }
+            assert_eq!(
+                header.vr_mode_corrected,
+                relative.starts_with("vr_mismatch")
+            );
+            let value = pixel_value_at(&bytes, &header).unwrap_or_else(|| panic!("{relative}"));
+            let found = native_grey_pixels(&bytes, &header).unwrap().unwrap();
+            assert_eq!(found.as_ref(), expected.as_ref(), "{relative}");
+            // Bytes that are not the element where the scan saw it: the walk finds it.
+            header.pixel_data_offset += 2;
+            assert!(pixel_value_at(&bytes, &header).is_none(), "{relative}");
+            let walked = native_grey_pixels(&bytes, &header).unwrap().unwrap();
+            assert_eq!(walked.as_ref(), expected.as_ref(), "{relative}");
+            header.pixel_data_offset -= 2;
+            // A file cut inside its pixels: an error, not a short value.
+            let cut = bytes.slice(..value.end - 1);
+            assert!(pixel_value_at(&cut, &header).is_none(), "{relative}");
+            assert!(
+                native_grey_pixels(&cut, &header).unwrap().is_err(),
+                "{relative}"
+            );
+        }
+    }
 
     /// A 3x3, 3-frame, 1-bit grey file in `transfer_syntax`: 27 bits, so frames 1 and 2 start
     /// inside a byte. Bit `i` of the Pixel Data (LSB first) is set when `i % 4 == 1`.
