@@ -20,8 +20,8 @@ use crate::nifti::Vendor;
 use crate::nifti::acquisition::{acquisition, frame_item};
 use crate::nifti::build::{Built, build};
 use crate::nifti::diffusion::{
-    Gradient, GradientFrame, bval_bvec_text, bvals_to_write, bvecs_in_voxel_frame, gradient,
-    gradient_for_frame,
+    Gradient, GradientFrame, bval_bvec_text, bvals_to_write, bvecs_in_voxel_frame, frame_gradient,
+    gradient, gradient_for_frame,
 };
 use crate::nifti::file::nifti_bytes;
 use crate::nifti::sidecar::{SidecarInput, echo_in_file, sidecar};
@@ -258,6 +258,16 @@ impl Context<'_> {
         descending != flipped
     }
 
+    /// The gradient of slice `s` of an enhanced multi-frame file as the scan read it from the
+    /// frame's MR Diffusion Sequence (`None` when it did not: then the header says).
+    fn scanned_gradient(&self, s: SliceRef) -> Option<Gradient> {
+        let frame = self.instances[s.instance].frames.get(s.frame as usize)?;
+        let diffusion = frame
+            .diffusion
+            .filter(|_| self.is_multi_frame(s.instance))?;
+        Some(frame_gradient(&diffusion))
+    }
+
     /// Reads the file of `header` for its header and frames.
     fn open_file(&self, header: &InstanceHeader) -> Result<OpenedFile, String> {
         OpenedFile::open(self.read_file(header)?, header)
@@ -305,7 +315,13 @@ impl Context<'_> {
                     .map_err(|e| format!("{}: {e}", header.path))
             })
             .collect::<Result<_, String>>()?;
-        let first_ds = open[&first.instance].dataset();
+        let dataset_of = |instance: usize| {
+            let path = &self.instances[instance].path;
+            open[&instance]
+                .dataset()
+                .map_err(|e| format!("{path}: {e}"))
+        };
+        let first_ds = dataset_of(first.instance)?;
         let first_frame = if self.is_multi_frame(first.instance) {
             first.frame
         } else {
@@ -345,10 +361,19 @@ impl Context<'_> {
                 }
             };
             if let Some(&t) = leads.get(&s) {
-                let ds = file.dataset();
-                let gradient = match frame_item(&ds, s.frame) {
-                    Some(item) if self.is_multi_frame(s.instance) => gradient_for_frame(&ds, &item),
-                    _ => gradient(&ds),
+                let gradient = match self.scanned_gradient(s) {
+                    Some(scanned) => Some(scanned),
+                    None => {
+                        let ds = file
+                            .dataset()
+                            .map_err(|e| format!("{}: {e}", header.path))?;
+                        match frame_item(&ds, s.frame) {
+                            Some(item) if self.is_multi_frame(s.instance) => {
+                                gradient_for_frame(&ds, &item)
+                            }
+                            _ => gradient(&ds),
+                        }
+                    }
                 };
                 gradients.lock().unwrap_or_else(|e| e.into_inner())[t] = gradient;
             }
@@ -379,20 +404,18 @@ impl Context<'_> {
             self.nifti_progress(stack.time_points.len() as u64);
         }
 
-        let headers_of = |t: usize| -> Vec<Dataset<'_>> {
-            stack.time_points.get(t).map_or(Vec::new(), |slices| {
-                slices
-                    .iter()
-                    .filter_map(|s| {
-                        let ds = open.get(&s.instance)?.dataset();
-                        if self.is_multi_frame(s.instance) {
-                            frame_item(&ds, s.frame)
-                        } else {
-                            Some(ds)
-                        }
-                    })
-                    .collect()
-            })
+        // The first two time points' files are open.
+        let headers_of = |t: usize| -> Result<Vec<Dataset<'_>>, String> {
+            let mut headers = Vec::new();
+            for s in stack.time_points.get(t).into_iter().flatten() {
+                let ds = dataset_of(s.instance)?;
+                if !self.is_multi_frame(s.instance) {
+                    headers.push(ds);
+                } else if let Some(item) = frame_item(&ds, s.frame) {
+                    headers.push(item);
+                }
+            }
+            Ok(headers)
         };
         let multi_frame = self.is_multi_frame(first.instance);
         let echoes: BTreeSet<Option<i64>> = planned
@@ -414,8 +437,8 @@ impl Context<'_> {
             first_frame: multi_frame
                 .then(|| frame_item(&first_ds, first.frame))
                 .flatten(),
-            slice_headers: headers_of(0),
-            second_slice_headers: headers_of(1),
+            slice_headers: headers_of(0)?,
+            second_slice_headers: headers_of(1)?,
             mosaic_slices: acquisition.mosaic_tiles.filter(|_| stack.mosaic),
             dims: built.header.dims,
             slices_reversed: self.against_instance_order(stack, built.slices_reversed),

@@ -1,46 +1,52 @@
-//! A file a NIfTI stack reads more than its pixels of: its header as a tree (for the sidecar,
-//! the gradients and the acquisition facts) and its frames, sliced from the bytes for native
-//! grey data, else decoded by a [`DicomImage`] made once, when a frame first needs one.
+//! A file a NIfTI stack reads more than one frame of, or more than its pixels of: its frames,
+//! sliced from the bytes for native grey data, else decoded by a [`DicomImage`] made once,
+//! when a frame first needs one; and its header as a tree (for the sidecar, the gradients and
+//! the acquisition facts), parsed when first asked for.
 
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 
 use super::slices::{as_scanned, scanned_frame};
-use crate::render::decode::{DicomImage, Frame, is_native_grey, native_grey_frame};
+use crate::render::decode::{DicomImage, Frame, native_grey_frame, native_grey_pixels};
 use crate::scan::InstanceHeader;
 use crate::scan::reader::{Dataset, HeaderTree, gzip};
 
 pub(super) struct OpenedFile {
     bytes: Bytes,
-    tree: HeaderTree,
+    tree: OnceLock<Result<HeaderTree, String>>,
     /// The Pixel Data value of native grey data.
     native: Option<Bytes>,
     image: OnceLock<Result<DicomImage, String>>,
 }
 
 impl OpenedFile {
-    /// Parses the header of the file of `header` from its `bytes` (inflated first when
-    /// gzip-compressed).
+    /// The file of `header` from its `bytes` (inflated first when gzip-compressed), with its
+    /// native grey pixels found where the scan found them.
     pub(super) fn open(bytes: Bytes, header: &InstanceHeader) -> Result<OpenedFile, String> {
         let bytes = if gzip::is_gzip(&bytes) {
             Bytes::from(gzip::gunzip(&bytes)?)
         } else {
             bytes
         };
-        let tree = HeaderTree::parse(bytes.clone()).map_err(|e| e.to_string())?;
-        let native = is_native_grey(header).then(|| tree.pixel_value()).flatten();
+        let native = native_grey_pixels(&bytes, header)
+            .transpose()
+            .map_err(|e| e.to_string())?;
         Ok(OpenedFile {
             bytes,
-            tree,
+            tree: OnceLock::new(),
             native,
             image: OnceLock::new(),
         })
     }
 
-    /// The top-level dataset.
-    pub(super) fn dataset(&self) -> Dataset<'_> {
-        self.tree.root()
+    /// The top-level dataset (the header is parsed the first time).
+    pub(super) fn dataset(&self) -> Result<Dataset<'_>, String> {
+        self.tree
+            .get_or_init(|| HeaderTree::parse(self.bytes.clone()).map_err(|e| e.to_string()))
+            .as_ref()
+            .map(HeaderTree::root)
+            .map_err(Clone::clone)
     }
 
     /// Frame `frame` of the file (a mosaic's whole grid when `stored`, else its tile).

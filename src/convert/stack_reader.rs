@@ -137,11 +137,11 @@ impl<'a> StackReader<'a> {
         } else {
             0
         };
-        let acquisition = acquisition(
-            &open[&first.instance].dataset(),
-            frame,
-            instances[first.instance].mosaic.as_ref(),
-        );
+        let first_header = &instances[first.instance];
+        let first_ds = open[&first.instance]
+            .dataset()
+            .map_err(|e| format!("{}: {e}", first_header.path))?;
+        let acquisition = acquisition(&first_ds, frame, instances[first.instance].mosaic.as_ref());
         let layout = layout(&stack, instances, &acquisition)?;
         Ok(StackReader {
             source,

@@ -29,6 +29,7 @@ use dicom_dictionary_std::tags;
 
 use super::values::{self, Vendor, format_g};
 use crate::scan::csa;
+use crate::scan::frame_diffusion::FrameDiffusion;
 use crate::scan::vector::{cross, dot, norm, unit};
 
 /// b-values (s/mm²) and vector lengths at or below this count as zero, as dcm2niix's
@@ -95,6 +96,12 @@ pub fn gradient_for_frame(ds: &Dataset<'_>, frame_item: &Dataset<'_>) -> Option<
                 .and_then(|d| standard(&d))
         })
         .or_else(|| gradient(ds))
+}
+
+/// The gradient of an enhanced object's frame from the diffusion weighting the scan read in its
+/// functional groups: what [`gradient_for_frame`] finds there.
+pub fn frame_gradient(diffusion: &FrameDiffusion) -> Gradient {
+    patient(diffusion.b_value, diffusion.orientation)
 }
 
 /// Standard tags at this level or inside the MR Diffusion Sequence.

@@ -6,6 +6,7 @@ pub mod burned_in;
 pub mod csa;
 pub mod dicomweb;
 pub mod first_range;
+pub mod frame_diffusion;
 pub mod frame_index;
 pub mod ge_fieldmap;
 mod gzip;

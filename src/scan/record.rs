@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::burned_in::{self, Region};
 use super::csa;
+use super::frame_diffusion::{self, FrameDiffusion};
 use super::mosaic::{Mosaic, MosaicSource};
 use super::reader::{
     Endian, GE_IMAGE_TYPE, GE_INTERNAL_PULSE_SEQUENCE, GE_LOCATIONS, GE_PULSE_SEQUENCE, RawElement,
@@ -171,6 +172,9 @@ pub struct FrameHeader {
     /// Slide microscopy: the frame's OpticalPathIdentifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optical_path: Option<String>,
+    /// Diffusion weighting (MR Diffusion), when the scan read it exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diffusion: Option<FrameDiffusion>,
 }
 
 impl InstanceHeader {
@@ -456,6 +460,7 @@ fn decode_frame(
         optical_path: either(tags::OPTICAL_PATH_IDENTIFIER)
             .map(trim_text)
             .filter(|s| !s.is_empty()),
+        diffusion: frame_diffusion::decode(group, shared, endian),
     }
 }
 

@@ -156,3 +156,38 @@ fn no_bval_files_for_a_single_b_value_without_gradients() {
         Some(vec![0.0, 5.0])
     );
 }
+
+#[test]
+fn the_scan_reads_each_enhanced_frame_s_gradient_as_the_header_tree_does() {
+    for n in VOLUMES {
+        let dir = format!("{XA30}/In/10_DWI_dir80_PA");
+        let name = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|f| f.starts_with(&format!("{n:04}_")))
+            .unwrap();
+        let file = crate::scan::source::SourceFile {
+            path: format!("{dir}/{name}").into(),
+            relative: name,
+        };
+        let crate::scan::ScanOutcome::Instance(header) =
+            crate::scan::scan_file(&file, &mut Vec::new(), &mut Vec::new())
+        else {
+            panic!("volume {n} scans");
+        };
+        let tree = open_volume(n);
+        let obj = tree.root();
+        let items: Vec<Dataset<'_>> = obj
+            .items(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+            .collect();
+        assert_eq!(header.frames.len(), items.len());
+        for (frame, item) in header.frames.iter().zip(&items) {
+            let scanned = frame.diffusion.as_ref().expect("read by the scan");
+            assert_eq!(
+                Some(frame_gradient(scanned)),
+                gradient_for_frame(&obj, item)
+            );
+        }
+    }
+}

@@ -5,6 +5,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 
 use super::cursor::{Cursor, ElementHeader};
+use super::diffusion::{self, read_mr_diffusion};
 use super::{PixelDataInfo, RawElement, RawHeader, ReadError, UNDEFINED, fmt_tag, trim_text};
 
 /// Top-level tags whose values the scan keeps.
@@ -244,6 +245,9 @@ fn read_items<'a>(
                 kept.push((element.tag, cursor.value(&element)?));
                 Ok(())
             } else {
+                if diffusion::is_loose(element.tag) {
+                    kept.push(diffusion::UNREAD);
+                }
                 cursor.skip_value(&element, 3)
             }
         })?;
@@ -252,7 +256,8 @@ fn read_items<'a>(
     })
 }
 
-/// Reads a functional groups sequence: one list of kept leaf elements per item.
+/// Reads a functional groups sequence: one list of kept leaf elements per item (with the
+/// diffusion weighting, see [`diffusion`]).
 fn read_functional_groups<'a>(
     cursor: &mut Cursor<'a>,
     sequence: &ElementHeader,
@@ -261,7 +266,9 @@ fn read_functional_groups<'a>(
     cursor.for_each_item(sequence, 1, &mut |cursor, item_end| {
         let mut kept = Vec::new();
         cursor.for_each_element(item_end, 2, &mut |cursor, element| {
-            if FUNCTIONAL_GROUP_SEQUENCES.contains(&element.tag) {
+            if element.tag == tags::MR_DIFFUSION_SEQUENCE {
+                read_mr_diffusion(cursor, &element, 2, &mut kept)
+            } else if FUNCTIONAL_GROUP_SEQUENCES.contains(&element.tag) {
                 cursor.for_each_item(&element, 3, &mut |cursor, inner_end| {
                     cursor.for_each_element(inner_end, 4, &mut |cursor, leaf| {
                         if FUNCTIONAL_GROUP_TAGS.contains(&leaf.tag) && leaf.length != UNDEFINED {

@@ -11,6 +11,7 @@
 
 mod cursor;
 mod dataset;
+pub mod diffusion;
 pub(crate) use dataset::{
     GE_IMAGE_TYPE, GE_INTERNAL_PULSE_SEQUENCE, GE_LOCATIONS, GE_PULSE_SEQUENCE,
 };
