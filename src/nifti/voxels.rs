@@ -277,18 +277,51 @@ struct Strides {
 }
 
 impl Strides {
+    /// Copies the voxels of `N` bytes row by row along the output axis the input runs along
+    /// (step ±N): each row reads a run of the input, forwards or backwards, and writes a
+    /// voxel every so many bytes. (By output rows, every voxel read would be on another cache
+    /// line: 2.3 times slower on a 128x128x96 sagittal volume.)
     fn copy<const N: usize>(&self, input: &[u8], output: &mut [u8]) {
-        let mut voxels = output.chunks_exact_mut(N);
-        for k in 0..self.out_dims[2] {
-            for j in 0..self.out_dims[1] {
-                let mut at =
-                    self.start as isize + j as isize * self.step[1] + k as isize * self.step[2];
-                for _ in 0..self.out_dims[0] {
-                    let i = at as usize;
-                    if let (Some(to), Some(from)) = (voxels.next(), input.get(i..i + N)) {
-                        to.copy_from_slice(from);
-                    }
-                    at += self.step[0];
+        let dims = self.out_dims;
+        let out_step = [N, dims[0] * N, dims[0] * dims[1] * N];
+        let along = (0..3)
+            .rev()
+            .find(|&a| self.step[a].unsigned_abs() == N)
+            .unwrap_or(0);
+        let [p, q] = match along {
+            0 => [1, 2],
+            1 => [0, 2],
+            _ => [0, 1],
+        };
+        let len = dims[along] as isize;
+        let reversed = self.step[along] < 0;
+        for y in 0..dims[q] {
+            for x in 0..dims[p] {
+                let at =
+                    self.start as isize + x as isize * self.step[p] + y as isize * self.step[q];
+                let (first, end) = if reversed {
+                    (at - (len - 1) * N as isize, at + N as isize)
+                } else {
+                    (at, at + len * N as isize)
+                };
+                let (Ok(first), Ok(end)) = (usize::try_from(first), usize::try_from(end)) else {
+                    continue;
+                };
+                let (Some(run), Some(out)) = (
+                    input.get(first..end),
+                    output.get_mut(x * out_step[p] + y * out_step[q]..),
+                ) else {
+                    continue;
+                };
+                let voxels = out.chunks_exact_mut(N).step_by(out_step[along] / N);
+                if reversed {
+                    voxels
+                        .zip(run.rchunks_exact(N))
+                        .for_each(|(to, from)| to.copy_from_slice(from));
+                } else {
+                    voxels
+                        .zip(run.chunks_exact(N))
+                        .for_each(|(to, from)| to.copy_from_slice(from));
                 }
             }
         }
@@ -365,6 +398,63 @@ mod tests {
             .collect();
         assert_eq!(tiles, [10, 11, 12]);
         assert!(Cut::tile(&grey(3, 2, vec![0; 6]), 4, 0).is_err());
+    }
+
+    #[test]
+    fn reorient_moves_every_voxel_where_its_definition_says_in_any_axis_order() {
+        let dims = [35, 7, 33];
+        let permutations = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ];
+        for bytes in [1, 2, 4] {
+            // Two volumes after a 3-byte room, each voxel's bytes telling its index.
+            let voxels = dims.iter().product::<usize>();
+            let data: Vec<u8> = (0..3)
+                .map(|_| 0xEE)
+                .chain((0..2 * voxels).flat_map(|v| (v as u32).to_le_bytes()[..bytes].to_vec()))
+                .collect();
+            for source in permutations {
+                for flips in 0..8 {
+                    let flipped = [flips & 1 != 0, flips & 2 != 0, flips & 4 != 0];
+                    let out = reorient(&data, 3, dims, bytes, source, flipped);
+                    let out_dims = source.map(|a| dims[a]);
+                    assert_eq!(out[..3], data[..3]);
+                    let mut o = 3;
+                    for volume in 0..2 {
+                        for k in 0..out_dims[2] {
+                            for j in 0..out_dims[1] {
+                                for i in 0..out_dims[0] {
+                                    // Output (i, j, k) is input voxel `at` along each axis.
+                                    let mut at = [0; 3];
+                                    for (axis, index) in [i, j, k].into_iter().enumerate() {
+                                        at[source[axis]] = if flipped[axis] {
+                                            out_dims[axis] - 1 - index
+                                        } else {
+                                            index
+                                        };
+                                    }
+                                    let v = volume * voxels
+                                        + at[0]
+                                        + dims[0] * (at[1] + dims[1] * at[2]);
+                                    let expected = &(v as u32).to_le_bytes()[..bytes];
+                                    assert_eq!(
+                                        &out[o..o + bytes],
+                                        expected,
+                                        "{source:?} {flipped:?}"
+                                    );
+                                    o += bytes;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
