@@ -112,6 +112,16 @@ impl CsaHeader {
 /// Returns `None` when the bytes are not a CSA header or are cut short in the fixed part
 /// of an element; an item that runs past the end ends the parse with what was read so far.
 pub fn parse(bytes: &[u8]) -> Option<CsaHeader> {
+    parse_elements(bytes, None)
+}
+
+/// As [`parse`], keeping only the elements named in `wanted` (the others' items are stepped
+/// over, not read as text): what the scan needs of each file's header.
+pub fn parse_wanted(bytes: &[u8], wanted: &[&str]) -> Option<CsaHeader> {
+    parse_elements(bytes, Some(wanted))
+}
+
+fn parse_elements(bytes: &[u8], wanted: Option<&[&str]>) -> Option<CsaHeader> {
     let sv10 = bytes.starts_with(b"SV10");
     let mut pos = if sv10 { 8 } else { 0 };
     let n_elements = read_u32(bytes, pos)?;
@@ -138,6 +148,8 @@ pub fn parse(bytes: &[u8]) -> Option<CsaHeader> {
         }
         // Items past the value multiplicity are placeholders (usually empty).
         let n_values = if vm > 0 { vm.min(n_items) } else { n_items };
+        let keep = wanted.is_none_or(|wanted| wanted.contains(&name.as_str()));
+        let n_values = if keep { n_values } else { 0 };
         let mut items = Vec::new();
         for item_no in 0..n_items {
             let Some(header) = bytes.get(pos..pos + ITEM_HEADER) else {
@@ -156,7 +168,9 @@ pub fn parse(bytes: &[u8]) -> Option<CsaHeader> {
                 return finish_with(elements, name, items);
             }
         }
-        insert(&mut elements, name, items);
+        if keep {
+            insert(&mut elements, name, items);
+        }
     }
     finish(elements)
 }

@@ -37,6 +37,13 @@ pub struct Mosaic {
     pub reversed: bool,
 }
 
+/// The elements of the CSA image header [`Mosaic::from_source`] reads.
+pub const CSA_ELEMENTS: &[&str] = &[
+    "NumberOfImagesInMosaic",
+    "SliceNormalVector",
+    "ProtocolSliceNumber",
+];
+
 /// What a file says about its mosaic, as read from its header.
 #[derive(Debug, Clone, Default)]
 pub struct MosaicSource {

@@ -351,7 +351,7 @@ pub fn decode_instance(
             rows: header.rows,
             columns: header.columns,
             csa: private_value(&raw.elements, 0x0029, "SIEMENS CSA HEADER", 0x10)
-                .and_then(csa::parse),
+                .and_then(|csa| csa::parse_wanted(csa, super::mosaic::CSA_ELEMENTS)),
             private_tiles: private_value(&raw.elements, 0x0019, "SIEMENS MR HEADER", 0x0A)
                 .and_then(|v| parse_u16(v, endian)),
         };

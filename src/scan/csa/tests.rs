@@ -138,3 +138,21 @@ proptest! {
         let _ = ascconv(text);
     }
 }
+
+#[test]
+fn a_parse_of_wanted_elements_reads_them_as_the_whole_parse_does_and_nothing_else() {
+    let obj = open(NIH_AP);
+    let bytes = raw_from_dataset(&obj, Which::Image).expect("image header bytes");
+    let whole = parse(&bytes).unwrap();
+    let wanted = crate::scan::mosaic::CSA_ELEMENTS;
+    let some = parse_wanted(&bytes, wanted).unwrap();
+    assert_eq!(some.names().collect::<Vec<_>>(), {
+        let mut names = wanted.to_vec();
+        names.sort_unstable();
+        names
+    });
+    for name in wanted {
+        assert_eq!(some.get(name), whole.get(name), "{name}");
+    }
+    assert!(whole.names().count() > 50);
+}
