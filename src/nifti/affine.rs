@@ -6,6 +6,16 @@
 
 pub(crate) use crate::scan::vector::{cross, dot, scale, unit};
 
+/// The six orders of three axes.
+pub(super) const AXIS_PERMUTATIONS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+];
+
 /// A 3×4 affine: RAS+ millimetres of voxel (i, j, k) are `M · (i, j, k, 1)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Affine {
@@ -134,17 +144,9 @@ impl Affine {
             }
         }
         // Permutation: input axis k goes to world axis sigma[k], the one that scores best.
-        const PERMUTATIONS: [[usize; 3]; 6] = [
-            [0, 1, 2],
-            [0, 2, 1],
-            [1, 0, 2],
-            [1, 2, 0],
-            [2, 0, 1],
-            [2, 1, 0],
-        ];
         let sign = |k: usize| if flips[k] { -1.0 } else { 1.0 };
-        let mut best = (0.0, PERMUTATIONS[0]);
-        for sigma in PERMUTATIONS {
+        let mut best = (0.0, AXIS_PERMUTATIONS[0]);
+        for sigma in AXIS_PERMUTATIONS {
             let score: f64 = (0..3).map(|k| self.rows[sigma[k]][k] * sign(k)).sum();
             if score > best.0 {
                 best = (score, sigma);

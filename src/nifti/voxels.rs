@@ -403,14 +403,6 @@ mod tests {
     #[test]
     fn reorient_moves_every_voxel_where_its_definition_says_in_any_axis_order() {
         let dims = [35, 7, 33];
-        let permutations = [
-            [0, 1, 2],
-            [0, 2, 1],
-            [1, 0, 2],
-            [1, 2, 0],
-            [2, 0, 1],
-            [2, 1, 0],
-        ];
         for bytes in [1, 2, 4] {
             // Two volumes after a 3-byte room, each voxel's bytes telling its index.
             let voxels = dims.iter().product::<usize>();
@@ -418,7 +410,7 @@ mod tests {
                 .map(|_| 0xEE)
                 .chain((0..2 * voxels).flat_map(|v| (v as u32).to_le_bytes()[..bytes].to_vec()))
                 .collect();
-            for source in permutations {
+            for source in crate::nifti::affine::AXIS_PERMUTATIONS {
                 for flips in 0..8 {
                     let flipped = [flips & 1 != 0, flips & 2 != 0, flips & 4 != 0];
                     let out = reorient(&data, 3, dims, bytes, source, flipped);
