@@ -141,7 +141,7 @@ impl<'a> StackReader<'a> {
         let first_ds = open[&first.instance]
             .dataset()
             .map_err(|e| format!("{}: {e}", first_header.path))?;
-        let acquisition = acquisition(&first_ds, frame, instances[first.instance].mosaic.as_ref());
+        let acquisition = acquisition(&first_ds, frame, first_header.mosaic.as_ref());
         let layout = layout(&stack, instances, &acquisition)?;
         Ok(StackReader {
             source,
