@@ -58,7 +58,11 @@ use scan::ScanReport;
 /// threads; files that cannot even be listed are reported as failed.
 pub fn scan_source(root: &Path, progress: &dyn Progress) -> Result<ScanReport, Error> {
     let listing = scan::source::list_local(root)?;
-    let mut report = scan::scan_files(&listing.files, scan::default_io_threads(), progress);
+    let mut report = scan::scan_files(
+        &listing.files,
+        scan::default_io_threads(listing.files.len()),
+        progress,
+    );
     report.failed.extend(listing.unreadable);
     Ok(report)
 }

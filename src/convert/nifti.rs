@@ -30,6 +30,7 @@ use crate::order::SliceRef;
 use crate::order::plan::PlannedSeries;
 use crate::scan::InstanceHeader;
 use crate::scan::reader::Dataset;
+use crate::scan::source::Source;
 
 /// One stack's outcome: its entry (when written or kept) and what failed.
 struct StackOutcome<'p> {
@@ -55,18 +56,20 @@ impl Context<'_> {
                     .map(move |s| (p, s))
             })
             .collect();
-        // Twice as many workers as the run's threads: a worker waiting for a file to be read
-        // (a cold disk, a bucket) leaves its core to another. Memory: a volume per worker. No
-        // more workers than volumes: each is a thread to start, with its stack and heap.
-        let workers = (rayon::current_num_threads() * 2).min(jobs.len()).max(1);
+        let workers = (rayon::current_num_threads() * 2).min(jobs.len());
         let convert = || -> Vec<StackOutcome> {
             jobs.into_par_iter()
                 .map(|(planned, stack)| self.nifti_stack(planned, stack))
                 .collect()
         };
-        let results = match rayon::ThreadPoolBuilder::new().num_threads(workers).build() {
-            Ok(pool) => pool.install(convert),
-            Err(_) => convert(),
+        // Local files: the run's own threads (a worker reading from a cold local disk measured
+        // no slower, and each thread started costs its stack and the first pages of its
+        // allocator heap). Buckets and DICOMweb: twice as many, so that a worker waiting for a
+        // download leaves its core to another; no more than volumes. Memory: a volume per worker.
+        let results = if matches!(self.source, Source::Local { .. }) {
+            convert()
+        } else {
+            crate::scan::in_pool(workers, convert)
         };
         // (study, series, volume id) → entry, for rendered items.
         let mut by_volume: HashMap<(&str, &str, &str), &NiftiEntry> = HashMap::new();

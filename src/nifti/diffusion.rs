@@ -117,7 +117,8 @@ fn standard(ds: &Dataset<'_>) -> Option<Gradient> {
 }
 
 fn siemens(ds: &Dataset<'_>) -> Option<Gradient> {
-    if let Some(header) = csa::from_dataset(ds, csa::Which::Image)
+    const GRADIENT: [&str; 2] = ["B_value", "DiffusionGradientDirection"];
+    if let Some(header) = csa::wanted_from_dataset(ds, csa::Which::Image, &GRADIENT)
         && let Some(b) = header.b_value()
     {
         return Some(patient(b, header.diffusion_gradient_direction()));

@@ -261,18 +261,23 @@ pub enum Which {
 /// Reads and parses the CSA header of a dataset. The element block is found through the
 /// "SIEMENS CSA HEADER" private creator; without one, the usual (0029,1010)/(0029,1020).
 pub fn from_dataset(ds: &Dataset<'_>, which: Which) -> Option<CsaHeader> {
-    parse(&raw_from_dataset(ds, which)?)
+    parse(raw_from_dataset(ds, which)?)
+}
+
+/// As [`from_dataset`], keeping only the elements named in `wanted` (see [`parse_wanted`]):
+/// a series header's protocol text alone, say, without its hundred other elements.
+pub fn wanted_from_dataset(ds: &Dataset<'_>, which: Which, wanted: &[&str]) -> Option<CsaHeader> {
+    parse_wanted(raw_from_dataset(ds, which)?, wanted)
 }
 
 /// The raw bytes of a CSA header element (see [`from_dataset`]).
-pub fn raw_from_dataset(ds: &Dataset<'_>, which: Which) -> Option<Vec<u8>> {
+pub fn raw_from_dataset<'a>(ds: &'a Dataset<'_>, which: Which) -> Option<&'a [u8]> {
     let block = private_block(ds, 0x0029, "SIEMENS CSA HEADER").unwrap_or(0x10);
     let offset = match which {
         Which::Image => 0x10,
         Which::Series => 0x20,
     };
-    let element = ds.get(Tag(0x0029, (block << 8) | offset))?;
-    Some(element.bytes().to_vec())
+    Some(ds.get(Tag(0x0029, (block << 8) | offset))?.bytes())
 }
 
 /// The block (high byte of the element number) reserved by private creator `creator`.

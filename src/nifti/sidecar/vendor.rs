@@ -34,8 +34,9 @@ impl Siemens {
             };
         }
         let image = csa::from_dataset(first, csa::Which::Image);
-        let ascconv = csa::from_dataset(first, csa::Which::Series)
-            .and_then(|h| h.get("MrPhoenixProtocol").map(|v| v.join("")))
+        const PROTOCOL: &str = "MrPhoenixProtocol";
+        let ascconv = csa::wanted_from_dataset(first, csa::Which::Series, &[PROTOCOL])
+            .and_then(|h| h.get(PROTOCOL).map(|v| v.join("")))
             .map(csa::ascconv)
             .filter(|a| !a.is_empty());
         Siemens { image, ascconv }

@@ -86,8 +86,9 @@ fn trio_mosaic_headers_parse() {
 fn old_layout_without_magic_reads_like_sv10() {
     // The old layout is the SV10 layout without its first 8 bytes: build one from a real
     // header (no such file is in dcm2niix's suites).
-    let raw = raw_from_dataset(&open(NIH_AP), Which::Image).unwrap();
-    let new = parse(&raw).unwrap();
+    let ds = open(NIH_AP);
+    let raw = raw_from_dataset(&ds, Which::Image).unwrap();
+    let new = parse(raw).unwrap();
     let old = parse(&raw[8..]).unwrap();
     assert_eq!(new, old);
 }
@@ -106,7 +107,8 @@ fn ascconv_strips_comments_and_keeps_first_of_repeats() {
 
 #[test]
 fn truncated_real_headers_never_panic() {
-    let raw = raw_from_dataset(&open(NIH_AP), Which::Image).unwrap();
+    let ds = open(NIH_AP);
+    let raw = raw_from_dataset(&ds, Which::Image).unwrap();
     for cut in (0..raw.len()).step_by(7) {
         let _ = parse(&raw[..cut]);
     }
@@ -143,9 +145,9 @@ proptest! {
 fn a_parse_of_wanted_elements_reads_them_as_the_whole_parse_does_and_nothing_else() {
     let obj = open(NIH_AP);
     let bytes = raw_from_dataset(&obj, Which::Image).expect("image header bytes");
-    let whole = parse(&bytes).unwrap();
+    let whole = parse(bytes).unwrap();
     let wanted = crate::scan::mosaic::CSA_ELEMENTS;
-    let some = parse_wanted(&bytes, wanted).unwrap();
+    let some = parse_wanted(bytes, wanted).unwrap();
     assert_eq!(some.names().collect::<Vec<_>>(), {
         let mut names = wanted.to_vec();
         names.sort_unstable();
