@@ -79,20 +79,25 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # bench LABEL SRC: one table row per mode.
 bench() {
-    local label="$1" src="$2" mode tool warm cold rss line
+    local label="$1" src="$2" mode tool line
     for mode in plain gzip; do
-        declare -A secs=() peak=() colds=()
+        declare -A secs=() peak=() colds=() warm=()
         for tool in dicomprep dcm2niix; do
             empty "$WORK/out-$tool-$mode"
             run "$tool" "$mode" "$src" "$WORK/out-$tool-$mode" # untimed: warms the cache
-            warm=""
-            for _ in $(seq "$RUNS"); do
+            warm[$tool]=""
+        done
+        # The tools take turns, so that a machine slowing down or speeding up during the
+        # measurement (shared hosts do) weighs on both alike.
+        for _ in $(seq "$RUNS"); do
+            for tool in dicomprep dcm2niix; do
                 line="$(time_run "$tool" "$mode" "$src")"
-                warm+="${line%% *}"$'\n'
-                rss="${line##* }"
+                warm[$tool]+="${line%% *}"$'\n'
+                peak[$tool]="${line##* }"
             done
-            secs[$tool]="$(printf '%s' "$warm" | median)"
-            peak[$tool]="$rss"
+        done
+        for tool in dicomprep dcm2niix; do
+            secs[$tool]="$(printf '%s' "${warm[$tool]}" | median)"
             colds[$tool]="-"
             if [[ "$COLD" == 1 ]]; then
                 drop_caches

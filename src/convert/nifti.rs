@@ -28,6 +28,7 @@ use crate::nifti::sidecar::{SidecarInput, echo_in_file, sidecar};
 use crate::nifti::stack::{Stack, plan_stacks};
 use crate::order::SliceRef;
 use crate::order::plan::PlannedSeries;
+use crate::render::decode::decode_cost;
 use crate::scan::InstanceHeader;
 use crate::scan::reader::Dataset;
 use crate::scan::source::Source;
@@ -48,29 +49,39 @@ impl Context<'_> {
     /// `outcomes` made from the same volumes, or adds items of their own when nothing was
     /// rendered.
     pub(super) fn nifti(&self, planned: &[PlannedSeries], outcomes: &mut Vec<VolumeOutcome>) {
-        let jobs: Vec<(&PlannedSeries, Stack)> = planned
+        // Each stack with its place in plan order, the costliest first (a JPEG 2000 volume can
+        // take longer than the rest of a run); results go back in plan order for the manifest.
+        let mut jobs: Vec<(usize, &PlannedSeries, Stack)> = planned
             .iter()
             .flat_map(|p| {
                 plan_stacks(self.instances, &p.volumes)
                     .into_iter()
                     .map(move |s| (p, s))
             })
+            .enumerate()
+            .map(|(j, (planned, stack))| (j, planned, stack))
             .collect();
+        jobs.sort_by_cached_key(|(_, _, stack)| std::cmp::Reverse(self.stack_cost(stack)));
         let workers = (rayon::current_num_threads() * 2).min(jobs.len());
-        let convert = || -> Vec<StackOutcome> {
+        let convert = || -> Vec<(usize, StackOutcome)> {
             jobs.into_par_iter()
-                .map(|(planned, stack)| self.nifti_stack(planned, stack))
+                // One stack per piece of work: a worker done with the cheaper stacks takes the
+                // next one instead of waiting for the one holding the costliest to finish.
+                .with_max_len(1)
+                .map(|(j, planned, stack)| (j, self.nifti_stack(planned, stack)))
                 .collect()
         };
         // Local files: the run's own threads (a worker reading from a cold local disk measured
         // no slower, and each thread started costs its stack and the first pages of its
         // allocator heap). Buckets and DICOMweb: twice as many, so that a worker waiting for a
         // download leaves its core to another; no more than volumes. Memory: a volume per worker.
-        let results = if matches!(self.source, Source::Local { .. }) {
+        let mut results = if matches!(self.source, Source::Local { .. }) {
             convert()
         } else {
             crate::scan::in_pool(workers, convert)
         };
+        results.sort_unstable_by_key(|(j, _)| *j);
+        let results: Vec<StackOutcome> = results.into_iter().map(|(_, outcome)| outcome).collect();
         // (study, series, volume id) → entry, for rendered items.
         let mut by_volume: HashMap<(&str, &str, &str), &NiftiEntry> = HashMap::new();
         let mut extra = VolumeOutcome::default();
@@ -120,6 +131,27 @@ impl Context<'_> {
             item.nifti = by_volume.get(&key).map(|e| (*e).clone());
         }
         outcomes.push(extra);
+    }
+
+    /// The relative CPU time of decoding `stack`: its samples, weighted by their files'
+    /// transfer syntax ([`decode_cost`]).
+    fn stack_cost(&self, stack: &Stack) -> u64 {
+        let files: BTreeSet<usize> = stack
+            .time_points
+            .iter()
+            .flatten()
+            .map(|s| s.instance)
+            .collect();
+        files
+            .into_iter()
+            .map(|i| {
+                let h = &self.instances[i];
+                let samples = u64::from(h.rows.unwrap_or(0))
+                    * u64::from(h.columns.unwrap_or(0))
+                    * u64::from(h.number_of_frames.max(1));
+                samples * decode_cost(&h.transfer_syntax)
+            })
+            .sum()
     }
 
     /// The item of a NIfTI file when nothing is rendered.

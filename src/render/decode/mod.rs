@@ -9,6 +9,7 @@ mod attributes;
 mod bounds;
 mod codecs;
 mod colour;
+mod cost;
 mod grey;
 mod jpeg12;
 mod lone_frame;
@@ -37,6 +38,7 @@ use bounds::check_bounds;
 use colour::{interleave_planes, rgb_from_interleaved, ybr_422_to_rgb, ybr_to_rgb};
 use syntax::ParseSyntaxes;
 
+pub use cost::decode_cost;
 pub use grey::{GreyValues, Levels, PackedLayout, grey_samples, grey_values};
 pub use native::{is_native_grey, native_grey_frame, native_grey_pixels};
 
