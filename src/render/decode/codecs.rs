@@ -219,7 +219,7 @@ impl DicomImage {
 }
 
 /// JPEG 2000 transfer syntaxes (lossless, lossy, and the HTJ2K ones).
-const J2K_SYNTAXES: [&str; 5] = [
+pub(super) const J2K_SYNTAXES: [&str; 5] = [
     "1.2.840.10008.1.2.4.90",
     "1.2.840.10008.1.2.4.91",
     "1.2.840.10008.1.2.4.201",
@@ -234,7 +234,7 @@ type CodestreamSize = (u32, u32, u16);
 type SizeParser = fn(&[u8]) -> Option<CodestreamSize>;
 
 /// JPEG (baseline, extended, lossless) and JPEG-LS transfer syntaxes.
-const JPEG_SYNTAXES: [&str; 6] = [
+pub(super) const JPEG_SYNTAXES: [&str; 6] = [
     "1.2.840.10008.1.2.4.50",
     "1.2.840.10008.1.2.4.51",
     "1.2.840.10008.1.2.4.57",

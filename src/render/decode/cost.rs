@@ -1,6 +1,8 @@
 //! What decoding a frame costs, relative to reading native samples: for starting the most
 //! expensive work first, so that one slow codestream does not end a parallel run alone.
 
+use super::codecs::{J2K_SYNTAXES, JPEG_SYNTAXES};
+
 /// Relative CPU time of decoding one sample stored in `transfer_syntax` (native = 1).
 ///
 /// Measured on dcm2niix's dcm_qa_ts suite (one 16-bit slice per syntax, 2 cores, 2026-12-07),
@@ -8,20 +10,15 @@
 /// +36 ms, where reading and placing the native samples takes ~0.3 ms. RLE and deflate are
 /// byte-oriented and cheap; baseline JPEG is close to lossless JPEG.
 pub fn decode_cost(transfer_syntax: &str) -> u64 {
-    match transfer_syntax.trim_end_matches('\0') {
-        "1.2.840.10008.1.2.4.90"
-        | "1.2.840.10008.1.2.4.91"
-        | "1.2.840.10008.1.2.4.201"
-        | "1.2.840.10008.1.2.4.202"
-        | "1.2.840.10008.1.2.4.203" => 120,
-        "1.2.840.10008.1.2.4.50"
-        | "1.2.840.10008.1.2.4.51"
-        | "1.2.840.10008.1.2.4.57"
-        | "1.2.840.10008.1.2.4.70"
-        | "1.2.840.10008.1.2.4.80"
-        | "1.2.840.10008.1.2.4.81" => 20,
-        "1.2.840.10008.1.2.5" | "1.2.840.10008.1.2.1.99" => 3,
-        _ => 1,
+    let uid = transfer_syntax.trim_end_matches('\0');
+    if J2K_SYNTAXES.contains(&uid) {
+        120
+    } else if JPEG_SYNTAXES.contains(&uid) {
+        20
+    } else if matches!(uid, "1.2.840.10008.1.2.5" | "1.2.840.10008.1.2.1.99") {
+        3
+    } else {
+        1
     }
 }
 
