@@ -15,7 +15,9 @@
 //! The reader takes untrusted bytes: every count and length is checked against what is left,
 //! so it never reads out of bounds, never panics and allocates no more than the input's size.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use crate::scan::reader::{Dataset, trim_text};
 use dicom_core::Tag;
@@ -121,7 +123,54 @@ pub fn parse_wanted(bytes: &[u8], wanted: &[&str]) -> Option<CsaHeader> {
     parse_elements(bytes, Some(wanted))
 }
 
+/// The value items of element `name` as stored (text, NUL-padded), borrowed from `bytes`: a
+/// series header's 100 KB protocol read in place, not copied. `None` when the element is absent
+/// or the bytes are not a CSA header.
+pub fn items<'a>(bytes: &'a [u8], name: &str) -> Option<Vec<&'a [u8]>> {
+    let mut found = None;
+    walk(
+        bytes,
+        |n| name_is(n, name),
+        |element| {
+            if name_is(element.name, name) {
+                found = Some(element.items);
+            }
+            found.is_none()
+        },
+    );
+    found
+}
+
 fn parse_elements(bytes: &[u8], wanted: Option<&[&str]>) -> Option<CsaHeader> {
+    let keep = |name: &[u8]| wanted.is_none_or(|wanted| wanted.iter().any(|w| name_is(name, w)));
+    let mut elements = BTreeMap::new();
+    walk(bytes, keep, |element| {
+        if keep(element.name) {
+            let items = element.items.iter().map(|item| text(item)).collect();
+            insert(&mut elements, text(element.name), items);
+        }
+        true
+    })?;
+    (!elements.is_empty()).then_some(CsaHeader { elements })
+}
+
+/// One element as read: its name field (64 bytes, NUL-padded) and its value items (those within
+/// its value multiplicity, of an element whose items are kept; an element cut short has the
+/// items read before the cut).
+struct RawElement<'a> {
+    name: &'a [u8],
+    items: Vec<&'a [u8]>,
+}
+
+/// Reads the elements of a CSA header in order, handing each to `visit` until it returns
+/// `false`; the items of elements `keep` does not want are stepped over. An item that runs past
+/// the end ends the walk after its element. `None` when the bytes are not a CSA header or an
+/// element's fixed part is cut short.
+fn walk<'a>(
+    bytes: &'a [u8],
+    keep: impl Fn(&[u8]) -> bool,
+    mut visit: impl FnMut(RawElement<'a>) -> bool,
+) -> Option<()> {
     let sv10 = bytes.starts_with(b"SV10");
     let mut pos = if sv10 { 8 } else { 0 };
     let n_elements = read_u32(bytes, pos)?;
@@ -133,46 +182,58 @@ fn parse_elements(bytes: &[u8], wanted: Option<&[&str]>) -> Option<CsaHeader> {
     if (n_elements as usize).saturating_mul(ELEMENT_HEADER) > bytes.len().saturating_sub(pos) {
         return None;
     }
-    let mut elements = BTreeMap::new();
     let mut first_n_items = None;
     for _ in 0..n_elements {
         let fixed = bytes.get(pos..pos + ELEMENT_HEADER)?;
-        let name = text(&fixed[..64]);
+        let name = &fixed[..64];
         let vm = read_i32(fixed, 64)?;
         let n_items = read_i32(fixed, 76)?;
         pos += ELEMENT_HEADER;
         // The old layout's item length is relative to the first element's item count.
         let first_n = *first_n_items.get_or_insert(n_items);
         if n_items < 0 || (n_items as usize).saturating_mul(ITEM_HEADER) > bytes.len() - pos {
-            return finish(elements);
+            return Some(());
         }
         // Items past the value multiplicity are placeholders (usually empty).
-        let n_values = if vm > 0 { vm.min(n_items) } else { n_items };
-        let keep = wanted.is_none_or(|wanted| wanted.contains(&name.as_str()));
-        let n_values = if keep { n_values } else { 0 };
-        let mut items = Vec::new();
+        let n_values = match keep(name) {
+            true if vm > 0 => vm.min(n_items),
+            true => n_items,
+            false => 0,
+        };
+        let mut element = RawElement {
+            name,
+            items: Vec::new(),
+        };
         for item_no in 0..n_items {
             let Some(header) = bytes.get(pos..pos + ITEM_HEADER) else {
-                return finish_with(elements, name, items);
+                visit(element);
+                return Some(());
             };
             let len = item_length(header, sv10, first_n);
             pos += ITEM_HEADER;
             let Some(len) = len.filter(|l| *l <= bytes.len() - pos) else {
-                return finish_with(elements, name, items);
+                visit(element);
+                return Some(());
             };
             if item_no < n_values {
-                items.push(text(&bytes[pos..pos + len]));
+                element.items.push(&bytes[pos..pos + len]);
             }
             pos += len.div_ceil(4) * 4;
             if pos > bytes.len() {
-                return finish_with(elements, name, items);
+                visit(element);
+                return Some(());
             }
         }
-        if keep {
-            insert(&mut elements, name, items);
+        if !visit(element) {
+            break;
         }
     }
-    finish(elements)
+    Some(())
+}
+
+/// Whether a name field reads `name`.
+fn name_is(field: &[u8], name: &str) -> bool {
+    until_nul(field).trim_ascii() == name.as_bytes()
 }
 
 /// Byte length of one item's text. SV10 stores it in the second integer; GDCM reads old-layout
@@ -199,19 +260,6 @@ fn insert(elements: &mut BTreeMap<String, Vec<String>>, name: String, mut items:
     elements.entry(name).or_insert(items);
 }
 
-fn finish_with(
-    mut elements: BTreeMap<String, Vec<String>>,
-    name: String,
-    items: Vec<String>,
-) -> Option<CsaHeader> {
-    insert(&mut elements, name, items);
-    finish(elements)
-}
-
-fn finish(elements: BTreeMap<String, Vec<String>>) -> Option<CsaHeader> {
-    (!elements.is_empty()).then_some(CsaHeader { elements })
-}
-
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     let b = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -221,18 +269,27 @@ fn read_i32(bytes: &[u8], at: usize) -> Option<i32> {
     read_u32(bytes, at).map(|v| v as i32)
 }
 
-/// Latin-1 text up to the first NUL, trimmed. ASCII (nearly every header: the protocol text
-/// alone is ~100 KB) is copied once; other bytes are widened one by one.
+/// Latin-1 text up to the first NUL, trimmed.
 fn text(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    let bytes = &bytes[..end];
+    text_in_place(bytes).into_owned()
+}
+
+/// As [`text`], borrowed when ASCII (nearly every header: the protocol text alone is ~100 KB);
+/// other bytes are widened one by one.
+fn text_in_place(bytes: &[u8]) -> Cow<'_, str> {
+    let bytes = until_nul(bytes);
     match std::str::from_utf8(bytes) {
-        Ok(ascii) if bytes.is_ascii() => ascii.trim().to_string(),
+        Ok(ascii) if bytes.is_ascii() => Cow::Borrowed(ascii.trim()),
         _ => {
             let s: String = bytes.iter().map(|&b| b as char).collect();
-            s.trim().to_string()
+            Cow::Owned(s.trim().to_string())
         }
     }
+}
+
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
+    &bytes[..end]
 }
 
 /// Numbers as Siemens writes them ("2.50000000", "+0", "1       "), like C's atof.
@@ -290,73 +347,109 @@ fn private_block(ds: &Dataset<'_>, group: u16, creator: &str) -> Option<u16> {
 
 /// The `key = value` lines of the ASCCONV block(s) (`### ASCCONV BEGIN ... ### ASCCONV END ###`)
 /// of a MrPhoenixProtocol text (or any text holding it, such as the raw series header or XA's
-/// (0021,1019)), found in one pass and looked up in place: a protocol holds thousands of lines,
-/// a sidecar reads a dozen of them.
+/// (0021,1019)). A protocol holds thousands of lines and a sidecar reads a dozen of them: the
+/// blocks are found once and each key is searched for where it is asked.
 #[derive(Debug, Clone, Default)]
-pub struct Ascconv {
-    text: String,
-    /// Byte ranges of each line's key and value, in text order.
-    lines: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+pub struct Ascconv<'a> {
+    text: Cow<'a, str>,
+    /// Byte ranges of the blocks' bodies (the lines between BEGIN and END), in text order.
+    blocks: Vec<Range<usize>>,
 }
 
-impl Ascconv {
+impl Ascconv<'_> {
     /// The value of `key`: trimmed, without a trailing `#` comment; strings keep their quotes
     /// (`""epfid2d1_64""`). A key repeated across blocks has its first value.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.lines
-            .iter()
-            .find(|(k, _)| &self.text[k.clone()] == key)
-            .map(|(_, v)| &self.text[v.clone()])
+        let finder = memchr::memmem::Finder::new(key.as_bytes());
+        self.blocks.iter().find_map(|block| {
+            let body = &self.text[block.clone()];
+            finder.find_iter(body.as_bytes()).find_map(|at| {
+                // The line holding the match, read as every line is.
+                let start = memchr::memrchr(b'\n', &body.as_bytes()[..at]).map_or(0, |i| i + 1);
+                let end = memchr::memchr(b'\n', &body.as_bytes()[at..])
+                    .map_or(body.len(), |i| at + i + 1);
+                let line = &body[start..end];
+                let (k, v) = key_value(line)?;
+                (&line[k] == key).then(|| &line[v])
+            })
+        })
     }
 
     /// Whether no `key = value` line was found.
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.lines().next().is_none()
     }
 
     /// The keys in text order (repeats included).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.lines.iter().map(|(k, _)| &self.text[k.clone()])
+        self.lines().map(|(key, _)| key)
+    }
+
+    /// The `key = value` lines, in text order.
+    fn lines(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.blocks.iter().flat_map(|block| {
+            self.text[block.clone()]
+                .split_inclusive('\n')
+                .filter_map(|line| key_value(line).map(|(k, v)| (&line[k], &line[v])))
+        })
     }
 }
 
-/// Finds the ASCCONV lines of `text` (see [`Ascconv`]).
-pub fn ascconv(text: String) -> Ascconv {
-    let mut lines = Vec::new();
+/// Finds the ASCCONV blocks of `text` (see [`Ascconv`]).
+pub fn ascconv<'a>(text: impl Into<Cow<'a, str>>) -> Ascconv<'a> {
+    let text = text.into();
+    let begin_marker = memchr::memmem::Finder::new("### ASCCONV BEGIN");
+    let end_marker = memchr::memmem::Finder::new("### ASCCONV END");
+    let bytes = text.as_bytes();
+    let mut blocks = Vec::new();
     let mut at = 0;
-    while let Some(begin) = text[at..].find("### ASCCONV BEGIN").map(|i| at + i) {
+    while let Some(begin) = begin_marker.find(&bytes[at..]).map(|i| at + i) {
         // The BEGIN line itself may carry extra text ("@Checksum=... ###").
-        let body = text[begin..]
-            .find('\n')
-            .map_or(text.len(), |i| begin + i + 1);
-        let end = text[body..]
-            .find("### ASCCONV END")
-            .map_or(text.len(), |i| body + i);
-        let mut line_start = body;
-        for line in text[body..end].split_inclusive('\n') {
-            let here = line_start;
-            line_start += line.len();
-            let Some(eq) = line.find('=') else { continue };
-            let key = trimmed(line, 0..eq);
-            if key.is_empty() || line[key.clone()].contains(char::is_whitespace) {
-                continue;
-            }
-            let value = without_comment(line, eq + 1..line.trim_end_matches(['\n', '\r']).len());
-            lines.push((
-                here + key.start..here + key.end,
-                here + value.start..here + value.end,
-            ));
-        }
-        if end == text.len() {
+        let body = memchr::memchr(b'\n', &bytes[begin..]).map_or(bytes.len(), |i| begin + i + 1);
+        let end = end_marker
+            .find(&bytes[body..])
+            .map_or(bytes.len(), |i| body + i);
+        blocks.push(body..end);
+        if end == bytes.len() {
             break;
         }
         at = end + 1;
     }
-    Ascconv { text, lines }
+    Ascconv { text, blocks }
+}
+
+/// The ASCCONV blocks of the protocol in a series header's bytes (its MrPhoenixProtocol
+/// element), read in place when it is one ASCII item.
+pub fn protocol_ascconv(series_header: &[u8]) -> Option<Ascconv<'_>> {
+    let mut items = items(series_header, "MrPhoenixProtocol")?;
+    while items
+        .last()
+        .is_some_and(|item| text_in_place(item).is_empty())
+    {
+        items.pop();
+    }
+    let text = match items.as_slice() {
+        [] => return None,
+        [one] => text_in_place(one),
+        more => Cow::Owned(more.iter().map(|item| text_in_place(item)).collect()),
+    };
+    Some(ascconv(text)).filter(|a| !a.is_empty())
+}
+
+/// Byte ranges of the key and the value of an ASCCONV line, when it is a `key = value` line
+/// whose key holds no whitespace.
+fn key_value(line: &str) -> Option<(Range<usize>, Range<usize>)> {
+    let eq = line.find('=')?;
+    let key = trimmed(line, 0..eq);
+    if key.is_empty() || line[key.clone()].contains(char::is_whitespace) {
+        return None;
+    }
+    let value = without_comment(line, eq + 1..line.trim_end_matches(['\n', '\r']).len());
+    Some((key, value))
 }
 
 /// `range` of `s` without surrounding whitespace.
-fn trimmed(s: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+fn trimmed(s: &str, range: Range<usize>) -> Range<usize> {
     let part = &s[range.clone()];
     let start = range.start + (part.len() - part.trim_start().len());
     start..start + part.trim().len()
@@ -364,7 +457,7 @@ fn trimmed(s: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
 
 /// The range of value `range` of `line` without its trailing `# comment`, trimmed. Strings
 /// (`""text""`, Siemens doubles the quotes) run to their last quote, so a `#` inside them stays.
-fn without_comment(line: &str, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+fn without_comment(line: &str, range: Range<usize>) -> Range<usize> {
     let value = trimmed(line, range);
     let text = &line[value.clone()];
     if text.starts_with('"')

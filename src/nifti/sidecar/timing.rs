@@ -65,6 +65,9 @@ fn seconds_of_day(tm: &str) -> Option<f64> {
 }
 
 /// SliceTiming in seconds, `None` when dcm2niix would write none.
+/// The image CSA header elements slice timing reads (the others are stepped over).
+const CSA_TIMES: &[&str] = &["MosaicRefAcqTimes", "ProtocolSliceNumber"];
+
 pub(super) fn slice_timing(
     input: &SidecarInput,
     l: &Lookup,
@@ -99,7 +102,7 @@ pub(super) fn slice_timing(
         let second_header = input
             .second_slice_headers
             .first()
-            .and_then(|d| csa::from_dataset(d, csa::Which::Image));
+            .and_then(|d| csa::wanted_from_dataset(d, csa::Which::Image, CSA_TIMES));
         let second_times = mosaic_times(second_header.as_ref());
         let mut times = choose_mosaic_times(first_times, second_times, slices, tr_ms);
         // ProtocolSliceNumber > 1: Siemens numbered the tiles in reverse ("ImageNumbering"

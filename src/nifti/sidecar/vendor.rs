@@ -11,7 +11,7 @@ use crate::nifti::values::Vendor;
 use crate::scan::csa::{self, Ascconv, CsaHeader};
 
 /// An ASCCONV integer (decimal or 0x hexadecimal), as dcm2niix's `readKey`.
-pub(super) fn asc_int(asc: &Ascconv, key: &str) -> Option<i64> {
+pub(super) fn asc_int(asc: &Ascconv<'_>, key: &str) -> Option<i64> {
     let v = asc.get(key)?.trim();
     match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
         Some(hex) => i64::from_str_radix(hex, 16).ok(),
@@ -19,26 +19,33 @@ pub(super) fn asc_int(asc: &Ascconv, key: &str) -> Option<i64> {
     }
 }
 
-/// The Siemens CSA headers of the first image.
-pub(super) struct Siemens {
+/// The image CSA header elements a sidecar reads (the others are stepped over).
+const IMAGE_ELEMENTS: &[&str] = &[
+    "BandwidthPerPixelPhaseEncode",
+    "MosaicRefAcqTimes",
+    "PhaseEncodingDirectionPositive",
+    "ProtocolSliceNumber",
+    "RealDwellTime",
+];
+
+/// The Siemens CSA headers of the first image: of its image header the elements a sidecar
+/// reads.
+pub(super) struct Siemens<'a> {
     pub(super) image: Option<CsaHeader>,
-    pub(super) ascconv: Option<Ascconv>,
+    pub(super) ascconv: Option<Ascconv<'a>>,
 }
 
-impl Siemens {
-    pub(super) fn read(first: &Dataset<'_>, vendor: Vendor) -> Siemens {
+impl<'a> Siemens<'a> {
+    pub(super) fn read(first: &'a Dataset<'_>, vendor: Vendor) -> Siemens<'a> {
         if vendor != Vendor::Siemens {
             return Siemens {
                 image: None,
                 ascconv: None,
             };
         }
-        let image = csa::from_dataset(first, csa::Which::Image);
-        const PROTOCOL: &str = "MrPhoenixProtocol";
-        let ascconv = csa::wanted_from_dataset(first, csa::Which::Series, &[PROTOCOL])
-            .and_then(|h| h.get(PROTOCOL).map(|v| v.join("")))
-            .map(csa::ascconv)
-            .filter(|a| !a.is_empty());
+        let image = csa::wanted_from_dataset(first, csa::Which::Image, IMAGE_ELEMENTS);
+        let ascconv =
+            csa::raw_from_dataset(first, csa::Which::Series).and_then(csa::protocol_ascconv);
         Siemens { image, ascconv }
     }
 
@@ -59,7 +66,7 @@ impl Siemens {
             .unwrap_or(0.0)
     }
 
-    pub(super) fn ascconv_keys(&self, s: &mut Sidecar, asc: &Ascconv, mr: bool) {
+    pub(super) fn ascconv_keys(&self, s: &mut Sidecar, asc: &Ascconv<'_>, mr: bool) {
         let pf = asc_int(asc, "sKSpace.ucPhasePartialFourier").unwrap_or(0);
         if pf > 0 && mr {
             let value = match pf {

@@ -158,3 +158,38 @@ fn a_parse_of_wanted_elements_reads_them_as_the_whole_parse_does_and_nothing_els
     }
     assert!(whole.names().count() > 50);
 }
+
+#[test]
+fn the_protocol_read_in_place_reads_as_its_parsed_copy() {
+    for path in [NIH_AP, TRIO] {
+        let obj = open(path);
+        let raw = raw_from_dataset(&obj, Which::Series).expect("series header");
+        let copied = parse(raw)
+            .unwrap()
+            .get("MrPhoenixProtocol")
+            .unwrap()
+            .join("");
+        let copied = ascconv(copied);
+        let in_place = protocol_ascconv(raw).expect("ASCCONV lines");
+        assert!(matches!(in_place.text, Cow::Borrowed(_)), "{path}");
+        let keys: Vec<&str> = copied.keys().collect();
+        assert!(keys.len() > 500, "{path}: {}", keys.len());
+        assert_eq!(in_place.keys().collect::<Vec<_>>(), keys);
+        for key in keys {
+            assert_eq!(in_place.get(key), copied.get(key), "{path}: {key}");
+        }
+    }
+}
+
+#[test]
+fn a_key_is_found_only_where_it_is_a_whole_key() {
+    let text = "### ASCCONV BEGIN ###\nx = a.b\na.b.c = 1\n  a.b\t= 2\nwith space = 3\n\
+                ### ASCCONV END ###";
+    let asc = ascconv(text);
+    assert_eq!(asc.get("a.b"), Some("2"));
+    assert_eq!(asc.get("a.b.c"), Some("1"));
+    assert_eq!(asc.get("space"), None);
+    assert_eq!(asc.get("with space"), None);
+    assert_eq!(asc.get(""), None);
+    assert_eq!(asc.get("BEGIN"), None);
+}
