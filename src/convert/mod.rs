@@ -496,7 +496,7 @@ fn no_nifti_of_slides(scan: &ScanReport, slides: &SlidePlan) -> VolumeOutcome {
     }
 }
 
-/// Writes `manifest` durably under `key`, after every queued output; returns its size.
+/// Writes `manifest` under `key` once every queued output is stored; returns its size.
 pub(crate) fn write_manifest(
     sink: &dyn Sink,
     key: &str,
@@ -509,9 +509,9 @@ pub(crate) fn write_manifest(
 }
 
 /// Writes the report pages over `manifest` (`index.html`, `index-2.html`, …; see
-/// [`crate::page`]) into `sink`, each whole and durably. Call it after the manifest (and the
-/// run report) are written, with the `scan` and `rule` the conversion used, so the pages link
-/// only keys the manifest names. Returns the keys written.
+/// [`crate::page`]) into `sink`, each whole, after every queued output. Call it after the
+/// manifest (and the run report) are written, with the `scan` and `rule` the conversion used,
+/// so the pages link only keys the manifest names. Returns the keys written.
 pub fn write_pages(
     sink: &dyn Sink,
     manifest: &Manifest,

@@ -1,6 +1,6 @@
 //! What follows the manifest, for a single `convert` and a `merge` of shards alike: the run
-//! report, the report pages and the registration payloads, each written whole and durably, in
-//! that order (the pages link only keys the manifest names).
+//! report, the report pages and the registration payloads, each written whole after every
+//! queued output, in that order (the pages link only keys the manifest names).
 
 use super::sink::Sink;
 use super::write_pages;

@@ -227,7 +227,7 @@ pub(super) fn convert_shard(
     Ok(report.manifest.failed.is_empty())
 }
 
-/// Writes `value` as JSON under `key`, durably.
+/// Writes `value` as JSON under `key`, after every queued write.
 fn put_json(sink: &dyn Sink, key: &str, value: &impl serde::Serialize) -> Result<(), Error> {
     let json = serde_json::to_vec_pretty(value).map_err(std::io::Error::other);
     json.and_then(|json| sink.put_durable(key, json))
