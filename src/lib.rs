@@ -60,7 +60,7 @@ pub fn scan_source(root: &Path, progress: &dyn Progress) -> Result<ScanReport, E
     let listing = scan::source::list_local(root)?;
     let mut report = scan::scan_files(
         &listing.files,
-        scan::default_io_threads(listing.files.len()),
+        scan::default_io_threads(listing.files.len(), |i| &listing.files[i].path),
         progress,
     );
     report.failed.extend(listing.unreadable);

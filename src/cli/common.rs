@@ -130,9 +130,10 @@ pub struct ScanCommon {
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
 
-    /// Threads reading headers [default: the worker threads for a small folder; one more per
-    /// 48 files, up to 4 per worker thread (at least 8)]. Reads from a cold disk or network
-    /// file system mostly wait, so more of them in flight is faster there.
+    /// Threads reading headers [default: the worker threads for a small folder or one whose
+    /// files are in memory already; else one more per 48 files, up to 4 per worker thread (at
+    /// least 8)]. Reads from a cold disk or network file system mostly wait, so more of them in
+    /// flight is faster there.
     #[arg(long, value_name = "N")]
     pub io_threads: Option<usize>,
 

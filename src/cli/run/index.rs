@@ -45,9 +45,9 @@ pub(super) fn index(args: &IndexArgs) -> Result<bool, Error> {
             let listing = list_local(root)?;
             let listed = stat_local(&listing.files);
             let plan = plan(&catalog, &listed, &listing.unreadable)?;
-            let io_threads = common
-                .io_threads
-                .unwrap_or_else(|| default_io_threads(plan.to_read.len()));
+            let io_threads = common.io_threads.unwrap_or_else(|| {
+                default_io_threads(plan.to_read.len(), |k| &listing.files[plan.to_read[k]].path)
+            });
             let progress = TerminalProgress::new("index", plan.to_read.len() as u64, visible);
             let mut read = |chunk: &[usize]| {
                 let files: Vec<_> = chunk.iter().map(|&i| listing.files[i].clone()).collect();

@@ -101,9 +101,9 @@ fn scan_with_progress(
         Source::Local { root, .. } => {
             let listing = list_local(root)?;
             let progress = TerminalProgress::new("scan", listing.files.len() as u64, visible);
-            let io_threads = common
-                .io_threads
-                .unwrap_or_else(|| crate::scan::default_io_threads(listing.files.len()));
+            let io_threads = common.io_threads.unwrap_or_else(|| {
+                crate::scan::default_io_threads(listing.files.len(), |i| &listing.files[i].path)
+            });
             let mut report = crate::scan::scan_files(&listing.files, io_threads, &progress);
             progress.finish();
             report.failed.extend(listing.unreadable);
