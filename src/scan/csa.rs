@@ -126,7 +126,7 @@ pub fn parse_wanted(bytes: &[u8], wanted: &[&str]) -> Option<CsaHeader> {
 /// The value items of element `name` as stored (text, NUL-padded), borrowed from `bytes`: a
 /// series header's 100 KB protocol read in place, not copied. `None` when the element is absent
 /// or the bytes are not a CSA header.
-pub fn items<'a>(bytes: &'a [u8], name: &str) -> Option<Vec<&'a [u8]>> {
+fn items<'a>(bytes: &'a [u8], name: &str) -> Option<Vec<&'a [u8]>> {
     let mut found = None;
     walk(
         bytes,
