@@ -1,5 +1,5 @@
 //! A file a NIfTI stack reads more than one frame of, or more than its pixels of: its frames,
-//! sliced from the bytes for native grey data, else decoded by a [`DicomImage`] made once,
+//! sliced from the bytes for native grey and 8-bit RGB data, else decoded by a [`DicomImage`] made once,
 //! when a frame first needs one; and its header as a tree (for the sidecar, the gradients and
 //! the acquisition facts), parsed when first asked for.
 
@@ -8,7 +8,11 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::slices::{as_scanned, scanned_frame};
-use crate::render::decode::{DicomImage, Frame, native_grey_frame, native_grey_pixels};
+use dicom_dictionary_std::tags;
+
+use crate::render::decode::{
+    DicomImage, Frame, native_grey_frame, native_grey_pixels, native_rgb_frame, native_rgb_pixels,
+};
 use crate::scan::InstanceHeader;
 use crate::scan::reader::{Dataset, HeaderTree, gzip};
 
@@ -17,6 +21,8 @@ pub(super) struct OpenedFile {
     tree: OnceLock<Result<HeaderTree, String>>,
     /// The Pixel Data value of native grey data.
     native: Option<Bytes>,
+    /// The Pixel Data value of native 8-bit RGB data.
+    rgb: Option<Bytes>,
     image: OnceLock<Result<DicomImage, String>>,
 }
 
@@ -32,10 +38,14 @@ impl OpenedFile {
         let native = native_grey_pixels(&bytes, header)
             .transpose()
             .map_err(|e| e.to_string())?;
+        let rgb = native_rgb_pixels(&bytes, header)
+            .transpose()
+            .map_err(|e| e.to_string())?;
         Ok(OpenedFile {
             bytes,
             tree: OnceLock::new(),
             native,
+            rgb,
             image: OnceLock::new(),
         })
     }
@@ -60,6 +70,15 @@ impl OpenedFile {
             && (header.mosaic.is_none() || stored)
         {
             return native_grey_frame(pixels, header, frame).map_err(|e| e.to_string());
+        }
+        if let Some(pixels) = &self.rgb {
+            // The scan keeps no PlanarConfiguration: the header tree has it (and is parsed
+            // for the sidecar of the files it reads most).
+            let planar = self
+                .dataset()?
+                .get(tags::PLANAR_CONFIGURATION)
+                .is_some_and(|a| a.numbers().first() == Some(&1.0));
+            return native_rgb_frame(pixels, header, frame, planar).map_err(|e| e.to_string());
         }
         let image = self
             .image

@@ -40,7 +40,9 @@ use syntax::ParseSyntaxes;
 
 pub use cost::decode_cost;
 pub use grey::{GreyValues, Levels, PackedLayout, grey_samples, grey_values};
-pub use native::{is_native_grey, native_grey_frame, native_grey_pixels};
+pub use native::{
+    is_native_grey, native_grey_frame, native_grey_pixels, native_rgb_frame, native_rgb_pixels,
+};
 
 /// Why a frame could not be decoded (one line, naming what to look at).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

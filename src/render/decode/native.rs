@@ -13,7 +13,30 @@ pub fn native_grey_pixels(
     bytes: &Bytes,
     header: &InstanceHeader,
 ) -> Option<Result<Bytes, DecodeError>> {
-    if !is_native_grey(header) || gzip::is_gzip(bytes) {
+    native_value(bytes, header, is_native_grey(header))
+}
+
+/// The Pixel Data value of a native little-endian file of 8-bit RGB samples (not a mosaic),
+/// found as [`native_grey_pixels`] finds grey ones; `None` for every other file.
+pub fn native_rgb_pixels(
+    bytes: &Bytes,
+    header: &InstanceHeader,
+) -> Option<Result<Bytes, DecodeError>> {
+    let rgb = header.bits_allocated == Some(8)
+        && header.samples_per_pixel == Some(3)
+        && header.photometric_interpretation.as_deref() == Some("RGB")
+        && header.mosaic.is_none()
+        && LITTLE_ENDIAN_NATIVE.contains(&header.transfer_syntax.as_str());
+    native_value(bytes, header, rgb)
+}
+
+/// The Pixel Data value of the file of `header` when `wanted` (and the bytes not gzip).
+fn native_value(
+    bytes: &Bytes,
+    header: &InstanceHeader,
+    wanted: bool,
+) -> Option<Result<Bytes, DecodeError>> {
+    if !wanted || gzip::is_gzip(bytes) {
         return None;
     }
     if let Some(value) = pixel_value_at(bytes, header) {
@@ -90,6 +113,40 @@ pub fn native_grey_frame(
         width: u32::from(width),
         height: u32::from(height),
         samples: Samples::Grey(samples),
+    })
+}
+
+/// Frame `frame` (0-based) of `pixels`, the value [`native_rgb_pixels`] found in the file of
+/// `header`, as interleaved RGB (`planar`: PlanarConfiguration 1, each colour a plane).
+pub fn native_rgb_frame(
+    pixels: &Bytes,
+    header: &InstanceHeader,
+    frame: u32,
+    planar: bool,
+) -> Result<Frame, DecodeError> {
+    let (width, height) = (
+        header.columns.unwrap_or_default(),
+        header.rows.unwrap_or_default(),
+    );
+    let count = usize::from(width) * usize::from(height);
+    let frame_len = count * 3;
+    let start = frame as usize * frame_len;
+    let data = pixels.get(start..start + frame_len).ok_or_else(|| {
+        DecodeError(format!(
+            "pixel data holds {} bytes, too few for frame {} of {frame_len} bytes",
+            pixels.len(),
+            frame + 1
+        ))
+    })?;
+    let rgb = if planar {
+        interleave_planes(data, count, 1)
+    } else {
+        data.to_vec()
+    };
+    Ok(Frame {
+        width: u32::from(width),
+        height: u32::from(height),
+        samples: Samples::Rgb(rgb),
     })
 }
 
@@ -297,6 +354,43 @@ mod tests {
                 "{relative}"
             );
         }
+    }
+
+    #[test]
+    fn native_rgb_frames_are_the_decoders_frames() {
+        for relative in [
+            "pydicom/examples_rgb_color.dcm",
+            "pydicom/SC_rgb_small_odd.dcm",
+            "slides/highdicom/sm_image_numbers.dcm",
+        ] {
+            let (header, bytes) = scanned(relative);
+            assert!(native_grey_pixels(&bytes, &header).is_none(), "{relative}");
+            let pixels = native_rgb_pixels(&bytes, &header).unwrap().unwrap();
+            let image = DicomImage::from_shared(bytes.clone()).unwrap();
+            for frame in 0..header.number_of_frames.max(1) {
+                let ours = native_rgb_frame(&pixels, &header, frame, false).unwrap();
+                assert_eq!(
+                    ours,
+                    image.frame(frame).unwrap(),
+                    "{relative} frame {frame}"
+                );
+                // The same colours stored plane by plane.
+                let Samples::Rgb(rgb) = &ours.samples else {
+                    panic!("{relative}: not RGB")
+                };
+                let planes: Vec<u8> = (0..3)
+                    .flat_map(|c| rgb.iter().skip(c).step_by(3).copied())
+                    .collect();
+                let mut planar = vec![0; frame as usize * planes.len()];
+                planar.extend(&planes);
+                let planar = native_rgb_frame(&Bytes::from(planar), &header, frame, true);
+                assert_eq!(planar.unwrap(), ours, "{relative} frame {frame}");
+            }
+            let past = header.number_of_frames.max(1);
+            assert!(native_rgb_frame(&pixels, &header, past, false).is_err());
+        }
+        let (grey, bytes) = scanned("pydicom/MR_small.dcm");
+        assert!(native_rgb_pixels(&bytes, &grey).is_none());
     }
 
     /// A 3x3, 3-frame, 1-bit grey file in `transfer_syntax`: 27 bits, so frames 1 and 2 start
