@@ -3,7 +3,7 @@
 //! same volumes name the file; without rendering, each file is an item of its own.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, OnceLock};
 
 use rayon::prelude::*;
 
@@ -325,7 +325,9 @@ impl Context<'_> {
     ) -> Result<NiftiEntry, String> {
         let first = stack.time_points[0][0];
         // The files of the first two time points give the sidecar its per-slice values, and
-        // multi-frame files are read once: these stay open; the others open as they come.
+        // multi-frame files are read once: these stay open once read; the others are read for
+        // their slice alone. Each is read when a slice first needs it, so that its frames are
+        // placed while its bytes are still in the cache.
         let kept: BTreeSet<usize> = stack
             .time_points
             .iter()
@@ -341,18 +343,20 @@ impl Context<'_> {
                     .map(|s| s.instance),
             )
             .collect();
-        let open: HashMap<usize, Arc<OpenedFile>> = kept
-            .into_par_iter()
-            .map(|instance| {
-                let header = &self.instances[instance];
+        let open: HashMap<usize, OnceLock<Result<OpenedFile, String>>> =
+            kept.into_iter().map(|i| (i, OnceLock::new())).collect();
+        let opened = |instance: usize| -> Option<Result<&OpenedFile, String>> {
+            let header = &self.instances[instance];
+            let file = open.get(&instance)?.get_or_init(|| {
                 self.open_file(header)
-                    .map(|file| (instance, Arc::new(file)))
                     .map_err(|e| format!("{}: {e}", header.path))
-            })
-            .collect::<Result<_, String>>()?;
+            });
+            Some(file.as_ref().map_err(Clone::clone))
+        };
         let dataset_of = |instance: usize| {
             let path = &self.instances[instance].path;
-            open[&instance]
+            opened(instance)
+                .ok_or_else(|| format!("{path}: not open"))??
                 .dataset()
                 .map_err(|e| format!("{path}: {e}"))
         };
@@ -386,8 +390,8 @@ impl Context<'_> {
                 return Ok(frame);
             }
             let fetched;
-            let file = match open.get(&s.instance) {
-                Some(file) => file.as_ref(),
+            let file = match opened(s.instance) {
+                Some(file) => file?,
                 None => {
                     fetched = self
                         .open_file(header)
