@@ -11,7 +11,7 @@ use dicom_dictionary_std::{StandardDataDictionary, tags};
 
 use super::cursor::{Cursor, ElementHeader, End};
 use super::meta::sniff_encoding;
-use super::vr::is_sequence;
+use super::vr::{is_sequence, vr_of};
 use super::{Endian, Input, ReadError, UNDEFINED, locate_dataset};
 
 /// One element: where its value lies in the tree's bytes and, for a sequence, its items.
@@ -222,7 +222,7 @@ impl Builder {
     ) -> Result<Node, ReadError> {
         let big_endian = cursor.encoding.endian == Endian::Big;
         let vr = match element.vr {
-            Some(vr) => VR::from_binary(vr).unwrap_or(VR::UN),
+            Some(vr) => vr_of(vr),
             None => implicit_vr(element.tag),
         };
         // Offsets are kept in 32 bits: a header reaching past 4 GiB is refused.
