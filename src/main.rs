@@ -19,12 +19,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let cli = Cli::parse();
     if let Some(threads) = cli.command.threads() {
-        // The main thread is one of the pool's workers (it would otherwise wait for them): one
-        // thread fewer to start, whose stack and allocator heap would be fresh memory.
         // Fails only if a pool exists already, which cannot happen this early.
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
-            .use_current_thread()
             .build_global();
     }
     let code = match run(&cli) {
