@@ -22,6 +22,7 @@ mod sheet;
 pub mod sink;
 mod slices;
 mod slide;
+mod stack_files;
 pub mod stack_reader;
 mod video;
 mod volume;

@@ -3,7 +3,7 @@
 //! same volumes name the file; without rendering, each file is an item of its own.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -12,6 +12,7 @@ use super::context::{Context, VolumeOutcome};
 use super::items::NIFTI_EXTENSION;
 use super::opened::OpenedFile;
 use super::slices::decode_slice;
+use super::stack_files::StackFiles;
 use crate::contract::FileIssue;
 use crate::contract::keys;
 use crate::contract::manifest::{Crop, FrameEntry, Item, ItemKind, NiftiEntry};
@@ -324,39 +325,33 @@ impl Context<'_> {
         image: String,
     ) -> Result<NiftiEntry, String> {
         let first = stack.time_points[0][0];
-        // The files of the first two time points give the sidecar its per-slice values, and
-        // multi-frame files are read once: these stay open once read; the others are read for
-        // their slice alone. Each is read when a slice first needs it, so that its frames are
-        // placed while its bytes are still in the cache.
-        let kept: BTreeSet<usize> = stack
+        // The files of the first two time points give the sidecar its per-slice values once
+        // the volume is built: kept. Multi-frame files are read once for all their frames, and
+        // let go after the last (see [`StackFiles`]). The others are read for their slice alone.
+        let first_two: BTreeSet<usize> = stack
             .time_points
             .iter()
             .take(2)
             .flatten()
             .map(|s| s.instance)
-            .chain(
-                stack
-                    .time_points
-                    .iter()
-                    .flatten()
-                    .filter(|s| self.is_multi_frame(s.instance))
-                    .map(|s| s.instance),
-            )
             .collect();
-        let open: HashMap<usize, OnceLock<Result<OpenedFile, String>>> =
-            kept.into_iter().map(|i| (i, OnceLock::new())).collect();
-        let opened = |instance: usize| -> Option<Result<&OpenedFile, String>> {
+        let mut frames: HashMap<usize, usize> = HashMap::new();
+        for s in stack.time_points.iter().flatten() {
+            if self.is_multi_frame(s.instance) {
+                *frames.entry(s.instance).or_default() += 1;
+            }
+        }
+        let open_file = |instance: usize| {
             let header = &self.instances[instance];
-            let file = open.get(&instance)?.get_or_init(|| {
-                self.open_file(header)
-                    .map_err(|e| format!("{}: {e}", header.path))
-            });
-            Some(file.as_ref().map_err(Clone::clone))
+            self.open_file(header)
+                .map_err(|e| format!("{}: {e}", header.path))
         };
+        let files = StackFiles::new(first_two, frames, &open_file);
         let dataset_of = |instance: usize| {
             let path = &self.instances[instance].path;
-            opened(instance)
-                .ok_or_else(|| format!("{path}: not open"))??
+            files
+                .kept(instance)
+                .ok_or_else(|| format!("{path}: not kept"))??
                 .dataset()
                 .map_err(|e| format!("{path}: {e}"))
         };
@@ -382,20 +377,21 @@ impl Context<'_> {
             Mutex::new(vec![None; stack.time_points.len()]);
         let decode = |s: SliceRef| {
             let header = &self.instances[s.instance];
-            if !open.contains_key(&s.instance) && !leads.contains_key(&s) {
+            if !files.contains(s.instance) && !leads.contains_key(&s) {
                 // Most slices: nothing of their header is needed beyond what the scan kept.
                 let frame = decode_slice(self.read_file(header)?, header, s.frame, stack.mosaic)
                     .map_err(|e| format!("{}: {e}", header.path))?;
                 self.nifti_progress(u64::from(!stack.mosaic));
                 return Ok(frame);
             }
-            let fetched;
-            let file = match opened(s.instance) {
-                Some(file) => file?,
+            let (held, fetched);
+            let file: &OpenedFile = match files.get(s.instance) {
+                Some(file) => {
+                    held = file?;
+                    &held
+                }
                 None => {
-                    fetched = self
-                        .open_file(header)
-                        .map_err(|e| format!("{}: {e}", header.path))?;
+                    fetched = open_file(s.instance)?;
                     &fetched
                 }
             };
@@ -420,6 +416,7 @@ impl Context<'_> {
             let frame = file
                 .frame(header, s.frame, stack.mosaic)
                 .map_err(|e| format!("{}: {e}", header.path))?;
+            files.decoded(s.instance);
             self.nifti_progress(u64::from(!stack.mosaic));
             Ok(frame)
         };
