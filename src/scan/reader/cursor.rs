@@ -31,10 +31,6 @@ pub(super) enum End {
     Delimited,
 }
 
-pub(super) type Visit<'v, 'a> =
-    dyn FnMut(&mut Cursor<'a>, ElementHeader) -> Result<(), ReadError> + 'v;
-pub(super) type VisitItem<'v, 'a> = dyn FnMut(&mut Cursor<'a>, End) -> Result<(), ReadError> + 'v;
-
 /// A position in the input with the encoding in force, checking every length it follows.
 pub(super) struct Cursor<'a> {
     pub(super) input: Input<'a>,
@@ -60,18 +56,26 @@ impl<'a> Cursor<'a> {
     }
 
     /// Fails unless `n` more bytes are available: asks for more input when the file has them.
+    #[inline]
     pub(super) fn need(&self, n: usize) -> Result<(), ReadError> {
         if self.remaining() >= n {
             return Ok(());
         }
+        Err(self.short_of(n))
+    }
+
+    /// Why `n` more bytes are not there (out of the walker's hot path, as are the other errors).
+    #[cold]
+    #[inline(never)]
+    fn short_of(&self, n: usize) -> ReadError {
         let wanted = self.pos as u64 + n as u64;
         if self.input.is_complete() || wanted > self.input.file_size {
-            Err(ReadError::Corrupt(format!(
+            ReadError::Corrupt(format!(
                 "file ends at byte {} inside an element that needs {wanted} bytes (truncated?)",
                 self.input.file_size.min(self.input.bytes.len() as u64)
-            )))
+            ))
         } else {
-            Err(ReadError::NeedMore(wanted))
+            ReadError::NeedMore(wanted)
         }
     }
 
@@ -91,6 +95,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn element_header(&mut self) -> Result<ElementHeader, ReadError> {
         self.need(8)?;
         let tag = Tag(self.peek_u16(0), self.peek_u16(2));
@@ -102,11 +107,7 @@ impl<'a> Cursor<'a> {
                 && length != UNDEFINED
                 && length & (size - 1) != 0
             {
-                return Err(ReadError::Corrupt(format!(
-                    "element {} at byte {} is a binary number of {size} bytes but has a length of {length}",
-                    fmt_tag(tag),
-                    self.pos,
-                )));
+                return Err(self.not_a_multiple(tag, None, size, length));
             }
             self.pos += 8;
             return Ok(ElementHeader {
@@ -120,12 +121,7 @@ impl<'a> Cursor<'a> {
             self.input.bytes[self.pos + 5],
         ];
         let Some(facts) = vr_facts(&vr) else {
-            return Err(ReadError::Corrupt(format!(
-                "element {} at byte {} has an invalid VR {:?}",
-                fmt_tag(tag),
-                self.pos,
-                String::from_utf8_lossy(&vr)
-            )));
+            return Err(self.invalid_vr(tag, vr));
         };
         let (length, header) = if facts & LONG_LENGTH != 0 {
             self.need(12)?;
@@ -138,12 +134,7 @@ impl<'a> Cursor<'a> {
         // Sizes are 2, 4 or 8: a mask, not a division, in the walker's hottest path.
         let size = u32::from(facts & !LONG_LENGTH);
         if size != 0 && length != UNDEFINED && length & (size - 1) != 0 {
-            return Err(ReadError::Corrupt(format!(
-                "element {} at byte {} has VR {} but a length of {length}, not a multiple of {size}",
-                fmt_tag(tag),
-                self.pos,
-                String::from_utf8_lossy(&vr)
-            )));
+            return Err(self.not_a_multiple(tag, Some(vr), size, length));
         }
         self.pos += header;
         Ok(ElementHeader {
@@ -153,21 +144,69 @@ impl<'a> Cursor<'a> {
         })
     }
 
+    #[cold]
+    #[inline(never)]
+    fn not_an_item(&self, sequence: Tag, found: Tag) -> ReadError {
+        ReadError::Corrupt(format!(
+            "expected an item in sequence {} but found {} at byte {}",
+            fmt_tag(sequence),
+            fmt_tag(found),
+            self.pos
+        ))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invalid_vr(&self, tag: Tag, vr: [u8; 2]) -> ReadError {
+        ReadError::Corrupt(format!(
+            "element {} at byte {} has an invalid VR {:?}",
+            fmt_tag(tag),
+            self.pos,
+            String::from_utf8_lossy(&vr)
+        ))
+    }
+
+    /// A binary number's length that is not a multiple of its size (`vr`: the explicit VR).
+    #[cold]
+    #[inline(never)]
+    fn not_a_multiple(&self, tag: Tag, vr: Option<[u8; 2]>, size: u32, length: u32) -> ReadError {
+        ReadError::Corrupt(match vr {
+            None => format!(
+                "element {} at byte {} is a binary number of {size} bytes but has a length of {length}",
+                fmt_tag(tag),
+                self.pos,
+            ),
+            Some(vr) => format!(
+                "element {} at byte {} has VR {} but a length of {length}, not a multiple of {size}",
+                fmt_tag(tag),
+                self.pos,
+                String::from_utf8_lossy(&vr)
+            ),
+        })
+    }
+
     /// Checks a defined length against the bytes available and the file size.
+    #[inline]
     pub(super) fn check_length(&self, element: &ElementHeader) -> Result<usize, ReadError> {
         let length = element.length as usize;
         let end = self.pos as u64 + element.length as u64;
         if end > self.input.file_size {
-            return Err(ReadError::Corrupt(format!(
-                "element {} at byte {} declares {} bytes, beyond the end of the file ({} bytes)",
-                fmt_tag(element.tag),
-                self.pos,
-                element.length,
-                self.input.file_size
-            )));
+            return Err(self.beyond_the_file(element));
         }
         self.need(length)?;
         Ok(length)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn beyond_the_file(&self, element: &ElementHeader) -> ReadError {
+        ReadError::Corrupt(format!(
+            "element {} at byte {} declares {} bytes, beyond the end of the file ({} bytes)",
+            fmt_tag(element.tag),
+            self.pos,
+            element.length,
+            self.input.file_size
+        ))
     }
 
     pub(super) fn value(&mut self, element: &ElementHeader) -> Result<&'a [u8], ReadError> {
@@ -202,12 +241,10 @@ impl<'a> Cursor<'a> {
         &mut self,
         sequence: &ElementHeader,
         depth: u8,
-        visit: &mut VisitItem<'_, 'a>,
+        visit: &mut impl FnMut(&mut Cursor<'a>, End) -> Result<(), ReadError>,
     ) -> Result<(), ReadError> {
         if depth > MAX_DEPTH {
-            return Err(ReadError::Corrupt(format!(
-                "sequences nested deeper than {MAX_DEPTH}"
-            )));
+            return Err(too_deep());
         }
         let saved = self.encoding;
         if sequence.is_undefined_un() {
@@ -221,7 +258,7 @@ impl<'a> Cursor<'a> {
     fn items(
         &mut self,
         sequence: &ElementHeader,
-        visit: &mut VisitItem<'_, 'a>,
+        visit: &mut impl FnMut(&mut Cursor<'a>, End) -> Result<(), ReadError>,
     ) -> Result<(), ReadError> {
         let end = if sequence.length == UNDEFINED {
             End::Delimited
@@ -243,14 +280,7 @@ impl<'a> Cursor<'a> {
                     visit(self, End::At(item_end))?;
                     self.pos = item_end;
                 }
-                other => {
-                    return Err(ReadError::Corrupt(format!(
-                        "expected an item in sequence {} but found {} at byte {}",
-                        fmt_tag(sequence.tag),
-                        fmt_tag(other),
-                        self.pos
-                    )));
-                }
+                other => return Err(self.not_an_item(sequence.tag, other)),
             }
         }
     }
@@ -260,12 +290,10 @@ impl<'a> Cursor<'a> {
         &mut self,
         end: End,
         depth: u8,
-        visit: &mut Visit<'_, 'a>,
+        visit: &mut impl FnMut(&mut Cursor<'a>, ElementHeader) -> Result<(), ReadError>,
     ) -> Result<(), ReadError> {
         if depth > MAX_DEPTH {
-            return Err(ReadError::Corrupt(format!(
-                "sequences nested deeper than {MAX_DEPTH}"
-            )));
+            return Err(too_deep());
         }
         loop {
             if let End::At(end) = end
@@ -281,11 +309,23 @@ impl<'a> Cursor<'a> {
             if let End::At(end) = end
                 && self.pos > end
             {
-                return Err(ReadError::Corrupt(format!(
-                    "element {} runs past the end of its item at byte {end}",
-                    fmt_tag(element.tag)
-                )));
+                return Err(past_the_item(element.tag, end));
             }
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn too_deep() -> ReadError {
+    ReadError::Corrupt(format!("sequences nested deeper than {MAX_DEPTH}"))
+}
+
+#[cold]
+#[inline(never)]
+fn past_the_item(tag: Tag, end: usize) -> ReadError {
+    ReadError::Corrupt(format!(
+        "element {} runs past the end of its item at byte {end}",
+        fmt_tag(tag)
+    ))
 }
