@@ -155,6 +155,9 @@ fn enhanced_and_3d_volumes_equal_dcm2niix() {
         "dcm_qa_enh/In/Philips",
         // A GE B0 fieldmap series: its Hz map and its magnitude are two files.
         "dcm2niix-qa/dcm_qa_fmap/In/GE",
+        // Three enhanced DWI files of one series, a direction each: a 4D volume whose third
+        // file is read for its frames alone and let go after the last.
+        "dcm2niix-qa/dcm_qa_xa30/In/10_DWI_dir80_PA",
     ] {
         equal_to_dcm2niix(folder);
     }
