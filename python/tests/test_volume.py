@@ -14,6 +14,8 @@ CT = "dicom2nifti/failing/gantrytilting/001"
 MR = "dicom2nifti/siemens/anatomical/001"
 MOSAIC = "dcm2niix-qa/dcm_qa_mosaic/In"
 ENHANCED = "dicom2nifti/philips_enhanced/anatomical/001"
+# Three enhanced files of one DWI series, a direction each: one 4D stack.
+ENHANCED_DWI = "dcm2niix-qa/dcm_qa_xa30/In/10_DWI_dir80_PA"
 
 
 def pydicom_slice(src, frame: dicomprep.Frame, shape, rescale=True):
@@ -91,14 +93,19 @@ def test_a_mosaic_time_series_reads_as_4d_tiles(data, cli_json):
         np.testing.assert_array_equal(volume.array.reshape(t * z, rows, columns)[index], expected)
 
 
-def test_enhanced_multi_frame_files_read_frame_by_frame(data):
-    src = data / ENHANCED
+@pytest.mark.parametrize("folder", [ENHANCED, ENHANCED_DWI])
+def test_enhanced_multi_frame_files_read_frame_by_frame(data, folder):
+    src = data / folder
     ordered = dicomprep.order(src)
-    volume = ordered.volumes().__next__().read(rescale=False)
+    volume = ordered.series[0].read(rescale=False)
     assert all(f.path.endswith(".dcm") for f in volume.frames)
+    slices = volume.array.reshape(-1, *volume.array.shape[-2:])
+    assert len(slices) == len(volume.frames)
+    if folder == ENHANCED_DWI:
+        assert volume.array.shape == (3, 39, 72, 72)
     for k, frame in enumerate(volume.frames):
-        raw = pydicom_slice(src, frame, volume.array.shape[-2:], rescale=False)
-        np.testing.assert_array_equal(volume.array[k], raw)
+        raw = pydicom_slice(src, frame, slices.shape[-2:], rescale=False)
+        np.testing.assert_array_equal(slices[k], raw)
 
 
 @pytest.mark.parametrize("folder", [CT, MR, MOSAIC, ENHANCED])

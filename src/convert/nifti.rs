@@ -341,12 +341,12 @@ impl Context<'_> {
                 *frames.entry(s.instance).or_default() += 1;
             }
         }
-        let open_file = |instance: usize| {
+        let open_file = move |instance: usize| {
             let header = &self.instances[instance];
             self.open_file(header)
                 .map_err(|e| format!("{}: {e}", header.path))
         };
-        let files = StackFiles::new(first_two, frames, &open_file);
+        let files = StackFiles::new(first_two, frames, Box::new(open_file));
         let dataset_of = |instance: usize| {
             let path = &self.instances[instance].path;
             files
@@ -391,7 +391,7 @@ impl Context<'_> {
                     &held
                 }
                 None => {
-                    fetched = open_file(s.instance)?;
+                    fetched = files.read(s.instance)?;
                     &fetched
                 }
             };

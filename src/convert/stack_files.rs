@@ -3,7 +3,8 @@
 //! once for all their frames). Each is read when a slice first needs it, so that its frames are
 //! placed while its bytes are in the cache. A multi-frame file whose header nothing reads later
 //! is let go once its last frame is decoded: a stack of many such files (an enhanced DWI series
-//! of one file per direction) holds a few at a time, not all of them.
+//! of one file per direction) holds a few at a time, not all of them. The NIfTI writer and the
+//! Python package's reader ([`super::stack_reader`]) read their stacks through it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Deref;
@@ -13,14 +14,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::opened::OpenedFile;
 
 /// Reads the file of an instance (by its index in the scan).
-pub(super) type Open<'o> = dyn Fn(usize) -> Result<OpenedFile, String> + Sync + 'o;
+pub(super) type Open<'o> = Box<dyn Fn(usize) -> Result<OpenedFile, String> + Send + Sync + 'o>;
 
 pub(super) struct StackFiles<'o> {
     /// Files read once and kept to the end of the stack.
     kept: HashMap<usize, OnceLock<Result<OpenedFile, String>>>,
     /// Files let go after their last frame.
     passing: HashMap<usize, Passing>,
-    open: &'o Open<'o>,
+    open: Open<'o>,
 }
 
 /// A file let go after its last frame: the file while in memory, and its frames still to
@@ -53,7 +54,7 @@ impl<'o> StackFiles<'o> {
     pub(super) fn new(
         kept: BTreeSet<usize>,
         frames: HashMap<usize, usize>,
-        open: &'o Open<'o>,
+        open: Open<'o>,
     ) -> Self {
         let passing = frames
             .into_iter()
@@ -71,6 +72,12 @@ impl<'o> StackFiles<'o> {
             passing,
             open,
         }
+    }
+
+    /// Reads the file of `instance` once more, for a caller that keeps it (not one of the
+    /// stack's own).
+    pub(super) fn read(&self, instance: usize) -> Result<OpenedFile, String> {
+        (self.open)(instance)
     }
 
     /// Whether the stack reads `instance` whole.
@@ -163,7 +170,7 @@ mod tests {
             let bytes = bytes::Bytes::from(std::fs::read(&paths[i]).unwrap());
             OpenedFile::open(bytes, &headers[i])
         };
-        let files = StackFiles::new(BTreeSet::from([0]), HashMap::from([(1, 2)]), &open);
+        let files = StackFiles::new(BTreeSet::from([0]), HashMap::from([(1, 2)]), Box::new(open));
         assert!(files.contains(0) && files.contains(1) && !files.contains(2));
         assert!(files.get(2).is_none() && files.kept(1).is_none());
 

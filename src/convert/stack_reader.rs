@@ -3,13 +3,11 @@
 //! `Volume.to_nifti` (the NIfTI writer's bytes). Slices are decoded in parallel straight into
 //! the caller's buffer.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use rayon::prelude::*;
+use std::collections::{BTreeSet, HashMap};
 
 use super::opened::OpenedFile;
 use super::slices::decode_slice;
+use super::stack_files::StackFiles;
 use crate::Progress;
 use crate::nifti::acquisition::{Acquisition, acquisition};
 use crate::nifti::array::{ArrayLayout, Values, array_layout};
@@ -96,15 +94,16 @@ fn ids(series: &crate::order::plan::PlannedSeries) -> String {
     format!("its volumes: {}", ids.join(", "))
 }
 
-/// A stack ready to decode: its first file read for the acquisition, its multi-frame files
-/// open (each is read once, whatever its frames).
+/// A stack ready to decode: its first file read for the acquisition; each multi-frame file
+/// read once for all its frames, when first needed, and let go after its last
+/// ([`StackFiles`]).
 pub struct StackReader<'a> {
     source: &'a Source,
     instances: &'a [InstanceHeader],
     stack: Stack,
     acquisition: Acquisition,
     layout: Layout,
-    open: HashMap<usize, Arc<OpenedFile>>,
+    files: StackFiles<'a>,
 }
 
 impl<'a> StackReader<'a> {
@@ -118,30 +117,28 @@ impl<'a> StackReader<'a> {
             .first()
             .and_then(|t| t.first())
             .ok_or("an empty stack")?;
-        let mut wanted: Vec<usize> = stack
-            .time_points
-            .iter()
-            .flatten()
-            .map(|s| s.instance)
-            .filter(|&i| is_multi_frame(&instances[i]))
-            .collect();
-        wanted.push(first.instance);
-        wanted.sort_unstable();
-        wanted.dedup();
-        let open: HashMap<usize, Arc<OpenedFile>> = wanted
-            .into_par_iter()
-            .map(|i| Ok((i, Arc::new(open_file(source, &instances[i])?))))
-            .collect::<Result<_, String>>()?;
+        let mut frames: HashMap<usize, usize> = HashMap::new();
+        for s in stack.time_points.iter().flatten() {
+            if is_multi_frame(&instances[s.instance]) {
+                *frames.entry(s.instance).or_default() += 1;
+            }
+        }
+        let open = move |i: usize| open_file(source, &instances[i]);
+        let files = StackFiles::new(BTreeSet::from([first.instance]), frames, Box::new(open));
         let frame = if is_multi_frame(&instances[first.instance]) {
             first.frame
         } else {
             0
         };
         let first_header = &instances[first.instance];
-        let first_ds = open[&first.instance]
-            .dataset()
-            .map_err(|e| format!("{}: {e}", first_header.path))?;
-        let acquisition = acquisition(&first_ds, frame, first_header.mosaic.as_ref());
+        let acquisition = {
+            let first_ds = files
+                .kept(first.instance)
+                .ok_or("the first file is not kept")??
+                .dataset()
+                .map_err(|e| format!("{}: {e}", first_header.path))?;
+            acquisition(&first_ds, frame, first_header.mosaic.as_ref())
+        };
         let layout = layout(&stack, instances, &acquisition)?;
         Ok(StackReader {
             source,
@@ -149,7 +146,7 @@ impl<'a> StackReader<'a> {
             stack,
             acquisition,
             layout,
-            open,
+            files,
         })
     }
 
@@ -232,8 +229,12 @@ impl<'a> StackReader<'a> {
     /// The frame of slice `s`: a mosaic's whole grid (the tiles are cut when placed).
     fn decode(&self, s: SliceRef) -> Result<Frame, String> {
         let header = &self.instances[s.instance];
-        let frame = match self.open.get(&s.instance) {
-            Some(file) => file.frame(header, s.frame, self.stack.mosaic),
+        let frame = match self.files.get(s.instance) {
+            Some(file) => file.and_then(|file| {
+                let frame = file.frame(header, s.frame, self.stack.mosaic);
+                self.files.decoded(s.instance);
+                frame
+            }),
             None => {
                 let bytes = self
                     .source
