@@ -12,7 +12,7 @@ use super::context::{Context, VolumeOutcome};
 use super::items::NIFTI_EXTENSION;
 use super::opened::OpenedFile;
 use super::slices::decode_slice;
-use super::stack_files::StackFiles;
+use super::stack_files::{StackFiles, multi_frame_counts};
 use crate::contract::FileIssue;
 use crate::contract::keys;
 use crate::contract::manifest::{Crop, FrameEntry, Item, ItemKind, NiftiEntry};
@@ -335,12 +335,7 @@ impl Context<'_> {
             .flatten()
             .map(|s| s.instance)
             .collect();
-        let mut frames: HashMap<usize, usize> = HashMap::new();
-        for s in stack.time_points.iter().flatten() {
-            if self.is_multi_frame(s.instance) {
-                *frames.entry(s.instance).or_default() += 1;
-            }
-        }
+        let frames = multi_frame_counts(stack, self.instances);
         let open_file = move |instance: usize| {
             let header = &self.instances[instance];
             self.open_file(header)

@@ -1,7 +1,7 @@
 //! A file a NIfTI stack reads more than one frame of, or more than its pixels of: its frames,
-//! sliced from the bytes for native grey and 8-bit RGB data, else decoded by a [`DicomImage`] made once,
-//! when a frame first needs one; and its header as a tree (for the sidecar, the gradients and
-//! the acquisition facts), parsed when first asked for.
+//! sliced from the bytes for native grey and 8-bit RGB data, else decoded by a [`DicomImage`]
+//! made once, when a frame first needs one; and its header as a tree (for the sidecar, the
+//! gradients and the acquisition facts), parsed when first asked for.
 
 use std::sync::OnceLock;
 

@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::opened::OpenedFile;
+use super::stack_reader::is_multi_frame;
+use crate::nifti::stack::Stack;
+use crate::scan::InstanceHeader;
 
 /// Reads the file of an instance (by its index in the scan).
 pub(super) type Open<'o> = Box<dyn Fn(usize) -> Result<OpenedFile, String> + Send + Sync + 'o>;
@@ -22,6 +25,21 @@ pub(super) struct StackFiles<'o> {
     /// Files let go after their last frame.
     passing: HashMap<usize, Passing>,
     open: Open<'o>,
+}
+
+/// How many of `stack`'s slices each multi-frame file holds (the frames to decode before it
+/// is let go).
+pub(super) fn multi_frame_counts(
+    stack: &Stack,
+    instances: &[InstanceHeader],
+) -> HashMap<usize, usize> {
+    let mut frames = HashMap::new();
+    for s in stack.time_points.iter().flatten() {
+        if is_multi_frame(&instances[s.instance]) {
+            *frames.entry(s.instance).or_default() += 1;
+        }
+    }
+    frames
 }
 
 /// A file let go after its last frame: the file while in memory, and its frames still to

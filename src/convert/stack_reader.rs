@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::opened::OpenedFile;
 use super::slices::decode_slice;
-use super::stack_files::StackFiles;
+use super::stack_files::{StackFiles, multi_frame_counts};
 use crate::Progress;
 use crate::nifti::acquisition::{Acquisition, acquisition};
 use crate::nifti::array::{ArrayLayout, Values, array_layout};
@@ -117,12 +117,7 @@ impl<'a> StackReader<'a> {
             .first()
             .and_then(|t| t.first())
             .ok_or("an empty stack")?;
-        let mut frames: HashMap<usize, usize> = HashMap::new();
-        for s in stack.time_points.iter().flatten() {
-            if is_multi_frame(&instances[s.instance]) {
-                *frames.entry(s.instance).or_default() += 1;
-            }
-        }
+        let frames = multi_frame_counts(&stack, instances);
         let open = move |i: usize| open_file(source, &instances[i]);
         let files = StackFiles::new(BTreeSet::from([first.instance]), frames, Box::new(open));
         let frame = if is_multi_frame(&instances[first.instance]) {
