@@ -3,7 +3,7 @@
 //! and memory stays a few rows of tiles, whatever the size of the slide.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::files::SlideFiles;
 
@@ -20,13 +20,19 @@ use crate::scan::InstanceHeader;
 /// The white (or the header's) that fills places without a tile.
 pub(super) const BACKGROUND: [u8; 3] = [255, 255, 255];
 
+/// A decoded tile (or why it could not be), made once.
+type Tile = Arc<OnceLock<Result<Arc<Image8>, String>>>;
+
 /// A level's tiles, read through the slide's `files` (decoded lazily).
 pub(super) struct LevelReader<'a> {
     pub(super) level: &'a Level,
     files: &'a SlideFiles<'a>,
     grey: &'a GreyMapping,
-    /// Decoded tiles by grid place, with the row they were last used in.
-    cache: Mutex<HashMap<(u32, u32), Arc<Image8>>>,
+    /// Decoded tiles by grid place. A place's cell is made before its tile is decoded, so
+    /// that regions asking for the same tile at once (neighbouring Deep Zoom tiles) share one
+    /// decode: each tile is read once while kept, and the run's bytes read do not depend on
+    /// the threads' timing.
+    cache: Mutex<HashMap<(u32, u32), Tile>>,
     /// Rows of tiles kept.
     keep_rows: u32,
 }
@@ -48,12 +54,14 @@ impl<'a> LevelReader<'a> {
 
     /// The decoded tile at grid place (`x`, `y`): the background where there is none.
     pub(super) fn tile(&self, x: u32, y: u32) -> Result<Arc<Image8>, String> {
-        if let Some(tile) = self.lock().get(&(x, y)) {
-            return Ok(tile.clone());
-        }
+        let cell = self.lock().entry((x, y)).or_default().clone();
+        cell.get_or_init(|| self.decode(x, y).map(Arc::new)).clone()
+    }
+
+    fn decode(&self, x: u32, y: u32) -> Result<Image8, String> {
         let level = self.level;
-        let image = match level.tile(x, y) {
-            None => filled_rgb(level.tile_width, level.tile_height, BACKGROUND),
+        match level.tile(x, y) {
+            None => Ok(filled_rgb(level.tile_width, level.tile_height, BACKGROUND)),
             Some(TileRef { instance, frame }) => {
                 let (file, index) = self.files.holding(instance, frame)?;
                 decode_tile(
@@ -62,15 +70,12 @@ impl<'a> LevelReader<'a> {
                     (level.tile_width, level.tile_height),
                     self.grey,
                 )
-                .map_err(|e| self.files.named(instance, format!("frame {frame}: {e}")))?
+                .map_err(|e| self.files.named(instance, format!("frame {frame}: {e}")))
             }
-        };
-        let image = Arc::new(image);
-        self.lock().insert((x, y), image.clone());
-        Ok(image)
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, u32), Arc<Image8>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(u32, u32), Tile>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
