@@ -248,6 +248,7 @@ impl LocalSink {
         ));
         let result = (|| {
             let mut file = fs::File::create(&temporary)?;
+            preallocate(&file, bytes.len());
             file.write_all(bytes)?;
             fs::rename(&temporary, &path)
         })();
@@ -257,6 +258,29 @@ impl LocalSink {
         result
     }
 }
+
+/// Files from this size on get their blocks before they are written.
+const PREALLOCATE_FROM: usize = 128 * 1024;
+
+/// Gives a new file its blocks in one extent before `len` bytes are written into it: ext4
+/// otherwise reserves a delayed block page by page as the write copies in, which made writing a
+/// NIfTI stack's output dearer than reading its input (a 3 MB file: ~30% less system time
+/// written into preallocated blocks; below ~100 KB the extra call costs more than it saves).
+/// Best effort: a file system without `fallocate` is written as before.
+#[cfg(target_os = "linux")]
+fn preallocate(file: &fs::File, len: usize) {
+    use std::os::fd::AsRawFd;
+    if len >= PREALLOCATE_FROM
+        && let Ok(len) = libc::off_t::try_from(len)
+    {
+        // SAFETY: a plain system call on a descriptor `file` keeps open; a failure (a file
+        // system that cannot preallocate) leaves the file as it was.
+        unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn preallocate(_file: &fs::File, _len: usize) {}
 
 #[cfg(test)]
 mod tests {
