@@ -7,6 +7,7 @@ pub mod contact_sheet;
 pub mod decode;
 pub mod guard;
 pub mod image;
+pub mod jpeg_ls;
 pub mod lut;
 pub mod mapping;
 pub mod rle;

@@ -11,6 +11,8 @@ mod cli;
 mod synth;
 // Rendered pixels against DCMTK.
 mod render;
+// The JPEG-LS decoder against DCMTK's, sample for sample.
+mod jpeg_ls;
 // Conversion: layout, manifest, accounting and resume.
 mod convert;
 // The user guide builds and its links hold.

@@ -1,6 +1,7 @@
 //! Encapsulated (compressed) frames: libjpeg for JPEG Baseline, libjpeg-turbo for 12-bit JPEG
-//! Extended, our RLE decoder, and dicom-pixeldata's codecs for the rest, after checking that the codestream's own header
-//! declares no larger image than the DICOM header.
+//! Extended, our RLE and JPEG-LS decoders, and dicom-pixeldata's codecs for the rest (JPEG
+//! Lossless, JPEG 2000), after checking that the codestream's own header declares no larger
+//! image than the DICOM header.
 
 use super::*;
 
@@ -15,6 +16,9 @@ impl DicomImage {
         }
         if let Some(samples) = self.jpeg12_frame(frame) {
             return samples;
+        }
+        if JPEG_LS_SYNTAXES.contains(&self.transfer_syntax.as_str()) {
+            return self.jpeg_ls_frame(frame, pixels);
         }
         if self.transfer_syntax == "1.2.840.10008.1.2.5" {
             return self.rle_frame(frame, pixels);
@@ -139,6 +143,59 @@ impl DicomImage {
         })
     }
 
+    /// JPEG-LS frames, by our decoder ([`crate::render::jpeg_ls`]), into samples of
+    /// BitsAllocated: grey (or palette indices) or RGB.
+    fn jpeg_ls_frame(&self, frame: u32, pixels: usize) -> Result<Samples, DecodeError> {
+        let fail =
+            |reason: String| DecodeError(format!("JPEG-LS frame {}: {reason}", self.number(frame)));
+        let bytes = self.frame_codestream(frame).ok_or_else(|| {
+            fail(format!(
+                "{} fragments for {} frames: which make this frame is unknown",
+                self.pixel_data()
+                    .ok()
+                    .and_then(|p| p.fragments())
+                    .map_or(0, <[_]>::len),
+                self.frames
+            ))
+        })?;
+        let decoded = jpeg_ls::decode(&bytes).map_err(fail)?;
+        let width_height = (decoded.width, decoded.height);
+        if width_height != (self.columns as usize, self.rows as usize)
+            || decoded.components != usize::from(self.samples_per_pixel)
+        {
+            return Err(fail(format!(
+                "the codestream is {} x {} x {}, the header says {} x {} x {}",
+                decoded.width,
+                decoded.height,
+                decoded.components,
+                self.columns,
+                self.rows,
+                self.samples_per_pixel
+            )));
+        }
+        let bytes_per_sample = self.bytes_per_sample();
+        if usize::from(decoded.precision) > 8 * bytes_per_sample {
+            return Err(fail(format!(
+                "{}-bit samples under BitsAllocated {}",
+                decoded.precision, self.bits_allocated
+            )));
+        }
+        let data: Vec<u8> = if bytes_per_sample == 1 {
+            decoded.samples.iter().map(|&v| v as u8).collect()
+        } else {
+            decoded
+                .samples
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect()
+        };
+        if decoded.components == 1 {
+            self.grey_or_palette(Bytes::from(data), 0, pixels)
+        } else {
+            rgb_from_interleaved(&data, pixels, bytes_per_sample, self.bits_stored)
+        }
+    }
+
     pub(super) fn libjpeg_frame(
         &self,
         frame: u32,
@@ -217,6 +274,9 @@ impl DicomImage {
         self.samples_from_native(native.into(), pixels, false)
     }
 }
+
+/// JPEG-LS transfer syntaxes (lossless, near-lossless).
+const JPEG_LS_SYNTAXES: [&str; 2] = ["1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"];
 
 /// JPEG 2000 transfer syntaxes (lossless, lossy, and the HTJ2K ones).
 pub(super) const J2K_SYNTAXES: [&str; 5] = [

@@ -29,6 +29,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_pixeldata::{OverlayPlane, PixelDecoder};
 
 use super::guard::catch_codec_panic;
+use super::jpeg_ls;
 use super::lut::{AffineLevels, LutTable, ModalityLut, Voi, VoiFunction, Window};
 use super::rle;
 use crate::scan::InstanceHeader;
