@@ -299,6 +299,50 @@ mod tests {
         assert!(coding(8, 200, Preset::default()).is_err());
     }
 
+    /// A restart interval as an encoder writes it: each interval coded afresh (contexts,
+    /// run index and the line above reset), its bits padded to a byte, then RSTm. The scan
+    /// of a real 384-line image twice, with RST0 between, under a frame twice as high and an
+    /// interval of 384 lines, is that image twice.
+    #[test]
+    fn restart_intervals_start_afresh() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-data/dcm_qa_ts/In/7.dcm");
+        let file = std::fs::read(path).unwrap();
+        let soi = file
+            .windows(4)
+            .position(|w| w == [0xFF, 0xD8, 0xFF, 0xF7])
+            .unwrap();
+        let stream = &file[soi..];
+        let eoi = stream.windows(2).rposition(|w| w == [0xFF, 0xD9]).unwrap();
+        let stream = &stream[..eoi + 2];
+        let once = decode(stream).unwrap();
+        let sos = stream.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let sos_end = sos + 2 + usize::from(u16::from_be_bytes([stream[sos + 2], stream[sos + 3]]));
+        let scan = &stream[sos_end..eoi];
+        let mut twice = stream[..sos].to_vec();
+        // The frame's height (after FF F7, the length and P) doubled.
+        let sof = twice.windows(2).position(|w| w == [0xFF, 0xF7]).unwrap();
+        let height = u16::from_be_bytes([twice[sof + 5], twice[sof + 6]]);
+        twice[sof + 5..sof + 7].copy_from_slice(&(2 * height).to_be_bytes());
+        twice.extend_from_slice(&[0xFF, 0xDD, 0, 4]);
+        twice.extend_from_slice(&height.to_be_bytes());
+        twice.extend_from_slice(&stream[sos..sos_end]);
+        twice.extend_from_slice(scan);
+        twice.extend_from_slice(&[0xFF, 0xD0]);
+        twice.extend_from_slice(scan);
+        twice.extend_from_slice(&[0xFF, 0xD9]);
+        let decoded = decode(&twice).unwrap();
+        assert_eq!(decoded.height, 2 * once.height);
+        assert_eq!(
+            decoded.samples,
+            [once.samples.clone(), once.samples].concat()
+        );
+        // The wrong marker between the intervals is refused.
+        let at = twice.len() - scan.len() - 3;
+        twice[at] = 0xD3;
+        assert!(decode(&twice).unwrap_err().contains("RST0"));
+    }
+
     #[test]
     fn bad_streams_are_refused_with_a_reason() {
         assert!(decode(b"not jpeg").unwrap_err().contains("SOI"));
