@@ -33,7 +33,6 @@ as_root() { if [[ "$(id -u)" -eq 0 ]]; then "$@"; else sudo -n "$@"; fi; }
 for tool in dcm2niix pigz; do
     command -v "$tool" >/dev/null || as_root apt-get install -y -qq "$tool" >/dev/null
 done
-[[ -x /usr/bin/time ]] || as_root apt-get install -y -qq time >/dev/null
 log "building dicomprep (release) and the study generator"
 cargo build --release -q --bin dicomprep --example gen_study
 if [[ ! -d "$SUITES/dcm_qa" ]]; then
@@ -62,15 +61,13 @@ run() {
 
 # time_run TOOL MODE SRC: prints "seconds peak_rss_kb". The output folder is emptied (and the
 # disk synced) before the clock starts, so that neither deleting the last run's files nor
-# writing them back is timed; the tool runs under /usr/bin/time alone, without a shell.
+# writing them back is timed; the clock runs around the tool's spawn and exit alone
+# (timed.py: no shell or /usr/bin/time in the interval).
 time_run() {
-    local out="$WORK/out-$1-$2" start end CMD
+    local out="$WORK/out-$1-$2" CMD
     empty "$out"
     command_of "$1" "$2" "$3" "$out"
-    start="$EPOCHREALTIME"
-    /usr/bin/time -f '%M' -o "$WORK/rss" "${CMD[@]}" >/dev/null 2>&1 || true
-    end="$EPOCHREALTIME"
-    awk -v s="$start" -v e="$end" -v m="$(tail -n1 "$WORK/rss")" 'BEGIN {printf "%.3f %s\n", e - s, m}'
+    python3 "$ROOT/scripts/peers/timed.py" "${CMD[@]}"
 }
 
 empty() { rm -rf "$1" && mkdir -p "$1" && sync; }
@@ -120,7 +117,7 @@ bench() {
             cx = (ca != "-" && ca > 0 ? sprintf("%.1fx", cb / ca) : "-")
             per = (bb > 0 && fa > 0 ? (ba / fa) / (bb / fb) : 0)
             bytes = (ba != "" ? sprintf("%.1f / %.1f MB in %d / %d files (%.2f per file)", ba / 1e6, bb / 1e6, fa, fb, per) : "-")
-            printf "%-16s %-6s %9.3f %9.3f %6.1fx %8s %8s %6s %8.0f %8.0f  %s\n", l, m, a, b, x, ca, cb, cx, ra / 1024, rb / 1024, bytes }'
+            printf "%-16s %-6s %9.4f %9.4f %6.1fx %8s %8s %6s %8.0f %8.0f  %s\n", l, m, a, b, x, ca, cb, cx, ra / 1024, rb / 1024, bytes }'
     done
 }
 
