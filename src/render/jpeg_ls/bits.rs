@@ -83,7 +83,8 @@ impl<'a> Bits<'a> {
     }
 
     fn skip(&mut self, n: i32) {
-        self.cache <<= n;
+        // All 64 bits at once when a full cache ends in its only 1 bit.
+        self.cache = self.cache.checked_shl(n as u32).unwrap_or(0);
         self.valid -= n;
     }
 
@@ -187,6 +188,15 @@ mod tests {
         // Past the marker: zeros, and an error.
         bits.read(8);
         assert!(bits.check().is_err());
+    }
+
+    #[test]
+    fn a_full_cache_of_63_zeros_and_a_one() {
+        let data = [0, 0, 0, 0, 0, 0, 0, 1, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        let mut bits = Bits::new(&data);
+        assert_eq!(bits.unary(100), Some(63));
+        assert!(bits.bit());
+        assert!(bits.check().is_ok());
     }
 
     #[test]

@@ -233,7 +233,7 @@ impl<'a> Scan<'a> {
             return 0;
         };
         let zeros = zeros as i32;
-        if zeros < limit - self.qbpp - 1 {
+        let mapped = if zeros < limit - self.qbpp - 1 {
             if k == 0 {
                 zeros
             } else {
@@ -241,7 +241,14 @@ impl<'a> Scan<'a> {
             }
         } else {
             self.bits.read(self.qbpp) as i32 + 1
+        };
+        // A valid mapped error is below 2 x RANGE; a larger one (corrupt data) would overflow
+        // the reconstruction.
+        if mapped > 2 * self.range {
+            self.corrupt = true;
+            return 0;
         }
+        mapped
     }
 
     /// One sample in regular mode: `qs` is its signed context, `predicted` the edge
