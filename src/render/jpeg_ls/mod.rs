@@ -216,6 +216,9 @@ fn scan_header(segment: &[u8], frame: &FrameHeader) -> Result<ScanHeader, String
             .iter()
             .position(|&f| f == id)
             .ok_or_else(|| format!("scan of component {id}, which the frame does not have"))?;
+        if placed.contains(&c) {
+            return Err(format!("component {id} twice in one scan"));
+        }
         placed.push(c);
     }
     if count == 0 || (interleave == 0 && count != 1) || interleave > 2 {
@@ -353,5 +356,11 @@ mod tests {
         // A scan before the frame header.
         let scan = [0xFF, 0xD8, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0, 0];
         assert!(decode(&scan).unwrap_err().contains("before the frame"));
+        // A frame of one component (id 1), then a sample-interleaved scan naming it twice.
+        let twice = [
+            0xFF, 0xD8, 0xFF, 0xF7, 0, 11, 8, 0, 1, 0, 1, 1, 1, 0x11, 0, 0xFF, 0xDA, 0, 10, 2, 1,
+            0, 1, 0, 0, 2, 0,
+        ];
+        assert!(decode(&twice).unwrap_err().contains("twice"));
     }
 }
